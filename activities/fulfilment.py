@@ -1,0 +1,46 @@
+"""Stock reservation: the pieces of a trial are held for the client from acceptance until they ship."""
+
+import logging
+
+from temporalio import activity
+
+from activities.ports import StockPort
+from domain.steps import StockRequest, StockResult
+
+log = logging.getLogger(__name__)
+
+
+class InMemoryStock:
+    """Embedded stock adapter. Idempotent by key: a retried reservation reserves nothing twice."""
+
+    def __init__(self) -> None:
+        self.reserved: dict[str, set[str]] = {}
+        self._done: dict[str, list[str]] = {}
+
+    async def reserve(self, key: str, trial_id: str, piece_ids: list[str]) -> list[str]:
+        if key not in self._done:
+            self.reserved.setdefault(trial_id, set()).update(piece_ids)
+            self._done[key] = list(piece_ids)
+        return self._done[key]
+
+    async def release(self, key: str, trial_id: str, piece_ids: list[str]) -> list[str]:
+        if key not in self._done:
+            held = self.reserved.setdefault(trial_id, set())
+            released = [p for p in piece_ids if p in held]
+            held.difference_update(released)
+            self._done[key] = released
+        return self._done[key]
+
+
+class FulfilmentActivities:
+    def __init__(self, stock: StockPort) -> None:
+        self._stock = stock
+
+    @activity.defn(name="fulfilment.stock")
+    async def stock(self, req: StockRequest) -> StockResult:
+        if req.action == "reserve":
+            done = await self._stock.reserve(req.key, req.trial_id, req.piece_ids)
+        else:
+            done = await self._stock.release(req.key, req.trial_id, req.piece_ids)
+        log.info("stock %s for %s: %d piece(s)", req.action, req.trial_id, len(done))
+        return StockResult(piece_ids=done)

@@ -1,0 +1,1 @@
+"""The `styletrial` command line."""

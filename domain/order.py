@@ -1,0 +1,97 @@
+"""A trial order as fulfilment submits it, and the rules it must satisfy before a trial opens."""
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.errors import DomainError, ErrorCode, require
+from domain.money import is_currency
+from domain.policy import TrialPolicy
+
+
+class _Strict(BaseModel):
+    # Unknown fields are refused: a typo in a fulfilment payload must not silently drop data.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Customer(_Strict):
+    id: str
+    tier: str
+    region: str
+    personal_shopper_id: str | None = None
+
+
+class Address(_Strict):
+    name: str
+    line1: str
+    line2: str | None = None
+    city: str
+    postal_code: str
+    country: str
+
+
+class OrderPiece(_Strict):
+    piece_id: str
+    sku: str
+    description: str
+    price: int  # minor units
+
+
+class TrialOrder(_Strict):
+    order_id: str
+    customer: Customer
+    currency: str
+    pieces: list[OrderPiece]
+    payment_method: str
+    shipping_address: Address | None = None
+    trial_days: int | None = None
+
+    @property
+    def value(self) -> int:
+        return sum(p.price for p in self.pieces)
+
+
+def validate_order(order: TrialOrder, policy: TrialPolicy) -> None:
+    """Raise the first rule the order breaks, with a sentence a person understands."""
+    require(bool(order.order_id.strip()), ErrorCode.MISSING_FIELD, "The order id must not be empty.")
+    require(bool(order.customer.id.strip()), ErrorCode.MISSING_FIELD, "The customer id must not be empty.")
+    require(
+        order.customer.tier in policy.eligible_tiers,
+        ErrorCode.INELIGIBLE_TIER,
+        f"Customer tier {order.customer.tier!r} cannot open a Style Trial; "
+        f"only {', '.join(policy.eligible_tiers)} clients can.",
+    )
+    require(bool(order.pieces), ErrorCode.NO_PIECES, "A Style Trial needs at least one piece.")
+    require(
+        len(order.pieces) <= policy.max_pieces,
+        ErrorCode.TOO_MANY_PIECES,
+        f"A Style Trial holds at most {policy.max_pieces} pieces; this order has {len(order.pieces)}.",
+    )
+    seen: set[str] = set()
+    for piece in order.pieces:
+        require(bool(piece.piece_id.strip()), ErrorCode.MISSING_FIELD, "Every piece needs a piece id.")
+        if piece.piece_id in seen:
+            raise DomainError(
+                ErrorCode.DUPLICATE_PIECE, f"Piece {piece.piece_id!r} appears more than once in the order."
+            )
+        seen.add(piece.piece_id)
+        require(
+            piece.price > 0,
+            ErrorCode.INVALID_PRICE,
+            f"Piece {piece.piece_id!r} has price {piece.price}; every price must be a positive amount "
+            "in minor units.",
+        )
+    require(
+        is_currency(order.currency),
+        ErrorCode.INVALID_CURRENCY,
+        f"{order.currency!r} is not an ISO-4217 currency code.",
+    )
+    require(
+        bool(order.payment_method.strip()),
+        ErrorCode.INVALID_PAYMENT_METHOD,
+        "The order needs the client's saved payment method.",
+    )
+    if order.trial_days is not None:
+        require(
+            1 <= order.trial_days <= policy.max_trial_days,
+            ErrorCode.INVALID_TRIAL_DAYS,
+            f"trial_days must be between 1 and {policy.max_trial_days}; got {order.trial_days}.",
+        )

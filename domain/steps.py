@@ -1,0 +1,142 @@
+"""What the trial asks the outside world to do, and what comes back.
+
+The aggregate produces one request at a time (`Trial.next_step`); the workflow runs the matching activity
+and hands the result back (`Trial.record`). Every request carries an idempotency key derived from the
+trial and the step, so a retried activity can never move money or stock twice.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+# --- payments -------------------------------------------------------------------------------------
+
+
+class AuthorizeRequest(_Message):
+    key: str
+    trial_id: str
+    amount: int
+    currency: str
+    payment_method: str
+    # A re-authorization is merchant-initiated (the client is not present); card networks give those a
+    # shorter validity and some issuers treat them differently.
+    merchant_initiated: bool
+    at: datetime
+
+
+class CaptureRequest(_Message):
+    key: str
+    trial_id: str
+    authorization_id: str
+    amount: int
+    currency: str
+    settlement: int
+    at: datetime
+
+
+class ChargeRequest(_Message):
+    """An off-session charge of the saved payment method (no hold to capture from)."""
+
+    key: str
+    trial_id: str
+    amount: int
+    currency: str
+    payment_method: str
+    settlement: int
+    at: datetime
+
+
+class ReleaseRequest(_Message):
+    key: str
+    trial_id: str
+    authorization_id: str
+    currency: str
+    at: datetime
+
+
+class AuthorizationResult(_Message):
+    approved: bool
+    authorization_id: str | None = None
+    amount: int = 0
+    expires_at: datetime | None = None
+    decline_code: str | None = None
+    decline_message: str | None = None
+
+
+class PaymentResult(_Message):
+    """Outcome of a capture or charge.
+
+    `remaining_authorized` is the gateway telling us what is still held after a capture: a gateway that
+    releases the remainder on first capture (a standard Stripe PaymentIntent) answers 0 and reports the
+    rest as `released`. The workflow never guesses the gateway's capabilities.
+    """
+
+    approved: bool
+    reference: str | None = None
+    amount: int = 0
+    remaining_authorized: int = 0
+    released: int = 0
+    decline_code: str | None = None
+    decline_message: str | None = None
+
+
+class ReleaseResult(_Message):
+    released: int
+
+
+# --- fulfilment -----------------------------------------------------------------------------------
+
+
+class StockRequest(_Message):
+    key: str
+    trial_id: str
+    action: Literal["reserve", "release"]
+    piece_ids: list[str]
+
+
+class StockResult(_Message):
+    piece_ids: list[str]
+
+
+# --- notifications --------------------------------------------------------------------------------
+
+
+class NotificationKind(StrEnum):
+    AUTHORIZATION_DECLINED = "authorization_declined"
+    TRIAL_REJECTED = "trial_rejected"
+    DISPATCH_OVERDUE = "dispatch_overdue"
+    DELIVERY_OVERDUE = "delivery_overdue"
+    TRIAL_ENDING = "trial_ending"
+    REAUTHORIZATION_FAILED = "reauthorization_failed"
+    PAYMENT_DECLINED = "payment_declined"
+    PAYMENT_ACTION_REQUIRED = "payment_action_required"
+    RETURN_LOST = "return_lost"
+
+
+Audience = Literal["client", "shopper", "staff"]
+
+
+class Notification(_Message):
+    """A message to the client, their personal shopper or staff. Carries ids, never personal data."""
+
+    key: str
+    trial_id: str
+    kind: NotificationKind
+    audience: list[Audience]
+    shopper_id: str | None
+    message: str
+
+
+class NotificationResult(_Message):
+    delivered: bool
+
+
+Step = AuthorizeRequest | CaptureRequest | ChargeRequest | ReleaseRequest | StockRequest | Notification
+StepResult = AuthorizationResult | PaymentResult | ReleaseResult | StockResult | NotificationResult

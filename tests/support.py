@@ -1,0 +1,156 @@
+"""Builders and a small harness shared by the workflow tests."""
+
+import asyncio
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+from domain import commands as cmd
+from domain.order import Address, Customer, OrderPiece, TrialOrder
+from domain.policy import TrialPolicy
+from domain.view import TrialView
+from domain.workflow_io import StartTrial
+from worker import Adapters
+from workflows.style_trial import StyleTrialWorkflow
+
+STAFF = "cr.amelia"
+
+
+def order(
+    n: int = 3,
+    *,
+    order_id: str | None = None,
+    price: int | Callable[[int], int] = 120_000,
+    payment_method: str = "pm_card_visa",
+    tier: str = "EIP",
+    currency: str = "GBP",
+    trial_days: int | None = None,
+) -> TrialOrder:
+    return TrialOrder(
+        order_id=order_id or f"ord-{uuid.uuid4().hex[:10]}",
+        customer=Customer(id="cus-0042", tier=tier, region="UK", personal_shopper_id="ps-07"),
+        currency=currency,
+        pieces=[
+            OrderPiece(
+                piece_id=f"p{i}", sku=f"SKU-{i:03d}", description=f"Piece {i}",
+                price=price(i) if callable(price) else price,
+            )
+            for i in range(1, n + 1)
+        ],  # fmt: skip
+        payment_method=payment_method,
+        shipping_address=Address(name="Client Name", line1="1 Mount St", city="London", postal_code="W1K", country="GB"),
+        trial_days=trial_days,
+    )
+
+
+def parcels(piece_groups: Sequence[Sequence[str]], carrier: str = "DHL") -> cmd.Dispatch:
+    return cmd.Dispatch(
+        parcels=[
+            cmd.Parcel(carrier=carrier, tracking_number=f"TRK{i}", piece_ids=list(group))
+            for i, group in enumerate(piece_groups, start=1)
+        ]
+    )
+
+
+def decisions(keep: Sequence[str] = (), ret: Sequence[str] = (), channel: cmd.Channel = "whatsapp") -> cmd.Decisions:
+    return cmd.Decisions(
+        decisions=[cmd.PieceDecision(piece_id=p, decision="keep") for p in keep]
+        + [cmd.PieceDecision(piece_id=p, decision="return") for p in ret],
+        actor="ps-07",
+        channel=channel,
+        reference="wa-msg-1",
+    )
+
+
+class TrialUnderTest:
+    def __init__(self, handle: WorkflowHandle[Any, Any], harness: "Harness") -> None:
+        self.handle = handle
+        self.harness = harness
+
+    @property
+    def trial_id(self) -> str:
+        return self.handle.id
+
+    async def view(self) -> TrialView:
+        return await self.handle.query(StyleTrialWorkflow.view)
+
+    async def send(self, update: Any, arg: Any) -> TrialView:
+        result: TrialView = await self.handle.execute_update(update, arg)
+        return result
+
+    async def refused(self, update: Any, arg: Any) -> str:
+        """Send a command that must be refused; return its error code after checking nothing changed."""
+        before = await self.view()
+        with pytest.raises(WorkflowUpdateFailedError) as info:
+            await self.handle.execute_update(update, arg)
+        cause = info.value.cause
+        assert isinstance(cause, ApplicationError), cause
+        assert cause.message, "a refusal must carry a sentence"
+        after = await self.view()
+        assert after == before, "a refused command changed the trial"
+        assert cause.type is not None
+        return cause.type
+
+    async def wait_for(self, predicate: Callable[[TrialView], bool], what: str = "condition") -> TrialView:
+        """Poll the query until `predicate` holds (activities run in real time even when timers skip)."""
+        view = await self.view()
+        for _ in range(200):
+            if predicate(view):
+                return view
+            await asyncio.sleep(0.05)
+            view = await self.view()
+        raise AssertionError(f"timed out waiting for {what}; trial is {view.status}: {view.attention}")
+
+    async def wait_status(self, status: str) -> TrialView:
+        return await self.wait_for(lambda v: v.status == status, f"status {status}")
+
+    async def advance(self, duration: timedelta) -> None:
+        await self.harness.sleep(duration)
+
+    async def deliver_all(self, at: datetime | None = None) -> TrialView:
+        view = await self.view()
+        for p in view.parcels:
+            if p.delivered_at is None:
+                view = await self.send(StyleTrialWorkflow.deliver, cmd.Delivery(tracking_number=p.tracking_number, delivered_at=at))
+        return view
+
+    async def result(self) -> TrialView:
+        result: TrialView = await self.handle.result()
+        return result
+
+
+class Harness:
+    """A worker with the embedded adapters on a fresh task queue, plus a way to start trials on it."""
+
+    def __init__(self, client: Client, task_queue: str, adapters: Adapters, sleep: Callable[[timedelta], Any]) -> None:
+        self.client = client
+        self.task_queue = task_queue
+        self.adapters = adapters
+        self.sleep = sleep
+
+    async def start(self, trial_order: TrialOrder, policy: TrialPolicy | None = None) -> TrialUnderTest:
+        handle = await self.client.start_workflow(
+            StyleTrialWorkflow.run,
+            StartTrial(order=trial_order, policy=policy or TrialPolicy()),
+            id=f"style-trial-{trial_order.order_id}",
+            task_queue=self.task_queue,
+        )
+        return TrialUnderTest(handle, self)
+
+    async def start_accepted(self, trial_order: TrialOrder, policy: TrialPolicy | None = None) -> TrialUnderTest:
+        trial = await self.start(trial_order, policy)
+        await trial.wait_for(lambda v: v.status == "AWAITING_DISPATCH" and v.accepted_at is not None, "acceptance")
+        return trial
+
+    async def start_on_trial(self, trial_order: TrialOrder, groups: Sequence[Sequence[str]] | None = None, policy: TrialPolicy | None = None) -> TrialUnderTest:
+        trial = await self.start_accepted(trial_order, policy)
+        ids = [p.piece_id for p in trial_order.pieces]
+        await trial.send(StyleTrialWorkflow.dispatch, parcels(groups or [ids]))
+        await trial.deliver_all()
+        await trial.wait_status("ON_TRIAL")
+        return trial

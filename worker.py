@@ -1,0 +1,65 @@
+"""The composition root: settings -> adapters -> activities -> worker. Tests call `build_worker` with
+the same wiring and their own adapters instead of patching anything."""
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from activities.fulfilment import FulfilmentActivities, InMemoryStock
+from activities.notifications import NotificationActivities, RecordingNotifier
+from activities.payments import PaymentActivities
+from activities.ports import Notifier, PaymentGateway, StockPort
+from activities.simulated_gateway import SimulatedGateway
+from config import Settings
+from workflows.style_trial import StyleTrialWorkflow
+
+log = logging.getLogger("styletrial.worker")
+
+
+@dataclass
+class Adapters:
+    gateway: PaymentGateway = field(default_factory=SimulatedGateway)
+    stock: StockPort = field(default_factory=InMemoryStock)
+    notifier: Notifier = field(default_factory=RecordingNotifier)
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal_address, namespace=settings.temporal_namespace, data_converter=pydantic_data_converter
+    )
+
+
+def build_worker(client: Client, task_queue: str, adapters: Adapters | None = None) -> Worker:
+    adapters = adapters or Adapters()
+    payments = PaymentActivities(adapters.gateway)
+    fulfilment = FulfilmentActivities(adapters.stock)
+    notifications = NotificationActivities(adapters.notifier)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[StyleTrialWorkflow],
+        activities=[
+            payments.authorize,
+            payments.capture,
+            payments.charge,
+            payments.release,
+            fulfilment.stock,
+            notifications.send,
+        ],
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    client = await connect(settings)
+    worker = build_worker(client, settings.task_queue)
+    log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address)
+    await worker.run()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(run_worker(Settings()))

@@ -1,0 +1,1 @@
+"""Temporal workflows. Deterministic and sandbox-safe: no clock, randomness, environment or settings."""
