@@ -75,6 +75,7 @@ class SimulatedGateway:
         self._results: dict[str, object] = {}
         self._ids = itertools.count(1)
         self._failures: dict[str, int] = {}
+        self._forced_declines: dict[str, list[str]] = {}
 
     @property
     def capabilities(self) -> GatewayCapabilities:
@@ -88,6 +89,10 @@ class SimulatedGateway:
         """Make the next `times` calls of `operation` fail as a network error would (for tests)."""
         self._failures[operation] = self._failures.get(operation, 0) + times
 
+    def decline_next(self, operation: str, code: str = "card_declined") -> None:
+        """Make the next new `operation` call ("authorize" or "charge") decline with `code` (for tests)."""
+        self._forced_declines.setdefault(operation, []).append(code)
+
     # -- the port -----------------------------------------------------------------------------------
 
     async def authorize(self, req: AuthorizeRequest) -> AuthorizationResult:
@@ -96,7 +101,9 @@ class SimulatedGateway:
             assert isinstance(cached, AuthorizationResult)
             return cached
         _check_amount(req.amount, req.currency)
-        decline = self._decline_for(req.payment_method, merchant_initiated=req.merchant_initiated)
+        decline = self._forced("authorize") or self._decline_for(
+            req.payment_method, merchant_initiated=req.merchant_initiated
+        )
         if decline:
             result = AuthorizationResult(approved=False, decline_code=decline, decline_message=_message(decline))
         else:
@@ -142,7 +149,7 @@ class SimulatedGateway:
             assert isinstance(cached, PaymentResult)
             return cached
         _check_amount(req.amount, req.currency)
-        decline = self._decline_for(req.payment_method, merchant_initiated=True)
+        decline = self._forced("charge") or self._decline_for(req.payment_method, merchant_initiated=True)
         if decline:
             result = PaymentResult(approved=False, decline_code=decline, decline_message=_message(decline))
         else:
@@ -177,6 +184,10 @@ class SimulatedGateway:
         if self._failures.get(operation, 0) > 0:
             self._failures[operation] -= 1
             raise TransientGatewayError(f"simulated network failure during {operation}")
+
+    def _forced(self, operation: str) -> str | None:
+        queue = self._forced_declines.get(operation)
+        return queue.pop(0) if queue else None
 
     @staticmethod
     def _decline_for(payment_method: str, *, merchant_initiated: bool) -> str | None:

@@ -48,4 +48,6 @@ async def harness(
     task_queue = f"tq-{uuid.uuid4()}"
     adapters = Adapters(gateway=gateway, stock=stock, notifier=notifier)
     async with build_worker(time_skipping_env.client, task_queue, adapters):
-        yield Harness(time_skipping_env.client, task_queue, adapters, time_skipping_env.sleep)
+        harness = Harness(time_skipping_env.client, task_queue, adapters, time_skipping_env.sleep)
+        yield harness
+        await harness.terminate_running()

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from domain import commands as cmd
@@ -132,6 +132,15 @@ class Harness:
         self.task_queue = task_queue
         self.adapters = adapters
         self.sleep = sleep
+        self.started: list[WorkflowHandle[Any, Any]] = []
+
+    async def terminate_running(self) -> None:
+        """A trial left running with no worker would lock the time-skipping server's clock for the next
+        test (its timers fire, and the server waits for a workflow task nobody will take)."""
+        for handle in self.started:
+            desc = await handle.describe()
+            if desc.status == WorkflowExecutionStatus.RUNNING:
+                await handle.terminate("test finished")
 
     async def start(self, trial_order: TrialOrder, policy: TrialPolicy | None = None) -> TrialUnderTest:
         handle = await self.client.start_workflow(
@@ -140,6 +149,7 @@ class Harness:
             id=f"style-trial-{trial_order.order_id}",
             task_queue=self.task_queue,
         )
+        self.started.append(handle)
         return TrialUnderTest(handle, self)
 
     async def start_accepted(self, trial_order: TrialOrder, policy: TrialPolicy | None = None) -> TrialUnderTest:
