@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
@@ -19,6 +20,11 @@ from worker import Adapters
 from workflows.style_trial import StyleTrialWorkflow
 
 STAFF = "cr.amelia"
+_AT_REST = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+    EventType.EVENT_TYPE_TIMER_STARTED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
+}
 
 
 def order(
@@ -136,11 +142,17 @@ class Harness:
 
     async def terminate_running(self) -> None:
         """A trial left running with no worker would lock the time-skipping server's clock for the next
-        test (its timers fire, and the server waits for a workflow task nobody will take)."""
+        test (its timers fire, and the server waits for a workflow task nobody will take). Terminating one
+        whose workflow task or activity is still in flight leaks that lock too, so wait until it rests."""
         for handle in self.started:
-            desc = await handle.describe()
-            if desc.status == WorkflowExecutionStatus.RUNNING:
-                await handle.terminate("test finished")
+            for _ in range(100):
+                if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+                    break
+                events = (await handle.fetch_history()).events
+                if events and events[-1].event_type in _AT_REST:
+                    await handle.terminate("test finished")
+                    break
+                await asyncio.sleep(0.05)
 
     async def start(self, trial_order: TrialOrder, policy: TrialPolicy | None = None) -> TrialUnderTest:
         handle = await self.client.start_workflow(

@@ -1,0 +1,98 @@
+"""Start, read and command trials through Temporal, with domain error codes instead of RPC errors."""
+
+from typing import Any
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.errors import DomainError, ErrorCode
+from domain.order import validate_order
+from domain.trial import trial_id_for
+from domain.view import TrialView
+from domain.workflow_io import StartTrial
+from workflows.style_trial import StyleTrialWorkflow
+
+
+class TrialClient:
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self._client = client
+        self._task_queue = task_queue
+
+    async def start(self, start: StartTrial) -> tuple[WorkflowHandle[Any, Any], bool]:
+        """Start the trial for an order; `created` is False when the same order was already started.
+
+        A fulfilment system that retries gets the existing trial back; the same order id with a different
+        payload is `order_conflict`. Completed trials count too: an order opens one trial, ever.
+        """
+        validate_order(start.order, start.policy)  # refuse bad orders before anything reaches Temporal
+        workflow_id = trial_id_for(start.order.order_id)
+        try:
+            handle = await self._client.start_workflow(
+                StyleTrialWorkflow.run,
+                start,
+                id=workflow_id,
+                task_queue=self._task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=f"Order {start.order.order_id}: {len(start.order.pieces)} pieces",
+            )
+            return handle, True
+        except WorkflowAlreadyStartedError:
+            handle = self._client.get_workflow_handle(workflow_id)
+            existing = await self._original_input(handle)
+            if existing.order != start.order:
+                raise DomainError(
+                    ErrorCode.ORDER_CONFLICT,
+                    f"Order {start.order.order_id!r} already has a Style Trial with different contents.",
+                ) from None
+            return handle, False
+
+    async def view(self, order_id: str) -> TrialView:
+        handle = self._client.get_workflow_handle(trial_id_for(order_id))
+        try:
+            view: TrialView = await handle.query(StyleTrialWorkflow.view)
+            return view
+        except RPCError as err:
+            raise self._rpc_failure(order_id, err) from None
+
+    async def send(self, order_id: str, update: Any, command: Any) -> TrialView:
+        """Run one command (a workflow update) and return the trial as it stands after it."""
+        handle = self._client.get_workflow_handle(trial_id_for(order_id))
+        try:
+            view: TrialView = await handle.execute_update(update, command)
+            return view
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type:
+                raise DomainError(ErrorCode(cause.type), cause.message) from None
+            raise
+        except RPCError as err:
+            raise await self._closed_or_unknown(order_id, handle, err) from None
+
+    async def _original_input(self, handle: WorkflowHandle[Any, Any]) -> StartTrial:
+        history = await handle.fetch_history()
+        started = history.events[0].workflow_execution_started_event_attributes
+        [decoded] = await self._client.data_converter.decode(started.input.payloads, [StartTrial])
+        assert isinstance(decoded, StartTrial)
+        return decoded
+
+    async def _closed_or_unknown(self, order_id: str, handle: WorkflowHandle[Any, Any], err: RPCError) -> Exception:
+        try:
+            desc = await handle.describe()
+        except RPCError as not_found:
+            return self._rpc_failure(order_id, not_found)
+        if desc.status != WorkflowExecutionStatus.RUNNING:
+            return DomainError(ErrorCode.TRIAL_FINISHED, f"The trial for order {order_id!r} has ended; it takes no more commands.")
+        return err
+
+    @staticmethod
+    def _rpc_failure(order_id: str, err: RPCError) -> Exception:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return DomainError(ErrorCode.UNKNOWN_ORDER, f"There is no Style Trial for order {order_id!r}.")
+        return err

@@ -1,0 +1,164 @@
+"""DESIGN §4: every bad input is refused with its code before it touches state, and the trial goes on."""
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+from client.trials import TrialClient
+from domain import commands as cmd
+from domain.errors import DomainError
+from domain.order import OrderPiece
+from domain.policy import TrialPolicy
+from domain.workflow_io import StartTrial
+from tests.support import Harness, decisions, order, parcels
+from workflows.style_trial import StyleTrialWorkflow as W
+
+DAY = timedelta(days=1)
+
+
+def _with(o: Any, **changes: Any) -> Any:
+    return o.model_copy(update=changes)
+
+
+BAD_ORDERS = {
+    "no_pieces": lambda o: _with(o, pieces=[]),
+    "too_many_pieces": lambda o: _with(o, pieces=[OrderPiece(piece_id=f"x{i}", sku="s", description="d", price=1) for i in range(31)]),
+    "duplicate_piece": lambda o: _with(o, pieces=[o.pieces[0], o.pieces[0]]),
+    "invalid_price": lambda o: _with(o, pieces=[_with(o.pieces[0], price=0)]),
+    "invalid_currency": lambda o: _with(o, currency="XYZ"),
+    "ineligible_tier": lambda o: _with(o, customer=_with(o.customer, tier="STANDARD")),
+    "invalid_trial_days": lambda o: _with(o, trial_days=30),
+}
+
+
+@pytest.mark.parametrize("code", sorted(BAD_ORDERS))
+async def test_an_invalid_order_fails_the_workflow_at_once_with_its_code(harness: Harness, code: str):
+    bad = BAD_ORDERS[code](order(2))
+    trial = await harness.start(bad)
+    with pytest.raises(WorkflowFailureError) as info:
+        await trial.result()
+    cause = info.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == code and cause.message
+
+
+async def test_the_trial_client_refuses_an_invalid_order_before_it_reaches_temporal(harness: Harness):
+    client = TrialClient(harness.client, harness.task_queue)
+    with pytest.raises(DomainError) as info:
+        await client.start(StartTrial(order=BAD_ORDERS["ineligible_tier"](order(2))))
+    assert info.value.code == "ineligible_tier"
+
+
+async def test_unknown_fields_fail_the_workflow_instead_of_wedging_a_workflow_task(harness: Harness):
+    payload = StartTrial(order=order(1)).model_dump(mode="json")
+    payload["order"]["gift_wrap"] = True
+    handle = await harness.client.start_workflow(
+        "StyleTrial", payload, id=f"style-trial-{payload['order']['order_id']}", task_queue=harness.task_queue
+    )
+    harness.started.append(handle)
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+
+
+async def test_starting_the_same_order_twice_is_idempotent_and_a_different_payload_conflicts(harness: Harness):
+    client = TrialClient(harness.client, harness.task_queue)
+    o = order(2)
+    first, created = await client.start(StartTrial(order=o))
+    harness.started.append(first)
+    again, created_again = await client.start(StartTrial(order=o))
+    assert created and not created_again and again.id == first.id
+    with pytest.raises(DomainError) as info:
+        await client.start(StartTrial(order=_with(o, pieces=o.pieces[:1])))
+    assert info.value.code == "order_conflict"
+
+
+async def test_commands_for_an_unknown_order_are_refused(harness: Harness):
+    client = TrialClient(harness.client, harness.task_queue)
+    with pytest.raises(DomainError) as info:
+        await client.send("no-such-order", W.cancel, cmd.Cancel(reason="r", actor="a"))
+    assert info.value.code == "unknown_order"
+    with pytest.raises(DomainError) as info:
+        await client.view("no-such-order")
+    assert info.value.code == "unknown_order"
+
+
+async def test_every_bad_event_is_refused_with_its_code_and_the_trial_carries_on(harness: Harness):
+    o = order(4)
+    trial = await harness.start_accepted(o)
+    refused = trial.refused
+    # before dispatch
+    assert await refused(W.deliver, cmd.Delivery(tracking_number="TRK1")) == "not_dispatched"
+    assert await refused(W.decide, decisions(keep=["p1"])) == "not_delivered"
+    assert await refused(W.dispatch, parcels([["p1", "p2"], ["p2", "p3"]])) == "piece_in_two_parcels"
+    assert await refused(W.dispatch, parcels([["p1", "nope"]])) == "unknown_piece"
+    assert await refused(W.dispatch, parcels([["p1"], []])) == "empty_parcel"
+    assert await refused(W.cancel, cmd.Cancel(reason="", actor="cr.amelia")) == "reason_required"
+    assert await refused(W.extend, cmd.Extension(days=2, reason="r", actor="a")) == "not_on_trial"
+
+    await trial.send(W.dispatch, parcels([["p1", "p2"], ["p3", "p4"]]))
+    assert await refused(W.dispatch, parcels([["p1", "p2", "p3", "p4"]])) == "already_dispatched"
+    assert await refused(W.cancel, cmd.Cancel(reason="changed mind", actor="cr.amelia")) == "not_cancellable"
+    assert await refused(W.deliver, cmd.Delivery(tracking_number="NOPE")) == "unknown_parcel"
+    future = (await trial.view()).dispatched_at + 30 * DAY  # type: ignore[operator]
+    assert await refused(W.deliver, cmd.Delivery(tracking_number="TRK1", delivered_at=future)) == "invalid_delivery_time"
+
+    await trial.deliver_all()
+    assert await refused(W.deliver, cmd.Delivery(tracking_number="TRK1")) == "already_delivered"
+    assert await refused(W.decide, decisions(keep=["ghost"])) == "unknown_piece"
+    assert await refused(W.decide, cmd.Decisions(decisions=[], actor="ps-07", channel="app")) == "no_decisions"
+    assert await refused(W.decide, decisions(keep=["p1"], ret=["p1"])) == "duplicate_decision"
+    assert await refused(W.inspect, cmd.Inspection(piece_id="p1", condition="ok")) == "return_not_shipped"
+    assert await refused(W.extend, cmd.Extension(days=2, reason="", actor="cr.amelia")) == "reason_required"
+    assert await refused(W.extend, cmd.Extension(days=2, reason="travel", actor="")) == "actor_required"
+    assert await refused(W.extend, cmd.Extension(days=8, reason="travel", actor="cr.amelia")) == "invalid_extension"
+    await trial.send(W.extend, cmd.Extension(days=7, reason="travel", actor="cr.amelia"))
+    await trial.send(W.extend, cmd.Extension(days=5, reason="travel", actor="cr.amelia"))
+    assert await refused(W.extend, cmd.Extension(days=3, reason="travel", actor="cr.amelia")) == "extension_limit"
+
+    await trial.send(W.ship_return, cmd.ReturnShipped(piece_ids=["p2"], carrier="DHL", tracking_number="R1"))
+    assert await refused(W.decide, decisions(keep=["p2"])) == "return_already_shipped"
+    assert await refused(W.ship_return, cmd.ReturnShipped(piece_ids=["p2"], carrier="DHL", tracking_number="R2")) == "not_returnable"
+    await trial.send(W.inspect, cmd.Inspection(piece_id="p2", condition="ok"))
+    await trial.send(W.waive, cmd.Waiver(piece_id="p4", reason="goodwill", actor="cr.amelia"))
+    assert await refused(W.waive, cmd.Waiver(piece_id="p4", reason="goodwill", actor="cr.amelia")) == "not_waivable"
+    assert await refused(W.decide, decisions(keep=["p4"])) == "piece_not_decidable"
+    assert await refused(W.change_payment_method, cmd.NewPaymentMethod(payment_method=" ", actor="a")) == "invalid_payment_method"
+
+    # close the trial (7 + 12 extension days after the last delivery)
+    await trial.advance(19 * DAY + timedelta(minutes=1))
+    await trial.wait_status("AWAITING_RETURNS")
+    assert await refused(W.decide, decisions(keep=["p1"])) == "trial_closed"
+    assert await refused(W.finish_early, cmd.FinishEarly(actor="client")) == "trial_closed"
+    await trial.send(W.ship_return, cmd.ReturnShipped(piece_ids=["p3"], carrier="DHL", tracking_number="R3"))
+    await trial.advance(3 * DAY)
+    await trial.wait_for(lambda v: v.pieces[0].state == "KEPT_UNRETURNED", "return window")
+    assert await refused(W.ship_return, cmd.ReturnShipped(piece_ids=["p1"], carrier="DHL", tracking_number="R3")) == "return_window_closed"
+
+    # ... and after all that, the trial still settles correctly
+    await trial.send(W.inspect, cmd.Inspection(piece_id="p3", condition="ok"))
+    result = await trial.result()
+    assert result.status == "COMPLETED"
+    assert {p.piece_id: p.state for p in result.pieces} == {"p1": "KEPT_UNRETURNED", "p2": "RETURNED", "p3": "RETURNED", "p4": "WAIVED"}
+    assert result.amounts.charged == 120_000
+
+
+async def test_a_malformed_command_is_rejected_without_reaching_history(harness: Harness):
+    trial = await harness.start_accepted(order(1))
+    with pytest.raises(WorkflowUpdateFailedError):
+        await trial.handle.execute_update("dispatch", {"parcels": "not-a-list"})
+    history = await trial.handle.fetch_history()
+    accepted = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
+    assert accepted == []
+    assert not any(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED for e in history.events)
+    assert (await trial.view()).status == "AWAITING_DISPATCH"
+
+
+async def test_a_policy_travels_in_the_input(harness: Harness):
+    policy = TrialPolicy(trial_days=3)
+    trial = await harness.start_on_trial(order(1), policy=policy)
+    view = await trial.view()
+    assert view.trial_ends_at is not None and view.parcels[0].delivered_at is not None
+    assert view.trial_ends_at - view.parcels[0].delivered_at == 3 * DAY
