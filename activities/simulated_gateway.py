@@ -16,7 +16,7 @@ keeps the simulation honest on Temporal's time-skipping test server, where days 
 
 import itertools
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from activities.ports import GatewayCapabilities, TransientGatewayError
 from domain.money import is_currency
@@ -75,6 +75,7 @@ class SimulatedGateway:
         self._results: dict[str, object] = {}
         self._ids = itertools.count(1)
         self._failures: dict[str, int] = {}
+        self._clock: datetime | None = None  # the latest `at` of any request: the gateway's "now"
         self._forced_declines: dict[str, list[str]] = {}
 
     @property
@@ -97,6 +98,7 @@ class SimulatedGateway:
 
     async def authorize(self, req: AuthorizeRequest) -> AuthorizationResult:
         self._maybe_fail("authorize")
+        self._tick(req.at)
         if (cached := self._results.get(req.key)) is not None:
             assert isinstance(cached, AuthorizationResult)
             return cached
@@ -120,6 +122,7 @@ class SimulatedGateway:
 
     async def capture(self, req: CaptureRequest) -> PaymentResult:
         self._maybe_fail("capture")
+        self._tick(req.at)
         if (cached := self._results.get(req.key)) is not None:
             assert isinstance(cached, PaymentResult)
             return cached
@@ -145,6 +148,7 @@ class SimulatedGateway:
 
     async def charge(self, req: ChargeRequest) -> PaymentResult:
         self._maybe_fail("charge")
+        self._tick(req.at)
         if (cached := self._results.get(req.key)) is not None:
             assert isinstance(cached, PaymentResult)
             return cached
@@ -159,6 +163,7 @@ class SimulatedGateway:
 
     async def release(self, req: ReleaseRequest) -> ReleaseResult:
         self._maybe_fail("release")
+        self._tick(req.at)
         if (cached := self._results.get(req.key)) is not None:
             assert isinstance(cached, ReleaseResult)
             return cached
@@ -175,10 +180,20 @@ class SimulatedGateway:
     def total(self, trial_id: str, kind: str) -> int:
         return sum(o.amount for o in self.operations if o.trial_id == trial_id and o.kind == kind and o.approved)
 
-    def held(self, trial_id: str) -> int:
-        return sum(a.remaining for a in self.authorizations.values() if a.trial_id == trial_id and a.state == "authorized")
+    def held(self, trial_id: str, at: datetime | None = None) -> int:
+        """What is still on hold for a trial at `at` (default: the time of the latest request seen)."""
+        moment = (at or self._clock).isoformat() if (at or self._clock) else ""
+        return sum(
+            a.remaining
+            for a in self.authorizations.values()
+            if a.trial_id == trial_id and a.state == "authorized" and a.expires_at_iso > moment
+        )
 
     # -- internals ----------------------------------------------------------------------------------
+
+    def _tick(self, at: datetime) -> None:
+        if self._clock is None or at > self._clock:
+            self._clock = at
 
     def _maybe_fail(self, operation: str) -> None:
         if self._failures.get(operation, 0) > 0:

@@ -1,0 +1,74 @@
+"""Drives a `Trial` without Temporal: steps are answered by the real simulated gateway and adapters."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from activities.fulfilment import InMemoryStock
+from activities.notifications import RecordingNotifier
+from activities.simulated_gateway import SimulatedGateway
+from domain.order import TrialOrder
+from domain.policy import TrialPolicy
+from domain.steps import (
+    AuthorizeRequest,
+    CaptureRequest,
+    ChargeRequest,
+    Notification,
+    NotificationResult,
+    ReleaseRequest,
+    Step,
+    StepResult,
+    StockRequest,
+    StockResult,
+)
+from domain.trial import Trial
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+class Driver:
+    def __init__(self, order: TrialOrder, policy: TrialPolicy | None = None, gateway: SimulatedGateway | None = None) -> None:
+        self.now = T0
+        self.gateway = gateway or SimulatedGateway()
+        self.stock = InMemoryStock()
+        self.notifier = RecordingNotifier()
+        self.trial = Trial(order, policy or TrialPolicy(), self.now)
+        self.settle()
+
+    def settle(self) -> None:
+        """What the workflow loop does between waits: tick, then run every requested step."""
+        for _ in range(1000):
+            self.trial.tick(self.now)
+            step = self.trial.next_step(self.now)
+            if step is None:
+                return
+            self.trial.begin(step)
+            self.trial.record(step, asyncio.run(self._answer(step)), self.now)
+        raise AssertionError("the trial kept asking for steps")
+
+    def advance(self, delta: timedelta) -> None:
+        """Move the clock, stopping at every deadline on the way as the workflow's timers would."""
+        end = self.now + delta
+        while True:
+            deadline = self.trial.next_deadline(self.now)
+            if deadline is None or deadline[0] > end:
+                break
+            self.now = deadline[0]
+            self.settle()
+        self.now = end
+        self.settle()
+
+    async def _answer(self, step: Step) -> StepResult:
+        if isinstance(step, AuthorizeRequest):
+            return await self.gateway.authorize(step)
+        if isinstance(step, CaptureRequest):
+            return await self.gateway.capture(step)
+        if isinstance(step, ChargeRequest):
+            return await self.gateway.charge(step)
+        if isinstance(step, ReleaseRequest):
+            return await self.gateway.release(step)
+        if isinstance(step, StockRequest):
+            port = self.stock.reserve if step.action == "reserve" else self.stock.release
+            return StockResult(piece_ids=await port(step.key, step.trial_id, step.piece_ids))
+        if isinstance(step, Notification):
+            return NotificationResult(delivered=await self.notifier.send(step))
+        raise TypeError(step)

@@ -1,0 +1,166 @@
+"""Property: for random orders and random event sequences, money follows the pieces exactly.
+
+Total charged = sum of prices of pieces in a charged fate; no piece is charged twice; a returned,
+waived, unavailable or lost piece is never charged; nothing stays authorized at the end; and a refused
+command changes nothing at all.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from activities.simulated_gateway import SimulatedGateway
+from domain import commands as cmd
+from domain.errors import DomainError
+from domain.order import Customer, OrderPiece, TrialOrder
+from domain.trial import CHARGED_FATES, NEVER_CHARGED, TrialStatus
+from domain.view import view_of
+from tests.domain_support import Driver
+
+TOKENS = ["pm_card_visa", "pm_card_visa", "pm_card_visa", "pm_card_chargeDeclined", "pm_card_chargeCustomerFail"]
+
+orders = st.builds(
+    lambda prices, token: TrialOrder(
+        order_id="ord-prop",
+        customer=Customer(id="cus-1", tier="EIP_PREMIUM", region="UK", personal_shopper_id="ps-1"),
+        currency="EUR",
+        pieces=[OrderPiece(piece_id=f"p{i}", sku=f"s{i}", description="d", price=p) for i, p in enumerate(prices)],
+        payment_method=token,
+    ),
+    st.lists(st.integers(min_value=1, max_value=5_000_000), min_size=1, max_size=30),
+    st.sampled_from(TOKENS),
+)
+
+# 0-29 map onto the order's pieces (modulo its size); 30 and 31 name pieces that are not in the order.
+piece_index = st.integers(min_value=0, max_value=31)
+actions = st.one_of(
+    st.tuples(st.just("advance"), st.integers(min_value=1, max_value=24 * 12)),
+    st.tuples(st.just("dispatch"), st.lists(st.integers(min_value=-1, max_value=2), min_size=30, max_size=30)),
+    st.tuples(st.just("deliver"), st.integers(min_value=0, max_value=3)),
+    st.tuples(st.just("decide"), st.lists(st.tuples(piece_index, st.sampled_from(["keep", "return"])), min_size=1, max_size=6)),
+    st.tuples(st.just("ship_return"), st.lists(piece_index, min_size=1, max_size=5, unique=True)),
+    st.tuples(st.just("inspect"), piece_index, st.sampled_from(["ok", "damaged"])),
+    st.tuples(st.just("waive"), piece_index),
+    st.tuples(st.just("extend"), st.integers(min_value=0, max_value=9)),
+    st.tuples(st.just("finish"), st.just(0)),
+    st.tuples(st.just("cancel"), st.just(0)),
+    st.tuples(st.just("new_payment_method"), st.sampled_from(TOKENS)),
+)
+
+
+def command_for(driver: Driver, action: tuple[Any, ...]) -> tuple[Any, Any] | None:
+    """The (validate, apply) pair and the command for one random action, or None for a clock move."""
+    t = driver.trial
+    ids = list(t.pieces)
+    pid = lambda i: ids[i % len(ids)] if i < 30 else f"unknown-{i}"  # noqa: E731
+    kind = action[0]
+    if kind == "dispatch":
+        groups: dict[int, list[str]] = {}
+        for i, slot in enumerate(action[1][: len(ids)]):
+            if slot >= 0:
+                groups.setdefault(slot, []).append(ids[i])
+        c: Any = cmd.Dispatch(parcels=[cmd.Parcel(carrier="DHL", tracking_number=f"T{k}", piece_ids=v) for k, v in sorted(groups.items())])
+        return t.dispatch, c
+    if kind == "deliver":
+        return t.deliver, cmd.Delivery(tracking_number=f"T{action[1]}")
+    if kind == "decide":
+        return t.decide, cmd.Decisions(decisions=[cmd.PieceDecision(piece_id=pid(i), decision=d) for i, d in action[1]], actor="ps-1", channel="whatsapp")
+    if kind == "ship_return":
+        return t.ship_return, cmd.ReturnShipped(piece_ids=[pid(i) for i in action[1]], carrier="UPS", tracking_number="R")
+    if kind == "inspect":
+        return t.inspect, cmd.Inspection(piece_id=pid(action[1]), condition=action[2])
+    if kind == "waive":
+        return t.waive, cmd.Waiver(piece_id=pid(action[1]), reason="goodwill", actor="cr")
+    if kind == "extend":
+        return t.extend, cmd.Extension(days=action[1], reason="travel", actor="cr")
+    if kind == "finish":
+        return t.finish_early, cmd.FinishEarly(actor="client")
+    if kind == "cancel":
+        return t.cancel, cmd.Cancel(reason="changed mind", actor="cr")
+    if kind == "new_payment_method":
+        return t.change_payment_method, cmd.NewPaymentMethod(payment_method=action[1], actor="cr")
+    return None
+
+
+def check_money(driver: Driver) -> None:
+    t = driver.trial
+    charged_pieces = [p for p in t.pieces.values() if p.charged]
+    assert t.charged == sum(p.price for p in charged_pieces), "money moved without pieces (or pieces without money)"
+    assert all(p.state in CHARGED_FATES for p in charged_pieces)
+    assert not any(p.charged for p in t.pieces.values() if p.state in NEVER_CHARGED)
+    paid = [s for s in t.settlements if s.state == "paid"]
+    per_piece = [pid for s in paid for pid in s.piece_ids if t.pieces[pid].charged]
+    assert len(per_piece) == len(set(per_piece)), "a piece was charged twice"
+    gateway_moved = driver.gateway.total(t.trial_id, "capture") + driver.gateway.total(t.trial_id, "charge")
+    assert gateway_moved == t.charged, "the gateway and the trial disagree"
+
+
+def drive_to_the_end(driver: Driver) -> None:
+    t = driver.trial
+    for _ in range(120):
+        if t.finished:
+            return
+        status = t.status
+        if status == TrialStatus.AWAITING_DISPATCH:
+            reserved = [p.piece_id for p in t.pieces.values() if p.state.value == "RESERVED"]
+            t.dispatch(cmd.Dispatch(parcels=[cmd.Parcel(carrier="DHL", tracking_number="FINAL", piece_ids=reserved)] if reserved else []), driver.now)
+        elif status == TrialStatus.IN_TRANSIT:
+            for parcel in t.parcels.values():
+                if parcel.delivered_at is None:
+                    t.deliver(cmd.Delivery(tracking_number=parcel.tracking_number), driver.now)
+        elif status == TrialStatus.PAYMENT_ACTION_REQUIRED:
+            t.change_payment_method(cmd.NewPaymentMethod(payment_method="pm_card_visa", actor="cr"), driver.now)
+        driver.settle()
+        driver.advance(timedelta(days=1))
+        check_money(driver)
+    raise AssertionError(f"trial never finished: {t.status}")
+
+
+# Random actions around the lifecycle's backbone (dispatch, deliveries, time passing), so that most
+# examples reach decisions, returns and both settlements rather than stalling before dispatch.
+random_actions = st.lists(actions, max_size=8)
+scripts = st.builds(
+    lambda a, dispatch, b, decide, c, d, e: [*a, dispatch, *b, ("deliver", 0), ("deliver", 1), ("deliver", 2), decide, *c, ("advance", 24 * 7), *d, ("advance", 24 * 3), *e],
+    random_actions,
+    st.tuples(st.just("dispatch"), st.lists(st.integers(min_value=-1, max_value=2), min_size=30, max_size=30).map(lambda s: [x if x >= 0 or i % 7 else -1 for i, x in enumerate(s)])),
+    random_actions,
+    st.tuples(st.just("decide"), st.lists(st.tuples(st.integers(min_value=0, max_value=29), st.sampled_from(["keep", "return"])), min_size=1, max_size=12, unique_by=lambda d: d[0])),
+    random_actions, random_actions, random_actions,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(order=orders, script=st.one_of(scripts, st.lists(actions, max_size=30)), multiple_captures=st.booleans())
+def test_money_follows_the_pieces_for_any_order_and_any_events(order: TrialOrder, script: list[tuple[Any, ...]], multiple_captures: bool):
+    driver = Driver(order, gateway=SimulatedGateway(multiple_captures=multiple_captures))
+    t = driver.trial
+    for action in script:
+        if action[0] == "advance":
+            driver.advance(timedelta(hours=action[1]))
+        elif (pair := command_for(driver, action)) is not None:
+            apply, command = pair
+            before = view_of(t).model_dump()
+            try:
+                apply(command, driver.now)
+            except DomainError as err:
+                assert err.code and err.message
+                assert view_of(t).model_dump() == before, f"refused {action[0]} ({err.code}) changed the trial"
+            driver.settle()
+        check_money(driver)
+
+    drive_to_the_end(driver)
+    check_money(driver)
+    assert t.status in (TrialStatus.COMPLETED, TrialStatus.CANCELLED, TrialStatus.REJECTED)
+    event(f"ended {t.status.value}")
+    event(f"{'some' if t.charged else 'no'} money charged")
+    event(f"{len(t.settlements)} settlement(s)")
+    event(f"{sum(1 for m in t.movements if m.outcome == 'declined')} declines" if any(m.outcome == "declined" for m in t.movements) else "no declines")
+    assert driver.gateway.held(t.trial_id, driver.now) == 0, "something is still authorized at the end"
+    assert t.authorized == 0
+    if t.status == TrialStatus.COMPLETED:
+        assert all(p.state.value in {s.value for s in CHARGED_FATES | NEVER_CHARGED} for p in t.pieces.values())
+        assert t.charged == sum(p.price for p in t.pieces.values() if p.state in CHARGED_FATES)
+    else:
+        assert t.charged == 0
