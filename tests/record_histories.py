@@ -1,0 +1,96 @@
+"""Record the histories the replay test checks: `python -m tests.record_histories`.
+
+Run it when a workflow change is meant to be compatible, *before* making the change, to capture what
+running trials look like today; the replay test then proves the new code still replays them. Add a
+new scenario here whenever the workflow learns a new path.
+"""
+
+import asyncio
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from domain import commands as cmd
+from tests.support import Harness, TrialUnderTest, decisions, order, parcels
+from worker import Adapters, build_worker
+from workflows.style_trial import StyleTrialWorkflow as W
+
+HERE = Path(__file__).parent / "histories"
+DAY = timedelta(days=1)
+
+
+async def full_lifecycle(h: Harness) -> TrialUnderTest:
+    """Several parcels, staff extension, keep/return/damaged/unreturned, re-authorization, two settlements."""
+    t = await h.start_accepted(order(4, order_id="replay-full"))
+    await t.send(W.dispatch, parcels([["p1", "p2"], ["p3", "p4"]]))
+    await t.deliver_all()
+    await t.send(W.decide, decisions(keep=["p1"], ret=["p2", "p3"]))
+    await t.send(W.extend, cmd.Extension(days=2, reason="client travelling", actor="cr.amelia"))
+    await t.send(W.ship_return, cmd.ReturnShipped(piece_ids=["p2", "p3"], carrier="DHL", tracking_number="R1"))
+    await t.advance(9 * DAY + timedelta(minutes=1))
+    await t.wait_status("AWAITING_RETURNS")
+    await t.send(W.inspect, cmd.Inspection(piece_id="p2", condition="ok"))
+    await t.send(W.inspect, cmd.Inspection(piece_id="p3", condition="damaged"))
+    await t.advance(3 * DAY)
+    await t.result()
+    return t
+
+
+async def rejected(h: Harness) -> TrialUnderTest:
+    t = await h.start(order(2, order_id="replay-rejected", payment_method="pm_card_chargeDeclined"))
+    await t.wait_for(lambda v: v.needs_attention, "decline")
+    await t.result()
+    return t
+
+
+async def dunning(h: Harness) -> TrialUnderTest:
+    t = await h.start_on_trial(order(2, order_id="replay-dunning", payment_method="pm_card_chargeCustomerFail"))
+    await t.send(W.decide, decisions(keep=["p1", "p2"]))
+    await t.advance(8 * DAY)  # the hold expired at day 7, so the settlement is charged off-session
+    await t.advance(8 * DAY)
+    await t.wait_status("PAYMENT_ACTION_REQUIRED")
+    await t.send(W.change_payment_method, cmd.NewPaymentMethod(payment_method="pm_card_visa", actor="cr.amelia"))
+    await t.result()
+    return t
+
+
+async def cancelled(h: Harness) -> TrialUnderTest:
+    t = await h.start_accepted(order(1, order_id="replay-cancelled"))
+    await t.send(W.cancel, cmd.Cancel(reason="client changed plans", actor="cr.amelia"))
+    await t.result()
+    return t
+
+
+SCENARIOS: dict[str, Callable[[Harness], Awaitable[TrialUnderTest]]] = {
+    "full_lifecycle": full_lifecycle,
+    "rejected": rejected,
+    "dunning": dunning,
+    "cancelled": cancelled,
+}
+
+
+async def main() -> None:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
+    )
+    try:
+        for name, scenario in SCENARIOS.items():
+            queue = f"record-{uuid.uuid4()}"
+            adapters = Adapters()
+            async with build_worker(env.client, queue, adapters):
+                trial = await scenario(Harness(env.client, queue, adapters, env.sleep))
+                history = await trial.handle.fetch_history()
+            (HERE / f"{name}.json").write_text(history.to_json())
+            print(f"recorded {name}: {len(history.events)} events")
+    finally:
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

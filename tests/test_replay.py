@@ -1,0 +1,27 @@
+"""Trials that started on earlier code must replay on this code: a non-deterministic change fails here.
+
+A change that breaks this test needs `workflow.patched` (see README, "Changing the workflow").
+"""
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workflows.style_trial import StyleTrialWorkflow
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_there_are_recorded_histories_to_replay():
+    assert len(HISTORIES) >= 4
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_recorded_trial_replays_on_current_code(path: Path):
+    history = WorkflowHistory.from_json(f"style-trial-{path.stem}", path.read_text())
+    replayer = Replayer(workflows=[StyleTrialWorkflow], data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
