@@ -22,9 +22,7 @@ class RecordingNotifier:
     async def send(self, notification: Notification) -> bool:
         if notification.key not in self.sent:
             self.sent[notification.key] = notification
-            log.info(
-                "notify %s of %s: %s", "+".join(notification.audience), notification.trial_id, notification.kind
-            )
+            log.info("notify %s of %s: %s", "+".join(notification.audience), notification.trial_id, notification.kind)
         return True
 
     def of_kind(self, trial_id: str, kind: str) -> list[Notification]:

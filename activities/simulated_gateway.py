@@ -182,7 +182,8 @@ class SimulatedGateway:
 
     def held(self, trial_id: str, at: datetime | None = None) -> int:
         """What is still on hold for a trial at `at` (default: the time of the latest request seen)."""
-        moment = (at or self._clock).isoformat() if (at or self._clock) else ""
+        when = at or self._clock
+        moment = when.isoformat() if when else ""
         return sum(
             a.remaining
             for a in self.authorizations.values()

@@ -23,7 +23,9 @@ def port_open(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def start_dev_server(data_dir: Path, port: int, ui_port: int, extra_args: list[str] | None = None) -> subprocess.Popen[bytes]:
+def start_dev_server(
+    data_dir: Path, port: int, ui_port: int, extra_args: list[str] | None = None
+) -> subprocess.Popen[bytes]:
     data_dir.mkdir(parents=True, exist_ok=True)
     args = [
         temporal_cli(), "server", "start-dev",
@@ -31,12 +33,15 @@ def start_dev_server(data_dir: Path, port: int, ui_port: int, extra_args: list[s
         "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(ui_port),
         "--log-level", "warn", *(extra_args or []),
     ]  # fmt: skip
-    log = open(data_dir / "temporal-server.log", "ab")
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # The server writes its log straight to the file; our handle can close once the child has it.
+    with open(data_dir / "temporal-server.log", "ab") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 60
     while not port_open("127.0.0.1", port):
         if proc.poll() is not None:
-            raise SystemExit(f"The Temporal dev server exited (code {proc.returncode}); see {data_dir}/temporal-server.log")
+            raise SystemExit(
+                f"The Temporal dev server exited (code {proc.returncode}); see {data_dir}/temporal-server.log"
+            )
         if time.monotonic() > deadline:
             proc.terminate()
             raise SystemExit("The Temporal dev server did not start within 60 s.")

@@ -38,7 +38,9 @@ def dev(settings: Settings) -> None:
     if port_open(host or "127.0.0.1", int(port)):
         sys.exit(f"Something already listens on {settings.temporal_address}: is another `styletrial dev` running?")
     server = start_dev_server(settings.data_dir, int(port), settings.temporal_ui_port)
-    print(f"Temporal UI:     http://127.0.0.1:{settings.temporal_ui_port}/namespaces/{settings.temporal_namespace}/workflows")
+    print(
+        f"Temporal UI:     http://127.0.0.1:{settings.temporal_ui_port}/namespaces/{settings.temporal_namespace}/workflows"
+    )
     print(f"Temporal server: {settings.temporal_address} (history in {settings.data_dir}/temporal.sqlite)")
     print("Worker:          polling task queue", settings.task_queue, "- Ctrl-C stops everything")
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))

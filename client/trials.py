@@ -88,7 +88,9 @@ class TrialClient:
         except RPCError as not_found:
             return self._rpc_failure(order_id, not_found)
         if desc.status != WorkflowExecutionStatus.RUNNING:
-            return DomainError(ErrorCode.TRIAL_FINISHED, f"The trial for order {order_id!r} has ended; it takes no more commands.")
+            return DomainError(
+                ErrorCode.TRIAL_FINISHED, f"The trial for order {order_id!r} has ended; it takes no more commands."
+            )
         return err
 
     @staticmethod

@@ -76,8 +76,7 @@ def validate_order(order: TrialOrder, policy: TrialPolicy) -> None:
         require(
             piece.price > 0,
             ErrorCode.INVALID_PRICE,
-            f"Piece {piece.piece_id!r} has price {piece.price}; every price must be a positive amount "
-            "in minor units.",
+            f"Piece {piece.piece_id!r} has price {piece.price}; every price must be a positive amount in minor units.",
         )
     require(
         is_currency(order.currency),

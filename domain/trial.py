@@ -67,9 +67,7 @@ class TrialStatus(StrEnum):
 
 
 CHARGED_FATES = frozenset({PieceState.KEPT, PieceState.KEPT_UNRETURNED, PieceState.DAMAGED})
-NEVER_CHARGED = frozenset(
-    {PieceState.UNAVAILABLE, PieceState.RETURNED, PieceState.LOST_IN_RETURN, PieceState.WAIVED}
-)
+NEVER_CHARGED = frozenset({PieceState.UNAVAILABLE, PieceState.RETURNED, PieceState.LOST_IN_RETURN, PieceState.WAIVED})
 TERMINAL = CHARGED_FATES | NEVER_CHARGED
 FINAL_STATUSES = frozenset({TrialStatus.COMPLETED, TrialStatus.CANCELLED, TrialStatus.REJECTED})
 
@@ -465,9 +463,7 @@ class Trial:
             ErrorCode.NOT_ON_TRIAL,
             "The client can finish early only once every parcel has been delivered.",
         )
-        undecided = [
-            p.piece_id for p in self.pieces.values() if p.state == PieceState.ON_TRIAL and p.decision is None
-        ]
+        undecided = [p.piece_id for p in self.pieces.values() if p.state == PieceState.ON_TRIAL and p.decision is None]
         require(
             not undecided,
             ErrorCode.UNDECIDED_PIECES,
@@ -593,7 +589,9 @@ class Trial:
     def waive(self, c: cmd.Waiver, now: datetime) -> None:
         self.validate_waiver(c, now)
         self.pieces[c.piece_id].state = PieceState.WAIVED
-        self._event(now, "waived", f"Piece {c.piece_id} waived.", actor=c.actor, reason=c.reason, piece_ids=[c.piece_id])
+        self._event(
+            now, "waived", f"Piece {c.piece_id} waived.", actor=c.actor, reason=c.reason, piece_ids=[c.piece_id]
+        )
         self._advance(now)
 
     def validate_payment_method(self, c: cmd.NewPaymentMethod, now: datetime) -> None:
@@ -646,27 +644,55 @@ class Trial:
             and now >= self.fix_window_ends_at
             and not isinstance(self.in_flight, AuthorizeRequest)
         ):
-            self._notify(NotificationKind.TRIAL_REJECTED, ["shopper"], "No payment method could be authorized in time; the Style Trial was not opened.")
+            self._notify(
+                NotificationKind.TRIAL_REJECTED,
+                ["shopper"],
+                "No payment method could be authorized in time; the Style Trial was not opened.",
+            )
             self._end(now, TrialStatus.REJECTED, "No payment method was authorized within the fix window.")
             return
         for hold in self.holds:
             if hold.state == "active" and now >= hold.expires_at:
                 hold.state = "expired"
-                self._movement(f"{self.trial_id}-hold-{hold.number}-expired", "expiry", hold.remaining, now, reference=hold.authorization_id)
-                self._event(now, "authorization_expired", f"Authorization {hold.number} expired unused ({self._fmt(hold.remaining)}).")
+                self._movement(
+                    f"{self.trial_id}-hold-{hold.number}-expired",
+                    "expiry",
+                    hold.remaining,
+                    now,
+                    reference=hold.authorization_id,
+                )
+                self._event(
+                    now,
+                    "authorization_expired",
+                    f"Authorization {hold.number} expired unused ({self._fmt(hold.remaining)}).",
+                )
                 hold.remaining = 0
         status = self.status
         if status == TrialStatus.AWAITING_DISPATCH and self.accepted_at and now >= self.accepted_at + p.dispatch_sla:
-            self._flag_sla(now, Attention.DISPATCH_OVERDUE, NotificationKind.DISPATCH_OVERDUE, "Not dispatched within the dispatch SLA.")
+            self._flag_sla(
+                now,
+                Attention.DISPATCH_OVERDUE,
+                NotificationKind.DISPATCH_OVERDUE,
+                "Not dispatched within the dispatch SLA.",
+            )
         if status == TrialStatus.IN_TRANSIT and self.dispatched_at and now >= self.dispatched_at + p.delivery_sla:
-            self._flag_sla(now, Attention.DELIVERY_OVERDUE, NotificationKind.DELIVERY_OVERDUE, "Not every parcel was delivered within the delivery SLA.")
+            self._flag_sla(
+                now,
+                Attention.DELIVERY_OVERDUE,
+                NotificationKind.DELIVERY_OVERDUE,
+                "Not every parcel was delivered within the delivery SLA.",
+            )
         if status == TrialStatus.ON_TRIAL and self.trial_ends_at is not None:
             for i, before in enumerate(p.reminders_before_end):
                 mark = (i, self.trial_ends_at)
                 if self.trial_ends_at - before <= now < self.trial_ends_at and mark not in self.reminders_sent:
                     self.reminders_sent.add(mark)
                     left = self.trial_ends_at - now
-                    self._notify(NotificationKind.TRIAL_ENDING, ["client", "shopper"], f"The Style Trial ends in {_hours(left)} hours ({self.trial_ends_at:%d %b %H:%M} UTC).")
+                    self._notify(
+                        NotificationKind.TRIAL_ENDING,
+                        ["client", "shopper"],
+                        f"The Style Trial ends in {_hours(left)} hours ({self.trial_ends_at:%d %b %H:%M} UTC).",
+                    )
             if now >= self.trial_ends_at:
                 self._close(now)
         deadline = self.return_deadline
@@ -675,13 +701,31 @@ class Trial:
             for pid in late:
                 self.pieces[pid].state = PieceState.KEPT_UNRETURNED
             if late:
-                self._event(now, "return_window_closed", f"{len(late)} piece(s) not shipped back in time are kept.", piece_ids=late)
+                self._event(
+                    now,
+                    "return_window_closed",
+                    f"{len(late)} piece(s) not shipped back in time are kept.",
+                    piece_ids=late,
+                )
         for piece in self.pieces.values():
-            if piece.state == PieceState.RETURN_IN_TRANSIT and piece.return_shipped_at and now >= piece.return_shipped_at + p.return_receipt:
+            if (
+                piece.state == PieceState.RETURN_IN_TRANSIT
+                and piece.return_shipped_at
+                and now >= piece.return_shipped_at + p.return_receipt
+            ):
                 piece.state = PieceState.LOST_IN_RETURN
                 self.attention[Attention.RETURN_LOST] = "A return never reached the warehouse: open a carrier claim."
-                self._notify(NotificationKind.RETURN_LOST, ["staff"], f"Return {piece.return_tracking} of piece {piece.piece_id} was not received within the receipt window.")
-                self._event(now, "return_lost", f"Return of {piece.piece_id} not received; lost in return.", piece_ids=[piece.piece_id])
+                self._notify(
+                    NotificationKind.RETURN_LOST,
+                    ["staff"],
+                    f"Return {piece.return_tracking} of piece {piece.piece_id} was not received within the receipt window.",
+                )
+                self._event(
+                    now,
+                    "return_lost",
+                    f"Return of {piece.piece_id} not received; lost in return.",
+                    piece_ids=[piece.piece_id],
+                )
         for s in self.settlements:
             if s.state == "waiting" and s.next_attempt_at is not None and now >= s.next_attempt_at:
                 s.state = "due"
@@ -702,21 +746,37 @@ class Trial:
                 if reauth_at is not None:
                     candidates.append((reauth_at, f"Re-authorize before authorization {hold.number} expires"))
         status = self.status
-        if status == TrialStatus.AWAITING_DISPATCH and self.accepted_at and Attention.DISPATCH_OVERDUE not in self.sla_flagged:
+        if (
+            status == TrialStatus.AWAITING_DISPATCH
+            and self.accepted_at
+            and Attention.DISPATCH_OVERDUE not in self.sla_flagged
+        ):
             candidates.append((self.accepted_at + p.dispatch_sla, "Dispatch SLA"))
-        if status == TrialStatus.IN_TRANSIT and self.dispatched_at and Attention.DELIVERY_OVERDUE not in self.sla_flagged:
+        if (
+            status == TrialStatus.IN_TRANSIT
+            and self.dispatched_at
+            and Attention.DELIVERY_OVERDUE not in self.sla_flagged
+        ):
             candidates.append((self.dispatched_at + p.delivery_sla, "Delivery SLA"))
         if status == TrialStatus.ON_TRIAL and self.trial_ends_at is not None:
             for i, before in enumerate(p.reminders_before_end):
                 if (i, self.trial_ends_at) not in self.reminders_sent:
-                    candidates.append((self.trial_ends_at - before, f"Reminder {_hours(before)} h before the trial ends"))
+                    candidates.append(
+                        (self.trial_ends_at - before, f"Reminder {_hours(before)} h before the trial ends")
+                    )
             candidates.append((self.trial_ends_at, f"Trial ends {self.trial_ends_at:%d %b %H:%M} UTC"))
         deadline = self.return_deadline
-        if self.closed_at is not None and deadline and any(x.state == PieceState.AWAITING_RETURN for x in self.pieces.values()):
+        if (
+            self.closed_at is not None
+            and deadline
+            and any(x.state == PieceState.AWAITING_RETURN for x in self.pieces.values())
+        ):
             candidates.append((deadline, f"Return window closes {deadline:%d %b %H:%M} UTC"))
         for piece in self.pieces.values():
             if piece.state == PieceState.RETURN_IN_TRANSIT and piece.return_shipped_at:
-                candidates.append((piece.return_shipped_at + p.return_receipt, f"Return of {piece.piece_id} due at the warehouse"))
+                candidates.append(
+                    (piece.return_shipped_at + p.return_receipt, f"Return of {piece.piece_id} due at the warehouse")
+                )
         for s in self.settlements:
             if s.state == "waiting" and s.next_attempt_at:
                 candidates.append((s.next_attempt_at, f"Retry settlement {s.number}"))
@@ -757,39 +817,88 @@ class Trial:
             return self.outbox[0]
         at = now or self.opened_at
         tid = self.trial_id
-        for hold in self.holds:
+        for old in self.holds:
             # Holds of an ended trial, and holds replaced by a re-authorization, are given back.
-            replaced = hold is not self.hold
-            if hold.state == "active" and hold.remaining > 0 and (self.final_status is not None or replaced):
-                return ReleaseRequest(key=f"{tid}-release-{hold.number}", trial_id=tid, authorization_id=hold.authorization_id, currency=self.currency, at=at)
+            replaced = old is not self.hold
+            if old.state == "active" and old.remaining > 0 and (self.final_status is not None or replaced):
+                return ReleaseRequest(
+                    key=f"{tid}-release-{old.number}",
+                    trial_id=tid,
+                    authorization_id=old.authorization_id,
+                    currency=self.currency,
+                    at=at,
+                )
         if self.stock_to_release:
             self_releases = self.stock_releases + 1
-            return StockRequest(key=f"{tid}-stock-release-{self_releases}", trial_id=tid, action="release", piece_ids=list(self.stock_to_release))
+            return StockRequest(
+                key=f"{tid}-stock-release-{self_releases}",
+                trial_id=tid,
+                action="release",
+                piece_ids=list(self.stock_to_release),
+            )
         if self.final_status is not None or now is None:
             return None
         if self.accepted_at is None:
             if self.awaiting_payment_method:
                 return None
-            return AuthorizeRequest(key=f"{tid}-authorize-{self.auth_attempts + 1}", trial_id=tid, amount=self.order.value, currency=self.currency, payment_method=self.payment_method, merchant_initiated=False, at=now)
+            return AuthorizeRequest(
+                key=f"{tid}-authorize-{self.auth_attempts + 1}",
+                trial_id=tid,
+                amount=self.order.value,
+                currency=self.currency,
+                payment_method=self.payment_method,
+                merchant_initiated=False,
+                at=now,
+            )
         if not self.stock_reserved:
             return StockRequest(key=f"{tid}-stock-reserve", trial_id=tid, action="reserve", piece_ids=list(self.pieces))
         hold = self.hold
         if hold is not None:
             reauth_at = self._reauth_at(hold)
             if reauth_at is not None and now >= reauth_at:
-                return AuthorizeRequest(key=f"{tid}-reauthorize-{hold.number}-{hold.reauth_attempts + 1}", trial_id=tid, amount=self.outstanding, currency=self.currency, payment_method=self.payment_method, merchant_initiated=True, at=now)
+                return AuthorizeRequest(
+                    key=f"{tid}-reauthorize-{hold.number}-{hold.reauth_attempts + 1}",
+                    trial_id=tid,
+                    amount=self.outstanding,
+                    currency=self.currency,
+                    payment_method=self.payment_method,
+                    merchant_initiated=True,
+                    at=now,
+                )
         for s in self.settlements:
             if s.state != "due":
                 continue
             amount = self.settlement_amount(s)
             key = f"{tid}-settlement-{s.number}-{s.tries + 1}"
             if hold is not None and hold.usable(now) and amount <= hold.remaining:
-                return CaptureRequest(key=key, trial_id=tid, authorization_id=hold.authorization_id, amount=amount, currency=self.currency, settlement=s.number, at=now)
+                return CaptureRequest(
+                    key=key,
+                    trial_id=tid,
+                    authorization_id=hold.authorization_id,
+                    amount=amount,
+                    currency=self.currency,
+                    settlement=s.number,
+                    at=now,
+                )
             # No standing hold covers it (expired, consumed by a first capture, or too small): charge
             # the saved payment method off-session. An expired authorization is never captured.
-            return ChargeRequest(key=key, trial_id=tid, amount=amount, currency=self.currency, payment_method=self.payment_method, settlement=s.number, at=now)
+            return ChargeRequest(
+                key=key,
+                trial_id=tid,
+                amount=amount,
+                currency=self.currency,
+                payment_method=self.payment_method,
+                settlement=s.number,
+                at=now,
+            )
         if self._ready_to_complete() and hold is not None and hold.remaining > 0:
-            return ReleaseRequest(key=f"{tid}-release-{hold.number}", trial_id=tid, authorization_id=hold.authorization_id, currency=self.currency, at=now)
+            return ReleaseRequest(
+                key=f"{tid}-release-{hold.number}",
+                trial_id=tid,
+                authorization_id=hold.authorization_id,
+                currency=self.currency,
+                at=now,
+            )
         return None
 
     def _reauth_at(self, hold: Hold) -> datetime | None:
@@ -802,7 +911,16 @@ class Trial:
 
     def _record_authorization(self, step: AuthorizeRequest, r: AuthorizationResult, now: datetime) -> None:
         outcome: Literal["succeeded", "declined"] = "succeeded" if r.approved else "declined"
-        self._movement(step.key, "authorization", step.amount, now, outcome=outcome, reference=r.authorization_id, expires_at=r.expires_at, decline_code=r.decline_code)
+        self._movement(
+            step.key,
+            "authorization",
+            step.amount,
+            now,
+            outcome=outcome,
+            reference=r.authorization_id,
+            expires_at=r.expires_at,
+            decline_code=r.decline_code,
+        )
         if not step.merchant_initiated:
             self.auth_attempts += 1
             if r.approved:
@@ -818,8 +936,14 @@ class Trial:
             self.awaiting_payment_method = True
             if self.fix_window_ends_at is None:
                 self.fix_window_ends_at = now + self.policy.payment_fix_window
-            self.attention[Attention.AUTHORIZATION_DECLINED] = f"The payment method was declined ({r.decline_code}); a new one is needed by {self.fix_window_ends_at:%d %b %H:%M} UTC."
-            self._notify(NotificationKind.AUTHORIZATION_DECLINED, ["shopper"], f"Authorization of {self._fmt(step.amount)} was declined ({r.decline_code}). Supply another payment method by {self.fix_window_ends_at:%d %b %H:%M} UTC.")
+            self.attention[Attention.AUTHORIZATION_DECLINED] = (
+                f"The payment method was declined ({r.decline_code}); a new one is needed by {self.fix_window_ends_at:%d %b %H:%M} UTC."
+            )
+            self._notify(
+                NotificationKind.AUTHORIZATION_DECLINED,
+                ["shopper"],
+                f"Authorization of {self._fmt(step.amount)} was declined ({r.decline_code}). Supply another payment method by {self.fix_window_ends_at:%d %b %H:%M} UTC.",
+            )
             self._event(now, "authorization_declined", f"Authorization declined: {r.decline_code}.")
             return
         hold = self.hold
@@ -828,14 +952,24 @@ class Trial:
         if r.approved:
             new = self._add_hold(r, now)
             self.attention.pop(Attention.REAUTHORIZATION_FAILED, None)
-            self._event(now, "reauthorized", f"Re-authorized the outstanding {self._fmt(step.amount)} until {new.expires_at:%d %b %H:%M} UTC.")
+            self._event(
+                now,
+                "reauthorized",
+                f"Re-authorized the outstanding {self._fmt(step.amount)} until {new.expires_at:%d %b %H:%M} UTC.",
+            )
             if self.final_status is not None:
                 return
         else:
             if hold is not None:
                 hold.reauth_failed = True
-            self.attention[Attention.REAUTHORIZATION_FAILED] = f"Re-authorization was declined ({r.decline_code}); settlement will charge off-session."
-            self._notify(NotificationKind.REAUTHORIZATION_FAILED, ["shopper", "staff"], f"Re-authorizing {self._fmt(step.amount)} was declined ({r.decline_code}).")
+            self.attention[Attention.REAUTHORIZATION_FAILED] = (
+                f"Re-authorization was declined ({r.decline_code}); settlement will charge off-session."
+            )
+            self._notify(
+                NotificationKind.REAUTHORIZATION_FAILED,
+                ["shopper", "staff"],
+                f"Re-authorizing {self._fmt(step.amount)} was declined ({r.decline_code}).",
+            )
             self._event(now, "reauthorization_declined", f"Re-authorization declined: {r.decline_code}.")
 
     def _add_hold(self, r: AuthorizationResult, now: datetime) -> Hold:
@@ -848,8 +982,20 @@ class Trial:
         s = self.settlements[step.settlement - 1]
         s.tries += 1
         kind: MovementKind = "capture" if isinstance(step, CaptureRequest) else "charge"
-        self._movement(step.key, kind, step.amount, now, outcome="succeeded" if r.approved else "declined", reference=r.reference, settlement=s.number, decline_code=r.decline_code)
-        hold = next((h for h in self.holds if isinstance(step, CaptureRequest) and h.authorization_id == step.authorization_id), None)
+        self._movement(
+            step.key,
+            kind,
+            step.amount,
+            now,
+            outcome="succeeded" if r.approved else "declined",
+            reference=r.reference,
+            settlement=s.number,
+            decline_code=r.decline_code,
+        )
+        hold = next(
+            (h for h in self.holds if isinstance(step, CaptureRequest) and h.authorization_id == step.authorization_id),
+            None,
+        )
         if r.approved:
             if hold is not None:
                 hold.remaining = r.remaining_authorized
@@ -864,13 +1010,22 @@ class Trial:
             if not any(x.state in ("waiting", "action_required") for x in self.settlements):
                 self.attention.pop(Attention.SETTLEMENT_DECLINED, None)
                 self.attention.pop(Attention.PAYMENT_ACTION_REQUIRED, None)
-            self._event(now, "charged", f"Settlement {s.number}: {kind} of {self._fmt(step.amount)} succeeded.", piece_ids=[p for p in s.piece_ids if self.pieces[p].charged])
+            self._event(
+                now,
+                "charged",
+                f"Settlement {s.number}: {kind} of {self._fmt(step.amount)} succeeded.",
+                piece_ids=[p for p in s.piece_ids if self.pieces[p].charged],
+            )
             return
         if hold is not None:
             # A capture refused on a hold we believed valid: stop trusting the hold and charge
             # off-session straight away (this is not the client's decline, so no dunning yet).
             hold.state = "failed"
-            self._event(now, "capture_refused", f"Capture on authorization {hold.number} refused ({r.decline_code}); charging off-session.")
+            self._event(
+                now,
+                "capture_refused",
+                f"Capture on authorization {hold.number} refused ({r.decline_code}); charging off-session.",
+            )
             return
         s.declines += 1
         if s.first_declined_at is None:
@@ -878,15 +1033,35 @@ class Trial:
         schedule = self.policy.dunning_schedule
         if s.declines <= len(schedule):
             s.state, s.next_attempt_at = "waiting", s.first_declined_at + schedule[s.declines - 1]
-            self.attention[Attention.SETTLEMENT_DECLINED] = f"Settlement {s.number} was declined ({r.decline_code}); retrying {s.next_attempt_at:%d %b %H:%M} UTC."
-            self._notify(NotificationKind.PAYMENT_DECLINED, ["shopper"], f"Charging {self._fmt(step.amount)} was declined ({r.decline_code}); it will be retried {s.next_attempt_at:%d %b %H:%M} UTC.")
-            self._event(now, "charge_declined", f"Settlement {s.number} declined ({r.decline_code}); retry {s.declines} of {len(schedule)} scheduled.")
+            self.attention[Attention.SETTLEMENT_DECLINED] = (
+                f"Settlement {s.number} was declined ({r.decline_code}); retrying {s.next_attempt_at:%d %b %H:%M} UTC."
+            )
+            self._notify(
+                NotificationKind.PAYMENT_DECLINED,
+                ["shopper"],
+                f"Charging {self._fmt(step.amount)} was declined ({r.decline_code}); it will be retried {s.next_attempt_at:%d %b %H:%M} UTC.",
+            )
+            self._event(
+                now,
+                "charge_declined",
+                f"Settlement {s.number} declined ({r.decline_code}); retry {s.declines} of {len(schedule)} scheduled.",
+            )
         else:
             s.state, s.next_attempt_at = "action_required", None
             self.attention.pop(Attention.SETTLEMENT_DECLINED, None)
-            self.attention[Attention.PAYMENT_ACTION_REQUIRED] = f"Settlement {s.number} ({self._fmt(step.amount)}) is still declined after every retry: supply a new payment method."
-            self._notify(NotificationKind.PAYMENT_ACTION_REQUIRED, ["shopper", "staff"], f"Charging {self._fmt(step.amount)} failed after every retry; a new payment method is needed.")
-            self._event(now, "payment_action_required", f"Settlement {s.number} declined after {s.declines} attempts; waiting for staff.")
+            self.attention[Attention.PAYMENT_ACTION_REQUIRED] = (
+                f"Settlement {s.number} ({self._fmt(step.amount)}) is still declined after every retry: supply a new payment method."
+            )
+            self._notify(
+                NotificationKind.PAYMENT_ACTION_REQUIRED,
+                ["shopper", "staff"],
+                f"Charging {self._fmt(step.amount)} failed after every retry; a new payment method is needed.",
+            )
+            self._event(
+                now,
+                "payment_action_required",
+                f"Settlement {s.number} declined after {s.declines} attempts; waiting for staff.",
+            )
 
     def _record_release(self, step: ReleaseRequest, r: ReleaseResult, now: datetime) -> None:
         hold = next(h for h in self.holds if h.authorization_id == step.authorization_id)
@@ -920,7 +1095,12 @@ class Trial:
                 piece.state = PieceState.AWAITING_RETURN
         if kept:
             self._plan_settlement(kept)
-        self._event(now, "trial_closed", f"Trial closed: {len(kept)} piece(s) kept; returns due by {self.return_deadline:%d %b %H:%M} UTC.", piece_ids=kept)
+        self._event(
+            now,
+            "trial_closed",
+            f"Trial closed: {len(kept)} piece(s) kept; returns due by {self.return_deadline:%d %b %H:%M} UTC.",
+            piece_ids=kept,
+        )
 
     def _plan_settlement(self, piece_ids: list[str]) -> None:
         number = len(self.settlements) + 1
@@ -935,7 +1115,11 @@ class Trial:
         for s in self.settlements:
             if s.state != "paid" and s.state != "void" and self.settlement_amount(s) == 0:
                 s.state = "void"  # every piece in it was waived
-        if self.closed_at is not None and not self.final_settlement_planned and all(p.state in TERMINAL for p in self.pieces.values()):
+        if (
+            self.closed_at is not None
+            and not self.final_settlement_planned
+            and all(p.state in TERMINAL for p in self.pieces.values())
+        ):
             self.final_settlement_planned = True
             late = [p.piece_id for p in self.pieces.values() if p.state in CHARGED_FATES and p.settlement is None]
             if late:
@@ -943,9 +1127,15 @@ class Trial:
             self._event(now, "all_pieces_settled", "Every piece has its final fate.")
         if self._ready_to_complete() and self.hold is None and self.in_flight is None:
             self.final_status = TrialStatus.COMPLETED
-            for reason in (Attention.REAUTHORIZATION_FAILED, Attention.SETTLEMENT_DECLINED, Attention.PAYMENT_ACTION_REQUIRED):
+            for reason in (
+                Attention.REAUTHORIZATION_FAILED,
+                Attention.SETTLEMENT_DECLINED,
+                Attention.PAYMENT_ACTION_REQUIRED,
+            ):
                 self.attention.pop(reason, None)
-            self._event(now, "completed", f"Completed: charged {self._fmt(self.charged)}, released {self._fmt(self.released)}.")
+            self._event(
+                now, "completed", f"Completed: charged {self._fmt(self.charged)}, released {self._fmt(self.released)}."
+            )
 
     def _ready_to_complete(self) -> bool:
         return self.final_settlement_planned and all(s.state in ("paid", "void") for s in self.settlements)
@@ -985,11 +1175,25 @@ class Trial:
             )
         )  # fmt: skip
 
-    def _movement(self, key: str, kind: MovementKind, amount: int, now: datetime, *, outcome: Literal["succeeded", "declined"] = "succeeded", reference: str | None = None, expires_at: datetime | None = None, settlement: int | None = None, decline_code: str | None = None) -> None:
+    def _movement(
+        self,
+        key: str,
+        kind: MovementKind,
+        amount: int,
+        now: datetime,
+        *,
+        outcome: Literal["succeeded", "declined"] = "succeeded",
+        reference: str | None = None,
+        expires_at: datetime | None = None,
+        settlement: int | None = None,
+        decline_code: str | None = None,
+    ) -> None:
         # The aggregate's own ledger refuses a second movement under one key, whatever the gateway does.
         if any(m.key == key for m in self.movements):
             raise ValueError(f"money movement {key!r} recorded twice")
-        self.movements.append(Movement(key, kind, amount, outcome, now, reference, expires_at, settlement, decline_code))
+        self.movements.append(
+            Movement(key, kind, amount, outcome, now, reference, expires_at, settlement, decline_code)
+        )
 
     def _event(self, now: datetime, kind: str, detail: str, **extra: object) -> None:
         self.events.append(Event(len(self.events) + 1, now, kind, detail, **extra))  # type: ignore[arg-type]
@@ -1004,7 +1208,9 @@ class Trial:
 
     def _require_open(self) -> None:
         if self.final_status is not None:
-            raise DomainError(ErrorCode.TRIAL_FINISHED, f"This trial is {self.final_status.value.lower()}; it takes no more commands.")
+            raise DomainError(
+                ErrorCode.TRIAL_FINISHED, f"This trial is {self.final_status.value.lower()}; it takes no more commands."
+            )
 
     def _require_piece(self, piece_id: str) -> Piece:
         piece = self.pieces.get(piece_id)

@@ -26,7 +26,9 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 class Driver:
-    def __init__(self, order: TrialOrder, policy: TrialPolicy | None = None, gateway: SimulatedGateway | None = None) -> None:
+    def __init__(
+        self, order: TrialOrder, policy: TrialPolicy | None = None, gateway: SimulatedGateway | None = None
+    ) -> None:
         self.now = T0
         self.gateway = gateway or SimulatedGateway()
         self.stock = InMemoryStock()

@@ -11,6 +11,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from activities.fulfilment import InMemoryStock
+from activities.notifications import RecordingNotifier
 from domain import commands as cmd
 from domain.order import Address, Customer, OrderPiece, TrialOrder
 from domain.policy import TrialPolicy
@@ -43,13 +45,17 @@ def order(
         currency=currency,
         pieces=[
             OrderPiece(
-                piece_id=f"p{i}", sku=f"SKU-{i:03d}", description=f"Piece {i}",
+                piece_id=f"p{i}",
+                sku=f"SKU-{i:03d}",
+                description=f"Piece {i}",
                 price=price(i) if callable(price) else price,
             )
             for i in range(1, n + 1)
-        ],  # fmt: skip
+        ],
         payment_method=payment_method,
-        shipping_address=Address(name="Client Name", line1="1 Mount St", city="London", postal_code="W1K", country="GB"),
+        shipping_address=Address(
+            name="Client Name", line1="1 Mount St", city="London", postal_code="W1K", country="GB"
+        ),
         trial_days=trial_days,
     )
 
@@ -122,7 +128,9 @@ class TrialUnderTest:
         view = await self.view()
         for p in view.parcels:
             if p.delivered_at is None:
-                view = await self.send(StyleTrialWorkflow.deliver, cmd.Delivery(tracking_number=p.tracking_number, delivered_at=at))
+                view = await self.send(
+                    StyleTrialWorkflow.deliver, cmd.Delivery(tracking_number=p.tracking_number, delivered_at=at)
+                )
         return view
 
     async def result(self) -> TrialView:
@@ -138,6 +146,9 @@ class Harness:
         self.task_queue = task_queue
         self.adapters = adapters
         self.sleep = sleep
+        assert isinstance(adapters.notifier, RecordingNotifier) and isinstance(adapters.stock, InMemoryStock)
+        self.notifier: RecordingNotifier = adapters.notifier
+        self.stock: InMemoryStock = adapters.stock
         self.started: list[WorkflowHandle[Any, Any]] = []
 
     async def terminate_running(self) -> None:
@@ -169,7 +180,9 @@ class Harness:
         await trial.wait_for(lambda v: v.status == "AWAITING_DISPATCH" and v.accepted_at is not None, "acceptance")
         return trial
 
-    async def start_on_trial(self, trial_order: TrialOrder, groups: Sequence[Sequence[str]] | None = None, policy: TrialPolicy | None = None) -> TrialUnderTest:
+    async def start_on_trial(
+        self, trial_order: TrialOrder, groups: Sequence[Sequence[str]] | None = None, policy: TrialPolicy | None = None
+    ) -> TrialUnderTest:
         trial = await self.start_accepted(trial_order, policy)
         ids = [p.piece_id for p in trial_order.pieces]
         await trial.send(StyleTrialWorkflow.dispatch, parcels(groups or [ids]))

@@ -16,7 +16,7 @@ def test_no_domain_module_names_an_infrastructure_package():
             if isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             for name in names:
-                assert not name.split(".")[0] in FORBIDDEN, f"{path.name} imports {name}"
+                assert name.split(".")[0] not in FORBIDDEN, f"{path.name} imports {name}"
 
 
 def test_importing_the_whole_domain_loads_no_infrastructure():

@@ -39,7 +39,9 @@ actions = st.one_of(
     st.tuples(st.just("advance"), st.integers(min_value=1, max_value=24 * 12)),
     st.tuples(st.just("dispatch"), st.lists(st.integers(min_value=-1, max_value=2), min_size=30, max_size=30)),
     st.tuples(st.just("deliver"), st.integers(min_value=0, max_value=3)),
-    st.tuples(st.just("decide"), st.lists(st.tuples(piece_index, st.sampled_from(["keep", "return"])), min_size=1, max_size=6)),
+    st.tuples(
+        st.just("decide"), st.lists(st.tuples(piece_index, st.sampled_from(["keep", "return"])), min_size=1, max_size=6)
+    ),
     st.tuples(st.just("ship_return"), st.lists(piece_index, min_size=1, max_size=5, unique=True)),
     st.tuples(st.just("inspect"), piece_index, st.sampled_from(["ok", "damaged"])),
     st.tuples(st.just("waive"), piece_index),
@@ -54,21 +56,32 @@ def command_for(driver: Driver, action: tuple[Any, ...]) -> tuple[Any, Any] | No
     """The (validate, apply) pair and the command for one random action, or None for a clock move."""
     t = driver.trial
     ids = list(t.pieces)
-    pid = lambda i: ids[i % len(ids)] if i < 30 else f"unknown-{i}"  # noqa: E731
+
+    def pid(i: int) -> str:
+        return ids[i % len(ids)] if i < 30 else f"unknown-{i}"
+
     kind = action[0]
     if kind == "dispatch":
         groups: dict[int, list[str]] = {}
         for i, slot in enumerate(action[1][: len(ids)]):
             if slot >= 0:
                 groups.setdefault(slot, []).append(ids[i])
-        c: Any = cmd.Dispatch(parcels=[cmd.Parcel(carrier="DHL", tracking_number=f"T{k}", piece_ids=v) for k, v in sorted(groups.items())])
+        c: Any = cmd.Dispatch(
+            parcels=[cmd.Parcel(carrier="DHL", tracking_number=f"T{k}", piece_ids=v) for k, v in sorted(groups.items())]
+        )
         return t.dispatch, c
     if kind == "deliver":
         return t.deliver, cmd.Delivery(tracking_number=f"T{action[1]}")
     if kind == "decide":
-        return t.decide, cmd.Decisions(decisions=[cmd.PieceDecision(piece_id=pid(i), decision=d) for i, d in action[1]], actor="ps-1", channel="whatsapp")
+        return t.decide, cmd.Decisions(
+            decisions=[cmd.PieceDecision(piece_id=pid(i), decision=d) for i, d in action[1]],
+            actor="ps-1",
+            channel="whatsapp",
+        )
     if kind == "ship_return":
-        return t.ship_return, cmd.ReturnShipped(piece_ids=[pid(i) for i in action[1]], carrier="UPS", tracking_number="R")
+        return t.ship_return, cmd.ReturnShipped(
+            piece_ids=[pid(i) for i in action[1]], carrier="UPS", tracking_number="R"
+        )
     if kind == "inspect":
         return t.inspect, cmd.Inspection(piece_id=pid(action[1]), condition=action[2])
     if kind == "waive":
@@ -105,7 +118,12 @@ def drive_to_the_end(driver: Driver) -> None:
         status = t.status
         if status == TrialStatus.AWAITING_DISPATCH:
             reserved = [p.piece_id for p in t.pieces.values() if p.state.value == "RESERVED"]
-            t.dispatch(cmd.Dispatch(parcels=[cmd.Parcel(carrier="DHL", tracking_number="FINAL", piece_ids=reserved)] if reserved else []), driver.now)
+            t.dispatch(
+                cmd.Dispatch(
+                    parcels=[cmd.Parcel(carrier="DHL", tracking_number="FINAL", piece_ids=reserved)] if reserved else []
+                ),
+                driver.now,
+            )
         elif status == TrialStatus.IN_TRANSIT:
             for parcel in t.parcels.values():
                 if parcel.delivered_at is None:
@@ -122,18 +140,48 @@ def drive_to_the_end(driver: Driver) -> None:
 # examples reach decisions, returns and both settlements rather than stalling before dispatch.
 random_actions = st.lists(actions, max_size=8)
 scripts = st.builds(
-    lambda a, dispatch, b, decide, c, d, e: [*a, dispatch, *b, ("deliver", 0), ("deliver", 1), ("deliver", 2), decide, *c, ("advance", 24 * 7), *d, ("advance", 24 * 3), *e],
+    lambda a, dispatch, b, decide, c, d, e: [
+        *a,
+        dispatch,
+        *b,
+        ("deliver", 0),
+        ("deliver", 1),
+        ("deliver", 2),
+        decide,
+        *c,
+        ("advance", 24 * 7),
+        *d,
+        ("advance", 24 * 3),
+        *e,
+    ],
     random_actions,
-    st.tuples(st.just("dispatch"), st.lists(st.integers(min_value=-1, max_value=2), min_size=30, max_size=30).map(lambda s: [x if x >= 0 or i % 7 else -1 for i, x in enumerate(s)])),
+    st.tuples(
+        st.just("dispatch"),
+        st.lists(st.integers(min_value=-1, max_value=2), min_size=30, max_size=30).map(
+            lambda s: [x if x >= 0 or i % 7 else -1 for i, x in enumerate(s)]
+        ),
+    ),
     random_actions,
-    st.tuples(st.just("decide"), st.lists(st.tuples(st.integers(min_value=0, max_value=29), st.sampled_from(["keep", "return"])), min_size=1, max_size=12, unique_by=lambda d: d[0])),
-    random_actions, random_actions, random_actions,
+    st.tuples(
+        st.just("decide"),
+        st.lists(
+            st.tuples(st.integers(min_value=0, max_value=29), st.sampled_from(["keep", "return"])),
+            min_size=1,
+            max_size=12,
+            unique_by=lambda d: d[0],
+        ),
+    ),
+    random_actions,
+    random_actions,
+    random_actions,
 )
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(order=orders, script=st.one_of(scripts, st.lists(actions, max_size=30)), multiple_captures=st.booleans())
-def test_money_follows_the_pieces_for_any_order_and_any_events(order: TrialOrder, script: list[tuple[Any, ...]], multiple_captures: bool):
+def test_money_follows_the_pieces_for_any_order_and_any_events(
+    order: TrialOrder, script: list[tuple[Any, ...]], multiple_captures: bool
+):
     driver = Driver(order, gateway=SimulatedGateway(multiple_captures=multiple_captures))
     t = driver.trial
     for action in script:
@@ -156,7 +204,11 @@ def test_money_follows_the_pieces_for_any_order_and_any_events(order: TrialOrder
     event(f"ended {t.status.value}")
     event(f"{'some' if t.charged else 'no'} money charged")
     event(f"{len(t.settlements)} settlement(s)")
-    event(f"{sum(1 for m in t.movements if m.outcome == 'declined')} declines" if any(m.outcome == "declined" for m in t.movements) else "no declines")
+    event(
+        f"{sum(1 for m in t.movements if m.outcome == 'declined')} declines"
+        if any(m.outcome == "declined" for m in t.movements)
+        else "no declines"
+    )
     assert driver.gateway.held(t.trial_id, driver.now) == 0, "something is still authorized at the end"
     assert t.authorized == 0
     if t.status == TrialStatus.COMPLETED:

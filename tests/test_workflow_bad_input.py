@@ -26,7 +26,9 @@ def _with(o: Any, **changes: Any) -> Any:
 
 BAD_ORDERS = {
     "no_pieces": lambda o: _with(o, pieces=[]),
-    "too_many_pieces": lambda o: _with(o, pieces=[OrderPiece(piece_id=f"x{i}", sku="s", description="d", price=1) for i in range(31)]),
+    "too_many_pieces": lambda o: _with(
+        o, pieces=[OrderPiece(piece_id=f"x{i}", sku="s", description="d", price=1) for i in range(31)]
+    ),
     "duplicate_piece": lambda o: _with(o, pieces=[o.pieces[0], o.pieces[0]]),
     "invalid_price": lambda o: _with(o, pieces=[_with(o.pieces[0], price=0)]),
     "invalid_currency": lambda o: _with(o, currency="XYZ"),
@@ -103,7 +105,9 @@ async def test_every_bad_event_is_refused_with_its_code_and_the_trial_carries_on
     assert await refused(W.cancel, cmd.Cancel(reason="changed mind", actor="cr.amelia")) == "not_cancellable"
     assert await refused(W.deliver, cmd.Delivery(tracking_number="NOPE")) == "unknown_parcel"
     future = (await trial.view()).dispatched_at + 30 * DAY  # type: ignore[operator]
-    assert await refused(W.deliver, cmd.Delivery(tracking_number="TRK1", delivered_at=future)) == "invalid_delivery_time"
+    assert (
+        await refused(W.deliver, cmd.Delivery(tracking_number="TRK1", delivered_at=future)) == "invalid_delivery_time"
+    )
 
     await trial.deliver_all()
     assert await refused(W.deliver, cmd.Delivery(tracking_number="TRK1")) == "already_delivered"
@@ -120,12 +124,18 @@ async def test_every_bad_event_is_refused_with_its_code_and_the_trial_carries_on
 
     await trial.send(W.ship_return, cmd.ReturnShipped(piece_ids=["p2"], carrier="DHL", tracking_number="R1"))
     assert await refused(W.decide, decisions(keep=["p2"])) == "return_already_shipped"
-    assert await refused(W.ship_return, cmd.ReturnShipped(piece_ids=["p2"], carrier="DHL", tracking_number="R2")) == "not_returnable"
+    assert (
+        await refused(W.ship_return, cmd.ReturnShipped(piece_ids=["p2"], carrier="DHL", tracking_number="R2"))
+        == "not_returnable"
+    )
     await trial.send(W.inspect, cmd.Inspection(piece_id="p2", condition="ok"))
     await trial.send(W.waive, cmd.Waiver(piece_id="p4", reason="goodwill", actor="cr.amelia"))
     assert await refused(W.waive, cmd.Waiver(piece_id="p4", reason="goodwill", actor="cr.amelia")) == "not_waivable"
     assert await refused(W.decide, decisions(keep=["p4"])) == "piece_not_decidable"
-    assert await refused(W.change_payment_method, cmd.NewPaymentMethod(payment_method=" ", actor="a")) == "invalid_payment_method"
+    assert (
+        await refused(W.change_payment_method, cmd.NewPaymentMethod(payment_method=" ", actor="a"))
+        == "invalid_payment_method"
+    )
 
     # close the trial (7 + 12 extension days after the last delivery)
     await trial.advance(19 * DAY + timedelta(minutes=1))
@@ -135,13 +145,21 @@ async def test_every_bad_event_is_refused_with_its_code_and_the_trial_carries_on
     await trial.send(W.ship_return, cmd.ReturnShipped(piece_ids=["p3"], carrier="DHL", tracking_number="R3"))
     await trial.advance(3 * DAY)
     await trial.wait_for(lambda v: v.pieces[0].state == "KEPT_UNRETURNED", "return window")
-    assert await refused(W.ship_return, cmd.ReturnShipped(piece_ids=["p1"], carrier="DHL", tracking_number="R3")) == "return_window_closed"
+    assert (
+        await refused(W.ship_return, cmd.ReturnShipped(piece_ids=["p1"], carrier="DHL", tracking_number="R3"))
+        == "return_window_closed"
+    )
 
     # ... and after all that, the trial still settles correctly
     await trial.send(W.inspect, cmd.Inspection(piece_id="p3", condition="ok"))
     result = await trial.result()
     assert result.status == "COMPLETED"
-    assert {p.piece_id: p.state for p in result.pieces} == {"p1": "KEPT_UNRETURNED", "p2": "RETURNED", "p3": "RETURNED", "p4": "WAIVED"}
+    assert {p.piece_id: p.state for p in result.pieces} == {
+        "p1": "KEPT_UNRETURNED",
+        "p2": "RETURNED",
+        "p3": "RETURNED",
+        "p4": "WAIVED",
+    }
     assert result.amounts.charged == 120_000
 
 

