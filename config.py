@@ -13,5 +13,11 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     task_queue: str = "style-trial"
     temporal_ui_port: int = 8233
+    # Default: a SQLite file in the data folder. Production: postgresql+psycopg://user@host/db
+    database_url: str | None = None
     # Divides every policy duration (a demo runs a seven-day trial in minutes). 1 in production.
     time_scale: float = 1.0
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'styletrial.sqlite'}"

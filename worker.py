@@ -13,8 +13,11 @@ from activities.fulfilment import FulfilmentActivities, InMemoryStock
 from activities.notifications import NotificationActivities, RecordingNotifier
 from activities.payments import PaymentActivities
 from activities.ports import Notifier, PaymentGateway, StockPort
+from activities.read_model import ReadModelActivities
 from activities.simulated_gateway import SimulatedGateway
 from config import Settings
+from persistence.db import make_engine
+from persistence.store import SqlStore
 from workflows.style_trial import StyleTrialWorkflow
 
 log = logging.getLogger("styletrial.worker")
@@ -22,9 +25,15 @@ log = logging.getLogger("styletrial.worker")
 
 @dataclass
 class Adapters:
+    store: SqlStore  # the read model and the ledger
     gateway: PaymentGateway = field(default_factory=SimulatedGateway)
     stock: StockPort = field(default_factory=InMemoryStock)
     notifier: Notifier = field(default_factory=RecordingNotifier)
+
+
+def default_adapters(settings: Settings) -> Adapters:
+    """The embedded defaults: SQLite (or the configured database), the simulated gateway, in-memory stock."""
+    return Adapters(store=SqlStore(make_engine(settings.resolved_database_url)))
 
 
 async def connect(settings: Settings) -> Client:
@@ -33,9 +42,9 @@ async def connect(settings: Settings) -> Client:
     )
 
 
-def build_worker(client: Client, task_queue: str, adapters: Adapters | None = None) -> Worker:
-    adapters = adapters or Adapters()
-    payments = PaymentActivities(adapters.gateway)
+def build_worker(client: Client, task_queue: str, adapters: Adapters) -> Worker:
+    payments = PaymentActivities(adapters.gateway, adapters.store)
+    read_model = ReadModelActivities(adapters.store)
     fulfilment = FulfilmentActivities(adapters.stock)
     notifications = NotificationActivities(adapters.notifier)
     return Worker(
@@ -49,13 +58,14 @@ def build_worker(client: Client, task_queue: str, adapters: Adapters | None = No
             payments.release,
             fulfilment.stock,
             notifications.send,
+            read_model.project,
         ],
     )
 
 
 async def run_worker(settings: Settings) -> None:
     client = await connect(settings)
-    worker = build_worker(client, settings.task_queue)
+    worker = build_worker(client, settings.task_queue, default_adapters(settings))
     log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address)
     await worker.run()
 

@@ -1,12 +1,25 @@
-"""Payment activities: thin, idempotent wrappers around the payment port."""
+"""Payment activities: the ledger first, then the gateway, then the ledger again.
 
-from collections.abc import Awaitable
+1. Claim the idempotency key in the engine's ledger (a `pending` row).
+2. If the row was already complete, return the recorded answer: the gateway is not called again.
+3. If an earlier attempt left it pending, it may have reached the gateway before dying: ask the gateway
+   what happened under this key, and only call it if nothing did.
+4. Call the gateway, then record its answer.
+
+So a retried settlement never moves money twice, even through a gateway that ignores idempotency keys.
+Declines come back as results (they drive dunning); transient errors raise and Temporal retries them; an
+invalid request is a bug and fails without retry.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.ports import PaymentGateway
+from activities.ports import Ledger, PaymentGateway
 from domain.steps import (
     AuthorizationResult,
     AuthorizeRequest,
@@ -17,35 +30,70 @@ from domain.steps import (
     ReleaseResult,
 )
 
-T = TypeVar("T")
+R = TypeVar("R", AuthorizationResult, PaymentResult, ReleaseResult)
 
 
 class PaymentActivities:
-    """Declines come back as results (they drive business decisions); transient errors raise and are
-    retried by Temporal; an invalid request is a bug and fails without retry."""
-
-    def __init__(self, gateway: PaymentGateway) -> None:
+    def __init__(self, gateway: PaymentGateway, ledger: Ledger) -> None:
         self._gateway = gateway
+        self._ledger = ledger
 
     @activity.defn(name="payments.authorize")
     async def authorize(self, req: AuthorizeRequest) -> AuthorizationResult:
-        return await _guard(self._gateway.authorize(req))
+        return await self._once(
+            req.key, req.trial_id, "authorization", req.amount, req.currency, None, AuthorizationResult,
+            lambda: self._gateway.authorize(req),
+        )  # fmt: skip
 
     @activity.defn(name="payments.capture")
     async def capture(self, req: CaptureRequest) -> PaymentResult:
-        return await _guard(self._gateway.capture(req))
+        return await self._once(
+            req.key, req.trial_id, "capture", req.amount, req.currency, req.settlement, PaymentResult,
+            lambda: self._gateway.capture(req),
+        )  # fmt: skip
 
     @activity.defn(name="payments.charge")
     async def charge(self, req: ChargeRequest) -> PaymentResult:
-        return await _guard(self._gateway.charge(req))
+        return await self._once(
+            req.key, req.trial_id, "charge", req.amount, req.currency, req.settlement, PaymentResult,
+            lambda: self._gateway.charge(req),
+        )  # fmt: skip
 
     @activity.defn(name="payments.release")
     async def release(self, req: ReleaseRequest) -> ReleaseResult:
-        return await _guard(self._gateway.release(req))
+        # The amount released is whatever the hold still had; the ledger learns it from the answer.
+        return await self._once(
+            req.key, req.trial_id, "release", 0, req.currency, None, ReleaseResult, lambda: self._gateway.release(req)
+        )
 
+    async def _once(
+        self, key: str, trial_id: str, kind: str, amount: int, currency: str, settlement: int | None,
+        result_type: type[R], call: Callable[[], Awaitable[R]],
+    ) -> R:  # fmt: skip
+        entry = await asyncio.to_thread(
+            self._ledger.begin_movement, key=key, trial_id=trial_id, kind=kind, amount=amount, currency=currency,
+            settlement=settlement,
+        )  # fmt: skip
+        if entry.status != "pending":
+            assert entry.result is not None
+            return result_type.model_validate(entry.result)
+        result: R | None = None
+        if not entry.created:
+            found = await self._gateway.lookup(key)
+            result = found if isinstance(found, result_type) else None
+        if result is None:
+            try:
+                result = await call()
+            except ValueError as err:
+                raise ApplicationError(str(err), type="invalid_payment_request", non_retryable=True) from err
+        await asyncio.to_thread(self._record, key, amount, result)
+        return result
 
-async def _guard(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except ValueError as err:
-        raise ApplicationError(str(err), type="invalid_payment_request", non_retryable=True) from err
+    def _record(self, key: str, amount: int, result: BaseModel) -> None:
+        approved = getattr(result, "approved", True)
+        moved = result.released if isinstance(result, ReleaseResult) else amount
+        self._ledger.complete_movement(
+            key=key, status="succeeded" if approved else "declined", amount=moved,
+            result=result.model_dump(mode="json"), reference=getattr(result, "reference", None) or getattr(result, "authorization_id", None),
+            expires_at=getattr(result, "expires_at", None), decline_code=getattr(result, "decline_code", None),
+        )  # fmt: skip

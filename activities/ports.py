@@ -1,7 +1,8 @@
 """The ports the activities depend on. Real adapters (Stripe, the database, a warehouse) implement these."""
 
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol
 
 from domain.steps import (
     AuthorizationResult,
@@ -13,6 +14,8 @@ from domain.steps import (
     ReleaseRequest,
     ReleaseResult,
 )
+from domain.view import TrialView
+from persistence.store import LedgerEntry
 
 
 class TransientGatewayError(Exception):
@@ -39,6 +42,28 @@ class PaymentGateway(Protocol):
     async def charge(self, req: ChargeRequest) -> PaymentResult: ...
 
     async def release(self, req: ReleaseRequest) -> ReleaseResult: ...
+
+    async def lookup(self, key: str) -> AuthorizationResult | PaymentResult | ReleaseResult | None:
+        """What the gateway did under `key`, if anything (Stripe: a PaymentIntent's metadata). Used when
+        an earlier attempt may have reached the gateway but died before the ledger heard the answer."""
+        ...
+
+
+class Ledger(Protocol):
+    """The engine's own record of money movements, unique by idempotency key (persistence.store)."""
+
+    def begin_movement(
+        self, *, key: str, trial_id: str, kind: str, amount: int, currency: str, settlement: int | None = None
+    ) -> "LedgerEntry": ...
+
+    def complete_movement(
+        self, *, key: str, status: str, amount: int, result: dict[str, Any], reference: str | None = None,
+        expires_at: datetime | None = None, decline_code: str | None = None,
+    ) -> None: ...  # fmt: skip
+
+
+class ReadModel(Protocol):
+    def project(self, revision: int, view: TrialView) -> bool: ...
 
 
 class StockPort(Protocol):

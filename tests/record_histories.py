@@ -7,6 +7,7 @@ new scenario here whenever the workflow learns a new path.
 
 import asyncio
 import sys
+import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -16,6 +17,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain import commands as cmd
+from persistence.db import make_engine
+from persistence.migrate import upgrade
+from persistence.store import SqlStore
 from tests.support import Harness, TrialUnderTest, decisions, order, parcels
 from worker import Adapters, build_worker
 from workflows.style_trial import StyleTrialWorkflow as W
@@ -79,10 +83,13 @@ async def main() -> None:
         data_converter=pydantic_data_converter,
         test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
     )
+    folder = Path(tempfile.mkdtemp())
     try:
         for name, scenario in SCENARIOS.items():
             queue = f"record-{uuid.uuid4()}"
-            adapters = Adapters()
+            url = f"sqlite:///{folder / (name + '.sqlite')}"
+            upgrade(url)
+            adapters = Adapters(store=SqlStore(make_engine(url)))
             async with build_worker(env.client, queue, adapters):
                 trial = await scenario(Harness(env.client, queue, adapters, env.sleep))
                 history = await trial.handle.fetch_history()

@@ -17,12 +17,14 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from client.trials import TrialClient
+from config import Settings
 from domain import commands as cmd
 from domain.errors import DomainError
 from domain.policy import TrialPolicy
 from domain.workflow_io import StartTrial
+from persistence.migrate import upgrade
 from tests.support import decisions, order, parcels
-from worker import build_worker
+from worker import build_worker, default_adapters
 from workflows.style_trial import StyleTrialWorkflow as W
 
 pytestmark = pytest.mark.devserver
@@ -50,9 +52,12 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture
-async def trials(dev_env: WorkflowEnvironment) -> AsyncIterator[TrialClient]:
+async def trials(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[TrialClient]:
     queue = f"e2e-{uuid.uuid4()}"
-    async with build_worker(dev_env.client, queue):  # the real composition root and its default adapters
+    # The real composition root and its default adapters (SQLite read model and ledger in the data folder).
+    adapters = default_adapters(Settings(data_dir=tmp_path))
+    upgrade(Settings(data_dir=tmp_path).resolved_database_url)
+    async with build_worker(dev_env.client, queue, adapters):
         yield TrialClient(dev_env.client, queue)
 
 
@@ -90,9 +95,9 @@ async def test_a_whole_trial_runs_on_the_real_server_with_the_real_worker(trials
 
     async def closed():
         v = await trials.view(oid)
-        return v if v.status == "AWAITING_RETURNS" else None
+        return v if v.status == "AWAITING_RETURNS" and v.amounts.charged else None
 
-    view = await eventually(closed, "the seven (scaled) days")
+    view = await eventually(closed, "the seven (scaled) days and the first settlement")
     assert view.amounts.charged == 200_000
     view = await trials.send(oid, W.inspect, cmd.Inspection(piece_id="p2", condition="ok"))
     result = await asyncio.wait_for(handle.result(), 15)

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.fulfilment import FulfilmentActivities
     from activities.notifications import NotificationActivities
     from activities.payments import PaymentActivities
+    from activities.read_model import ProjectTrial, ReadModelActivities
     from domain import commands as cmd
     from domain.errors import DomainError
     from domain.money import format_money
@@ -37,6 +38,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.workflow_io import StartTrial
 
 WORKFLOW_NAME = "StyleTrial"
+# Trials started before the read model existed never projected; replaying them must not start now.
+PATCH_READ_MODEL = "read-model-projection"
 
 # Transient failures (network, 5xx, rate limits) are retried without limit: giving up on a payment call
 # half-way would leave money in an unknown state. Every call is idempotent by key, so retrying is safe.
@@ -57,6 +60,8 @@ class StyleTrialWorkflow:
     def __init__(self, start: StartTrial) -> None:
         self._changed = False
         self._idle = False
+        self._projected: TrialView | None = None
+        self._revision = 0
         self._refused: DomainError | None = None
         self._trial: Trial | None = None
         try:
@@ -75,6 +80,7 @@ class StyleTrialWorkflow:
             if step is not None:
                 await self._perform(trial, step)
                 continue
+            await self._project(trial)
             if trial.finished:
                 break
             deadline = trial.next_deadline(now)
@@ -91,6 +97,20 @@ class StyleTrialWorkflow:
         self._idle, self._changed = True, False
         await workflow.wait_condition(workflow.all_handlers_finished)
         return view_of(trial)
+
+    async def _project(self, trial: Trial) -> None:
+        """Report the trial to the read model whenever it changed, numbered by revision."""
+        if not workflow.patched(PATCH_READ_MODEL):
+            return
+        view = view_of(trial)
+        if view == self._projected:
+            return
+        self._revision += 1
+        await workflow.execute_activity_method(
+            ReadModelActivities.project, ProjectTrial(revision=self._revision, view=view),
+            start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY, summary=f"Record revision {self._revision} in the read model",
+        )  # fmt: skip
+        self._projected = view
 
     async def _perform(self, trial: Trial, step: Step) -> None:
         trial.begin(step)

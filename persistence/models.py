@@ -1,0 +1,165 @@
+"""Typed SQLAlchemy models. Alembic migrations (migrations/) are the only source of the schema."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC in, aware UTC out, on every database (SQLite would otherwise hand back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: the engine stores UTC instants only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Timestamp = UtcDateTime()
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class TrialRecord(Base):
+    """One trial as last projected from its workflow."""
+
+    __tablename__ = "trials"
+
+    trial_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(160), unique=True)
+    # The workflow numbers its projections; an older (retried, late) one never overwrites a newer one.
+    revision: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))
+    needs_attention: Mapped[bool] = mapped_column(Boolean)
+    attention: Mapped[dict[str, str]] = mapped_column(JSON)
+    customer_id: Mapped[str] = mapped_column(String(120))
+    tier: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(64))
+    personal_shopper_id: Mapped[str | None] = mapped_column(String(120))
+    currency: Mapped[str] = mapped_column(String(3))
+    value: Mapped[int] = mapped_column(BigInteger)
+    authorized: Mapped[int] = mapped_column(BigInteger)
+    charged: Mapped[int] = mapped_column(BigInteger)
+    released: Mapped[int] = mapped_column(BigInteger)
+    opened_at: Mapped[datetime] = mapped_column(Timestamp)
+    accepted_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    dispatched_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    trial_ends_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    closed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    return_deadline: Mapped[datetime | None] = mapped_column(Timestamp)
+    extension_days: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+
+    pieces: Mapped[list["PieceRecord"]] = relationship(
+        back_populates="trial", lazy="raise", order_by="PieceRecord.position"
+    )
+
+    __table_args__ = (
+        # The lists support staff and fulfilment ask for, newest first.
+        Index("ix_trials_status_opened_at", "status", "opened_at"),
+        Index("ix_trials_customer_id_opened_at", "customer_id", "opened_at"),
+        Index("ix_trials_needs_attention_opened_at", "needs_attention", "opened_at"),
+        Index("ix_trials_opened_at", "opened_at"),
+        Index("ix_trials_trial_ends_at", "trial_ends_at"),
+        Index("ix_trials_return_deadline", "return_deadline"),
+    )
+
+
+class PieceRecord(Base):
+    __tablename__ = "pieces"
+
+    trial_id: Mapped[str] = mapped_column(ForeignKey("trials.trial_id", ondelete="CASCADE"), primary_key=True)
+    piece_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text)
+    price: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(32))
+    decision: Mapped[str | None] = mapped_column(String(16))
+    decided_by: Mapped[str | None] = mapped_column(String(120))
+    decided_via: Mapped[str | None] = mapped_column(String(16))
+    charged: Mapped[bool] = mapped_column(Boolean)
+    settlement: Mapped[int | None] = mapped_column(Integer)
+
+    trial: Mapped[TrialRecord] = relationship(back_populates="pieces", lazy="raise")
+
+
+class TrialEventRecord(Base):
+    """The append-only audit trail: every state change and every human action."""
+
+    __tablename__ = "trial_events"
+
+    trial_id: Mapped[str] = mapped_column(ForeignKey("trials.trial_id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(Timestamp)
+    kind: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(120))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    reference: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    piece_ids: Mapped[list[str]] = mapped_column(JSON)
+
+
+class MoneyMovementRecord(Base):
+    """The ledger: one row per money movement, unique by idempotency key.
+
+    Payment activities write a `pending` row *before* calling the gateway and complete it after, so a
+    retry knows a call may already have happened. There is deliberately no foreign key to `trials`:
+    the authorization is recorded before the trial's first projection.
+    """
+
+    __tablename__ = "money_movements"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    trial_id: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))  # pending | succeeded | declined
+    gateway_reference: Mapped[str | None] = mapped_column(String(200))
+    expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    settlement: Mapped[int | None] = mapped_column(Integer)
+    decline_code: Mapped[str | None] = mapped_column(String(64))
+    # The gateway's whole answer, so a retried activity returns exactly what the first attempt got.
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    completed_at: Mapped[datetime | None] = mapped_column(Timestamp)

@@ -1,0 +1,236 @@
+"""All queries live here: the read-model projection, the ledger, and the lists people ask for.
+
+Every write is one transaction and idempotent, so an activity that is retried (after a timeout, a crash,
+or a worker restart) changes nothing the first attempt already wrote.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, Insert, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, selectinload
+
+from domain.view import TrialView
+from persistence.db import make_sessions
+from persistence.models import MoneyMovementRecord, PieceRecord, TrialEventRecord, TrialRecord
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    key: str
+    status: str  # pending | succeeded | declined
+    result: dict[str, Any] | None
+    # False when the row already existed: an earlier attempt may have reached the gateway.
+    created: bool
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Keyset pagination: the last row of the previous page (newest first)."""
+
+    opened_at: datetime
+    trial_id: str
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[TrialRecord]
+    next_cursor: Cursor | None
+
+
+class SqlStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = make_sessions(engine)
+        self._dialect = engine.dialect.name
+
+    # ------------------------------------------------------------------ read model
+
+    def project(self, revision: int, view: TrialView, now: datetime | None = None) -> bool:
+        """Write the trial as the workflow saw it at `revision`. False when a newer revision is already
+        stored (a late retry): nothing is written then."""
+        now = now or datetime.now(UTC)
+        row = _trial_row(revision, view, now)
+        with self._sessions.begin() as s:
+            upsert = self._insert(TrialRecord).values(**row)
+            upsert = upsert.on_conflict_do_update(
+                index_elements=["trial_id"],
+                set_={k: upsert.excluded[k] for k in row if k != "trial_id"},
+                where=TrialRecord.revision < upsert.excluded.revision,
+            ).returning(TrialRecord.revision)
+            if s.execute(upsert).first() is None:
+                return False
+            pieces = [_piece_row(view.trial_id, i, p) for i, p in enumerate(view.pieces)]
+            stmt = self._insert(PieceRecord).values(pieces)
+            s.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["trial_id", "piece_id"],
+                    set_={k: stmt.excluded[k] for k in pieces[0] if k not in ("trial_id", "piece_id")},
+                )
+            )
+            self._append_events(s, view)
+            self._add_derived_movements(s, view, now)
+        return True
+
+    def _append_events(self, s: Session, view: TrialView) -> None:
+        stored = s.scalar(select(func.max(TrialEventRecord.seq)).where(TrialEventRecord.trial_id == view.trial_id)) or 0
+        new = [e for e in view.events if e.seq > stored]
+        if new:
+            rows = [{"trial_id": view.trial_id, **e.model_dump()} for e in new]
+            s.execute(self._insert(TrialEventRecord).values(rows).on_conflict_do_nothing())
+
+    def _add_derived_movements(self, s: Session, view: TrialView, now: datetime) -> None:
+        # Payment activities write their own rows; what the trial derives without a gateway call (the
+        # remainder a capture released, an authorization that expired) arrives with the projection.
+        known = set(
+            s.scalars(select(MoneyMovementRecord.idempotency_key).where(MoneyMovementRecord.trial_id == view.trial_id))
+        )
+        rows = [
+            {
+                "idempotency_key": m.key, "trial_id": view.trial_id, "kind": m.kind, "amount": m.amount,
+                "currency": view.currency, "status": m.outcome, "gateway_reference": m.reference,
+                "expires_at": m.expires_at, "settlement": m.settlement, "decline_code": m.decline_code,
+                "result": None, "created_at": m.at, "completed_at": m.at,
+            }
+            for m in view.movements
+            if m.key not in known
+        ]  # fmt: skip
+        if rows:
+            s.execute(
+                self._insert(MoneyMovementRecord)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            )
+
+    def trial(self, order_id: str) -> TrialRecord | None:
+        with self._sessions() as s:
+            return s.scalar(
+                select(TrialRecord).options(selectinload(TrialRecord.pieces)).where(TrialRecord.order_id == order_id)
+            )
+
+    def events(self, trial_id: str) -> list[TrialEventRecord]:
+        with self._sessions() as s:
+            return list(
+                s.scalars(
+                    select(TrialEventRecord).where(TrialEventRecord.trial_id == trial_id).order_by(TrialEventRecord.seq)
+                )
+            )
+
+    def list_trials(
+        self,
+        *,
+        status: str | None = None,
+        customer_id: str | None = None,
+        needs_attention: bool | None = None,
+        ending_before: datetime | None = None,
+        limit: int = 50,
+        after: Cursor | None = None,
+    ) -> Page:
+        """Trials newest first, filtered, one page at a time (keyset, so deep pages stay cheap)."""
+        q = select(TrialRecord)
+        if status is not None:
+            q = q.where(TrialRecord.status == status)
+        if customer_id is not None:
+            q = q.where(TrialRecord.customer_id == customer_id)
+        if needs_attention is not None:
+            q = q.where(TrialRecord.needs_attention == needs_attention)
+        if ending_before is not None:
+            q = q.where(TrialRecord.trial_ends_at < ending_before, TrialRecord.closed_at.is_(None))
+        if after is not None:
+            q = q.where(
+                or_(
+                    TrialRecord.opened_at < after.opened_at,
+                    (TrialRecord.opened_at == after.opened_at) & (TrialRecord.trial_id < after.trial_id),
+                )
+            )
+        q = q.order_by(TrialRecord.opened_at.desc(), TrialRecord.trial_id.desc()).limit(limit + 1)
+        with self._sessions() as s:
+            rows = list(s.scalars(q))
+        more = len(rows) > limit
+        items = rows[:limit]
+        last = items[-1] if more and items else None
+        return Page(items, Cursor(last.opened_at, last.trial_id) if last else None)
+
+    # ------------------------------------------------------------------ ledger
+
+    def begin_movement(
+        self, *, key: str, trial_id: str, kind: str, amount: int, currency: str, settlement: int | None = None,
+        now: datetime | None = None,
+    ) -> LedgerEntry:  # fmt: skip
+        """Claim `key` with a pending row, or return the row an earlier attempt left.
+
+        Concurrent claims of one key end with exactly one row: the unique key decides, and the loser reads
+        the winner's row instead of raising.
+        """
+        now = now or datetime.now(UTC)
+        row = {
+            "idempotency_key": key, "trial_id": trial_id, "kind": kind, "amount": amount, "currency": currency,
+            "status": "pending", "settlement": settlement, "created_at": now,
+        }  # fmt: skip
+        with self._sessions.begin() as s:
+            inserted = s.execute(
+                self._insert(MoneyMovementRecord)
+                .values(**row)
+                .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                .returning(MoneyMovementRecord.id)
+            ).first()
+            existing = s.scalars(select(MoneyMovementRecord).where(MoneyMovementRecord.idempotency_key == key)).one()
+            return LedgerEntry(key, existing.status, existing.result, created=inserted is not None)
+
+    def complete_movement(
+        self, *, key: str, status: str, amount: int, result: dict[str, Any], reference: str | None = None,
+        expires_at: datetime | None = None, decline_code: str | None = None, now: datetime | None = None,
+    ) -> None:  # fmt: skip
+        """Record the gateway's answer. Only a pending row changes: a completed movement is final."""
+        with self._sessions.begin() as s:
+            s.execute(
+                update(MoneyMovementRecord)
+                .where(MoneyMovementRecord.idempotency_key == key, MoneyMovementRecord.status == "pending")
+                .values(
+                    status=status, amount=amount, result=result, gateway_reference=reference, expires_at=expires_at,
+                    decline_code=decline_code, completed_at=now or datetime.now(UTC),
+                )
+            )  # fmt: skip
+
+    def movements(self, trial_id: str) -> list[MoneyMovementRecord]:
+        with self._sessions() as s:
+            q = (
+                select(MoneyMovementRecord)
+                .where(MoneyMovementRecord.trial_id == trial_id)
+                .order_by(MoneyMovementRecord.id)
+            )
+            return list(s.scalars(q))
+
+    # ------------------------------------------------------------------ internals
+
+    def _insert(self, model: type[Any]) -> Any:
+        # Both dialects speak INSERT ... ON CONFLICT, which makes every write here a single atomic statement.
+        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        stmt: Insert = dialect_insert(model)
+        return stmt
+
+
+def _trial_row(revision: int, v: TrialView, now: datetime) -> dict[str, Any]:
+    return {
+        "trial_id": v.trial_id, "order_id": v.order_id, "revision": revision, "status": v.status,
+        "needs_attention": v.needs_attention, "attention": v.attention, "customer_id": v.customer_id,
+        "tier": v.tier, "region": v.region, "personal_shopper_id": v.personal_shopper_id, "currency": v.currency,
+        "value": v.amounts.value, "authorized": v.amounts.authorized, "charged": v.amounts.charged,
+        "released": v.amounts.released, "opened_at": v.opened_at, "accepted_at": v.accepted_at,
+        "dispatched_at": v.dispatched_at, "trial_ends_at": v.trial_ends_at, "closed_at": v.closed_at,
+        "return_deadline": v.return_deadline, "extension_days": v.extension_days, "updated_at": now,
+    }  # fmt: skip
+
+
+def _piece_row(trial_id: str, position: int, p: Any) -> dict[str, Any]:
+    return {
+        "trial_id": trial_id, "piece_id": p.piece_id, "position": position, "sku": p.sku,
+        "description": p.description, "price": p.price, "state": p.state, "decision": p.decision,
+        "decided_by": p.decided_by, "decided_via": p.decided_via, "charged": p.charged, "settlement": p.settlement,
+    }  # fmt: skip
+
+
+__all__: Sequence[str] = ["Cursor", "LedgerEntry", "Page", "SqlStore"]
