@@ -93,7 +93,7 @@ async def main() -> None:
             async with build_worker(env.client, queue, adapters):
                 trial = await scenario(Harness(env.client, queue, adapters, env.sleep))
                 history = await trial.handle.fetch_history()
-            (HERE / f"{name}.json").write_text(history.to_json())
+            (HERE / f"{name}.json").write_text(history.to_json())  # earlier eras keep their own prefix
             print(f"recorded {name}: {len(history.events)} events")
     finally:
         await env.shutdown()

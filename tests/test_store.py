@@ -1,0 +1,167 @@
+"""The read model and the ledger on real databases (SQLite and PostgreSQL)."""
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from domain import commands as cmd
+from domain.view import TrialView, view_of
+from persistence.db import make_engine
+from persistence.models import MoneyMovementRecord
+from persistence.store import SqlStore
+from tests.domain_support import Driver
+from tests.support import decisions, order, parcels
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[SqlStore]:
+    engine = make_engine(db_url)
+    yield SqlStore(engine)
+    engine.dispose()
+
+
+def snapshots() -> tuple[Driver, list[TrialView]]:
+    """Views of one trial at successive moments of its life."""
+    d = Driver(order(3, order_id=f"o-{datetime.now(UTC).timestamp()}"))
+    views = [view_of(d.trial)]
+    d.trial.dispatch(parcels([["p1", "p2", "p3"]]), d.now)
+    d.trial.deliver(cmd.Delivery(tracking_number="TRK1"), d.now)
+    views.append(view_of(d.trial))
+    d.trial.decide(decisions(keep=["p1"], ret=["p2"]), d.now)
+    d.advance(timedelta(days=7, minutes=1))
+    views.append(view_of(d.trial))
+    return d, views
+
+
+def test_a_projection_writes_the_trial_its_pieces_and_its_audit_trail(store: SqlStore):
+    _, views = snapshots()
+    latest = views[-1]
+    assert store.project(1, latest)
+    row = store.trial(latest.order_id)
+    assert row is not None
+    assert (row.status, row.charged, row.authorized, row.currency) == ("AWAITING_RETURNS", 120_000, 0, "GBP")
+    assert row.trial_ends_at is not None and row.trial_ends_at == latest.trial_ends_at
+    assert row.trial_ends_at.tzinfo is not None
+    assert [(p.piece_id, p.state, p.decision) for p in row.pieces] == [
+        (p.piece_id, p.state, p.decision) for p in latest.pieces
+    ]
+    assert [e.seq for e in store.events(latest.trial_id)] == [e.seq for e in latest.events]
+
+
+def test_projections_are_idempotent_and_a_late_older_revision_changes_nothing(store: SqlStore):
+    _, views = snapshots()
+    assert store.project(1, views[0])
+    assert store.project(3, views[2])
+    assert not store.project(3, views[2]), "the same revision again is a no-op"
+    assert not store.project(2, views[1]), "an older revision arriving late is ignored"
+    row = store.trial(views[2].order_id)
+    assert row is not None and row.revision == 3 and row.status == "AWAITING_RETURNS"
+    assert len(store.events(views[2].trial_id)) == len(views[2].events)
+
+
+def test_movements_the_trial_derives_reach_the_ledger_without_duplicating_the_activities_rows(store: SqlStore):
+    _, views = snapshots()
+    view = views[-1]
+    first = view.movements[0]
+    store.begin_movement(key=first.key, trial_id=view.trial_id, kind=first.kind, amount=first.amount, currency="GBP")
+    store.project(1, view)
+    keys = [m.idempotency_key for m in store.movements(view.trial_id)]
+    assert sorted(keys) == sorted(m.key for m in view.movements)
+
+
+def test_the_ledger_claims_a_key_once_and_only_completes_a_pending_row(store: SqlStore):
+    first = store.begin_movement(key="k-1", trial_id="t", kind="charge", amount=500, currency="EUR")
+    again = store.begin_movement(key="k-1", trial_id="t", kind="charge", amount=999, currency="EUR")
+    assert first.created and not again.created and again.status == "pending"
+    store.complete_movement(key="k-1", status="succeeded", amount=500, result={"approved": True})
+    store.complete_movement(key="k-1", status="declined", amount=500, result={"approved": False})
+    [row] = store.movements("t")
+    assert (row.status, row.amount, row.result) == ("succeeded", 500, {"approved": True})
+
+
+def test_lists_are_filtered_newest_first_and_paginated(store: SqlStore):
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    _, views = snapshots()
+    template = views[-1]
+    for i in range(7):
+        v = template.model_copy(
+            update={
+                "order_id": f"list-{i}", "trial_id": f"style-trial-list-{i}", "opened_at": base + timedelta(hours=i),
+                "status": "ON_TRIAL" if i % 2 else "AWAITING_RETURNS", "customer_id": "cus-A" if i < 3 else "cus-B",
+                "needs_attention": i == 4, "trial_ends_at": base + timedelta(days=i), "closed_at": None,
+            }
+        )  # fmt: skip
+        store.project(1, v)
+    page = store.list_trials(limit=3)
+    assert [t.order_id for t in page.items] == ["list-6", "list-5", "list-4"]
+    page2 = store.list_trials(limit=3, after=page.next_cursor)
+    assert [t.order_id for t in page2.items] == ["list-3", "list-2", "list-1"]
+    page3 = store.list_trials(limit=3, after=page2.next_cursor)
+    assert [t.order_id for t in page3.items] == ["list-0"] and page3.next_cursor is None
+    assert [t.order_id for t in store.list_trials(status="ON_TRIAL").items] == ["list-5", "list-3", "list-1"]
+    assert [t.order_id for t in store.list_trials(customer_id="cus-A").items] == ["list-2", "list-1", "list-0"]
+    assert [t.order_id for t in store.list_trials(needs_attention=True).items] == ["list-4"]
+    assert [t.order_id for t in store.list_trials(ending_before=base + timedelta(days=2)).items] == ["list-1", "list-0"]
+
+
+def test_concurrent_claims_of_one_money_movement_leave_exactly_one_row(db_url: str):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite serializes writers; the race that matters is on the production database")
+    engine = make_engine(db_url)
+    store = SqlStore(engine)
+    threads, barrier, results, errors = 16, threading.Barrier(16), [], []
+
+    def claim() -> None:
+        try:
+            barrier.wait()
+            results.append(
+                store.begin_movement(key="race-1", trial_id="t-race", kind="charge", amount=100, currency="GBP")
+            )
+        except Exception as err:  # pragma: no cover - the assertion below reports it
+            errors.append(err)
+
+    workers = [threading.Thread(target=claim) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == []
+    assert sum(1 for r in results if r.created) == 1 and len(results) == threads
+    with engine.connect() as conn:
+        assert (
+            conn.scalar(
+                select(func.count())
+                .select_from(MoneyMovementRecord)
+                .where(MoneyMovementRecord.idempotency_key == "race-1")
+            )
+            == 1
+        )
+    engine.dispose()
+
+
+def test_concurrent_projections_of_one_trial_keep_the_newest(db_url: str):
+    engine = make_engine(db_url)
+    store = SqlStore(engine)
+    _, views = snapshots()
+    barrier = threading.Barrier(len(views) * 3)
+    errors: list[Exception] = []
+
+    def write(rev: int, view: TrialView) -> None:
+        try:
+            barrier.wait()
+            store.project(rev, view)
+        except Exception as err:  # pragma: no cover
+            errors.append(err)
+
+    workers = [threading.Thread(target=write, args=(i + 1, v)) for i, v in enumerate(views) for _ in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == []
+    row = store.trial(views[-1].order_id)
+    assert row is not None and row.revision == len(views) and row.status == views[-1].status
+    engine.dispose()
