@@ -64,13 +64,12 @@ class SqlStore:
             if s.execute(upsert).first() is None:
                 return False
             pieces = [_piece_row(view.trial_id, i, p) for i, p in enumerate(view.pieces)]
-            stmt = self._insert(PieceRecord).values(pieces)
-            s.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["trial_id", "piece_id"],
-                    set_={k: stmt.excluded[k] for k in pieces[0] if k not in ("trial_id", "piece_id")},
-                )
+            stmt = self._insert(PieceRecord)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["trial_id", "piece_id"],
+                set_={k: stmt.excluded[k] for k in pieces[0] if k not in ("trial_id", "piece_id")},
             )
+            s.execute(stmt, pieces)
             self._append_events(s, view)
             self._add_derived_movements(s, view, now)
         return True
@@ -80,7 +79,7 @@ class SqlStore:
         new = [e for e in view.events if e.seq > stored]
         if new:
             rows = [{"trial_id": view.trial_id, **e.model_dump()} for e in new]
-            s.execute(self._insert(TrialEventRecord).values(rows).on_conflict_do_nothing())
+            s.execute(self._insert(TrialEventRecord).on_conflict_do_nothing(), rows)
 
     def _add_derived_movements(self, s: Session, view: TrialView, now: datetime) -> None:
         # Payment activities write their own rows; what the trial derives without a gateway call (the
@@ -208,8 +207,10 @@ class SqlStore:
 
     def _insert(self, model: type[Any]) -> Any:
         # Both dialects speak INSERT ... ON CONFLICT, which makes every write here a single atomic statement.
+        # Statements go to the Core table and rows travel as executemany parameters: the SQL is then
+        # compiled once and cached, instead of once per call for a multi-row VALUES list.
         dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        stmt: Insert = dialect_insert(model)
+        stmt: Insert = dialect_insert(model.__table__)
         return stmt
 
 

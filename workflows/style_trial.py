@@ -80,6 +80,8 @@ class StyleTrialWorkflow:
             if step is not None:
                 await self._perform(trial, step)
                 continue
+            # Report the change before answering waiting commands: once a command has answered, the
+            # read model (and so every list) already shows it.
             await self._project(trial)
             if trial.finished:
                 break
