@@ -821,17 +821,10 @@ class Trial:
             # Holds of an ended trial, and holds replaced by a re-authorization, are given back.
             replaced = old is not self.hold
             if old.state == "active" and old.remaining > 0 and (self.final_status is not None or replaced):
-                return ReleaseRequest(
-                    key=f"{tid}-release-{old.number}",
-                    trial_id=tid,
-                    authorization_id=old.authorization_id,
-                    currency=self.currency,
-                    at=at,
-                )
+                return self._release(old, at)
         if self.stock_to_release:
-            self_releases = self.stock_releases + 1
             return StockRequest(
-                key=f"{tid}-stock-release-{self_releases}",
+                key=f"{tid}-stock-release-{self.stock_releases + 1}",
                 trial_id=tid,
                 action="release",
                 piece_ids=list(self.stock_to_release),
@@ -892,14 +885,17 @@ class Trial:
                 at=now,
             )
         if self._ready_to_complete() and hold is not None and hold.remaining > 0:
-            return ReleaseRequest(
-                key=f"{tid}-release-{hold.number}",
-                trial_id=tid,
-                authorization_id=hold.authorization_id,
-                currency=self.currency,
-                at=now,
-            )
+            return self._release(hold, now)
         return None
+
+    def _release(self, hold: Hold, at: datetime) -> ReleaseRequest:
+        return ReleaseRequest(
+            key=f"{self.trial_id}-release-{hold.number}",
+            trial_id=self.trial_id,
+            authorization_id=hold.authorization_id,
+            currency=self.currency,
+            at=at,
+        )
 
     def _reauth_at(self, hold: Hold) -> datetime | None:
         """When to re-authorize the outstanding value, or None when no re-authorization is due."""
