@@ -5,6 +5,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from fastapi import FastAPI
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
@@ -15,6 +16,8 @@ from activities.payments import PaymentActivities
 from activities.ports import Notifier, PaymentGateway, StockPort
 from activities.read_model import ReadModelActivities
 from activities.simulated_gateway import SimulatedGateway
+from api.app import create_app
+from client.trials import TrialClient
 from config import Settings
 from persistence.db import make_engine
 from persistence.store import SqlStore
@@ -60,6 +63,16 @@ def build_worker(client: Client, task_queue: str, adapters: Adapters) -> Worker:
             notifications.send,
             read_model.project,
         ],
+    )
+
+
+def build_api(settings: Settings, client: Client, store: SqlStore) -> FastAPI:
+    return create_app(
+        temporal=client,
+        trials=TrialClient(client, settings.task_queue),
+        store=store,
+        tokens=settings.api_tokens,
+        policy=settings.resolved_policy,
     )
 
 

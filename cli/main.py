@@ -1,14 +1,212 @@
-"""`styletrial dev` runs the engine locally; `styletrial worker` runs only a worker."""
+"""The `styletrial` command line: the local stack, its parts, the database, a demo and a quick look."""
 
 import argparse
 import asyncio
 import logging
+import secrets
 import signal
 import sys
+from typing import Any
 
 from cli.devserver import port_open, start_dev_server
-from config import Settings
+from config import ROLES, Settings
 from persistence.migrate import upgrade
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="styletrial", description="Style Trial consignment engine")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("dev", help="the whole local stack: Temporal dev server + UI, migrations, worker, API")
+    sub.add_parser("worker", help="a worker for an existing Temporal server")
+    sub.add_parser("api", help="the HTTP API (needs STYLETRIAL_API_TOKENS)")
+    db = sub.add_parser("db", help="the read-model and ledger database")
+    db.add_argument("action", choices=["upgrade"], help="upgrade: apply every Alembic migration (idempotent)")
+    demo = sub.add_parser("demo", help="start realistic trials and play fulfilment, so the UI shows every status")
+    demo.add_argument(
+        "--day-seconds", type=float, default=6.0, help="how long a trial 'day' lasts in the demo (default 6 s)"
+    )
+    trial = sub.add_parser("trial", help="look at trials from the terminal")
+    trial_sub = trial.add_subparsers(dest="trial_command", required=True)
+    show = trial_sub.add_parser("show", help="one trial, from its workflow")
+    show.add_argument("order_id")
+    lst = trial_sub.add_parser("list", help="trials from the read model, newest first")
+    lst.add_argument("--status")
+    lst.add_argument("--customer")
+    lst.add_argument("--attention", action="store_true", help="only trials that need attention")
+    lst.add_argument("--limit", type=int, default=20)
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    try:
+        if args.command == "dev":
+            dev(settings)
+        elif args.command == "worker":
+            logging.getLogger().setLevel(logging.INFO)
+            asyncio.run(_serve(settings, api=False, worker=True))
+        elif args.command == "api":
+            if not settings.api_tokens:
+                _fail("STYLETRIAL_API_TOKENS is not set: give it a JSON object of token -> role.")
+            asyncio.run(_serve(settings, api=True, worker=False))
+        elif args.command == "db":
+            upgrade(settings.resolved_database_url)
+            print(f"Database at head: {_redacted(settings.resolved_database_url)}")
+        elif args.command == "demo":
+            from cli.demo import run_demo
+
+            asyncio.run(run_demo(settings, args.day_seconds))
+        elif args.trial_command == "show":
+            asyncio.run(_show(settings, args.order_id))
+        else:
+            _list(settings, args.status, args.customer, args.attention, args.limit)
+    except KeyboardInterrupt:
+        pass
+    except SystemExit:
+        raise
+    except Exception as err:  # one clear line, not a traceback
+        _fail(_explain(err, settings))
+
+
+def dev(settings: Settings) -> None:
+    host, _, port = settings.temporal_address.rpartition(":")
+    if port_open(host or "127.0.0.1", int(port)) or port_open(settings.api_host, settings.api_port):
+        _fail(f"{settings.temporal_address} or port {settings.api_port} is taken: is another `styletrial dev` running?")
+    if not settings.api_tokens:
+        # Fresh tokens each run, printed once: nothing secret is stored in the repository or on disk.
+        settings = settings.model_copy(update={"api_tokens": {secrets.token_urlsafe(18): role for role in ROLES}})
+    print("Applying database migrations ...", flush=True)
+    upgrade(settings.resolved_database_url)
+    print("Starting the Temporal dev server ...", flush=True)
+    server = start_dev_server(settings.data_dir, int(port), settings.temporal_ui_port)
+    try:
+        print(
+            f"Temporal UI:     http://127.0.0.1:{settings.temporal_ui_port}/namespaces/{settings.temporal_namespace}/workflows"
+        )
+        print(f"API:             http://{settings.api_host}:{settings.api_port}/docs")
+        print(f"Temporal server: {settings.temporal_address} (history in {settings.data_dir}/temporal.sqlite)")
+        print(f"Read model:      {_redacted(settings.resolved_database_url)}")
+        for token, role in settings.api_tokens.items():
+            print(f"Dev token ({role}): {token}")
+        print("Ctrl-C stops everything. Try `styletrial demo` in another terminal.", flush=True)
+        asyncio.run(_serve(settings, api=True, worker=True))
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except Exception:
+            server.kill()
+
+
+async def _serve(settings: Settings, *, api: bool, worker: bool) -> None:
+    """Run the worker and/or the API in this process until SIGINT or SIGTERM, then stop both cleanly."""
+    import uvicorn
+
+    from persistence.store import SqlStore
+    from worker import build_api, build_worker, connect, default_adapters
+
+    client = await connect(settings)
+    adapters = default_adapters(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    tasks: list[asyncio.Task[Any]] = []
+    temporal_worker = build_worker(client, settings.task_queue, adapters) if worker else None
+    if temporal_worker:
+        tasks.append(asyncio.create_task(temporal_worker.run()))
+    server = None
+    if api:
+        store: SqlStore = adapters.store
+        config = uvicorn.Config(
+            build_api(settings, client, store), host=settings.api_host, port=settings.api_port, log_level="warning"
+        )
+        server = _QuietSignalsServer(config)
+        tasks.append(asyncio.create_task(server.serve()))
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    if server:
+        server.should_exit = True
+    if temporal_worker:
+        await temporal_worker.shutdown()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    waiter.cancel()
+    for task in done:
+        if task is not waiter and task.exception():
+            raise task.exception()  # type: ignore[misc]
+
+
+class _QuietSignalsServer:
+    """uvicorn's server without its own signal handling: `_serve` owns SIGINT/SIGTERM for the whole stack."""
+
+    def __init__(self, config: Any) -> None:
+        import contextlib
+
+        import uvicorn
+
+        self._server = uvicorn.Server(config)
+        self._server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+
+    @property
+    def should_exit(self) -> bool:
+        return bool(self._server.should_exit)
+
+    @should_exit.setter
+    def should_exit(self, value: bool) -> None:
+        self._server.should_exit = value
+
+    async def serve(self) -> None:
+        await self._server.serve()
+
+
+async def _show(settings: Settings, order_id: str) -> None:
+    from client.trials import TrialClient
+    from domain.money import format_money
+    from worker import connect
+
+    view = await TrialClient(await connect(settings), settings.task_queue).view(order_id)
+    print(view.summary())
+    if view.needs_attention:
+        for reason, text in view.attention.items():
+            print(f"  needs attention ({reason}): {text}")
+    for label, when in (("trial ends", view.trial_ends_at), ("returns due", view.return_deadline)):
+        if when:
+            print(f"  {label}: {when:%d %b %Y %H:%M} UTC")
+    print(f"  {'piece':<10} {'state':<18} {'decision':<9} {'price':>18}")
+    for p in view.pieces:
+        print(f"  {p.piece_id:<10} {p.state:<18} {p.decision or '-':<9} {format_money(p.price, view.currency):>18}")
+    a = view.amounts
+    print(
+        f"  authorized {format_money(a.authorized, view.currency)}, charged {format_money(a.charged, view.currency)}, released {format_money(a.released, view.currency)}"
+    )
+
+
+def _list(settings: Settings, status: str | None, customer: str | None, attention: bool, limit: int) -> None:
+    from domain.money import format_money
+    from persistence.db import make_engine
+    from persistence.store import SqlStore
+
+    store = SqlStore(make_engine(settings.resolved_database_url))
+    page = store.list_trials(
+        status=status, customer_id=customer, needs_attention=True if attention else None, limit=limit
+    )
+    if not page.items:
+        print("No trials match.")
+    for t in page.items:
+        flag = " !" if t.needs_attention else ""
+        print(
+            f"{t.order_id:<24} {t.status:<24} {t.customer_id:<14} {format_money(t.value, t.currency):>18} charged {format_money(t.charged, t.currency)}{flag}"
+        )
+
+
+def _explain(err: Exception, settings: Settings) -> str:
+    from domain.errors import DomainError
+
+    if isinstance(err, DomainError):
+        return f"{err.code.value}: {err.message}"
+    text = str(err) or type(err).__name__
+    if "connect" in text.lower() or isinstance(err, ConnectionError):
+        return f"cannot reach Temporal at {settings.temporal_address} ({text}); is `styletrial dev` running?"
+    return f"{type(err).__name__}: {text}"
 
 
 def _redacted(url: str) -> str:
@@ -18,52 +216,6 @@ def _redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="styletrial", description="Style Trial consignment engine")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("dev", help="Temporal dev server (with its Web UI) and a worker, on the embedded defaults")
-    sub.add_parser("worker", help="a worker for an existing Temporal server")
-    db = sub.add_parser("db", help="the read-model and ledger database")
-    db.add_argument("action", choices=["upgrade"], help="upgrade: apply every Alembic migration (idempotent)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings()
-    try:
-        if args.command == "dev":
-            dev(settings)
-        elif args.command == "db":
-            upgrade(settings.resolved_database_url)
-            print(f"Database at head: {_redacted(settings.resolved_database_url)}")
-        else:
-            asyncio.run(_worker(settings))
-    except KeyboardInterrupt:
-        pass
-
-
-async def _worker(settings: Settings) -> None:
-    from worker import run_worker
-
-    await run_worker(settings)
-
-
-def dev(settings: Settings) -> None:
-    host, _, port = settings.temporal_address.rpartition(":")
-    if port_open(host or "127.0.0.1", int(port)):
-        sys.exit(f"Something already listens on {settings.temporal_address}: is another `styletrial dev` running?")
-    upgrade(settings.resolved_database_url)
-    server = start_dev_server(settings.data_dir, int(port), settings.temporal_ui_port)
-    print(
-        f"Temporal UI:     http://127.0.0.1:{settings.temporal_ui_port}/namespaces/{settings.temporal_namespace}/workflows"
-    )
-    print(f"Temporal server: {settings.temporal_address} (history in {settings.data_dir}/temporal.sqlite)")
-    print(f"Read model:      {_redacted(settings.resolved_database_url)}")
-    print("Worker:          polling task queue", settings.task_queue, "- Ctrl-C stops everything")
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    try:
-        asyncio.run(_worker(settings))
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except Exception:
-            server.kill()
+def _fail(message: str) -> None:
+    print(f"styletrial: {message}", file=sys.stderr)
+    sys.exit(1)

@@ -1,0 +1,288 @@
+"""FastAPI app for DESIGN §7. Commands are Temporal updates: each answers with the trial as it stands once
+the workflow has acted, or with the domain's code and sentence. Lists come from the read model; one
+trial's view comes from its workflow."""
+
+import asyncio
+import base64
+import hmac
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import text
+from temporalio.client import Client
+
+from api.errors import http_status
+from client.trials import TrialClient
+from domain import commands as cmd
+from domain.errors import DomainError, ErrorCode
+from domain.order import TrialOrder
+from domain.policy import TrialPolicy
+from domain.view import TrialView
+from domain.workflow_io import StartTrial
+from persistence.store import Cursor, SqlStore
+from workflows.style_trial import StyleTrialWorkflow as W
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class FinishRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str = "client"
+    channel: cmd.Channel = "site"
+
+
+class TrialSummary(BaseModel):
+    order_id: str
+    status: str
+    needs_attention: bool
+    attention: dict[str, str]
+    customer_id: str
+    tier: str
+    region: str
+    currency: str
+    value: int
+    authorized: int
+    charged: int
+    released: int
+    opened_at: datetime
+    trial_ends_at: datetime | None
+    return_deadline: datetime | None
+
+
+class TrialList(BaseModel):
+    items: list[TrialSummary]
+    next_cursor: str | None
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] = {}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        self.status, self.code, self.message = status, code, message
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"model": ErrorResponse} for s in (401, 403, 404, 409, 422)
+}  # the same error shape for every failure, documented in the OpenAPI
+
+
+def create_app(
+    *, temporal: Client, trials: TrialClient, store: SqlStore, tokens: dict[str, str], policy: TrialPolicy
+) -> FastAPI:
+    app = FastAPI(
+        title="Style Trial",
+        version="1",
+        description="Consignment trials for luxury fashion: fulfilment systems start and feed trials; staff act on "
+        'them. Money is in integer minor units. Every error is `{"error": {"code", "message"}}`.',
+    )
+    bearer = HTTPBearer(auto_error=False)
+
+    def role_of(credentials: HTTPAuthorizationCredentials | None) -> str:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise ApiError(401, "unauthenticated", "Send an Authorization: Bearer <token> header.")
+        # Compare against every token in constant time, so timing reveals nothing about which one is close.
+        role = None
+        for token, token_role in tokens.items():
+            if hmac.compare_digest(token.encode(), credentials.credentials.encode()):
+                role = token_role
+        if role is None:
+            raise ApiError(401, "unauthenticated", "The bearer token is not recognised.")
+        return role
+
+    def allow(*roles: str) -> Callable[..., str]:
+        def dependency(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
+            role = role_of(credentials)
+            if role not in roles:
+                raise ApiError(
+                    403, "forbidden", f"The {role} role cannot do this; it needs one of: {', '.join(roles)}."
+                )
+            return role
+
+        return dependency
+
+    everyone = Depends(allow("fulfilment", "support", "read"))
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, err: ApiError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
+        return JSONResponse(
+            {"error": {"code": err.code, "message": err.message}}, status_code=err.status, headers=headers
+        )
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(_: Request, err: DomainError) -> JSONResponse:
+        return JSONResponse(
+            {"error": {"code": err.code.value, "message": err.message}}, status_code=http_status(err.code)
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, err: RequestValidationError) -> JSONResponse:
+        first = err.errors()[0] if err.errors() else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
+        return JSONResponse(
+            {"error": {"code": "invalid_request", "message": f"{where}: {first.get('msg', 'invalid')}."}},
+            status_code=422,
+        )
+
+    # ------------------------------------------------------------------ health
+
+    @app.get("/healthz", response_model=Health, tags=["health"])
+    async def healthz() -> Health:
+        return Health(status="ok")
+
+    @app.get("/readyz", response_model=Health, tags=["health"], responses={503: {"model": Health}})
+    async def readyz() -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(temporal.service_client.check_health(), 3)
+            checks["temporal"] = "ok"
+        except Exception as err:
+            checks["temporal"] = f"unreachable: {type(err).__name__}"
+        try:
+            await asyncio.to_thread(_ping, store)
+            checks["database"] = "ok"
+        except Exception as err:
+            checks["database"] = f"unreachable: {type(err).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            Health(status="ok" if ready else "unavailable", checks=checks).model_dump(),
+            status_code=200 if ready else 503,
+        )
+
+    # ------------------------------------------------------------------ trials
+
+    @app.post(
+        "/v1/trials",
+        response_model=TrialView,
+        status_code=201,
+        tags=["trials"],
+        responses={200: {"model": TrialView}, **ERRORS},
+    )
+    async def start_trial(order: TrialOrder, role: Annotated[str, Depends(allow("fulfilment"))]) -> JSONResponse:
+        """Start the trial for an order. The same order again with the same body answers 200 with the existing
+        trial; the same order id with a different body is 409 `order_conflict`."""
+        _, created = await trials.start(StartTrial(order=order, policy=policy))
+        view = await _first_view(trials, order.order_id)
+        return JSONResponse(view.model_dump(mode="json"), status_code=201 if created else 200)
+
+    @app.get("/v1/trials/{order_id}", response_model=TrialView, tags=["trials"], responses=ERRORS)
+    async def get_trial(order_id: str, _: str = everyone) -> TrialView:
+        return await trials.view(order_id)
+
+    @app.get("/v1/trials", response_model=TrialList, tags=["trials"], responses=ERRORS)
+    async def list_trials(
+        _: Annotated[str, everyone],
+        status: str | None = None,
+        customer_id: str | None = None,
+        needs_attention: bool | None = None,
+        ending_before: datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        cursor: str | None = None,
+    ) -> TrialList:
+        """Trials from the read model, newest first; pass `next_cursor` back as `cursor` for the next page."""
+        if ending_before is not None and ending_before.tzinfo is None:
+            raise ApiError(422, "invalid_request", "ending_before must include a time zone.")
+        page = await asyncio.to_thread(
+            store.list_trials, status=status, customer_id=customer_id, needs_attention=needs_attention,
+            ending_before=ending_before, limit=limit, after=_decode_cursor(cursor),
+        )  # fmt: skip
+        return TrialList(
+            items=[TrialSummary.model_validate(r, from_attributes=True) for r in page.items],
+            next_cursor=_encode_cursor(page.next_cursor),
+        )
+
+    # ------------------------------------------------------------------ commands
+
+    def command(path: str, update: Any, body_type: type[BaseModel], roles: tuple[str, ...], summary: str,
+                check: Callable[[str, Any], None] | None = None, to_command: Callable[[Any], Any] | None = None) -> None:  # fmt: skip
+        async def handler(order_id: str, body: Any, role: str) -> TrialView:
+            if check:
+                check(role, body)
+            return await trials.send(order_id, update, to_command(body) if to_command else body)
+
+        async def endpoint(order_id: str, body: body_type, role: Annotated[str, Depends(allow(*roles))]) -> TrialView:  # type: ignore[valid-type]
+            return await handler(order_id, body, role)
+
+        app.post(f"/v1/trials/{{order_id}}/{path}", response_model=TrialView, tags=["commands"], summary=summary,
+                 description=f"Roles: {', '.join(roles)}.", responses=ERRORS)(endpoint)  # fmt: skip
+
+    def staff_delivery_needs_actor_and_reason(role: str, body: cmd.Delivery) -> None:
+        if role == "support" and not (body.actor and body.actor.strip()):
+            raise DomainError(ErrorCode.ACTOR_REQUIRED, "Staff recording a delivery must give their name (actor).")
+        if role == "support" and not (body.reason and body.reason.strip()):
+            raise DomainError(ErrorCode.REASON_REQUIRED, "Staff recording a delivery must give a reason.")
+
+    F, S = "fulfilment", "support"
+    command(
+        "dispatch", W.dispatch, cmd.Dispatch, (F,), "Dispatched in one or more parcels (pieces in none are unavailable)"
+    )
+    command(
+        "delivery", W.deliver, cmd.Delivery, (F, S), "One parcel delivered", check=staff_delivery_needs_actor_and_reason
+    )
+    command("decisions", W.decide, cmd.Decisions, (F, S), "Keep/return decisions for delivered pieces")
+    command("finish", W.finish_early, FinishRequest, (F, S), "The client is done early (every piece decided)",
+            to_command=lambda b: cmd.FinishEarly(actor=b.actor, channel=b.channel))  # fmt: skip
+    command("returns", W.ship_return, cmd.ReturnShipped, (F,), "A return was shipped (carrier scan)")
+    command("inspections", W.inspect, cmd.Inspection, (F,), "A returned piece was received and inspected")
+    command("extension", W.extend, cmd.Extension, (S,), "Extend the trial (1–7 days, 14 in total)")
+    command("waivers", W.waive, cmd.Waiver, (S,), "Waive a piece that has not been charged")
+    command(
+        "payment-method", W.change_payment_method, cmd.NewPaymentMethod, (S,), "A new payment method (retries at once)"
+    )
+    command("cancel", W.cancel, cmd.Cancel, (F, S), "Cancel before dispatch")
+    return app
+
+
+async def _first_view(trials: TrialClient, order_id: str) -> TrialView:
+    # A query can reach a just-started workflow before its first task ran; give it a moment.
+    for attempt in range(50):
+        try:
+            return await trials.view(order_id)
+        except DomainError:
+            raise
+        except Exception:
+            if attempt == 49:
+                raise
+            await asyncio.sleep(0.1)
+    raise AssertionError("unreachable")
+
+
+def _ping(store: SqlStore) -> None:
+    with store.engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+def _encode_cursor(cursor: Cursor | None) -> str | None:
+    if cursor is None:
+        return None
+    return base64.urlsafe_b64encode(f"{cursor.opened_at.isoformat()}|{cursor.trial_id}".encode()).decode()
+
+
+def _decode_cursor(raw: str | None) -> Cursor | None:
+    if raw is None:
+        return None
+    try:
+        opened, trial_id = base64.urlsafe_b64decode(raw.encode()).decode().split("|", 1)
+        when = datetime.fromisoformat(opened)
+        if when.tzinfo is None:
+            raise ValueError("naive")
+        return Cursor(when, trial_id)
+    except Exception:
+        raise ApiError(422, "invalid_request", "cursor is not one this API handed out.") from None

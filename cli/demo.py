@@ -1,0 +1,150 @@
+"""`styletrial demo`: a handful of realistic trials, with the fulfilment side played, on a fast clock.
+
+Each demo trial carries its own fast policy (a trial "day" lasts a few seconds), so the demo needs no
+special settings: the engine runs it exactly as it runs real trials.
+"""
+
+import asyncio
+import secrets
+from collections.abc import Awaitable, Callable
+
+from client.trials import TrialClient
+from config import Settings
+from domain import commands as cmd
+from domain.order import Customer, OrderPiece, TrialOrder
+from domain.policy import TrialPolicy
+from domain.workflow_io import StartTrial
+from workflows.style_trial import StyleTrialWorkflow as W
+
+WARDROBE = [
+    ("Double-faced cashmere overcoat", 420_000), ("Silk charmeuse slip dress", 189_000),
+    ("Leather ankle boots", 98_000), ("Wool-silk tailored blazer", 265_000), ("Cashmere crewneck", 112_000),
+    ("Pleated midi skirt", 145_000), ("Calfskin shoulder bag", 310_000), ("Silk twill scarf", 42_000),
+    ("Merino wide-leg trousers", 88_000), ("Shearling-lined loafers", 79_000),
+]  # fmt: skip
+
+
+def _order(tag: str, run: str, n: int, payment_method: str = "pm_card_visa", tier: str = "EIP") -> TrialOrder:
+    return TrialOrder(
+        order_id=f"DEMO-{run}-{tag}",
+        customer=Customer(id=f"cus-demo-{tag}", tier=tier, region="UK", personal_shopper_id="ps-demo-1"),
+        currency="GBP",
+        pieces=[
+            OrderPiece(piece_id=f"P{i + 1}", sku=f"SKU-{1000 + i}", description=desc, price=price)
+            for i, (desc, price) in enumerate(WARDROBE[:n])
+        ],
+        payment_method=payment_method,
+    )
+
+
+async def run_demo(settings: Settings, day_seconds: float) -> None:
+    from worker import connect
+
+    policy = TrialPolicy().scaled(86_400 / day_seconds)
+    trials = TrialClient(await connect(settings), settings.task_queue)
+    run = secrets.token_hex(2).upper()
+    print(f"Demo run {run}: a trial day lasts {day_seconds:g} s. Orders are DEMO-{run}-*.")
+
+    async def until(order_id: str, status: str) -> None:
+        for _ in range(600):
+            if (await trials.view(order_id)).status == status:
+                return
+            await asyncio.sleep(0.1)
+        raise TimeoutError(f"{order_id} never reached {status}; is a worker running on {settings.task_queue!r}?")
+
+    async def started(o: TrialOrder) -> str:
+        await trials.start(StartTrial(order=o, policy=policy))
+        await until(o.order_id, "AWAITING_DISPATCH")
+        return o.order_id
+
+    async def dispatched(o: TrialOrder, delivered: int) -> str:
+        oid = await started(o)
+        ids = [p.piece_id for p in o.pieces]
+        half = len(ids) // 2
+        await trials.send(oid, W.dispatch, cmd.Dispatch(parcels=[
+            cmd.Parcel(carrier="DHL Express", tracking_number=f"{oid}-1", piece_ids=ids[:half]),
+            cmd.Parcel(carrier="DHL Express", tracking_number=f"{oid}-2", piece_ids=ids[half:]),
+        ]))  # fmt: skip
+        for n in range(1, delivered + 1):
+            await trials.send(oid, W.deliver, cmd.Delivery(tracking_number=f"{oid}-{n}"))
+        return oid
+
+    async def decided(o: TrialOrder, keep: int, finish: bool) -> str:
+        oid = await dispatched(o, 2)
+        ids = [p.piece_id for p in o.pieces]
+        await trials.send(oid, W.decide, cmd.Decisions(
+            decisions=[cmd.PieceDecision(piece_id=p, decision="keep" if i < keep else "return") for i, p in enumerate(ids)],
+            actor="ps-demo-1", channel="whatsapp", reference="wa-demo",
+        ))  # fmt: skip
+        if finish:
+            await trials.send(oid, W.finish_early, cmd.FinishEarly(actor="client", channel="app"))
+        return oid
+
+    async def awaiting_dispatch() -> str:
+        return await started(_order("A", run, 4, tier="EIP_PREMIUM"))
+
+    async def in_transit() -> str:
+        return await dispatched(_order("B", run, 6), 1)
+
+    async def on_trial() -> str:
+        oid = await dispatched(_order("C", run, 5), 2)
+        await trials.send(
+            oid,
+            W.decide,
+            cmd.Decisions(decisions=[cmd.PieceDecision(piece_id="P1", decision="keep")], actor="client", channel="app"),
+        )
+        return oid
+
+    async def awaiting_returns() -> str:
+        o = _order("D", run, 6)
+        oid = await decided(o, keep=2, finish=True)
+        await trials.send(
+            oid, W.ship_return, cmd.ReturnShipped(piece_ids=["P3", "P4"], carrier="DHL", tracking_number=f"{oid}-R1")
+        )
+        return oid
+
+    async def completed() -> str:
+        o = _order("E", run, 5, tier="EIP_PREMIUM")
+        oid = await decided(o, keep=2, finish=True)
+        returned = [p.piece_id for p in o.pieces][2:]
+        await trials.send(
+            oid, W.ship_return, cmd.ReturnShipped(piece_ids=returned, carrier="UPS", tracking_number=f"{oid}-R1")
+        )
+        for pid in returned:
+            await trials.send(
+                oid, W.inspect, cmd.Inspection(piece_id=pid, condition="damaged" if pid == returned[-1] else "ok")
+            )
+        return oid
+
+    async def cancelled() -> str:
+        oid = await started(_order("F", run, 3))
+        await trials.send(oid, W.cancel, cmd.Cancel(reason="Client travelling, reorder next month", actor="cr.demo"))
+        return oid
+
+    async def declined_card() -> str:
+        o = _order("G", run, 3, payment_method="pm_card_chargeDeclined")
+        await trials.start(StartTrial(order=o, policy=policy))
+        return o.order_id
+
+    async def dunning() -> str:
+        return await decided(_order("H", run, 4, payment_method="pm_card_chargeCustomerFail"), keep=1, finish=True)
+
+    scenarios: dict[str, tuple[Callable[[], Awaitable[str]], str]] = {
+        "awaiting dispatch": (awaiting_dispatch, "waits for the warehouse; flagged when the dispatch SLA passes"),
+        "in transit": (in_transit, "one of two parcels delivered"),
+        "on trial": (on_trial, "both parcels delivered, one decision so far"),
+        "awaiting returns": (awaiting_returns, "kept pieces charged; two returns on their way"),
+        "completed": (completed, "kept and damaged pieces charged, the rest returned, hold released"),
+        "cancelled": (cancelled, "cancelled before dispatch, authorization released"),
+        "declined card": (declined_card, f"AUTHORIZING with needs-attention, REJECTED after {day_seconds:g} s"),
+        "dunning": (dunning, "settlement declined off-session: SETTLING, then PAYMENT_ACTION_REQUIRED"),
+    }
+    results = await asyncio.gather(*(fn() for fn, _ in scenarios.values()), return_exceptions=True)
+    for (name, (_, what)), result in zip(scenarios.items(), results, strict=True):
+        if isinstance(result, BaseException):
+            print(f"  {name:<18} failed: {result}")
+        else:
+            print(f"  {name:<18} {result:<16} {what}")
+    if any(isinstance(r, BaseException) for r in results):
+        raise SystemExit(1)
+    print("Open the Temporal UI to watch them; `styletrial trial list` shows the read model.")
