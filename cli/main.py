@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(_show(settings, args.order_id))
         else:
             _list(settings, args.status, args.customer, args.attention, args.limit)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, BrokenPipeError):  # Ctrl-C, or `styletrial trial list | head`
         pass
     except SystemExit:
         raise
@@ -204,8 +204,8 @@ def _explain(err: Exception, settings: Settings) -> str:
     if isinstance(err, DomainError):
         return f"{err.code.value}: {err.message}"
     text = str(err) or type(err).__name__
-    if "connect" in text.lower() or isinstance(err, ConnectionError):
-        return f"cannot reach Temporal at {settings.temporal_address} ({text}); is `styletrial dev` running?"
+    if "connect" in text.lower() or isinstance(err, ConnectionRefusedError):
+        return f"cannot reach Temporal at {settings.temporal_address}; is `styletrial dev` running?"
     return f"{type(err).__name__}: {text}"
 
 

