@@ -175,7 +175,9 @@ async def test_every_bad_event_is_refused_over_http_and_the_trial_carries_on(sta
             {"carrier": "DHL", "tracking_number": "T2", "piece_ids": ["p3"]},
         ]
     }
-    decide = lambda d: {"decisions": d, "actor": "ps-07", "channel": "whatsapp"}  # noqa: E731
+
+    def decide(d: list[dict[str, str]]) -> dict[str, Any]:
+        return {"decisions": d, "actor": "ps-07", "channel": "whatsapp"}
 
     assert error(await http.post("/v1/trials/nope/dispatch", json=parcels, headers=F), 404) == "unknown_order"
     assert (

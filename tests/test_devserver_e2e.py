@@ -129,7 +129,7 @@ def test_styletrial_dev_serves_the_ui_runs_trials_and_stops_cleanly_on_ctrl_c(tm
     )
     try:
         assert proc.stdout is not None
-        banner = []
+        banner: list[str] = []
         while not banner or not banner[-1].startswith("Ctrl-C"):
             line = proc.stdout.readline()
             assert line, f"styletrial dev exited early: {banner}"
