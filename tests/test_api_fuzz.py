@@ -16,6 +16,7 @@ import pytest
 import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, given, settings
+from schemathesis.core.result import Ok
 from temporalio.testing import WorkflowEnvironment
 
 from config import Settings
@@ -59,6 +60,7 @@ def fuzz(base: str, token: str, examples: int) -> tuple[list[str], Counter[int]]
     failures: list[str] = []
     statuses: Counter[int] = Counter()
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), f"the app's OpenAPI has an invalid operation: {result}"
         operation = result.ok()
 
         @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
