@@ -148,6 +148,8 @@ def test_styletrial_dev_serves_the_ui_runs_trials_and_stops_cleanly_on_ctrl_c(tm
                 time.sleep(0.1)
         else:
             raise AssertionError("the API never answered /healthz")
+        second = subprocess.run([str(BIN / "styletrial"), "dev"], env=env, capture_output=True, text=True, timeout=30)
+        assert second.returncode == 1 and "another `styletrial dev` running" in second.stderr, second.stderr
         asyncio.run(_one_trial_through(f"127.0.0.1:{port}", "dev-e2e"))
         assert (tmp_path / "data" / "temporal.sqlite").exists(), "history persists in the data folder"
     finally:
