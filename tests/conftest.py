@@ -14,8 +14,9 @@ from activities.simulated_gateway import SimulatedGateway
 from persistence.db import make_engine
 from persistence.store import SqlStore
 from tests.databases import database, sqlite_database
-from tests.support import Harness
+from tests.support import Harness, register_search_attributes
 from worker import Adapters, build_worker
+from workflows import search_attributes
 
 BIN = Path(sys.executable).parent
 # The SDK core warns at every worker start that the test server lacks a newer capability; keep test
@@ -33,6 +34,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=str(BIN / "temporal-test-server"),
         runtime=QUIET,
     )
+    await register_search_attributes(env.client)
     yield env
     await env.shutdown()
 
@@ -46,6 +48,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         ui=False,
         dev_server_log_level="error",
         runtime=QUIET,
+        search_attributes=search_attributes.ALL,
     )
     yield env
     await env.shutdown()

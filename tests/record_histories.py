@@ -20,7 +20,7 @@ from domain import commands as cmd
 from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import SqlStore
-from tests.support import Harness, TrialUnderTest, decisions, order, parcels
+from tests.support import Harness, TrialUnderTest, decisions, order, parcels, register_search_attributes
 from worker import Adapters, build_worker
 from workflows.style_trial import StyleTrialWorkflow as W
 
@@ -83,6 +83,7 @@ async def main() -> None:
         data_converter=pydantic_data_converter,
         test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
     )
+    await register_search_attributes(env.client)
     folder = Path(tempfile.mkdtemp())
     try:
         for name, scenario in SCENARIOS.items():

@@ -34,12 +34,15 @@ with workflow.unsafe.imports_passed_through():
         StockRequest,
     )
     from domain.trial import Trial
-    from domain.view import TrialView, view_of
+    from domain.view import TrialView, details_markdown, search_values, view_of
     from domain.workflow_io import StartTrial
+    from workflows import search_attributes
 
 WORKFLOW_NAME = "StyleTrial"
 # Trials started before the read model existed never projected; replaying them must not start now.
 PATCH_READ_MODEL = "read-model-projection"
+# Trials started before search attributes were kept current never upserted them.
+PATCH_SEARCH_ATTRIBUTES = "search-attributes"
 
 # Transient failures (network, 5xx, rate limits) are retried without limit: giving up on a payment call
 # half-way would leave money in an unknown state. Every call is idempotent by key, so retrying is safe.
@@ -61,6 +64,7 @@ class StyleTrialWorkflow:
         self._changed = False
         self._idle = False
         self._projected: TrialView | None = None
+        self._published: dict[str, object] | None = None
         self._revision = 0
         self._refused: DomainError | None = None
         self._trial: Trial | None = None
@@ -81,7 +85,8 @@ class StyleTrialWorkflow:
                 await self._perform(trial, step)
                 continue
             # Report the change before answering waiting commands: once a command has answered, the
-            # read model (and so every list) already shows it.
+            # read model (and so every list) and the UI's search attributes already show it.
+            self._publish(view_of(trial))
             await self._project(trial)
             if trial.finished:
                 break
@@ -99,6 +104,16 @@ class StyleTrialWorkflow:
         self._idle, self._changed = True, False
         await workflow.wait_condition(workflow.all_handlers_finished)
         return view_of(trial)
+
+    def _publish(self, view: TrialView) -> None:
+        """What staff see in the Temporal UI: current details, and search attributes to filter on."""
+        workflow.set_current_details(details_markdown(view))
+        if not workflow.patched(PATCH_SEARCH_ATTRIBUTES):
+            return
+        values = search_values(view)
+        if values != self._published:
+            workflow.upsert_search_attributes(search_attributes.updates(values))
+            self._published = dict(values)
 
     async def _project(self, trial: Trial) -> None:
         """Report the trial to the read model whenever it changed, numbered by revision."""
