@@ -63,7 +63,9 @@ class TrialRecord(Base):
     __tablename__ = "trials"
 
     trial_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    order_id: Mapped[str] = mapped_column(String(160), unique=True)
+    # Unique through trial_id (always `style-trial-<order_id>`). A second unique constraint here would
+    # not be covered by the projection's ON CONFLICT (trial_id): concurrent first writes would then raise.
+    order_id: Mapped[str] = mapped_column(String(160), index=True)
     # The workflow numbers its projections; an older (retried, late) one never overwrites a newer one.
     revision: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(32))
