@@ -1,11 +1,15 @@
 """Settings, read only by entry points (CLI, worker, API); everything else receives values."""
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.policy import TrialPolicy
+
+if TYPE_CHECKING:
+    from security.codec import EncryptionCodec
 
 ROLES = ("fulfilment", "support", "read")
 
@@ -29,6 +33,12 @@ class Settings(BaseSettings):
     policy: TrialPolicy = TrialPolicy()
     # Divides every policy duration (a demo runs a seven-day trial in minutes). 1 in production.
     time_scale: float = Field(default=1.0, gt=0)
+    # Payload encryption: {"key-id": "<base64 32 bytes>"}; the active id encrypts, every key decrypts.
+    # Unset: a key kept in the data folder (the local stack). Production must set these.
+    codec_keys: dict[str, str] = Field(default_factory=dict, repr=False)
+    codec_key_id: str | None = None
+    # Lets a UI that cannot send an Authorization header reach the codec server: /codec/<key>/decode.
+    codec_ui_key: str | None = Field(default=None, repr=False)
 
     @property
     def resolved_database_url(self) -> str:
@@ -37,3 +47,15 @@ class Settings(BaseSettings):
     @property
     def resolved_policy(self) -> TrialPolicy:
         return self.policy.scaled(self.time_scale)
+
+    @property
+    def ui_origins(self) -> list[str]:
+        return [f"http://127.0.0.1:{self.temporal_ui_port}", f"http://localhost:{self.temporal_ui_port}"]
+
+    def codec(self) -> "EncryptionCodec":
+        from security.codec import codec_from, dev_keys
+
+        if self.codec_keys:
+            return codec_from(self.codec_keys, self.codec_key_id)
+        keys, active = dev_keys(self.data_dir)
+        return codec_from(keys, active)

@@ -2,12 +2,14 @@
 the same wiring and their own adapters instead of patching anything."""
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.worker import Worker
 
 from activities.fulfilment import FulfilmentActivities, InMemoryStock
@@ -39,9 +41,14 @@ def default_adapters(settings: Settings) -> Adapters:
     return Adapters(store=SqlStore(make_engine(settings.resolved_database_url)))
 
 
+def data_converter(settings: Settings) -> DataConverter:
+    """Pydantic models as JSON, then encrypted: client data never reaches Temporal's history in clear."""
+    return dataclasses.replace(pydantic_data_converter, payload_codec=settings.codec())
+
+
 async def connect(settings: Settings) -> Client:
     return await Client.connect(
-        settings.temporal_address, namespace=settings.temporal_namespace, data_converter=pydantic_data_converter
+        settings.temporal_address, namespace=settings.temporal_namespace, data_converter=data_converter(settings)
     )
 
 
@@ -73,6 +80,9 @@ def build_api(settings: Settings, client: Client, store: SqlStore) -> FastAPI:
         store=store,
         tokens=settings.api_tokens,
         policy=settings.resolved_policy,
+        codec=settings.codec(),
+        codec_ui_key=settings.codec_ui_key,
+        ui_origins=settings.ui_origins,
     )
 
 

@@ -5,12 +5,13 @@ trial's view comes from its workflow."""
 import asyncio
 import base64
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
@@ -26,6 +27,8 @@ from domain.policy import TrialPolicy
 from domain.view import TrialView
 from domain.workflow_io import StartTrial
 from persistence.store import Cursor, SqlStore
+from security.codec import EncryptionCodec
+from security.codec_server import UI_CORS_HEADERS, codec_router
 from workflows.style_trial import StyleTrialWorkflow as W
 
 
@@ -84,8 +87,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def create_app(
-    *, temporal: Client, trials: TrialClient, store: SqlStore, tokens: dict[str, str], policy: TrialPolicy
-) -> FastAPI:
+    *, temporal: Client, trials: TrialClient, store: SqlStore, tokens: dict[str, str], policy: TrialPolicy,
+    codec: EncryptionCodec | None = None, codec_ui_key: str | None = None, ui_origins: Sequence[str] = (),
+) -> FastAPI:  # fmt: skip
     app = FastAPI(
         title="Style Trial",
         version="1",
@@ -118,6 +122,18 @@ def create_app(
         return dependency
 
     everyone = Depends(allow("fulfilment", "support", "read"))
+
+    if codec is not None:
+
+        def is_token(candidate: str) -> bool:
+            return any(hmac.compare_digest(t.encode(), candidate.encode()) for t in tokens)
+
+        app.include_router(codec_router(codec, is_token, codec_ui_key))
+        # Only the Temporal UI's origin may call from a browser (the codec server is what it calls).
+        app.add_middleware(
+            CORSMiddleware, allow_origins=list(ui_origins), allow_methods=["POST", "OPTIONS"],
+            allow_headers=list(UI_CORS_HEADERS), allow_credentials=True,
+        )  # fmt: skip
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, err: ApiError) -> JSONResponse:

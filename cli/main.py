@@ -74,10 +74,17 @@ def dev(settings: Settings) -> None:
     if not settings.api_tokens:
         # Fresh tokens each run, printed once: nothing secret is stored in the repository or on disk.
         settings = settings.model_copy(update={"api_tokens": {secrets.token_urlsafe(18): role for role in ROLES}})
+    if not settings.codec_ui_key:
+        # The dev server's UI cannot send an Authorization header to the codec server: give it a key in
+        # the path instead, fresh each run.
+        settings = settings.model_copy(update={"codec_ui_key": secrets.token_urlsafe(24)})
     print("Applying database migrations ...", flush=True)
     upgrade(settings.resolved_database_url)
     print("Starting the Temporal dev server ...", flush=True)
-    server = start_dev_server(settings.data_dir, int(port), settings.temporal_ui_port)
+    codec_endpoint = f"http://{settings.api_host}:{settings.api_port}/codec/{settings.codec_ui_key}"
+    server = start_dev_server(
+        settings.data_dir, int(port), settings.temporal_ui_port, ["--ui-codec-endpoint", codec_endpoint]
+    )
     try:
         print(
             f"Temporal UI:     http://127.0.0.1:{settings.temporal_ui_port}/namespaces/{settings.temporal_namespace}/workflows"

@@ -4,7 +4,6 @@ error code of DESIGN §4, idempotent and conflicting starts, and a whole trial d
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -44,9 +43,11 @@ def api_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqlStore]:
 
 
 @pytest.fixture(scope="module")
-async def stack(dev_env: WorkflowEnvironment, api_store: SqlStore) -> AsyncIterator[Stack]:
+async def stack(
+    dev_env: WorkflowEnvironment, api_store: SqlStore, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
     queue = f"api-{uuid.uuid4()}"
-    settings = Settings(task_queue=queue, api_tokens=TOKENS, data_dir=Path("unused"))
+    settings = Settings(task_queue=queue, api_tokens=TOKENS, data_dir=tmp_path_factory.mktemp("keys"))
     fast = settings.model_copy(update={"time_scale": 86_400 / 0.4})
     async with build_worker(dev_env.client, queue, Adapters(store=api_store)):
         s = Stack(build_api(settings, dev_env.client, api_store), build_api(fast, dev_env.client, api_store), api_store)

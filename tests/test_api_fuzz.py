@@ -9,7 +9,6 @@ import socket
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,7 +36,7 @@ async def base_url(dev_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPa
     engine = make_engine(url)
     store = SqlStore(engine)
     queue = f"fuzz-{uuid.uuid4()}"
-    settings_ = Settings(task_queue=queue, api_tokens=TOKENS, data_dir=Path("unused"))
+    settings_ = Settings(task_queue=queue, api_tokens=TOKENS, data_dir=tmp_path_factory.mktemp("keys"))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

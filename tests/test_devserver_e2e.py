@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from client.trials import TrialClient
@@ -150,7 +149,12 @@ def test_styletrial_dev_serves_the_ui_runs_trials_and_stops_cleanly_on_ctrl_c(tm
             raise AssertionError("the API never answered /healthz")
         second = subprocess.run([str(BIN / "styletrial"), "dev"], env=env, capture_output=True, text=True, timeout=30)
         assert second.returncode == 1 and "another `styletrial dev` running" in second.stderr, second.stderr
-        asyncio.run(_one_trial_through(f"127.0.0.1:{port}", "dev-e2e"))
+        # The dev stack encrypts every payload with the key it keeps in its data folder.
+        asyncio.run(
+            _one_trial_through(
+                Settings(data_dir=tmp_path / "data", temporal_address=f"127.0.0.1:{port}", task_queue="dev-e2e")
+            )
+        )
         assert (tmp_path / "data" / "temporal.sqlite").exists(), "history persists in the data folder"
     finally:
         proc.send_signal(signal.SIGINT)
@@ -163,11 +167,10 @@ def test_styletrial_dev_serves_the_ui_runs_trials_and_stops_cleanly_on_ctrl_c(tm
             assert s.connect_ex(("127.0.0.1", left)) != 0, f"port {left} outlived `styletrial dev`"
 
 
-async def _one_trial_through(address: str, queue: str) -> None:
-    from temporalio.client import Client
+async def _one_trial_through(settings: Settings) -> None:
+    from worker import connect
 
-    client = await Client.connect(address, data_converter=pydantic_data_converter)
-    trials = TrialClient(client, queue)
+    trials = TrialClient(await connect(settings), settings.task_queue)
     o = order(1)
     handle, _ = await trials.start(StartTrial(order=o, policy=FAST))
 

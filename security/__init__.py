@@ -1,0 +1,1 @@
+"""Protection of client data: payload encryption and the codec server the Temporal UI decodes through."""
