@@ -4,7 +4,6 @@ Every write is one transaction and idempotent, so an activity that is retried (a
 or a worker restart) changes nothing the first attempt already wrote.
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -232,6 +231,3 @@ def _piece_row(trial_id: str, position: int, p: Any) -> dict[str, Any]:
         "description": p.description, "price": p.price, "state": p.state, "decision": p.decision,
         "decided_by": p.decided_by, "decided_via": p.decided_via, "charged": p.charged, "settlement": p.settlement,
     }  # fmt: skip
-
-
-__all__: Sequence[str] = ["Cursor", "LedgerEntry", "Page", "SqlStore"]

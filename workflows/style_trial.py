@@ -86,8 +86,9 @@ class StyleTrialWorkflow:
                 continue
             # Report the change before answering waiting commands: once a command has answered, the
             # read model (and so every list) and the UI's search attributes already show it.
-            self._publish(view_of(trial))
-            await self._project(trial)
+            view = view_of(trial)
+            self._publish(view)
+            await self._project(view)
             if trial.finished:
                 break
             deadline = trial.next_deadline(now)
@@ -115,11 +116,10 @@ class StyleTrialWorkflow:
             workflow.upsert_search_attributes(search_attributes.updates(values))
             self._published = dict(values)
 
-    async def _project(self, trial: Trial) -> None:
+    async def _project(self, view: TrialView) -> None:
         """Report the trial to the read model whenever it changed, numbered by revision."""
         if not workflow.patched(PATCH_READ_MODEL):
             return
-        view = view_of(trial)
         if view == self._projected:
             return
         self._revision += 1
