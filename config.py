@@ -1,9 +1,9 @@
 """Settings, read only by entry points (CLI, worker, API); everything else receives values."""
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.policy import TrialPolicy
@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     codec_key_id: str | None = None
     # Lets a UI that cannot send an Authorization header reach the codec server: /codec/<key>/decode.
     codec_ui_key: str | None = Field(default=None, repr=False)
+    # The payment gateway: "simulated" (embedded, its state in the engine's database) or "stripe".
+    payments: Literal["simulated", "stripe"] = "simulated"
+    # A restricted Stripe key (sk_live_/rk_live_ in production); never logged, never in the repository.
+    stripe_api_key: SecretStr | None = None
+    # Stripe's API by default; a localstripe or a proxy for tests.
+    stripe_api_base: str = "https://api.stripe.com"
 
     @property
     def resolved_database_url(self) -> str:

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.ports import Ledger, PaymentGateway
+from activities.ports import AnyRequest, InvalidPaymentRequest, Ledger, PaymentGateway
 from domain.steps import (
     AuthorizationResult,
     AuthorizeRequest,
@@ -41,50 +41,46 @@ class PaymentActivities:
     @activity.defn(name="payments.authorize")
     async def authorize(self, req: AuthorizeRequest) -> AuthorizationResult:
         return await self._once(
-            req.key, req.trial_id, "authorization", req.amount, req.currency, None, AuthorizationResult,
-            lambda: self._gateway.authorize(req),
-        )  # fmt: skip
+            req, "authorization", req.amount, None, AuthorizationResult, lambda: self._gateway.authorize(req)
+        )
 
     @activity.defn(name="payments.capture")
     async def capture(self, req: CaptureRequest) -> PaymentResult:
         return await self._once(
-            req.key, req.trial_id, "capture", req.amount, req.currency, req.settlement, PaymentResult,
-            lambda: self._gateway.capture(req),
-        )  # fmt: skip
+            req, "capture", req.amount, req.settlement, PaymentResult, lambda: self._gateway.capture(req)
+        )
 
     @activity.defn(name="payments.charge")
     async def charge(self, req: ChargeRequest) -> PaymentResult:
         return await self._once(
-            req.key, req.trial_id, "charge", req.amount, req.currency, req.settlement, PaymentResult,
-            lambda: self._gateway.charge(req),
-        )  # fmt: skip
+            req, "charge", req.amount, req.settlement, PaymentResult, lambda: self._gateway.charge(req)
+        )
 
     @activity.defn(name="payments.release")
     async def release(self, req: ReleaseRequest) -> ReleaseResult:
         # The amount released is whatever the hold still had; the ledger learns it from the answer.
-        return await self._once(
-            req.key, req.trial_id, "release", 0, req.currency, None, ReleaseResult, lambda: self._gateway.release(req)
-        )
+        return await self._once(req, "release", 0, None, ReleaseResult, lambda: self._gateway.release(req))
 
     async def _once(
-        self, key: str, trial_id: str, kind: str, amount: int, currency: str, settlement: int | None,
-        result_type: type[R], call: Callable[[], Awaitable[R]],
+        self, req: AnyRequest, kind: str, amount: int, settlement: int | None, result_type: type[R],
+        call: Callable[[], Awaitable[R]],
     ) -> R:  # fmt: skip
+        key = req.key
         entry = await asyncio.to_thread(
-            self._ledger.begin_movement, key=key, trial_id=trial_id, kind=kind, amount=amount, currency=currency,
-            settlement=settlement,
+            self._ledger.begin_movement, key=key, trial_id=req.trial_id, kind=kind, amount=amount,
+            currency=req.currency, settlement=settlement,
         )  # fmt: skip
         if entry.status != "pending":
             assert entry.result is not None
             return result_type.model_validate(entry.result)
         result: R | None = None
         if not entry.created:
-            found = await self._gateway.lookup(key)
+            found = await self._gateway.lookup(req)
             result = found if isinstance(found, result_type) else None
         if result is None:
             try:
                 result = await call()
-            except ValueError as err:
+            except InvalidPaymentRequest as err:
                 raise ApplicationError(str(err), type="invalid_payment_request", non_retryable=True) from err
         await asyncio.to_thread(self._record, key, amount, result)
         return result

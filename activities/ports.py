@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from domain.money import is_currency
 from domain.steps import (
     AuthorizationResult,
     AuthorizeRequest,
@@ -22,6 +23,34 @@ class TransientGatewayError(Exception):
     """Network trouble, a 5xx or a rate limit: safe to retry because every call has an idempotency key."""
 
 
+class InvalidPaymentRequest(ValueError):
+    """A request no gateway should ever see (a bug upstream, not a decline): it fails loudly, never retried."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+# The largest amount either adapter accepts in one movement: Stripe's eight digits of minor units, for
+# every currency (99,999,999 JPY as much as 999,999.99 GBP). A larger movement is declined, not attempted.
+MAX_AMOUNT = 99_999_999
+
+
+def check_amount(amount: int, currency: str) -> None:
+    """The port's rule for every amount: a positive whole number of minor units of an ISO-4217 currency.
+
+    Minor units follow ISO 4217 and Stripe alike: JPY and KRW have none (1500 means 1,500 yen), GBP two,
+    BHD three. So an amount crosses the port unchanged; no adapter multiplies or divides.
+    """
+    if not is_currency(currency):
+        raise InvalidPaymentRequest("unknown_currency", f"{currency!r} is not an ISO-4217 currency code.")
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise InvalidPaymentRequest("invalid_amount", f"{amount!r} is not a positive whole number of minor units.")
+
+
+AnyRequest = AuthorizeRequest | CaptureRequest | ChargeRequest | ReleaseRequest
+
+
 @dataclass(frozen=True)
 class GatewayCapabilities:
     # A standard Stripe PaymentIntent releases the uncaptured remainder on its first capture; a gateway
@@ -29,6 +58,9 @@ class GatewayCapabilities:
     multiple_captures: bool
     customer_initiated_validity_days: int
     merchant_initiated_validity_days: int
+    # The gateway honours idempotency keys itself (Stripe does for 24 hours; localstripe does not). The
+    # engine never relies on it: the ledger and `lookup` make a retry safe either way.
+    idempotency_keys: bool
 
 
 class PaymentGateway(Protocol):
@@ -43,9 +75,10 @@ class PaymentGateway(Protocol):
 
     async def release(self, req: ReleaseRequest) -> ReleaseResult: ...
 
-    async def lookup(self, key: str) -> AuthorizationResult | PaymentResult | ReleaseResult | None:
-        """What the gateway did under `key`, if anything (Stripe: a PaymentIntent's metadata). Used when
-        an earlier attempt may have reached the gateway but died before the ledger heard the answer."""
+    async def lookup(self, req: AnyRequest) -> AuthorizationResult | PaymentResult | ReleaseResult | None:
+        """What the gateway already did for `req` (under its idempotency key), if anything; Stripe finds it
+        by the PaymentIntent's metadata. Asked when an earlier attempt may have reached the gateway but died
+        before the ledger heard the answer."""
         ...
 
 

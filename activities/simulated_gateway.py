@@ -1,26 +1,38 @@
-"""The embedded payment gateway: deterministic, in memory, shaped like Stripe.
+"""The embedded payment gateway: deterministic, shaped like Stripe, its state in a `GatewayBook`.
 
-Payment-method tokens mirror Stripe's test PaymentMethods so the same fixtures work on both adapters:
+The book is the engine's database in the running engine (persistence.simulated_book), so a worker restart
+forgets no hold; tests of pure logic use the in-memory book.
 
-| token                                    | behaviour                                                        |
-|------------------------------------------|------------------------------------------------------------------|
-| `pm_card_visa`, `pm_card_mastercard`, …  | everything succeeds                                              |
-| `pm_card_chargeDeclined`                 | every authorization and charge is declined (`generic_decline`)   |
-| `pm_card_chargeDeclinedInsufficientFunds`| declined with `insufficient_funds`                               |
-| `pm_card_chargeCustomerFail`             | the client-present first authorization succeeds; merchant-initiated re-authorizations and off-session charges are declined (`card_declined`) |
+Payment-method tokens are Stripe's test PaymentMethods, so the same fixtures work on both adapters:
+
+| token                                          | behaviour on both adapters                                  |
+|------------------------------------------------|-------------------------------------------------------------|
+| `pm_card_visa`, `pm_card_mastercard`, …        | everything succeeds                                         |
+| `pm_card_visa_chargeDeclined`                  | every authorization and charge is declined (`card_declined`) |
+| `pm_card_chargeCustomerFail`                   | the card can be saved, but every payment is declined (`card_declined`) |
+
+and, on the simulated gateway only (localstripe does not know them):
+
+| token                                          | behaviour                                                   |
+|------------------------------------------------|-------------------------------------------------------------|
+| `pm_card_chargeDeclined`                       | every authorization and charge is declined (`generic_decline`) |
+| `pm_card_chargeDeclinedInsufficientFunds`      | declined with `insufficient_funds`                          |
+| `pm_card_declinesOffSession`                   | the client-present authorization succeeds; every merchant-initiated payment (re-authorization, off-session charge) is declined (`card_declined`): a card that fails during the trial |
 
 Time comes from the request (`at`), which the workflow sets from its own deterministic clock: an
-authorization made at `at` expires `at + validity`, and a capture at or after expiry is refused. That
-keeps the simulation honest on Temporal's time-skipping test server, where days pass in milliseconds.
+authorization made at `at` expires `at + validity`, and a capture at or after expiry is refused. That keeps
+the simulation honest on Temporal's time-skipping test server, where days pass in milliseconds.
 """
 
-import itertools
-from dataclasses import dataclass
+import asyncio
+import hashlib
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
-from activities.ports import GatewayCapabilities, TransientGatewayError
-from domain.money import is_currency
+from pydantic import BaseModel
+
+from activities.ports import MAX_AMOUNT, AnyRequest, GatewayCapabilities, TransientGatewayError, check_amount
 from domain.steps import (
     AuthorizationResult,
     AuthorizeRequest,
@@ -33,12 +45,19 @@ from domain.steps import (
 
 _R = TypeVar("_R", AuthorizationResult, PaymentResult, ReleaseResult)
 
-
 _DECLINES = {
+    "pm_card_visa_chargeDeclined": "card_declined",
+    "pm_card_chargeCustomerFail": "card_declined",
     "pm_card_chargeDeclined": "generic_decline",
     "pm_card_chargeDeclinedInsufficientFunds": "insufficient_funds",
 }
-_MERCHANT_INITIATED_DECLINES = {"pm_card_chargeCustomerFail": "card_declined"}
+_MERCHANT_INITIATED_DECLINES = {"pm_card_declinesOffSession": "card_declined"}
+_RESULT_TYPES: dict[str, type[BaseModel]] = {
+    "authorization": AuthorizationResult,
+    "capture": PaymentResult,
+    "charge": PaymentResult,
+    "release": ReleaseResult,
+}
 
 
 @dataclass
@@ -48,11 +67,11 @@ class SimulatedAuthorization:
     amount: int
     remaining: int
     currency: str
-    expires_at_iso: str
+    expires_at: datetime
     state: str  # "authorized", "captured", "released"
 
 
-@dataclass
+@dataclass(frozen=True)
 class GatewayOperation:
     """What a real gateway's dashboard would show: one row per call that moved or held money."""
 
@@ -62,25 +81,66 @@ class GatewayOperation:
     amount: int
     approved: bool
     reference: str | None
+    result: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+class GatewayBook(Protocol):
+    """Where the simulated gateway keeps its state."""
+
+    def answers(self, key: str) -> list[GatewayOperation]:
+        """Every call recorded under `key`, oldest first."""
+        ...
+
+    def record(self, op: GatewayOperation) -> None: ...
+
+    def authorization(self, authorization_id: str) -> SimulatedAuthorization | None: ...
+
+    def save(self, auth: SimulatedAuthorization) -> None: ...
+
+    def authorizations(self, trial_id: str) -> list[SimulatedAuthorization]: ...
+
+    def operations(self, trial_id: str | None = None) -> list[GatewayOperation]: ...
+
+
+class MemoryBook:
+    def __init__(self) -> None:
+        self._auths: dict[str, SimulatedAuthorization] = {}
+        self._ops: list[GatewayOperation] = []
+
+    def answers(self, key: str) -> list[GatewayOperation]:
+        return [o for o in self._ops if o.key == key]
+
+    def record(self, op: GatewayOperation) -> None:
+        self._ops.append(op)
+
+    def authorization(self, authorization_id: str) -> SimulatedAuthorization | None:
+        return self._auths.get(authorization_id)
+
+    def save(self, auth: SimulatedAuthorization) -> None:
+        self._auths[auth.id] = auth
+
+    def authorizations(self, trial_id: str) -> list[SimulatedAuthorization]:
+        return [a for a in self._auths.values() if a.trial_id == trial_id]
+
+    def operations(self, trial_id: str | None = None) -> list[GatewayOperation]:
+        return [o for o in self._ops if trial_id is None or o.trial_id == trial_id]
 
 
 class SimulatedGateway:
     def __init__(
         self,
+        book: GatewayBook | None = None,
         *,
         multiple_captures: bool = False,
         honour_idempotency_keys: bool = True,
         customer_initiated_validity: timedelta = timedelta(days=7),
         merchant_initiated_validity: timedelta = timedelta(days=4),
     ) -> None:
+        self.book: GatewayBook = book if book is not None else MemoryBook()
         self._multiple_captures = multiple_captures
         # localstripe, for one, ignores idempotency keys; this switch lets tests prove the ledger copes.
         self._honour_keys = honour_idempotency_keys
         self._validity = {False: customer_initiated_validity, True: merchant_initiated_validity}
-        self.authorizations: dict[str, SimulatedAuthorization] = {}
-        self.operations: list[GatewayOperation] = []
-        self._results: dict[str, object] = {}
-        self._ids = itertools.count(1)
         self._failures: dict[str, int] = {}
         self._clock: datetime | None = None  # the latest `at` of any request: the gateway's "now"
         self._forced_declines: dict[str, list[str]] = {}
@@ -91,6 +151,7 @@ class SimulatedGateway:
             multiple_captures=self._multiple_captures,
             customer_initiated_validity_days=self._validity[False].days,
             merchant_initiated_validity_days=self._validity[True].days,
+            idempotency_keys=self._honour_keys,
         )
 
     def fail_next(self, operation: str, times: int = 1) -> None:
@@ -104,40 +165,46 @@ class SimulatedGateway:
     # -- the port -----------------------------------------------------------------------------------
 
     async def authorize(self, req: AuthorizeRequest) -> AuthorizationResult:
-        self._maybe_fail("authorize")
-        self._tick(req.at)
-        if self._honour_keys and (cached := self._results.get(req.key)) is not None:
-            assert isinstance(cached, AuthorizationResult)
-            return cached
-        _check_amount(req.amount, req.currency)
-        decline = self._forced("authorize") or self._decline_for(
-            req.payment_method, merchant_initiated=req.merchant_initiated
+        # The book may be a database: keep its blocking calls off the worker's event loop.
+        return await asyncio.to_thread(self._authorize, req)
+
+    def _authorize(self, req: AuthorizeRequest) -> AuthorizationResult:
+        self._begin("authorize", req)
+        check_amount(req.amount, req.currency)
+        if (kept := self._kept(req.key, AuthorizationResult)) is not None:
+            return kept
+        decline = (
+            self._too_large(req.amount)
+            or self._forced("authorize")
+            or _decline_for(req.payment_method, merchant_initiated=req.merchant_initiated)
         )
         if decline:
             result = AuthorizationResult(approved=False, decline_code=decline, decline_message=_message(decline))
         else:
-            auth_id = f"simauth_{next(self._ids)}"
+            auth_id = self._id("simauth", req.key)
             expires_at = req.at + self._validity[req.merchant_initiated]
-            self.authorizations[auth_id] = SimulatedAuthorization(
-                auth_id, req.trial_id, req.amount, req.amount, req.currency, expires_at.isoformat(), "authorized"
+            self.book.save(
+                SimulatedAuthorization(
+                    auth_id, req.trial_id, req.amount, req.amount, req.currency, expires_at, "authorized"
+                )
             )
             result = AuthorizationResult(
                 approved=True, authorization_id=auth_id, amount=req.amount, expires_at=expires_at
             )
-        self._remember(req.key, "authorization", req.trial_id, req.amount, result.approved, result.authorization_id)
-        return self._keep(req.key, result)
+        return self._answer(req, "authorization", req.amount, result.authorization_id, result)
 
     async def capture(self, req: CaptureRequest) -> PaymentResult:
-        self._maybe_fail("capture")
-        self._tick(req.at)
-        if self._honour_keys and (cached := self._results.get(req.key)) is not None:
-            assert isinstance(cached, PaymentResult)
-            return cached
-        _check_amount(req.amount, req.currency)
-        auth = self.authorizations.get(req.authorization_id)
+        return await asyncio.to_thread(self._capture, req)
+
+    def _capture(self, req: CaptureRequest) -> PaymentResult:
+        self._begin("capture", req)
+        check_amount(req.amount, req.currency)
+        if (kept := self._kept(req.key, PaymentResult)) is not None:
+            return kept
+        auth = self.book.authorization(req.authorization_id)
         if auth is None or auth.state != "authorized":
             result = PaymentResult(approved=False, decline_code="authorization_not_capturable")
-        elif req.at.isoformat() >= auth.expires_at_iso:
+        elif req.at >= auth.expires_at:
             result = PaymentResult(approved=False, decline_code="authorization_expired")
         elif req.amount > auth.remaining:
             result = PaymentResult(approved=False, decline_code="amount_too_large")
@@ -146,107 +213,123 @@ class SimulatedGateway:
             released = 0
             if not self._multiple_captures or auth.remaining == 0:
                 released, auth.remaining, auth.state = auth.remaining, 0, "captured"
+            self.book.save(auth)
             result = PaymentResult(
-                approved=True, reference=f"simcap_{next(self._ids)}", amount=req.amount,
+                approved=True, reference=self._id("simcap", req.key), amount=req.amount,
                 remaining_authorized=auth.remaining, released=released,
             )  # fmt: skip
-        self._remember(req.key, "capture", req.trial_id, req.amount, result.approved, result.reference)
-        return self._keep(req.key, result)
+        return self._answer(req, "capture", req.amount, result.reference, result)
 
     async def charge(self, req: ChargeRequest) -> PaymentResult:
-        self._maybe_fail("charge")
-        self._tick(req.at)
-        if self._honour_keys and (cached := self._results.get(req.key)) is not None:
-            assert isinstance(cached, PaymentResult)
-            return cached
-        _check_amount(req.amount, req.currency)
-        decline = self._forced("charge") or self._decline_for(req.payment_method, merchant_initiated=True)
+        return await asyncio.to_thread(self._charge, req)
+
+    def _charge(self, req: ChargeRequest) -> PaymentResult:
+        self._begin("charge", req)
+        check_amount(req.amount, req.currency)
+        if (kept := self._kept(req.key, PaymentResult)) is not None:
+            return kept
+        decline = (
+            self._too_large(req.amount)
+            or self._forced("charge")
+            or _decline_for(req.payment_method, merchant_initiated=True)
+        )
         if decline:
             result = PaymentResult(approved=False, decline_code=decline, decline_message=_message(decline))
         else:
-            result = PaymentResult(approved=True, reference=f"simch_{next(self._ids)}", amount=req.amount)
-        self._remember(req.key, "charge", req.trial_id, req.amount, result.approved, result.reference)
-        return self._keep(req.key, result)
+            result = PaymentResult(approved=True, reference=self._id("simch", req.key), amount=req.amount)
+        return self._answer(req, "charge", req.amount, result.reference, result)
 
     async def release(self, req: ReleaseRequest) -> ReleaseResult:
-        self._maybe_fail("release")
-        self._tick(req.at)
-        if self._honour_keys and (cached := self._results.get(req.key)) is not None:
-            assert isinstance(cached, ReleaseResult)
-            return cached
-        auth = self.authorizations.get(req.authorization_id)
+        return await asyncio.to_thread(self._release, req)
+
+    def _release(self, req: ReleaseRequest) -> ReleaseResult:
+        self._begin("release", req)
+        if (kept := self._kept(req.key, ReleaseResult)) is not None:
+            return kept
+        auth = self.book.authorization(req.authorization_id)
         released = 0
         if auth is not None and auth.state == "authorized":
             released, auth.remaining, auth.state = auth.remaining, 0, "released"
-        result = ReleaseResult(released=released)
-        self._remember(req.key, "release", req.trial_id, released, True, req.authorization_id)
-        return self._keep(req.key, result)
+            self.book.save(auth)
+        return self._answer(req, "release", released, req.authorization_id, ReleaseResult(released=released))
 
-    async def lookup(self, key: str) -> AuthorizationResult | PaymentResult | ReleaseResult | None:
-        found = self._results.get(key)
-        assert found is None or isinstance(found, AuthorizationResult | PaymentResult | ReleaseResult)
+    async def lookup(self, req: AnyRequest) -> AuthorizationResult | PaymentResult | ReleaseResult | None:
+        answers = await asyncio.to_thread(self.book.answers, req.key)
+        if not answers:
+            return None
+        latest = answers[-1]
+        found = _RESULT_TYPES[latest.kind].model_validate(latest.result)
+        assert isinstance(found, AuthorizationResult | PaymentResult | ReleaseResult)
         return found
 
     # -- what tests and the dashboard read ----------------------------------------------------------
 
+    @property
+    def operations(self) -> list[GatewayOperation]:
+        return self.book.operations()
+
     def total(self, trial_id: str, kind: str) -> int:
-        return sum(o.amount for o in self.operations if o.trial_id == trial_id and o.kind == kind and o.approved)
+        return sum(o.amount for o in self.book.operations(trial_id) if o.kind == kind and o.approved)
 
     def held(self, trial_id: str, at: datetime | None = None) -> int:
         """What is still on hold for a trial at `at` (default: the time of the latest request seen)."""
         when = at or self._clock
-        moment = when.isoformat() if when else ""
         return sum(
             a.remaining
-            for a in self.authorizations.values()
-            if a.trial_id == trial_id and a.state == "authorized" and a.expires_at_iso > moment
+            for a in self.book.authorizations(trial_id)
+            if a.state == "authorized" and (when is None or a.expires_at > when)
         )
 
     # -- internals ----------------------------------------------------------------------------------
 
-    def _keep(self, key: str, result: _R) -> _R:
-        if self._honour_keys:
-            kept = self._results.setdefault(key, result)
-            assert isinstance(kept, type(result))
-            return kept
-        self._results[key] = result
-        return result
-
-    def _tick(self, at: datetime) -> None:
-        if self._clock is None or at > self._clock:
-            self._clock = at
-
-    def _maybe_fail(self, operation: str) -> None:
+    def _begin(self, operation: str, req: AnyRequest) -> None:
         if self._failures.get(operation, 0) > 0:
             self._failures[operation] -= 1
             raise TransientGatewayError(f"simulated network failure during {operation}")
+        if self._clock is None or req.at > self._clock:
+            self._clock = req.at
+
+    def _kept(self, key: str, result_type: type[_R]) -> _R | None:
+        """The answer already given under `key`, when the gateway honours idempotency keys."""
+        if not self._honour_keys:
+            return None
+        answers = self.book.answers(key)
+        return result_type.model_validate(answers[0].result) if answers else None
+
+    def _answer(self, req: AnyRequest, kind: str, amount: int, reference: str | None, result: _R) -> _R:
+        approved = getattr(result, "approved", True)
+        self.book.record(
+            GatewayOperation(req.key, kind, req.trial_id, amount, approved, reference, result.model_dump(mode="json"))
+        )
+        return result
+
+    def _id(self, prefix: str, key: str) -> str:
+        # Derived from the key (and how often it was used), so the simulation is deterministic and a
+        # restarted worker never reuses an id.
+        n = len(self.book.answers(key))
+        return f"{prefix}_{hashlib.sha256(f'{key}#{n}'.encode()).hexdigest()[:20]}"
 
     def _forced(self, operation: str) -> str | None:
         queue = self._forced_declines.get(operation)
         return queue.pop(0) if queue else None
 
     @staticmethod
-    def _decline_for(payment_method: str, *, merchant_initiated: bool) -> str | None:
-        if payment_method in _DECLINES:
-            return _DECLINES[payment_method]
-        if merchant_initiated:
-            return _MERCHANT_INITIATED_DECLINES.get(payment_method)
-        return None
-
-    def _remember(self, key: str, kind: str, trial_id: str, amount: int, approved: bool, ref: str | None) -> None:
-        if key not in self._results or not self._honour_keys:
-            self.operations.append(GatewayOperation(key, kind, trial_id, amount, approved, ref))
+    def _too_large(amount: int) -> str | None:
+        return "amount_too_large" if amount > MAX_AMOUNT else None
 
 
-def _check_amount(amount: int, currency: str) -> None:
-    if amount <= 0 or not is_currency(currency):
-        # A bug upstream, not a decline: refuse loudly rather than move a nonsensical amount.
-        raise ValueError(f"invalid amount {amount} {currency}")
+def _decline_for(payment_method: str, *, merchant_initiated: bool) -> str | None:
+    if payment_method in _DECLINES:
+        return _DECLINES[payment_method]
+    if merchant_initiated:
+        return _MERCHANT_INITIATED_DECLINES.get(payment_method)
+    return None
 
 
 def _message(code: str) -> str:
     return {
         "generic_decline": "The card was declined.",
         "insufficient_funds": "The card has insufficient funds.",
-        "card_declined": "The card was declined for a merchant-initiated payment.",
+        "card_declined": "The card was declined.",
+        "amount_too_large": f"The amount is above the gateway's limit of {MAX_AMOUNT:,} minor units.",
     }.get(code, "The payment was declined.")

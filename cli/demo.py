@@ -127,7 +127,7 @@ async def run_demo(settings: Settings, day_seconds: float) -> None:
         return o.order_id
 
     async def dunning() -> str:
-        return await decided(_order("H", run, 4, payment_method="pm_card_chargeCustomerFail"), keep=1, finish=True)
+        return await decided(_order("H", run, 4, payment_method="pm_card_declinesOffSession"), keep=1, finish=True)
 
     scenarios: dict[str, tuple[Callable[[], Awaitable[str]], str]] = {
         "awaiting dispatch": (awaiting_dispatch, "waits for the warehouse; flagged when the dispatch SLA passes"),

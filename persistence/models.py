@@ -165,3 +165,34 @@ class MoneyMovementRecord(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     completed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class SimulatedAuthorizationRecord(Base):
+    """A hold in the embedded (simulated) payment gateway. The gateway's own state, not the engine's: it
+    lives in the same database only so that a worker restart does not forget what the "bank" holds."""
+
+    __tablename__ = "simulated_authorizations"
+
+    authorization_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    trial_id: Mapped[str] = mapped_column(String(200), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    remaining: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)
+    state: Mapped[str] = mapped_column(String(16))  # authorized | captured | released
+
+
+class SimulatedOperationRecord(Base):
+    """One call that reached the simulated gateway, with its answer: its dashboard, and its memory of
+    idempotency keys."""
+
+    __tablename__ = "simulated_operations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(300), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    trial_id: Mapped[str] = mapped_column(String(200), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    approved: Mapped[bool] = mapped_column(Boolean)
+    reference: Mapped[str | None] = mapped_column(String(80))
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)

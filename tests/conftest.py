@@ -99,3 +99,12 @@ async def harness(
         harness = Harness(time_skipping_env.client, task_queue, adapters, time_skipping_env.sleep)
         yield harness
         await harness.terminate_running()
+
+
+@pytest.fixture(scope="session")
+def localstripe_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A localstripe server for the whole run (each test uses its own trial ids)."""
+    from tests.gateways import localstripe
+
+    with localstripe(tmp_path_factory.mktemp("localstripe")) as url:
+        yield url

@@ -53,7 +53,7 @@ async def rejected(h: Harness) -> TrialUnderTest:
 
 
 async def dunning(h: Harness) -> TrialUnderTest:
-    t = await h.start_on_trial(order(2, order_id="replay-dunning", payment_method="pm_card_chargeCustomerFail"))
+    t = await h.start_on_trial(order(2, order_id="replay-dunning", payment_method="pm_card_declinesOffSession"))
     await t.send(W.decide, decisions(keep=["p1", "p2"]))
     await t.advance(8 * DAY)  # the hold expired at day 7, so the settlement is charged off-session
     await t.advance(8 * DAY)

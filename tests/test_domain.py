@@ -85,7 +85,7 @@ def test_decisions_record_actor_channel_and_reference_and_may_change_until_close
 
 
 def test_a_piece_waived_after_its_charge_was_declined_drops_out_of_the_retry():
-    d = on_trial(2, payment_method="pm_card_chargeCustomerFail")
+    d = on_trial(2, payment_method="pm_card_declinesOffSession")
     d.trial.decide(decisions(keep=["p1"]), d.now)
     d.advance(7 * DAY + timedelta(minutes=1))  # hold expired at day 7: the kept piece is charged off-session
     s = d.trial.settlements[0]

@@ -19,7 +19,10 @@ from domain.trial import CHARGED_FATES, NEVER_CHARGED, TrialStatus
 from domain.view import view_of
 from tests.domain_support import Driver
 
-TOKENS = ["pm_card_visa", "pm_card_visa", "pm_card_visa", "pm_card_chargeDeclined", "pm_card_chargeCustomerFail"]
+TOKENS = [
+    "pm_card_visa", "pm_card_visa", "pm_card_visa", "pm_card_chargeDeclined", "pm_card_chargeCustomerFail",
+    "pm_card_declinesOffSession",
+]  # fmt: skip
 
 orders = st.builds(
     lambda prices, token: TrialOrder(

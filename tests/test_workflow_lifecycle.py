@@ -278,7 +278,7 @@ async def test_declined_settlement_is_dunned_then_waits_for_staff_then_completes
     harness: Harness, gateway: SimulatedGateway
 ):
     # The card authorizes with the client present but refuses merchant-initiated (off-session) charges.
-    o = order(2, payment_method="pm_card_chargeCustomerFail")
+    o = order(2, payment_method="pm_card_declinesOffSession")
     trial = await harness.start_on_trial(o)
     await trial.send(W.decide, decisions(keep=["p1"], ret=["p2"]))
     view = await trial.send(W.finish_early, cmd.FinishEarly(actor="client"))

@@ -1,0 +1,323 @@
+"""The real payment adapter: Stripe PaymentIntents through the official SDK.
+
+| the port            | Stripe                                                                             |
+|---------------------|------------------------------------------------------------------------------------|
+| authorize           | PaymentIntent, `capture_method=manual`, confirmed (off-session when merchant-initiated) |
+| capture             | capture with `amount_to_capture`; Stripe releases the uncaptured rest at once       |
+| charge              | PaymentIntent confirmed off-session on the saved PaymentMethod, captured at once     |
+| release             | cancel the PaymentIntent                                                           |
+| lookup              | the PaymentIntent whose metadata carries the idempotency key                        |
+
+A standard PaymentIntent can be captured once, so `capabilities.multiple_captures` is False and every capture
+answers `remaining_authorized=0`: the trial then charges later settlements off-session. Re-authorizing is an
+`authorize` with `merchant_initiated=True`; the workflow cancels the old hold only after the new one stands.
+
+Errors: a card decline is a result (it drives dunning); network errors, 5xx, rate limits and a refused API
+key raise `TransientGatewayError` and Temporal retries them with backoff; a request Stripe calls invalid is a
+bug (`InvalidPaymentRequest`, not retried). Every create carries the movement's idempotency key twice: as
+Stripe's `Idempotency-Key` (honoured for 24 hours) and in the metadata, where `lookup` finds it later.
+
+Off-session payments need the PaymentMethod saved on a Customer. Fulfilment should pass one already saved
+at checkout (a SetupIntent with `usage=off_session`); a PaymentMethod on no Customer (Stripe's test
+tokens) is saved on a new Customer that carries only the trial id.
+"""
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import stripe
+
+from activities.ports import (
+    MAX_AMOUNT,
+    AnyRequest,
+    GatewayCapabilities,
+    InvalidPaymentRequest,
+    TransientGatewayError,
+    check_amount,
+)
+from domain.money import exponent
+from domain.steps import (
+    AuthorizationResult,
+    AuthorizeRequest,
+    CaptureRequest,
+    ChargeRequest,
+    PaymentResult,
+    ReleaseRequest,
+    ReleaseResult,
+)
+
+KEY = "styletrial_key"  # metadata: the movement's idempotency key
+TRIAL = "styletrial_trial"  # metadata: the trial id (never personal data)
+
+
+class _Declined(Exception):
+    def __init__(self, code: str, message: str | None) -> None:
+        super().__init__(code)
+        self.code, self.message = code, message
+
+
+class StripeGateway:
+    def __init__(
+        self,
+        api_key: str,
+        api_base: str = "https://api.stripe.com",
+        *,
+        customer_initiated_validity: timedelta = timedelta(days=7),
+        merchant_initiated_validity: timedelta = timedelta(days=4),
+        timeout_seconds: float = 20,
+        idempotency_keys: bool = True,
+    ) -> None:
+        # No SDK retries: Temporal retries the activity with backoff, and every call is idempotent.
+        self._client = stripe.StripeClient(
+            api_key,
+            base_addresses={"api": api_base},
+            max_network_retries=0,
+            http_client=stripe.RequestsClient(timeout=timeout_seconds),
+        )
+        self._validity = {False: customer_initiated_validity, True: merchant_initiated_validity}
+        self._idempotency_keys = idempotency_keys
+        self._search: bool | None = None  # does the server have the Search API? (localstripe does not)
+
+    @property
+    def capabilities(self) -> GatewayCapabilities:
+        return GatewayCapabilities(
+            multiple_captures=False,
+            customer_initiated_validity_days=self._validity[False].days,
+            merchant_initiated_validity_days=self._validity[True].days,
+            idempotency_keys=self._idempotency_keys,
+        )
+
+    # -- the port -----------------------------------------------------------------------------------
+    # The SDK is synchronous; each call runs in a thread so the worker's event loop stays free.
+
+    async def authorize(self, req: AuthorizeRequest) -> AuthorizationResult:
+        return await asyncio.to_thread(self._authorize, req)
+
+    async def capture(self, req: CaptureRequest) -> PaymentResult:
+        return await asyncio.to_thread(self._capture, req)
+
+    async def charge(self, req: ChargeRequest) -> PaymentResult:
+        return await asyncio.to_thread(self._charge, req)
+
+    async def release(self, req: ReleaseRequest) -> ReleaseResult:
+        return await asyncio.to_thread(self._release, req)
+
+    async def lookup(self, req: AnyRequest) -> AuthorizationResult | PaymentResult | ReleaseResult | None:
+        # Captures and releases act on an existing PaymentIntent whose state answers a retry by itself.
+        if isinstance(req, AuthorizeRequest | ChargeRequest):
+            return await asyncio.to_thread(self._lookup, req)
+        return None
+
+    # -- calls --------------------------------------------------------------------------------------
+
+    def _authorize(self, req: AuthorizeRequest) -> AuthorizationResult:
+        try:
+            _check_stripe_amount(req.amount, req.currency)
+            customer, payment_method = self._saved_payment_method(req.payment_method, req)
+            params: dict[str, Any] = {
+                "amount": req.amount, "currency": req.currency.lower(), "customer": customer,
+                "payment_method": payment_method, "capture_method": "manual", "confirm": True,
+                "metadata": {KEY: req.key, TRIAL: req.trial_id}, "expand": ["latest_charge"],
+            }  # fmt: skip
+            if req.merchant_initiated:
+                params["off_session"] = True
+            with _errors():
+                intent = self._client.v1.payment_intents.create(params=params, options={"idempotency_key": req.key})  # type: ignore[arg-type]
+            return self._authorization(intent, req)
+        except _Declined as d:
+            return AuthorizationResult(approved=False, decline_code=d.code, decline_message=d.message)
+
+    def _capture(self, req: CaptureRequest) -> PaymentResult:
+        check_amount(req.amount, req.currency)
+        intents = self._client.v1.payment_intents
+        try:
+            with _errors():
+                intent = intents.capture(
+                    req.authorization_id, params={"amount_to_capture": req.amount}, options={"idempotency_key": req.key}
+                )
+        except _Declined as d:
+            return PaymentResult(approved=False, decline_code=d.code, decline_message=d.message)
+        except InvalidPaymentRequest:
+            # Stripe refuses to capture a PaymentIntent that is no longer `requires_capture`: it was captured
+            # by an earlier attempt of this very call, or it expired or was cancelled.
+            with _errors():
+                intent = intents.retrieve(req.authorization_id)
+            if not (intent.status == "succeeded" and _received(intent) == req.amount):
+                return PaymentResult(approved=False, decline_code="authorization_not_capturable")
+        received = _received(intent)
+        return PaymentResult(
+            approved=True, reference=intent.id, amount=received, remaining_authorized=0,
+            released=intent.amount - received,
+        )  # fmt: skip
+
+    def _charge(self, req: ChargeRequest) -> PaymentResult:
+        try:
+            _check_stripe_amount(req.amount, req.currency)
+            customer, payment_method = self._saved_payment_method(req.payment_method, req)
+            params = {
+                "amount": req.amount, "currency": req.currency.lower(), "customer": customer,
+                "payment_method": payment_method, "confirm": True, "off_session": True,
+                "metadata": {KEY: req.key, TRIAL: req.trial_id, "styletrial_settlement": str(req.settlement)},
+            }  # fmt: skip
+            with _errors():
+                intent = self._client.v1.payment_intents.create(params=params, options={"idempotency_key": req.key})  # type: ignore[arg-type]
+            return _payment(intent)
+        except _Declined as d:
+            return PaymentResult(approved=False, decline_code=d.code, decline_message=d.message)
+
+    def _release(self, req: ReleaseRequest) -> ReleaseResult:
+        intents = self._client.v1.payment_intents
+        try:
+            with _errors():
+                intent = intents.cancel(req.authorization_id, options={"idempotency_key": req.key})
+        except (InvalidPaymentRequest, _Declined):
+            # Already cancelled (an earlier attempt, or Stripe after the hold expired) or already captured.
+            with _errors():
+                intent = intents.retrieve(req.authorization_id)
+        return ReleaseResult(released=intent.amount - _received(intent) if intent.status == "canceled" else 0)
+
+    def _lookup(self, req: AuthorizeRequest | ChargeRequest) -> AuthorizationResult | PaymentResult | None:
+        intent = self._find(req.key)
+        if intent is None:
+            return None
+        if isinstance(req, ChargeRequest):
+            return _payment(intent)
+        try:
+            return self._authorization(intent, req)
+        except _Declined as d:
+            return AuthorizationResult(approved=False, decline_code=d.code, decline_message=d.message)
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def _authorization(self, intent: stripe.PaymentIntent, req: AuthorizeRequest) -> AuthorizationResult:
+        if intent.status == "requires_capture":
+            # Card networks hold a client-present authorization 7 days and a merchant-initiated one less;
+            # counted from the request's time, which is the workflow's clock.
+            expires_at = req.at + self._validity[req.merchant_initiated]
+            return AuthorizationResult(
+                approved=True,
+                authorization_id=intent.id,
+                amount=intent.amount,
+                expires_at=_earliest(expires_at, intent),
+            )
+        if intent.status == "requires_action":
+            # The bank wants the client present (3-D Secure): not possible here. Give the hold back at once.
+            with _errors():
+                self._client.v1.payment_intents.cancel(intent.id)
+            raise _Declined("authentication_required", "The bank asked for the client to authenticate.")
+        raise _declined_intent(intent)
+
+    def _saved_payment_method(self, token: str, req: AuthorizeRequest | ChargeRequest) -> tuple[str, str]:
+        """(customer, payment method) for an off-session-capable payment."""
+        methods = self._client.v1.payment_methods
+        try:
+            with _errors():
+                method = methods.retrieve(token)
+        except InvalidPaymentRequest as err:
+            raise _Declined("invalid_payment_method", "Stripe does not know this payment method.") from err
+        if method.customer:
+            return _id(method.customer), method.id
+        with _errors():
+            customer = self._client.v1.customers.create(
+                params={"metadata": {TRIAL: req.trial_id}}, options={"idempotency_key": f"{req.key}-customer"}
+            )
+            method = methods.attach(
+                method.id, params={"customer": customer.id}, options={"idempotency_key": f"{req.key}-attach"}
+            )
+        return customer.id, method.id
+
+    def _find(self, key: str) -> stripe.PaymentIntent | None:
+        """The newest PaymentIntent created under `key`. Stripe's Search API where there is one (it can lag
+        by a minute; the create's Idempotency-Key covers that window); else a scan of the list."""
+        intents = self._client.v1.payment_intents
+        if self._search is not False:
+            try:
+                with _errors():
+                    found = intents.search(params={"query": f"metadata['{KEY}']:'{_quoted(key)}'", "limit": 10})
+                self._search = True
+                return max(found.data, key=lambda i: i.created, default=None)
+            except InvalidPaymentRequest:
+                self._search = False
+        with _errors():
+            pages = intents.list(params={"limit": 100}).auto_paging_iter()
+            matches = [i for i in pages if (i.to_dict().get("metadata") or {}).get(KEY) == key]
+        return max(matches, key=lambda i: i.created, default=None)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Stripe's error classes, sorted into the port's taxonomy."""
+    try:
+        yield
+    except stripe.CardError as err:
+        error = (err.json_body or {}).get("error") or {}
+        code = error.get("decline_code") or err.code or "card_declined"
+        raise _Declined(code, err.user_message) from err
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as err:
+        raise TransientGatewayError(f"Stripe unavailable ({type(err).__name__}, HTTP {err.http_status})") from err
+    except (stripe.AuthenticationError, stripe.PermissionError) as err:
+        # A wrong or revoked key: retried with backoff until an operator fixes the configuration.
+        raise TransientGatewayError(f"Stripe refused the API key (HTTP {err.http_status})") from err
+    except (stripe.InvalidRequestError, stripe.IdempotencyError) as err:
+        raise InvalidPaymentRequest("stripe_invalid_request", f"HTTP {err.http_status}: {err.user_message}") from err
+
+
+def _check_stripe_amount(amount: int, currency: str) -> None:
+    check_amount(amount, currency)
+    if amount > MAX_AMOUNT:
+        raise _Declined("amount_too_large", f"Stripe takes at most {MAX_AMOUNT:,} minor units in one payment.")
+    if exponent(currency) == 3 and amount % 10:
+        # Stripe charges three-decimal currencies (BHD, KWD, …) in multiples of 10 minor units.
+        raise _Declined("invalid_amount", "Stripe takes three-decimal currencies in multiples of 10 minor units.")
+
+
+def _payment(intent: stripe.PaymentIntent) -> PaymentResult:
+    if intent.status == "succeeded":
+        return PaymentResult(approved=True, reference=intent.id, amount=_received(intent))
+    if intent.status == "requires_action":
+        return PaymentResult(
+            approved=False, reference=intent.id, decline_code="authentication_required",
+            decline_message="The bank asked for the client to authenticate.",
+        )  # fmt: skip
+    d = _declined_intent(intent)
+    return PaymentResult(approved=False, reference=intent.id, decline_code=d.code, decline_message=d.message)
+
+
+def _declined_intent(intent: stripe.PaymentIntent) -> _Declined:
+    # Stripe omits empty fields, so read the plain dict rather than attributes.
+    error = intent.to_dict().get("last_payment_error") or {}
+    code = error.get("decline_code") or error.get("code") or f"payment_{intent.status}"
+    return _Declined(code, error.get("message"))
+
+
+def _received(intent: stripe.PaymentIntent) -> int:
+    """What the PaymentIntent has taken. Stripe says `amount_received`; localstripe only shows its charge."""
+    data = intent.to_dict()
+    if "amount_received" in data:
+        return int(data["amount_received"])
+    charge = data.get("latest_charge")
+    if isinstance(charge, dict) and charge.get("captured") and charge.get("status") == "succeeded":
+        return int(charge["amount"]) - int(charge.get("amount_refunded") or 0)
+    return 0
+
+
+def _earliest(expires_at: datetime, intent: stripe.PaymentIntent) -> datetime:
+    """Stripe may say when the hold ends (`capture_before` on the charge); never trust a later date."""
+    charge = intent.to_dict().get("latest_charge")
+    details = charge.get("payment_method_details") if isinstance(charge, dict) else None
+    card = (details or {}).get("card") or {}
+    before = card.get("capture_before")
+    if isinstance(before, int):
+        return min(expires_at, datetime.fromtimestamp(before, tz=expires_at.tzinfo))
+    return expires_at
+
+
+def _id(value: Any) -> str:
+    return value if isinstance(value, str) else str(value.id)
+
+
+def _quoted(key: str) -> str:
+    return key.replace("\\", "\\\\").replace("'", "\\'")

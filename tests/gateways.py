@@ -1,0 +1,111 @@
+"""The payment adapters under test, each with the same test-side view of the gateway ("the dashboard").
+
+`localstripe` (PyPI) runs as a real HTTP server on a free loopback port; the Stripe adapter talks to it
+through the official SDK exactly as it would talk to Stripe.
+"""
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import stripe
+
+from activities.stripe_gateway import KEY, TRIAL, StripeGateway
+from domain.steps import AuthorizationResult, AuthorizeRequest, ChargeRequest, PaymentResult
+
+TEST_KEY = "sk_test_styletrial_localstripe"  # localstripe accepts any key; this one is not a secret
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def localstripe(folder: Path) -> Iterator[str]:
+    """Start localstripe from scratch on a free port; yield its base URL; stop it."""
+    port = free_port()
+    log = (folder / "localstripe.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
+        cwd=folder, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"localstripe did not start: {(folder / 'localstripe.log').read_text()}"
+                    ) from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+class StripeUnderTest(StripeGateway):
+    """The real adapter against localstripe, plus what a test reads on Stripe's side and one switch.
+
+    `decline_next` makes the client's card fail from now on, the way a card is cancelled during a trial:
+    the next merchant-initiated payment goes out with Stripe's test card that declines every charge, so the
+    decline really comes from the server.
+    """
+
+    def __init__(self, api_base: str) -> None:
+        # localstripe ignores Idempotency-Key: the engine's ledger and lookup must cope without it.
+        super().__init__(TEST_KEY, api_base, idempotency_keys=False)
+        self.client = stripe.StripeClient(TEST_KEY, base_addresses={"api": api_base}, max_network_retries=0)
+        self._failing: list[str] = []
+
+    def decline_next(self, operation: str, code: str = "card_declined") -> None:
+        self._failing.append(operation)
+
+    async def authorize(self, req: AuthorizeRequest) -> AuthorizationResult:
+        if req.merchant_initiated and "authorize" in self._failing:
+            self._failing.remove("authorize")
+            req = req.model_copy(update={"payment_method": "pm_card_chargeCustomerFail"})
+        return await super().authorize(req)
+
+    async def charge(self, req: ChargeRequest) -> PaymentResult:
+        if "charge" in self._failing:
+            self._failing.remove("charge")
+            req = req.model_copy(update={"payment_method": "pm_card_chargeCustomerFail"})
+        return await super().charge(req)
+
+    # -- Stripe's side ------------------------------------------------------------------------------
+
+    def intents(self, trial_id: str) -> list[dict[str, Any]]:
+        everything = self.client.v1.payment_intents.list(params={"limit": 100}).auto_paging_iter()
+        return [i.to_dict() for i in everything if (i.to_dict().get("metadata") or {}).get(TRIAL) == trial_id]
+
+    def held(self, trial_id: str, at: datetime | None = None) -> int:
+        return sum(i["amount"] for i in self.intents(trial_id) if i["status"] == "requires_capture")
+
+    def total(self, trial_id: str, kind: str) -> int:
+        manual = kind == "capture"
+        return sum(received(i) for i in self.intents(trial_id) if (i.get("capture_method") == "manual") == manual)
+
+    def keys(self, trial_id: str) -> list[str]:
+        return [i["metadata"][KEY] for i in self.intents(trial_id)]
+
+
+def received(intent: dict[str, Any]) -> int:
+    if "amount_received" in intent:
+        return int(intent["amount_received"])
+    charge = intent.get("latest_charge")
+    if isinstance(charge, dict) and charge.get("captured") and charge.get("status") == "succeeded":
+        return int(charge["amount"]) - int(charge.get("amount_refunded") or 0)
+    return 0
