@@ -253,7 +253,8 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except stripe.CardError as err:
-        error = (err.json_body or {}).get("error") or {}
+        body: dict[str, Any] = err.json_body if isinstance(err.json_body, dict) else {}
+        error: dict[str, Any] = body.get("error") or {}
         code = error.get("decline_code") or err.code or "card_declined"
         raise _Declined(code, err.user_message) from err
     except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as err:
