@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI
+from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
@@ -18,10 +19,12 @@ from activities.payments import PaymentActivities
 from activities.ports import Notifier, PaymentGateway, StockPort
 from activities.read_model import ReadModelActivities
 from activities.simulated_gateway import SimulatedGateway
+from activities.stripe_gateway import StripeGateway
 from api.app import create_app
 from client.trials import TrialClient
 from config import Settings
 from persistence.db import make_engine
+from persistence.simulated_book import SqlGatewayBook
 from persistence.store import SqlStore
 from workflows.style_trial import StyleTrialWorkflow
 
@@ -37,8 +40,18 @@ class Adapters:
 
 
 def default_adapters(settings: Settings) -> Adapters:
-    """The embedded defaults: SQLite (or the configured database), the simulated gateway, in-memory stock."""
-    return Adapters(store=SqlStore(make_engine(settings.resolved_database_url)))
+    """From settings: the configured database (SQLite by default), the configured payment gateway
+    (simulated by default, its state in that database), in-memory stock and a recording notifier."""
+    engine = make_engine(settings.resolved_database_url)
+    return Adapters(store=SqlStore(engine), gateway=payment_gateway(settings, engine))
+
+
+def payment_gateway(settings: Settings, engine: Engine) -> PaymentGateway:
+    if settings.payments == "stripe":
+        if settings.stripe_api_key is None:
+            raise ValueError("STYLETRIAL_PAYMENTS=stripe needs STYLETRIAL_STRIPE_API_KEY (a restricted key is enough).")
+        return StripeGateway(settings.stripe_api_key.get_secret_value(), settings.stripe_api_base)
+    return SimulatedGateway(SqlGatewayBook(engine))
 
 
 def data_converter(settings: Settings) -> DataConverter:

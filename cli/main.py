@@ -108,22 +108,24 @@ async def _serve(settings: Settings, *, api: bool, worker: bool) -> None:
     """Run the worker and/or the API in this process until SIGINT or SIGTERM, then stop both cleanly."""
     import uvicorn
 
+    from persistence.db import make_engine
     from persistence.store import SqlStore
     from worker import build_api, build_worker, connect, default_adapters
 
     client = await connect(settings)
-    adapters = default_adapters(settings)
+    # Only a worker builds the adapters: the payment gateway (and its Stripe key) stay out of the API.
+    adapters = default_adapters(settings) if worker else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     tasks: list[asyncio.Task[Any]] = []
-    temporal_worker = build_worker(client, settings.task_queue, adapters) if worker else None
+    temporal_worker = build_worker(client, settings.task_queue, adapters) if adapters else None
     if temporal_worker:
         tasks.append(asyncio.create_task(temporal_worker.run()))
     server = None
     if api:
-        store: SqlStore = adapters.store
+        store = adapters.store if adapters else SqlStore(make_engine(settings.resolved_database_url))
         config = uvicorn.Config(
             build_api(settings, client, store), host=settings.api_host, port=settings.api_port, log_level="warning"
         )

@@ -17,7 +17,15 @@ from typing import Any
 import stripe
 
 from activities.stripe_gateway import KEY, TRIAL, StripeGateway
-from domain.steps import AuthorizationResult, AuthorizeRequest, ChargeRequest, PaymentResult
+from domain.steps import (
+    AuthorizationResult,
+    AuthorizeRequest,
+    CaptureRequest,
+    ChargeRequest,
+    PaymentResult,
+    ReleaseRequest,
+    ReleaseResult,
+)
 
 TEST_KEY = "sk_test_styletrial_localstripe"  # localstripe accepts any key; this one is not a secret
 
@@ -69,21 +77,41 @@ class StripeUnderTest(StripeGateway):
         super().__init__(TEST_KEY, api_base, idempotency_keys=False)
         self.client = stripe.StripeClient(TEST_KEY, base_addresses={"api": api_base}, max_network_retries=0)
         self._failing: list[str] = []
+        # Stripe cancels a hold by itself when it expires; localstripe never does. The expiry the adapter
+        # reported stands in for that when a test asks what is still held.
+        self.expiry: dict[str, datetime] = {}
+        self.clock: datetime | None = None
 
     def decline_next(self, operation: str, code: str = "card_declined") -> None:
         self._failing.append(operation)
 
     async def authorize(self, req: AuthorizeRequest) -> AuthorizationResult:
+        self._tick(req.at)
         if req.merchant_initiated and "authorize" in self._failing:
             self._failing.remove("authorize")
             req = req.model_copy(update={"payment_method": "pm_card_chargeCustomerFail"})
-        return await super().authorize(req)
+        result = await super().authorize(req)
+        if result.authorization_id and result.expires_at:
+            self.expiry[result.authorization_id] = result.expires_at
+        return result
+
+    async def capture(self, req: CaptureRequest) -> PaymentResult:
+        self._tick(req.at)
+        return await super().capture(req)
 
     async def charge(self, req: ChargeRequest) -> PaymentResult:
+        self._tick(req.at)
         if "charge" in self._failing:
             self._failing.remove("charge")
             req = req.model_copy(update={"payment_method": "pm_card_chargeCustomerFail"})
         return await super().charge(req)
+
+    async def release(self, req: ReleaseRequest) -> ReleaseResult:
+        self._tick(req.at)
+        return await super().release(req)
+
+    def _tick(self, at: datetime) -> None:
+        self.clock = at if self.clock is None else max(self.clock, at)
 
     # -- Stripe's side ------------------------------------------------------------------------------
 
@@ -92,7 +120,17 @@ class StripeUnderTest(StripeGateway):
         return [i.to_dict() for i in everything if (i.to_dict().get("metadata") or {}).get(TRIAL) == trial_id]
 
     def held(self, trial_id: str, at: datetime | None = None) -> int:
-        return sum(i["amount"] for i in self.intents(trial_id) if i["status"] == "requires_capture")
+        """Uncaptured, uncancelled and, as Stripe would see it, unexpired at `at` (default: latest call)."""
+        when = at or self.clock
+        return sum(
+            i["amount"]
+            for i in self.intents(trial_id)
+            if i["status"] == "requires_capture" and not self._expired(i["id"], when)
+        )
+
+    def _expired(self, intent_id: str, when: datetime | None) -> bool:
+        expires_at = self.expiry.get(intent_id)
+        return when is not None and expires_at is not None and expires_at <= when
 
     def total(self, trial_id: str, kind: str) -> int:
         manual = kind == "capture"
