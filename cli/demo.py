@@ -122,12 +122,18 @@ async def run_demo(settings: Settings, day_seconds: float) -> None:
         return oid
 
     async def declined_card() -> str:
-        o = _order("G", run, 3, payment_method="pm_card_chargeDeclined")
+        o = _order("G", run, 3, payment_method="pm_card_visa_chargeDeclined")
         await trials.start(StartTrial(order=o, policy=policy))
         return o.order_id
 
     async def dunning() -> str:
-        return await decided(_order("H", run, 4, payment_method="pm_card_declinesOffSession"), keep=1, finish=True)
+        oid = await decided(_order("H", run, 4), keep=1, finish=True)
+        # The client then swaps to a card that declines every payment (a Stripe test card that localstripe
+        # knows too), so the unreturned pieces' off-session charge is declined on either gateway.
+        await trials.send(oid, W.change_payment_method, cmd.NewPaymentMethod(
+            payment_method="pm_card_chargeCustomerFail", actor="cr-demo",
+        ))  # fmt: skip
+        return oid
 
     scenarios: dict[str, tuple[Callable[[], Awaitable[str]], str]] = {
         "awaiting dispatch": (awaiting_dispatch, "waits for the warehouse; flagged when the dispatch SLA passes"),

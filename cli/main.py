@@ -92,6 +92,12 @@ def dev(settings: Settings) -> None:
         print(f"API:             http://{settings.api_host}:{settings.api_port}/docs")
         print(f"Temporal server: {settings.temporal_address} (history in {settings.data_dir}/temporal.sqlite)")
         print(f"Read model:      {_redacted(settings.resolved_database_url)}")
+        gateway = (
+            f"stripe at {settings.stripe_api_base}"
+            if settings.payments == "stripe"
+            else "simulated (state in the read-model database)"
+        )
+        print(f"Payments:        {gateway}")
         for token, role in settings.api_tokens.items():
             print(f"Dev token ({role}): {token}")
         print("Ctrl-C stops everything. Try `styletrial demo` in another terminal.", flush=True)
