@@ -23,6 +23,7 @@ from config import Settings
 from persistence.migrate import upgrade
 from tests.support import order
 from worker import build_api, build_worker, default_adapters
+from workflows import search_attributes
 
 AUTH = {"Authorization": "Bearer bench-token"}
 
@@ -79,6 +80,7 @@ async def main(total: int = 60, clients: int = 10) -> None:
         data_converter=pydantic_data_converter,
         dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
         dev_server_log_level="error",
+        search_attributes=search_attributes.ALL,  # the workflow upserts them; an unknown one fails its task
     )
     folder = Path(tempfile.mkdtemp())
     # A bench role that may do everything the flow needs: fulfilment and support are the same token here.

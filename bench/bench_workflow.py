@@ -24,6 +24,7 @@ from domain.workflow_io import StartTrial
 from persistence.migrate import upgrade
 from tests.support import decisions, order, parcels
 from worker import build_worker, default_adapters
+from workflows import search_attributes
 from workflows.style_trial import StyleTrialWorkflow as W
 
 
@@ -57,6 +58,7 @@ async def main(total: int = 60, concurrency: int = 10, database_url: str | None 
         data_converter=pydantic_data_converter,
         dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
         dev_server_log_level="error",
+        search_attributes=search_attributes.ALL,  # the workflow upserts them; an unknown one fails its task
     )
     queue = f"bench-{uuid.uuid4()}"
     starts: list[float] = []
