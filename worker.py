@@ -48,7 +48,7 @@ def default_adapters(settings: Settings) -> Adapters:
 
 def payment_gateway(settings: Settings, engine: Engine) -> PaymentGateway:
     if settings.payments == "stripe":
-        if settings.stripe_api_key is None:
+        if settings.stripe_api_key is None or not settings.stripe_api_key.get_secret_value():
             raise ValueError("STYLETRIAL_PAYMENTS=stripe needs STYLETRIAL_STRIPE_API_KEY (a restricted key is enough).")
         return StripeGateway(settings.stripe_api_key.get_secret_value(), settings.stripe_api_base)
     return SimulatedGateway(SqlGatewayBook(engine))

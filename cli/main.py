@@ -13,7 +13,7 @@ from config import ROLES, Settings
 from persistence.migrate import upgrade
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="styletrial", description="Style Trial consignment engine")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("dev", help="the whole local stack: Temporal dev server + UI, migrations, worker, API")
@@ -34,7 +34,11 @@ def main(argv: list[str] | None = None) -> None:
     lst.add_argument("--customer")
     lst.add_argument("--attention", action="store_true", help="only trials that need attention")
     lst.add_argument("--limit", type=int, default=20)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
