@@ -216,17 +216,24 @@ class StripeGateway:
         try:
             with _errors():
                 method = methods.retrieve(token)
-        except InvalidPaymentRequest as err:
-            raise _Declined("invalid_payment_method", "Stripe does not know this payment method.") from err
-        if method.customer:
-            return _id(method.customer), method.id
+            if method.customer:
+                return _id(method.customer), method.id
+            token = method.id
+        except InvalidPaymentRequest:
+            # Not retrievable as such (Stripe's test tokens are accepted where a PaymentMethod is used,
+            # not always fetched): attaching it below either works or says the method is unknown.
+            pass
         with _errors():
             customer = self._client.v1.customers.create(
                 params={"metadata": {TRIAL: req.trial_id}}, options={"idempotency_key": f"{req.key}-customer"}
             )
-            method = methods.attach(
-                method.id, params={"customer": customer.id}, options={"idempotency_key": f"{req.key}-attach"}
-            )
+        try:
+            with _errors():
+                method = methods.attach(
+                    token, params={"customer": customer.id}, options={"idempotency_key": f"{req.key}-attach"}
+                )
+        except InvalidPaymentRequest as err:
+            raise _Declined("invalid_payment_method", "Stripe does not know this payment method.") from err
         return customer.id, method.id
 
     def _find(self, key: str) -> stripe.PaymentIntent | None:
@@ -247,6 +254,13 @@ class StripeGateway:
         return max(matches, key=lambda i: i.created, default=None)
 
 
+# Stripe's error codes for a request that is well formed but that Stripe will not carry out as asked.
+_REFUSED_AS_ASKED = frozenset({
+    "amount_too_small", "amount_too_large", "invalid_charge_amount", "payment_method_unactivated",
+    "payment_method_not_available", "payment_method_unexpected_state", "payment_intent_incompatible_payment_method",
+})  # fmt: skip
+
+
 @contextmanager
 def _errors() -> Iterator[None]:
     """Stripe's error classes, sorted into the port's taxonomy."""
@@ -262,8 +276,14 @@ def _errors() -> Iterator[None]:
     except (stripe.AuthenticationError, stripe.PermissionError) as err:
         # A wrong or revoked key: retried with backoff until an operator fixes the configuration.
         raise TransientGatewayError(f"Stripe refused the API key (HTTP {err.http_status})") from err
-    except (stripe.InvalidRequestError, stripe.IdempotencyError) as err:
+    except stripe.InvalidRequestError as err:
+        if err.code in _REFUSED_AS_ASKED:
+            # Valid on our side, but not a payment Stripe will make (below its minimum, say): a decline
+            # the trial can act on, never a workflow task stuck on a "bug".
+            raise _Declined(err.code or "invalid_request", err.user_message) from err
         raise InvalidPaymentRequest("stripe_invalid_request", f"HTTP {err.http_status}: {err.user_message}") from err
+    except stripe.IdempotencyError as err:
+        raise InvalidPaymentRequest("stripe_idempotency", f"HTTP {err.http_status}: {err.user_message}") from err
 
 
 def _check_stripe_amount(amount: int, currency: str) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,9 +36,9 @@ def authorize(trial: str, pm: str = "pm_card_visa") -> AuthorizeRequest:
 
 
 @pytest.fixture
-def canned() -> Iterator[tuple[str, list[int]]]:
+def canned() -> Iterator[tuple[str, list[Any]]]:
     """A server answering with the status in `answers[0]` and a Stripe-shaped error body; yields its URL."""
-    answers: list[int] = [500]
+    answers: list[Any] = [500, "x"]  # status, Stripe error code
     seen: list[dict[str, str]] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -47,7 +48,7 @@ def canned() -> Iterator[tuple[str, list[int]]]:
             kind = {402: "card_error", 429: "rate_limit_error", 401: "invalid_request_error"}.get(status, "api_error")
             if status == 400:
                 kind = "invalid_request_error"
-            body = json.dumps({"error": {"type": kind, "code": "x", "message": f"canned {status}"}}).encode()
+            body = json.dumps({"error": {"type": kind, "code": answers[1], "message": f"canned {status}"}}).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -66,7 +67,7 @@ def canned() -> Iterator[tuple[str, list[int]]]:
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 429, 401])
-async def test_server_errors_rate_limits_and_a_refused_key_are_retryable(canned: tuple[str, list[int]], status: int):
+async def test_server_errors_rate_limits_and_a_refused_key_are_retryable(canned: tuple[str, list[Any]], status: int):
     url, answers = canned
     answers[0] = status
     gateway = StripeGateway("sk_test_canned", url)
@@ -74,7 +75,7 @@ async def test_server_errors_rate_limits_and_a_refused_key_are_retryable(canned:
         await gateway.authorize(authorize("style-trial-canned"))
 
 
-async def test_a_request_stripe_calls_invalid_is_a_bug_not_retried(canned: tuple[str, list[int]]):
+async def test_a_request_stripe_calls_invalid_is_a_bug_not_retried(canned: tuple[str, list[Any]]):
     url, answers = canned
     answers[0] = 400
     gateway = StripeGateway("sk_test_canned", url)
@@ -82,7 +83,17 @@ async def test_a_request_stripe_calls_invalid_is_a_bug_not_retried(canned: tuple
         await gateway.release(ReleaseRequest(key="k", trial_id="t", authorization_id="pi_1", currency="GBP", at=AT))
 
 
-async def test_a_card_error_from_stripe_is_a_decline_with_its_code(canned: tuple[str, list[int]]):
+async def test_a_payment_stripe_will_not_make_as_asked_is_a_decline_not_a_stuck_trial(canned: tuple[str, list[Any]]):
+    url, answers = canned
+    answers[:] = [400, "amount_too_small"]  # e.g. a late charge below Stripe's minimum for the currency
+    gateway = StripeGateway("sk_test_canned", url)
+    result = await gateway.charge(
+        ChargeRequest(key="k3", trial_id="t", amount=20, currency="GBP", payment_method="pm_x", settlement=2, at=AT)
+    )
+    assert not result.approved and result.decline_code == "amount_too_small"
+
+
+async def test_a_card_error_from_stripe_is_a_decline_with_its_code(canned: tuple[str, list[Any]]):
     url, answers = canned
     answers[0] = 402
     gateway = StripeGateway("sk_test_canned", url)
