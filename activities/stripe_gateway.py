@@ -5,7 +5,7 @@
 | authorize           | PaymentIntent, `capture_method=manual`, confirmed (off-session when merchant-initiated) |
 | capture             | capture with `amount_to_capture`; Stripe releases the uncaptured rest at once       |
 | charge              | PaymentIntent confirmed off-session on the saved PaymentMethod, captured at once     |
-| release             | cancel the PaymentIntent                                                           |
+| release             | cancel the PaymentIntent (its metadata names the release that did it)              |
 | lookup              | the PaymentIntent whose metadata carries the idempotency key                        |
 
 A standard PaymentIntent can be captured once, so `capabilities.multiple_captures` is False and every capture
@@ -51,6 +51,8 @@ from domain.steps import (
 
 KEY = "styletrial_key"  # metadata: the movement's idempotency key
 TRIAL = "styletrial_trial"  # metadata: the trial id (never personal data)
+RELEASE = "styletrial_release"  # metadata: the key of the release that cancelled the hold
+_CANCELLABLE = frozenset({"requires_payment_method", "requires_confirmation", "requires_action", "requires_capture"})
 
 
 class _Declined(Exception):
@@ -169,15 +171,17 @@ class StripeGateway:
             return PaymentResult(approved=False, decline_code=d.code, decline_message=d.message)
 
     def _release(self, req: ReleaseRequest) -> ReleaseResult:
+        """Cancel the hold, saying in its metadata which release did it: a retry of that release answers
+        what it released, and any other caller (a second release, or Stripe's own expiry) answers 0."""
         intents = self._client.v1.payment_intents
-        try:
+        with _errors():
+            intent = intents.retrieve(req.authorization_id)
+        if intent.status in _CANCELLABLE:
             with _errors():
-                intent = intents.cancel(req.authorization_id, options={"idempotency_key": req.key})
-        except (InvalidPaymentRequest, _Declined):
-            # Already cancelled (an earlier attempt, or Stripe after the hold expired) or already captured.
-            with _errors():
-                intent = intents.retrieve(req.authorization_id)
-        return ReleaseResult(released=intent.amount - _received(intent) if intent.status == "canceled" else 0)
+                intents.update(intent.id, params={"metadata": {RELEASE: req.key}})
+                intent = intents.cancel(intent.id, options={"idempotency_key": req.key})
+        mine = (intent.to_dict().get("metadata") or {}).get(RELEASE) == req.key
+        return ReleaseResult(released=intent.amount - _received(intent) if intent.status == "canceled" and mine else 0)
 
     def _lookup(self, req: AuthorizeRequest | ChargeRequest) -> AuthorizationResult | PaymentResult | None:
         intent = self._find(req.key)
