@@ -3,7 +3,7 @@
 | the port            | Stripe                                                                             |
 |---------------------|------------------------------------------------------------------------------------|
 | authorize           | PaymentIntent, `capture_method=manual`, confirmed (off-session when merchant-initiated) |
-| capture             | capture with `amount_to_capture`; Stripe releases the uncaptured rest at once       |
+| capture             | capture with `amount_to_capture` (its metadata names the settlement); Stripe releases the uncaptured rest at once |
 | charge              | PaymentIntent confirmed off-session on the saved PaymentMethod, captured at once     |
 | release             | cancel the PaymentIntent (its metadata names the release that did it)              |
 | lookup              | the PaymentIntent whose metadata carries the idempotency key                        |
@@ -52,6 +52,7 @@ from domain.steps import (
 KEY = "styletrial_key"  # metadata: the movement's idempotency key
 TRIAL = "styletrial_trial"  # metadata: the trial id (never personal data)
 RELEASE = "styletrial_release"  # metadata: the key of the release that cancelled the hold
+CAPTURE = "styletrial_capture"  # metadata: the key of the settlement that captured the hold
 _CANCELLABLE = frozenset({"requires_payment_method", "requires_confirmation", "requires_action", "requires_capture"})
 
 
@@ -133,23 +134,28 @@ class StripeGateway:
             return AuthorizationResult(approved=False, decline_code=d.code, decline_message=d.message)
 
     def _capture(self, req: CaptureRequest) -> PaymentResult:
+        """Capture once, saying in the hold's metadata which settlement did it: a retry of that capture
+        answers what it took; any other capture of a consumed, cancelled or expired hold is refused."""
         check_amount(req.amount, req.currency)
         intents = self._client.v1.payment_intents
-        try:
-            with _errors():
-                intent = intents.capture(
-                    req.authorization_id, params={"amount_to_capture": req.amount}, options={"idempotency_key": req.key}
-                )
-        except _Declined as d:
-            return PaymentResult(approved=False, decline_code=d.code, decline_message=d.message)
-        except InvalidPaymentRequest:
-            # Stripe refuses to capture a PaymentIntent that is no longer `requires_capture`: it was captured
-            # by an earlier attempt of this very call, or it expired or was cancelled.
-            with _errors():
-                intent = intents.retrieve(req.authorization_id)
-            if not (intent.status == "succeeded" and _received(intent) == req.amount):
-                return PaymentResult(approved=False, decline_code="authorization_not_capturable")
+        with _errors():
+            intent = intents.retrieve(req.authorization_id)
+        if intent.status == "requires_capture":
+            try:
+                with _errors():
+                    intents.update(intent.id, params={"metadata": {CAPTURE: req.key}})
+                    intent = intents.capture(
+                        intent.id, params={"amount_to_capture": req.amount}, options={"idempotency_key": req.key}
+                    )
+            except _Declined as d:
+                return PaymentResult(approved=False, decline_code=d.code, decline_message=d.message)
+            except InvalidPaymentRequest:
+                with _errors():  # it changed under us (expired, cancelled): read what it is now
+                    intent = intents.retrieve(req.authorization_id)
+        mine = (intent.to_dict().get("metadata") or {}).get(CAPTURE) == req.key
         received = _received(intent)
+        if not (intent.status == "succeeded" and mine and received == req.amount):
+            return PaymentResult(approved=False, decline_code="authorization_not_capturable")
         return PaymentResult(
             approved=True, reference=intent.id, amount=received, remaining_authorized=0,
             released=intent.amount - received,

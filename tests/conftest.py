@@ -101,9 +101,11 @@ async def harness(
         await harness.terminate_running()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def localstripe_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A localstripe server for the whole run (each test uses its own trial ids)."""
+    """A fresh localstripe server per test module (each test uses its own trial ids). Not one per run:
+    localstripe lists every PaymentIntent it holds, so the tests' reads of Stripe's side would slow down
+    as the run goes on."""
     from tests.gateways import localstripe
 
     with localstripe(tmp_path_factory.mktemp("localstripe")) as url:

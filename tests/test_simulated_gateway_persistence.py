@@ -1,11 +1,19 @@
 """The simulated gateway keeps its holds in the engine's database: a restarted worker forgets nothing."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
+from temporalio.testing import WorkflowEnvironment
+
 from activities.simulated_gateway import SimulatedGateway
+from domain import commands as cmd
 from domain.steps import AuthorizeRequest, CaptureRequest, ReleaseRequest
 from persistence.db import make_engine
 from persistence.simulated_book import SqlGatewayBook
+from persistence.store import SqlStore
+from tests.support import Harness, decisions, order, parcels
+from worker import Adapters, build_worker
+from workflows.style_trial import StyleTrialWorkflow as W
 
 AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 TRIAL = "style-trial-restart"
@@ -57,3 +65,36 @@ async def test_an_expired_hold_cannot_be_captured(db_url: str):
     )  # fmt: skip
     result = await gateway_on(db_url).capture(late)
     assert not result.approved and result.decline_code == "authorization_expired"
+
+
+async def test_a_worker_restart_mid_trial_still_captures_from_the_hold_it_made(
+    dev_env: WorkflowEnvironment, db_url: str
+):
+    """The first worker authorizes and stops; a new worker (new process state, same database) settles."""
+    engine = make_engine(db_url)
+    store = SqlStore(engine)
+    queue = f"restart-{uuid.uuid4()}"
+    o = order(3, order_id=f"restart-{uuid.uuid4().hex[:8]}")
+
+    def fresh_adapters() -> Adapters:
+        return Adapters(store=store, gateway=SimulatedGateway(SqlGatewayBook(make_engine(db_url))))
+
+    first = fresh_adapters()
+    async with build_worker(dev_env.client, queue, first):
+        h = Harness(dev_env.client, queue, first, dev_env.sleep)
+        trial = await h.start_accepted(o)
+    # The first worker is gone; nothing of its memory survives but the database.
+    second = fresh_adapters()
+    async with build_worker(dev_env.client, queue, second):
+        h2 = Harness(dev_env.client, queue, second, dev_env.sleep)
+        h2.started.append(trial.handle)
+        await trial.send(W.dispatch, parcels([["p1", "p2", "p3"]]))
+        await trial.deliver_all()
+        await trial.send(W.decide, decisions(keep=["p1"], ret=["p2", "p3"]))
+        view = await trial.send(W.finish_early, cmd.FinishEarly(actor="client"))
+        await h2.terminate_running()
+    capture = next(m for m in view.movements if m.settlement == 1)
+    assert (capture.kind, capture.outcome, capture.amount) == ("capture", "succeeded", 120_000)
+    assert isinstance(second.gateway, SimulatedGateway)
+    assert second.gateway.total(trial.trial_id, "capture") == 120_000
+    engine.dispose()
