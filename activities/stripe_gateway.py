@@ -152,7 +152,7 @@ class StripeGateway:
             except InvalidPaymentRequest:
                 with _errors():  # it changed under us (expired, cancelled): read what it is now
                     intent = intents.retrieve(req.authorization_id)
-        mine = (intent.to_dict().get("metadata") or {}).get(CAPTURE) == req.key
+        mine = metadata(intent, CAPTURE) == req.key
         received = _received(intent)
         if not (intent.status == "succeeded" and mine and received == req.amount):
             return PaymentResult(approved=False, decline_code="authorization_not_capturable")
@@ -186,7 +186,7 @@ class StripeGateway:
             with _errors():
                 intents.update(intent.id, params={"metadata": {RELEASE: req.key}})
                 intent = intents.cancel(intent.id, options={"idempotency_key": req.key})
-        mine = (intent.to_dict().get("metadata") or {}).get(RELEASE) == req.key
+        mine = metadata(intent, RELEASE) == req.key
         return ReleaseResult(released=intent.amount - _received(intent) if intent.status == "canceled" and mine else 0)
 
     def _lookup(self, req: AuthorizeRequest | ChargeRequest) -> AuthorizationResult | PaymentResult | None:
@@ -260,7 +260,7 @@ class StripeGateway:
                 self._search = False
         with _errors():
             pages = intents.list(params={"limit": 100}).auto_paging_iter()
-            matches = [i for i in pages if (i.to_dict().get("metadata") or {}).get(KEY) == key]
+            matches = [i for i in pages if metadata(i, KEY) == key]
         return max(matches, key=lambda i: i.created, default=None)
 
 
@@ -322,6 +322,12 @@ def _declined_intent(intent: stripe.PaymentIntent) -> _Declined:
     error = intent.to_dict().get("last_payment_error") or {}
     code = error.get("decline_code") or error.get("code") or f"payment_{intent.status}"
     return _Declined(code, error.get("message"))
+
+
+def metadata(intent: stripe.PaymentIntent, name: str) -> str | None:
+    """One metadata value; Stripe omits empty fields, so read the plain dict rather than attributes."""
+    value = (intent.to_dict().get("metadata") or {}).get(name)
+    return str(value) if value is not None else None
 
 
 def _received(intent: stripe.PaymentIntent) -> int:

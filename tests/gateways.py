@@ -16,7 +16,7 @@ from typing import Any
 
 import stripe
 
-from activities.stripe_gateway import KEY, TRIAL, StripeGateway
+from activities.stripe_gateway import KEY, TRIAL, StripeGateway, metadata
 from domain.steps import (
     AuthorizationResult,
     AuthorizeRequest,
@@ -117,7 +117,7 @@ class StripeUnderTest(StripeGateway):
 
     def intents(self, trial_id: str) -> list[dict[str, Any]]:
         everything = self.client.v1.payment_intents.list(params={"limit": 100}).auto_paging_iter()
-        return [i.to_dict() for i in everything if (i.to_dict().get("metadata") or {}).get(TRIAL) == trial_id]
+        return [i.to_dict() for i in everything if metadata(i, TRIAL) == trial_id]
 
     def held(self, trial_id: str, at: datetime | None = None) -> int:
         """Uncaptured, uncancelled and, as Stripe would see it, unexpired at `at` (default: latest call)."""
