@@ -21,13 +21,17 @@ from domain.steps import (
     StockResult,
 )
 from domain.trial import Trial
+from tests.gateways import StripeUnderTest
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 class Driver:
     def __init__(
-        self, order: TrialOrder, policy: TrialPolicy | None = None, gateway: SimulatedGateway | None = None
+        self,
+        order: TrialOrder,
+        policy: TrialPolicy | None = None,
+        gateway: SimulatedGateway | StripeUnderTest | None = None,
     ) -> None:
         self.now = T0
         self.gateway = gateway or SimulatedGateway()
