@@ -15,13 +15,16 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from activities.stripe_gateway import StripeGateway
 from client.trials import TrialClient
 from config import Settings
 from domain import commands as cmd
 from domain.errors import DomainError
 from domain.policy import TrialPolicy
+from domain.view import TrialView
 from domain.workflow_io import StartTrial
 from persistence.migrate import upgrade
+from tests.gateways import StripeUnderTest
 from tests.support import decisions, order, parcels
 from worker import build_worker, default_adapters
 from workflows.style_trial import StyleTrialWorkflow as W
@@ -60,6 +63,28 @@ async def eventually(check, what: str, seconds: float = 15):
 
 
 async def test_a_whole_trial_runs_on_the_real_server_with_the_real_worker(trials: TrialClient):
+    await whole_trial(trials)
+
+
+async def test_a_whole_trial_settles_through_stripe_with_the_worker_built_from_settings(
+    dev_env: WorkflowEnvironment, tmp_path: Path, localstripe_url: str
+):
+    settings = Settings(
+        data_dir=tmp_path, payments="stripe", stripe_api_key="sk_test_e2e", stripe_api_base=localstripe_url
+    )
+    upgrade(settings.resolved_database_url)
+    adapters = default_adapters(settings)
+    assert isinstance(adapters.gateway, StripeGateway)
+    queue = f"e2e-stripe-{uuid.uuid4()}"
+    async with build_worker(dev_env.client, queue, adapters):
+        result = await whole_trial(TrialClient(dev_env.client, queue))
+    stripe_side = StripeUnderTest(localstripe_url)
+    assert stripe_side.total(result.trial_id, "capture") == result.amounts.charged == 200_000
+    assert stripe_side.total(result.trial_id, "charge") == 0
+    assert stripe_side.held(result.trial_id) == 0, "the rest of the hold went back with the capture"
+
+
+async def whole_trial(trials: TrialClient) -> TrialView:
     o = order(3, price=lambda i: i * 50_000)
     handle, created = await trials.start(StartTrial(order=o, policy=FAST))
     assert created
@@ -87,7 +112,7 @@ async def test_a_whole_trial_runs_on_the_real_server_with_the_real_worker(trials
     view = await eventually(closed, "the seven (scaled) days and the first settlement")
     assert view.amounts.charged == 200_000
     view = await trials.send(oid, W.inspect, cmd.Inspection(piece_id="p2", condition="ok"))
-    result = await asyncio.wait_for(handle.result(), 15)
+    result: TrialView = await asyncio.wait_for(handle.result(), 15)
     assert result.status == "COMPLETED"
     assert result.amounts.charged == 200_000 and result.amounts.authorized == 0
     assert {p.piece_id: p.state for p in result.pieces} == {"p1": "KEPT", "p2": "RETURNED", "p3": "KEPT"}
@@ -96,6 +121,7 @@ async def test_a_whole_trial_runs_on_the_real_server_with_the_real_worker(trials
     with pytest.raises(DomainError) as info:
         await trials.send(oid, W.waive, cmd.Waiver(piece_id="p1", reason="r", actor="a"))
     assert info.value.code == "trial_finished"
+    return result
 
 
 async def test_start_is_idempotent_and_conflicts_are_refused_on_the_real_server(trials: TrialClient):
