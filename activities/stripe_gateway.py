@@ -331,8 +331,11 @@ def metadata(intent: stripe.PaymentIntent, name: str) -> str | None:
 
 
 def _received(intent: stripe.PaymentIntent) -> int:
-    """What the PaymentIntent has taken. Stripe says `amount_received`; localstripe only shows its charge."""
-    data = intent.to_dict()
+    return received_amount(intent.to_dict())
+
+
+def received_amount(data: dict[str, Any]) -> int:
+    """What a PaymentIntent has taken. Stripe says `amount_received`; localstripe only shows its charge."""
     if "amount_received" in data:
         return int(data["amount_received"])
     charge = data.get("latest_charge")

@@ -16,7 +16,7 @@ from typing import Any
 
 import stripe
 
-from activities.stripe_gateway import KEY, TRIAL, StripeGateway, metadata
+from activities.stripe_gateway import KEY, TRIAL, StripeGateway, metadata, received_amount
 from domain.steps import (
     AuthorizationResult,
     AuthorizeRequest,
@@ -134,16 +134,9 @@ class StripeUnderTest(StripeGateway):
 
     def total(self, trial_id: str, kind: str) -> int:
         manual = kind == "capture"
-        return sum(received(i) for i in self.intents(trial_id) if (i.get("capture_method") == "manual") == manual)
+        return sum(
+            received_amount(i) for i in self.intents(trial_id) if (i.get("capture_method") == "manual") == manual
+        )
 
     def keys(self, trial_id: str) -> list[str]:
         return [i["metadata"][KEY] for i in self.intents(trial_id)]
-
-
-def received(intent: dict[str, Any]) -> int:
-    if "amount_received" in intent:
-        return int(intent["amount_received"])
-    charge = intent.get("latest_charge")
-    if isinstance(charge, dict) and charge.get("captured") and charge.get("status") == "succeeded":
-        return int(charge["amount"]) - int(charge.get("amount_refunded") or 0)
-    return 0
