@@ -68,9 +68,9 @@ async def connect(settings: Settings) -> Client:
 def build_worker(client: Client, task_queue: str, adapters: Adapters) -> Worker:
     caps = adapters.gateway.capabilities
     log.info(
-        "payments: %s; multiple captures %s; holds %d days client-present, %d merchant-initiated; gateway keys %s",
+        "payments: %s; multiple captures %s; holds %d days client-present, %d merchant-initiated",
         type(adapters.gateway).__name__, caps.multiple_captures, caps.customer_initiated_validity_days,
-        caps.merchant_initiated_validity_days, caps.idempotency_keys,
+        caps.merchant_initiated_validity_days,
     )  # fmt: skip
     payments = PaymentActivities(adapters.gateway, adapters.store)
     read_model = ReadModelActivities(adapters.store)

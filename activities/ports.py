@@ -36,6 +36,11 @@ class InvalidPaymentRequest(ValueError):
 MAX_AMOUNT = 99_999_999
 
 
+def over_limit(amount: int) -> str | None:
+    """The decline code for an amount above `MAX_AMOUNT`, the same on every adapter; None when within it."""
+    return "amount_too_large" if amount > MAX_AMOUNT else None
+
+
 def check_amount(amount: int, currency: str) -> None:
     """The port's rule for every amount: a positive whole number of minor units of an ISO-4217 currency.
 
@@ -58,9 +63,6 @@ class GatewayCapabilities:
     multiple_captures: bool
     customer_initiated_validity_days: int
     merchant_initiated_validity_days: int
-    # The gateway honours idempotency keys itself (Stripe does for 24 hours; localstripe does not). The
-    # engine never relies on it: the ledger and `lookup` make a retry safe either way.
-    idempotency_keys: bool
 
 
 class PaymentGateway(Protocol):

@@ -32,7 +32,14 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from activities.ports import MAX_AMOUNT, AnyRequest, GatewayCapabilities, TransientGatewayError, check_amount
+from activities.ports import (
+    MAX_AMOUNT,
+    AnyRequest,
+    GatewayCapabilities,
+    TransientGatewayError,
+    check_amount,
+    over_limit,
+)
 from domain.steps import (
     AuthorizationResult,
     AuthorizeRequest,
@@ -151,7 +158,6 @@ class SimulatedGateway:
             multiple_captures=self._multiple_captures,
             customer_initiated_validity_days=self._validity[False].days,
             merchant_initiated_validity_days=self._validity[True].days,
-            idempotency_keys=self._honour_keys,
         )
 
     def fail_next(self, operation: str, times: int = 1) -> None:
@@ -171,17 +177,18 @@ class SimulatedGateway:
     def _authorize(self, req: AuthorizeRequest) -> AuthorizationResult:
         self._begin("authorize", req)
         check_amount(req.amount, req.currency)
-        if (kept := self._kept(req.key, AuthorizationResult)) is not None:
+        answered = self.book.answers(req.key)
+        if (kept := self._kept(answered, AuthorizationResult)) is not None:
             return kept
         decline = (
-            self._too_large(req.amount)
+            over_limit(req.amount)
             or self._forced("authorize")
             or _decline_for(req.payment_method, merchant_initiated=req.merchant_initiated)
         )
         if decline:
             result = AuthorizationResult(approved=False, decline_code=decline, decline_message=_message(decline))
         else:
-            auth_id = self._id("simauth", req.key)
+            auth_id = self._id("simauth", req.key, len(answered))
             expires_at = req.at + self._validity[req.merchant_initiated]
             self.book.save(
                 SimulatedAuthorization(
@@ -199,7 +206,8 @@ class SimulatedGateway:
     def _capture(self, req: CaptureRequest) -> PaymentResult:
         self._begin("capture", req)
         check_amount(req.amount, req.currency)
-        if (kept := self._kept(req.key, PaymentResult)) is not None:
+        answered = self.book.answers(req.key)
+        if (kept := self._kept(answered, PaymentResult)) is not None:
             return kept
         auth = self.book.authorization(req.authorization_id)
         if auth is None or auth.state != "authorized":
@@ -215,7 +223,7 @@ class SimulatedGateway:
                 released, auth.remaining, auth.state = auth.remaining, 0, "captured"
             self.book.save(auth)
             result = PaymentResult(
-                approved=True, reference=self._id("simcap", req.key), amount=req.amount,
+                approved=True, reference=self._id("simcap", req.key, len(answered)), amount=req.amount,
                 remaining_authorized=auth.remaining, released=released,
             )  # fmt: skip
         return self._answer(req, "capture", req.amount, result.reference, result)
@@ -226,17 +234,20 @@ class SimulatedGateway:
     def _charge(self, req: ChargeRequest) -> PaymentResult:
         self._begin("charge", req)
         check_amount(req.amount, req.currency)
-        if (kept := self._kept(req.key, PaymentResult)) is not None:
+        answered = self.book.answers(req.key)
+        if (kept := self._kept(answered, PaymentResult)) is not None:
             return kept
         decline = (
-            self._too_large(req.amount)
+            over_limit(req.amount)
             or self._forced("charge")
             or _decline_for(req.payment_method, merchant_initiated=True)
         )
         if decline:
             result = PaymentResult(approved=False, decline_code=decline, decline_message=_message(decline))
         else:
-            result = PaymentResult(approved=True, reference=self._id("simch", req.key), amount=req.amount)
+            result = PaymentResult(
+                approved=True, reference=self._id("simch", req.key, len(answered)), amount=req.amount
+            )
         return self._answer(req, "charge", req.amount, result.reference, result)
 
     async def release(self, req: ReleaseRequest) -> ReleaseResult:
@@ -244,7 +255,8 @@ class SimulatedGateway:
 
     def _release(self, req: ReleaseRequest) -> ReleaseResult:
         self._begin("release", req)
-        if (kept := self._kept(req.key, ReleaseResult)) is not None:
+        answered = self.book.answers(req.key)
+        if (kept := self._kept(answered, ReleaseResult)) is not None:
             return kept
         auth = self.book.authorization(req.authorization_id)
         released = 0
@@ -289,12 +301,11 @@ class SimulatedGateway:
         if self._clock is None or req.at > self._clock:
             self._clock = req.at
 
-    def _kept(self, key: str, result_type: type[_R]) -> _R | None:
-        """The answer already given under `key`, when the gateway honours idempotency keys."""
-        if not self._honour_keys:
+    def _kept(self, answered: list[GatewayOperation], result_type: type[_R]) -> _R | None:
+        """The first answer given under the call's key, when the gateway honours idempotency keys."""
+        if not self._honour_keys or not answered:
             return None
-        answers = self.book.answers(key)
-        return result_type.model_validate(answers[0].result) if answers else None
+        return result_type.model_validate(answered[0].result)
 
     def _answer(self, req: AnyRequest, kind: str, amount: int, reference: str | None, result: _R) -> _R:
         approved = getattr(result, "approved", True)
@@ -303,19 +314,15 @@ class SimulatedGateway:
         )
         return result
 
-    def _id(self, prefix: str, key: str) -> str:
-        # Derived from the key (and how often it was used), so the simulation is deterministic and a
+    @staticmethod
+    def _id(prefix: str, key: str, n: int) -> str:
+        # Derived from the key and how often it was used (`n`), so the simulation is deterministic and a
         # restarted worker never reuses an id.
-        n = len(self.book.answers(key))
         return f"{prefix}_{hashlib.sha256(f'{key}#{n}'.encode()).hexdigest()[:20]}"
 
     def _forced(self, operation: str) -> str | None:
         queue = self._forced_declines.get(operation)
         return queue.pop(0) if queue else None
-
-    @staticmethod
-    def _too_large(amount: int) -> str | None:
-        return "amount_too_large" if amount > MAX_AMOUNT else None
 
 
 def _decline_for(payment_method: str, *, merchant_initiated: bool) -> str | None:

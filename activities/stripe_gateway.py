@@ -37,6 +37,7 @@ from activities.ports import (
     InvalidPaymentRequest,
     TransientGatewayError,
     check_amount,
+    over_limit,
 )
 from domain.money import exponent
 from domain.steps import (
@@ -57,9 +58,17 @@ _CANCELLABLE = frozenset({"requires_payment_method", "requires_confirmation", "r
 
 
 class _Declined(Exception):
+    """A decline found anywhere in a call; the call turns it into its result."""
+
     def __init__(self, code: str, message: str | None) -> None:
         super().__init__(code)
         self.code, self.message = code, message
+
+    def authorization(self) -> AuthorizationResult:
+        return AuthorizationResult(approved=False, decline_code=self.code, decline_message=self.message)
+
+    def payment(self, reference: str | None = None) -> PaymentResult:
+        return PaymentResult(approved=False, reference=reference, decline_code=self.code, decline_message=self.message)
 
 
 class StripeGateway:
@@ -71,7 +80,6 @@ class StripeGateway:
         customer_initiated_validity: timedelta = timedelta(days=7),
         merchant_initiated_validity: timedelta = timedelta(days=4),
         timeout_seconds: float = 20,
-        idempotency_keys: bool = True,
     ) -> None:
         # No SDK retries: Temporal retries the activity with backoff, and every call is idempotent.
         self._client = stripe.StripeClient(
@@ -81,7 +89,6 @@ class StripeGateway:
             http_client=stripe.RequestsClient(timeout=timeout_seconds),
         )
         self._validity = {False: customer_initiated_validity, True: merchant_initiated_validity}
-        self._idempotency_keys = idempotency_keys
         self._search: bool | None = None  # does the server have the Search API? (localstripe does not)
 
     @property
@@ -90,7 +97,6 @@ class StripeGateway:
             multiple_captures=False,
             customer_initiated_validity_days=self._validity[False].days,
             merchant_initiated_validity_days=self._validity[True].days,
-            idempotency_keys=self._idempotency_keys,
         )
 
     # -- the port -----------------------------------------------------------------------------------
@@ -131,7 +137,7 @@ class StripeGateway:
                 intent = self._client.v1.payment_intents.create(params=params, options={"idempotency_key": req.key})  # type: ignore[arg-type]
             return self._authorization(intent, req)
         except _Declined as d:
-            return AuthorizationResult(approved=False, decline_code=d.code, decline_message=d.message)
+            return d.authorization()
 
     def _capture(self, req: CaptureRequest) -> PaymentResult:
         """Capture once, saying in the hold's metadata which settlement did it: a retry of that capture
@@ -148,7 +154,7 @@ class StripeGateway:
                         intent.id, params={"amount_to_capture": req.amount}, options={"idempotency_key": req.key}
                     )
             except _Declined as d:
-                return PaymentResult(approved=False, decline_code=d.code, decline_message=d.message)
+                return d.payment()
             except InvalidPaymentRequest:
                 with _errors():  # it changed under us (expired, cancelled): read what it is now
                     intent = intents.retrieve(req.authorization_id)
@@ -174,7 +180,7 @@ class StripeGateway:
                 intent = self._client.v1.payment_intents.create(params=params, options={"idempotency_key": req.key})  # type: ignore[arg-type]
             return _payment(intent)
         except _Declined as d:
-            return PaymentResult(approved=False, decline_code=d.code, decline_message=d.message)
+            return d.payment()
 
     def _release(self, req: ReleaseRequest) -> ReleaseResult:
         """Cancel the hold, saying in its metadata which release did it: a retry of that release answers
@@ -198,7 +204,7 @@ class StripeGateway:
         try:
             return self._authorization(intent, req)
         except _Declined as d:
-            return AuthorizationResult(approved=False, decline_code=d.code, decline_message=d.message)
+            return d.authorization()
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -214,10 +220,10 @@ class StripeGateway:
                 expires_at=_earliest(expires_at, intent),
             )
         if intent.status == "requires_action":
-            # The bank wants the client present (3-D Secure): not possible here. Give the hold back at once.
+            # Give the hold back at once: nobody is present to authenticate it.
             with _errors():
                 self._client.v1.payment_intents.cancel(intent.id)
-            raise _Declined("authentication_required", "The bank asked for the client to authenticate.")
+            raise _authentication_required()
         raise _declined_intent(intent)
 
     def _saved_payment_method(self, token: str, req: AuthorizeRequest | ChargeRequest) -> tuple[str, str]:
@@ -298,23 +304,24 @@ def _errors() -> Iterator[None]:
 
 def _check_stripe_amount(amount: int, currency: str) -> None:
     check_amount(amount, currency)
-    if amount > MAX_AMOUNT:
-        raise _Declined("amount_too_large", f"Stripe takes at most {MAX_AMOUNT:,} minor units in one payment.")
+    if code := over_limit(amount):
+        raise _Declined(code, f"Stripe takes at most {MAX_AMOUNT:,} minor units in one payment.")
     if exponent(currency) == 3 and amount % 10:
         # Stripe charges three-decimal currencies (BHD, KWD, …) in multiples of 10 minor units.
         raise _Declined("invalid_amount", "Stripe takes three-decimal currencies in multiples of 10 minor units.")
+
+
+def _authentication_required() -> _Declined:
+    # The bank wants the client present (3-D Secure), which an engine charging on its own can't arrange.
+    return _Declined("authentication_required", "The bank asked for the client to authenticate.")
 
 
 def _payment(intent: stripe.PaymentIntent) -> PaymentResult:
     if intent.status == "succeeded":
         return PaymentResult(approved=True, reference=intent.id, amount=_received(intent))
     if intent.status == "requires_action":
-        return PaymentResult(
-            approved=False, reference=intent.id, decline_code="authentication_required",
-            decline_message="The bank asked for the client to authenticate.",
-        )  # fmt: skip
-    d = _declined_intent(intent)
-    return PaymentResult(approved=False, reference=intent.id, decline_code=d.code, decline_message=d.message)
+        return _authentication_required().payment(intent.id)
+    return _declined_intent(intent).payment(intent.id)
 
 
 def _declined_intent(intent: stripe.PaymentIntent) -> _Declined:

@@ -74,7 +74,7 @@ class StripeUnderTest(StripeGateway):
 
     def __init__(self, api_base: str) -> None:
         # localstripe ignores Idempotency-Key: the engine's ledger and lookup must cope without it.
-        super().__init__(TEST_KEY, api_base, idempotency_keys=False)
+        super().__init__(TEST_KEY, api_base)
         self.client = stripe.StripeClient(TEST_KEY, base_addresses={"api": api_base}, max_network_retries=0)
         self._failing: list[str] = []
         # Stripe cancels a hold by itself when it expires; localstripe never does. The expiry the adapter
