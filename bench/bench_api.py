@@ -19,6 +19,7 @@ import uvicorn
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from bench.stats import ms
 from config import Settings
 from persistence.migrate import upgrade
 from tests.support import order
@@ -26,11 +27,6 @@ from worker import build_api, build_worker, default_adapters
 from workflows import search_attributes
 
 AUTH = {"Authorization": "Bearer bench-token"}
-
-
-def pct(xs: list[float], p: float) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, int(len(s) * p))] * 1000
 
 
 async def one(http: httpx.AsyncClient, starts: list[float], decisions: list[float], commands: list[float]) -> None:
@@ -116,9 +112,9 @@ async def main(total: int = 60, clients: int = 10) -> None:
     finally:
         await env.shutdown()
     print(f"API over loopback: {total} trials of 30 pieces, {clients} concurrent clients, {elapsed:.1f} s")
-    print(f"  POST /v1/trials: p50 {pct(starts, 0.5):.0f} ms  p99 {pct(starts, 0.99):.0f} ms")
-    print(f"  POST .../decisions (30 decisions): p50 {pct(decisions, 0.5):.0f} ms  p99 {pct(decisions, 0.99):.0f} ms")
-    print(f"  every command: p50 {pct(commands, 0.5):.0f} ms  p99 {pct(commands, 0.99):.0f} ms")
+    print(f"  POST /v1/trials: p50 {ms(starts, 0.5):.0f} ms  p99 {ms(starts, 0.99):.0f} ms")
+    print(f"  POST .../decisions (30 decisions): p50 {ms(decisions, 0.5):.0f} ms  p99 {ms(decisions, 0.99):.0f} ms")
+    print(f"  every command: p50 {ms(commands, 0.5):.0f} ms  p99 {ms(commands, 0.99):.0f} ms")
     print(f"  throughput: {total / elapsed:.1f} trials/s, {(len(commands) + len(starts)) / elapsed:.0f} writes/s")
 
 

@@ -3,10 +3,10 @@
 .venv/bin/python -m bench.bench_domain
 """
 
-import statistics
 import time
 from datetime import timedelta
 
+from bench.stats import ms
 from domain import commands as cmd
 from tests.domain_support import Driver
 from tests.support import decisions, order, parcels
@@ -34,10 +34,9 @@ def main(rounds: int = 200) -> None:
     for _ in range(rounds):
         start = time.perf_counter()
         one_trial()
-        samples.append((time.perf_counter() - start) * 1000)
-    samples.sort()
+        samples.append(time.perf_counter() - start)
     print(f"domain: 30-piece trial, open to completed, {rounds} rounds")
-    print(f"  p50 {statistics.median(samples):.2f} ms  p99 {samples[int(rounds * 0.99) - 1]:.2f} ms")
+    print(f"  p50 {ms(samples, 0.5):.2f} ms  p99 {ms(samples, 0.99):.2f} ms")
 
 
 if __name__ == "__main__":

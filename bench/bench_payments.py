@@ -20,6 +20,7 @@ from typing import Any
 from activities.payments import PaymentActivities
 from activities.ports import PaymentGateway
 from activities.simulated_gateway import SimulatedGateway
+from bench.stats import ms
 from domain.steps import AuthorizeRequest, CaptureRequest, ChargeRequest
 from persistence.db import make_engine
 from persistence.simulated_book import SqlGatewayBook
@@ -28,11 +29,6 @@ from tests.databases import postgres_database, sqlite_database
 from tests.gateways import StripeUnderTest, localstripe
 
 AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
-
-def pct(xs: list[float], p: float) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, int(len(s) * p))] * 1000
 
 
 async def measure(gateway_for: Callable[[Any], PaymentGateway], url: str, rounds: int) -> str:
@@ -61,7 +57,7 @@ async def measure(gateway_for: Callable[[Any], PaymentGateway], url: str, rounds
             payment_method="pm_card_visa", settlement=2, at=AT + timedelta(days=10),
         )))  # fmt: skip
     engine.dispose()
-    return "; ".join(f"{k} p50 {pct(v, 0.5):.1f} ms, p99 {pct(v, 0.99):.1f} ms" for k, v in times.items())
+    return "; ".join(f"{k} p50 {ms(v, 0.5):.1f} ms, p99 {ms(v, 0.99):.1f} ms" for k, v in times.items())
 
 
 async def main(rounds: int) -> None:

@@ -11,6 +11,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from bench.stats import ms
 from domain import commands as cmd
 from domain.view import TrialView, view_of
 from persistence.db import make_engine
@@ -36,11 +37,6 @@ def views() -> list[TrialView]:
     return out
 
 
-def pct(xs: list[float], p: float) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, int(len(s) * p))] * 1000
-
-
 def measure(url: str, rounds: int) -> str:
     engine = make_engine(url)
     store = SqlStore(engine)
@@ -59,8 +55,8 @@ def measure(url: str, rounds: int) -> str:
         ledger.append(time.perf_counter() - t0)
     engine.dispose()
     return (
-        f"projection of a 30-piece trial: p50 {pct(writes, 0.5):.2f} ms, p99 {pct(writes, 0.99):.2f} ms "
-        f"({len(writes)} writes); ledger claim+complete: p50 {pct(ledger, 0.5):.2f} ms, p99 {pct(ledger, 0.99):.2f} ms"
+        f"projection of a 30-piece trial: p50 {ms(writes, 0.5):.2f} ms, p99 {ms(writes, 0.99):.2f} ms "
+        f"({len(writes)} writes); ledger claim+complete: p50 {ms(ledger, 0.5):.2f} ms, p99 {ms(ledger, 0.99):.2f} ms"
     )
 
 

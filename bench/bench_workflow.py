@@ -17,6 +17,7 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from bench.stats import ms
 from client.trials import TrialClient
 from config import Settings
 from domain import commands as cmd
@@ -26,11 +27,6 @@ from tests.support import decisions, order, parcels
 from worker import build_worker, default_adapters
 from workflows import search_attributes
 from workflows.style_trial import StyleTrialWorkflow as W
-
-
-def pct(samples: list[float], p: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
 
 
 async def one(trials: TrialClient, starts: list[float], updates: list[float]) -> None:
@@ -80,9 +76,6 @@ async def main(total: int = 60, concurrency: int = 10, database_url: str | None 
             elapsed = time.perf_counter() - began
     finally:
         await env.shutdown()
-
-    def ms(xs: list[float], p: float) -> float:
-        return pct(xs, p) * 1000
 
     print(f"workflow on the dev server: {total} trials of 30 pieces, {concurrency} at a time, {elapsed:.1f} s")
     print(f"  start -> accepted (authorize + reserve): p50 {ms(starts, 0.5):.0f} ms  p99 {ms(starts, 0.99):.0f} ms")
