@@ -26,6 +26,7 @@ the simulation honest on Temporal's time-skipping test server, where days pass i
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -51,6 +52,8 @@ from domain.steps import (
 )
 
 _R = TypeVar("_R", AuthorizationResult, PaymentResult, ReleaseResult)
+_A = TypeVar("_A")
+_T = TypeVar("_T")
 
 _DECLINES = {
     "pm_card_visa_chargeDeclined": "card_declined",
@@ -94,6 +97,9 @@ class GatewayOperation:
 class GatewayBook(Protocol):
     """Where the simulated gateway keeps its state."""
 
+    # True when calls wait on I/O (a database): the gateway then runs them off the event loop.
+    blocking: bool
+
     def answers(self, key: str) -> list[GatewayOperation]:
         """Every call recorded under `key`, oldest first."""
         ...
@@ -110,6 +116,8 @@ class GatewayBook(Protocol):
 
 
 class MemoryBook:
+    blocking = False
+
     def __init__(self) -> None:
         self._auths: dict[str, SimulatedAuthorization] = {}
         self._ops: list[GatewayOperation] = []
@@ -171,8 +179,7 @@ class SimulatedGateway:
     # -- the port -----------------------------------------------------------------------------------
 
     async def authorize(self, req: AuthorizeRequest) -> AuthorizationResult:
-        # The book may be a database: keep its blocking calls off the worker's event loop.
-        return await asyncio.to_thread(self._authorize, req)
+        return await self._run(self._authorize, req)
 
     def _authorize(self, req: AuthorizeRequest) -> AuthorizationResult:
         self._begin("authorize", req)
@@ -201,7 +208,7 @@ class SimulatedGateway:
         return self._answer(req, "authorization", req.amount, result.authorization_id, result)
 
     async def capture(self, req: CaptureRequest) -> PaymentResult:
-        return await asyncio.to_thread(self._capture, req)
+        return await self._run(self._capture, req)
 
     def _capture(self, req: CaptureRequest) -> PaymentResult:
         self._begin("capture", req)
@@ -229,7 +236,7 @@ class SimulatedGateway:
         return self._answer(req, "capture", req.amount, result.reference, result)
 
     async def charge(self, req: ChargeRequest) -> PaymentResult:
-        return await asyncio.to_thread(self._charge, req)
+        return await self._run(self._charge, req)
 
     def _charge(self, req: ChargeRequest) -> PaymentResult:
         self._begin("charge", req)
@@ -251,7 +258,7 @@ class SimulatedGateway:
         return self._answer(req, "charge", req.amount, result.reference, result)
 
     async def release(self, req: ReleaseRequest) -> ReleaseResult:
-        return await asyncio.to_thread(self._release, req)
+        return await self._run(self._release, req)
 
     def _release(self, req: ReleaseRequest) -> ReleaseResult:
         self._begin("release", req)
@@ -266,7 +273,7 @@ class SimulatedGateway:
         return self._answer(req, "release", released, req.authorization_id, ReleaseResult(released=released))
 
     async def lookup(self, req: AnyRequest) -> AuthorizationResult | PaymentResult | ReleaseResult | None:
-        answers = await asyncio.to_thread(self.book.answers, req.key)
+        answers = await self._run(self.book.answers, req.key)
         if not answers:
             return None
         latest = answers[-1]
@@ -293,6 +300,11 @@ class SimulatedGateway:
         )
 
     # -- internals ----------------------------------------------------------------------------------
+
+    async def _run(self, call: Callable[[_A], _T], arg: _A) -> _T:
+        # A database book would stall the worker's event loop: its calls go to a thread. An in-memory
+        # book answers at once, and a thread per call would cost more than the call.
+        return await asyncio.to_thread(call, arg) if self.book.blocking else call(arg)
 
     def _begin(self, operation: str, req: AnyRequest) -> None:
         if self._failures.get(operation, 0) > 0:

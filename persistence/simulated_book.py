@@ -12,6 +12,8 @@ from persistence.models import SimulatedAuthorizationRecord, SimulatedOperationR
 
 
 class SqlGatewayBook:
+    blocking = True
+
     def __init__(self, engine: Engine) -> None:
         self._sessions = make_sessions(engine)
 
