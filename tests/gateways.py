@@ -4,7 +4,6 @@
 through the official SDK exactly as it would talk to Stripe.
 """
 
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from typing import Any
 import stripe
 
 from activities.stripe_gateway import KEY, TRIAL, StripeGateway, metadata, received_amount
+from cli.devserver import port_open
 from domain.steps import (
     AuthorizationResult,
     AuthorizeRequest,
@@ -26,14 +26,9 @@ from domain.steps import (
     ReleaseRequest,
     ReleaseResult,
 )
+from tests.machine import free_port
 
 TEST_KEY = "sk_test_styletrial_localstripe"  # localstripe accepts any key; this one is not a secret
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -47,16 +42,10 @@ def localstripe(folder: Path) -> Iterator[str]:
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"localstripe did not start: {(folder / 'localstripe.log').read_text()}"
-                    ) from None
-                time.sleep(0.1)
+        while not port_open("127.0.0.1", port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"localstripe did not start: {(folder / 'localstripe.log').read_text()}")
+            time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()

@@ -11,7 +11,6 @@
 import base64
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.main import build_parser
 from config import Settings
+from tests.machine import ensure_debian_package
 from workflows import search_attributes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,17 +33,8 @@ ENGINE_SERVICES = {"migrate", "worker", "api"}
 
 
 def ensure_docker_compose() -> str:
-    found = shutil.which("docker-compose")
-    if found is None:
-        # Debian's package, as chromium for the browser test; it validates files without a Docker engine.
-        subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True, timeout=300)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "docker-compose"],
-            check=True, capture_output=True, timeout=600,
-        )  # fmt: skip
-        found = shutil.which("docker-compose")
-    assert found, "docker-compose is not installed"
-    return found
+    # Debian's package: it validates and resolves compose files without a Docker engine.
+    return ensure_debian_package("docker-compose", "docker-compose")
 
 
 def secrets_env() -> dict[str, str]:

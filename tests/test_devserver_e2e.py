@@ -25,6 +25,7 @@ from domain.view import TrialView
 from domain.workflow_io import StartTrial
 from persistence.migrate import upgrade
 from tests.gateways import StripeUnderTest
+from tests.machine import free_port
 from tests.support import decisions, order, parcels
 from worker import build_worker, default_adapters
 from workflows.style_trial import StyleTrialWorkflow as W
@@ -33,12 +34,6 @@ pytestmark = pytest.mark.devserver
 BIN = Path(sys.executable).parent
 # A week in 1.4 seconds: the real server's timers fire in real time.
 FAST = TrialPolicy().scaled(432_000)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

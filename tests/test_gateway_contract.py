@@ -15,7 +15,8 @@ from domain.steps import AuthorizeRequest, CaptureRequest, ChargeRequest, Releas
 from persistence.db import make_engine
 from persistence.simulated_book import SqlGatewayBook
 from tests.databases import sqlite_database
-from tests.gateways import StripeUnderTest, free_port
+from tests.gateways import StripeUnderTest
+from tests.machine import free_port
 
 AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 Gateway = Any  # SimulatedGateway | StripeUnderTest: the port plus held/total/decline_next

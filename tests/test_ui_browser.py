@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from playwright.async_api import Page, async_playwright
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from tests.machine import ensure_debian_package, free_port
 from tests.support import order
 
 pytestmark = pytest.mark.devserver
@@ -28,22 +28,9 @@ OUTPUT = Path(__file__).resolve().parent.parent / "test-output" / "ui"
 TOKENS = {"ui-f": "fulfilment", "ui-s": "support"}
 
 
-def ensure_chromium() -> None:
-    if not Path(CHROMIUM).exists():
-        # Debian's package, as the brief asks; CI runs as root on a machine that reaches Debian's mirror.
-        subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True, timeout=300)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, capture_output=True, timeout=900)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    ensure_chromium()
+    ensure_debian_package("chromium", CHROMIUM)
     port, ui, api = free_port(), free_port(), free_port()
     env = {
         **os.environ, "STYLETRIAL_DATA_DIR": str(tmp_path_factory.mktemp("ui") / "data"),
