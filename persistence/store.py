@@ -98,9 +98,7 @@ class SqlStore:
         ]  # fmt: skip
         if rows:
             s.execute(
-                self._insert(MoneyMovementRecord)
-                .values(rows)
-                .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                self._insert(MoneyMovementRecord).on_conflict_do_nothing(index_elements=["idempotency_key"]), rows
             )
 
     def trial(self, order_id: str) -> TrialRecord | None:
