@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 from temporalio.client import Client
 
-from api.errors import http_status
+from api.errors import error_response, http_status
 from client.trials import TrialClient
 from domain import commands as cmd
 from domain.errors import DomainError, ErrorCode
@@ -138,24 +138,17 @@ def create_app(
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, err: ApiError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
-        return JSONResponse(
-            {"error": {"code": err.code, "message": err.message}}, status_code=err.status, headers=headers
-        )
+        return error_response(err.status, err.code, err.message, headers)
 
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, err: DomainError) -> JSONResponse:
-        return JSONResponse(
-            {"error": {"code": err.code.value, "message": err.message}}, status_code=http_status(err.code)
-        )
+        return error_response(http_status(err.code), err.code.value, err.message)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, err: RequestValidationError) -> JSONResponse:
         first = err.errors()[0] if err.errors() else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
-        return JSONResponse(
-            {"error": {"code": "invalid_request", "message": f"{where}: {first.get('msg', 'invalid')}."}},
-            status_code=422,
-        )
+        return error_response(422, "invalid_request", f"{where}: {first.get('msg', 'invalid')}.")
 
     # ------------------------------------------------------------------ health
 
@@ -228,13 +221,10 @@ def create_app(
 
     def command(path: str, update: Any, body_type: type[BaseModel], roles: tuple[str, ...], summary: str,
                 check: Callable[[str, Any], None] | None = None, to_command: Callable[[Any], Any] | None = None) -> None:  # fmt: skip
-        async def handler(order_id: str, body: Any, role: str) -> TrialView:
+        async def endpoint(order_id: str, body: body_type, role: Annotated[str, Depends(allow(*roles))]) -> TrialView:  # type: ignore[valid-type]
             if check:
                 check(role, body)
             return await trials.send(order_id, update, to_command(body) if to_command else body)
-
-        async def endpoint(order_id: str, body: body_type, role: Annotated[str, Depends(allow(*roles))]) -> TrialView:  # type: ignore[valid-type]
-            return await handler(order_id, body, role)
 
         app.post(f"/v1/trials/{{order_id}}/{path}", response_model=TrialView, tags=["commands"], summary=summary,
                  description=f"Roles: {', '.join(roles)}.", responses=ERRORS)(endpoint)  # fmt: skip

@@ -1,5 +1,7 @@
 """Domain error codes as HTTP statuses. The body is always {"error": {"code", "message"}}."""
 
+from fastapi.responses import JSONResponse
+
 from domain.errors import ErrorCode
 
 E = ErrorCode
@@ -13,6 +15,11 @@ _UNPROCESSABLE = {
 }  # fmt: skip
 _NOT_FOUND = {E.UNKNOWN_ORDER}
 # Everything else is a conflict with the trial's current state (already dispatched, trial closed, ...).
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The one error shape every route answers with."""
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
 def http_status(code: ErrorCode) -> int:

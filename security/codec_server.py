@@ -12,6 +12,7 @@ from fastapi import APIRouter, Header, Request, Response
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
+from api.errors import error_response
 from security.codec import EncryptionCodec
 
 
@@ -26,20 +27,12 @@ def codec_router(codec: EncryptionCodec, is_token: Callable[[str], bool], ui_key
 
     async def transform(request: Request, authorization: str | None, key: str | None, decode: bool) -> Response:
         if not allowed(authorization, key):
-            return Response(
-                '{"error": {"code": "unauthenticated", "message": "A codec request needs a valid token."}}',
-                401,
-                media_type="application/json",
-            )
+            return error_response(401, "unauthenticated", "A codec request needs a valid token.")
         try:
             payloads = json_format.Parse(await request.body(), Payloads())
             done = await (codec.decode if decode else codec.encode)(list(payloads.payloads))
         except Exception:
-            return Response(
-                '{"error": {"code": "invalid_request", "message": "The payloads could not be read or decrypted."}}',
-                422,
-                media_type="application/json",
-            )
+            return error_response(422, "invalid_request", "The payloads could not be read or decrypted.")
         return Response(json_format.MessageToJson(Payloads(payloads=done)), media_type="application/json")
 
     @router.post("/codec/decode", summary="Decode payloads (bearer token)")
