@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install clean soak
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+# The fault campaign: random trials over HTTP against separate processes (dev server, two workers, API)
+# while workers are SIGKILLed and the server and the API restarted; 200 on the simulated gateway, then 60
+# on the Stripe adapter with localstripe behind a proxy that delays and drops payment calls. About 25
+# minutes; exits 1 on any lost, duplicated or stuck trial or unexpected 5xx. A smaller run is in `make test`.
+soak: $(STAMP)
+	$(BIN)/python -m soak --trials 200
+	$(BIN)/python -m soak --trials 60 --payments stripe --seed 2
 
 clean:
 	rm -rf $(VENV) data test-output .pytest_cache .mypy_cache .ruff_cache

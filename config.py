@@ -10,6 +10,7 @@ from domain.policy import TrialPolicy
 
 if TYPE_CHECKING:
     from security.codec import EncryptionCodec
+    from security.oidc import OidcVerifier
 
 ROLES = ("fulfilment", "support", "read")
 
@@ -38,7 +39,15 @@ class Settings(BaseSettings):
     codec_keys: dict[str, str] = Field(default_factory=dict, repr=False)
     codec_key_id: str | None = None
     # Lets a UI that cannot send an Authorization header reach the codec server: /codec/<key>/decode.
+    # `styletrial dev` only: a UI serves its codec endpoint, key included, to anyone who can reach it.
     codec_ui_key: str | None = Field(default=None, repr=False)
+    # Production: staff sign in to the Temporal UI with the company's OpenID Connect provider and the UI
+    # passes their access token to the codec server, which decodes for tokens carrying the support role.
+    codec_oidc_jwks_url: str | None = None
+    codec_oidc_issuer: str | None = None
+    codec_oidc_audience: str | None = None
+    codec_oidc_role_claim: str = "groups"
+    codec_oidc_support_role: str = "styletrial-support"
     # The payment gateway: "simulated" (embedded, its state in the engine's database) or "stripe".
     payments: Literal["simulated", "stripe"] = "simulated"
     # A restricted Stripe key (sk_live_/rk_live_ in production); never logged, never in the repository.
@@ -57,6 +66,18 @@ class Settings(BaseSettings):
     @property
     def ui_origins(self) -> list[str]:
         return [f"http://127.0.0.1:{self.temporal_ui_port}", f"http://localhost:{self.temporal_ui_port}"]
+
+    def codec_oidc(self) -> "OidcVerifier | None":
+        from security.oidc import OidcConfig, OidcVerifier
+
+        if not self.codec_oidc_jwks_url:
+            return None
+        if not (self.codec_oidc_issuer and self.codec_oidc_audience):
+            raise ValueError("STYLETRIAL_CODEC_OIDC_JWKS_URL needs STYLETRIAL_CODEC_OIDC_ISSUER and _AUDIENCE too.")
+        return OidcVerifier(OidcConfig(
+            self.codec_oidc_jwks_url, self.codec_oidc_issuer, self.codec_oidc_audience,
+            self.codec_oidc_role_claim, self.codec_oidc_support_role,
+        ))  # fmt: skip
 
     def codec(self) -> "EncryptionCodec":
         from security.codec import codec_from, dev_keys

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from domain.bounds import MAX_AMOUNT
 from domain.money import is_currency
 from domain.steps import (
     AuthorizationResult,
@@ -31,9 +32,9 @@ class InvalidPaymentRequest(ValueError):
         self.code = code
 
 
-# The largest amount either adapter accepts in one movement: Stripe's eight digits of minor units, for
-# every currency (99,999,999 JPY as much as 999,999.99 GBP). A larger movement is declined, not attempted.
-MAX_AMOUNT = 99_999_999
+# MAX_AMOUNT, the largest amount either adapter accepts in one movement: Stripe's eight digits of minor
+# units, for every currency (99,999,999 JPY as much as 999,999.99 GBP). A larger movement is declined, not
+# attempted. It lives with the other input bounds, since no single price may exceed it either.
 
 
 def over_limit(amount: int) -> str | None:

@@ -34,13 +34,13 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel
 
 from activities.ports import (
-    MAX_AMOUNT,
     AnyRequest,
     GatewayCapabilities,
     TransientGatewayError,
     check_amount,
     over_limit,
 )
+from domain.bounds import MAX_AMOUNT
 from domain.steps import (
     AuthorizationResult,
     AuthorizeRequest,

@@ -23,6 +23,8 @@ tokens) is saved on a new Customer that carries only the trial id.
 """
 
 import asyncio
+import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -31,7 +33,6 @@ from typing import Any
 import stripe
 
 from activities.ports import (
-    MAX_AMOUNT,
     AnyRequest,
     GatewayCapabilities,
     InvalidPaymentRequest,
@@ -39,6 +40,7 @@ from activities.ports import (
     check_amount,
     over_limit,
 )
+from domain.bounds import MAX_AMOUNT
 from domain.money import exponent
 from domain.steps import (
     AuthorizationResult,
@@ -81,6 +83,12 @@ class StripeGateway:
         merchant_initiated_validity: timedelta = timedelta(days=4),
         timeout_seconds: float = 20,
     ) -> None:
+        # The SDK logs every request (path, ids, amounts) at INFO, and prints it to stderr when STRIPE_LOG
+        # is set: neither belongs in our logs, which carry trial ids and nothing of the client's.
+        if os.environ.get("STRIPE_LOG"):
+            raise ValueError("STRIPE_LOG makes the Stripe SDK print every request to stderr; unset it.")
+        logging.getLogger("stripe").setLevel(logging.WARNING)
+        stripe.log = None
         # No SDK retries: Temporal retries the activity with backoff, and every call is idempotent.
         self._client = stripe.StripeClient(
             api_key,

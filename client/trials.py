@@ -15,8 +15,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.errors import DomainError, ErrorCode
 from domain.money import format_money
 from domain.order import validate_order
-from domain.trial import trial_id_for
-from domain.view import TrialView
+from domain.trial import Trial, trial_id_for
+from domain.view import TrialView, view_of
 from domain.workflow_io import StartTrial
 from workflows.style_trial import StyleTrialWorkflow
 
@@ -69,6 +69,8 @@ class TrialClient:
             return handle, False
 
     async def view(self, order_id: str) -> TrialView:
+        """The trial from its workflow, through a query: for tools that want the live state. The API reads
+        the read model instead, so that a read never waits on (or disturbs) a worker."""
         handle = self._client.get_workflow_handle(trial_id_for(order_id))
         try:
             view: TrialView = await handle.query(StyleTrialWorkflow.view)
@@ -76,11 +78,27 @@ class TrialClient:
         except RPCError as err:
             raise self._rpc_failure(order_id, err) from None
 
-    async def send(self, order_id: str, update: Any, command: Any) -> TrialView:
-        """Run one command (a workflow update) and return the trial as it stands after it."""
+    async def opening_view(self, order_id: str) -> TrialView:
+        """The trial as it opened, from its start input: what a reader sees before the workflow first
+        reported to the read model (its worker may not have run yet). `unknown_order` if it was never started."""
         handle = self._client.get_workflow_handle(trial_id_for(order_id))
         try:
-            view: TrialView = await handle.execute_update(update, command)
+            start = await self._original_input(handle)
+            desc = await handle.describe()
+        except RPCError as err:
+            raise self._rpc_failure(order_id, err) from None
+        return view_of(Trial(start.order, start.policy, desc.start_time))
+
+    async def send(self, order_id: str, update: Any, command: Any, update_id: str | None = None) -> TrialView:
+        """Run one command (a workflow update) and return the trial as it stands after it. The same
+        `update_id` again is the same update: Temporal answers with the first outcome, it never runs twice."""
+        handle = self._client.get_workflow_handle(trial_id_for(order_id))
+        try:
+            if update_id is not None:
+                earlier = await self._earlier_outcome(handle, update_id)
+                if earlier is not None:
+                    return earlier
+            view: TrialView = await handle.execute_update(update, command, id=update_id)
             return view
         except WorkflowUpdateFailedError as err:
             cause = err.cause
@@ -89,6 +107,21 @@ class TrialClient:
             raise
         except RPCError as err:
             raise await self._closed_or_unknown(order_id, handle, err) from None
+
+    @staticmethod
+    async def _earlier_outcome(handle: WorkflowHandle[Any, Any], update_id: str) -> TrialView | None:
+        """The outcome of an update already accepted under this id (waiting for it to finish), or None if
+        there is none. A retry attaches to the first request this way rather than sending it again: sent
+        again while the first was still running, the SDK's worker delivered it to the workflow a second time
+        (found by the fault campaign: the duplicate failed the task with TMPRL1100 until a retry replayed it).
+        A request the workflow refused is not kept by Temporal, so it is sent again and refused again."""
+        try:
+            earlier: TrialView = await handle.get_update_handle(update_id, result_type=TrialView).result()
+            return earlier
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
 
     async def _original_input(self, handle: WorkflowHandle[Any, Any]) -> StartTrial:
         history = await handle.fetch_history()

@@ -1,9 +1,11 @@
 """Commands from fulfilment systems and staff. One model per command so fields can be added compatibly."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from domain.bounds import Days, Few, Id, Label, Text
 
 Channel = Literal["site", "app", "whatsapp", "phone", "email", "in_person"]
 DecisionValue = Literal["keep", "return"]
@@ -15,71 +17,71 @@ class _Command(BaseModel):
 
 
 class Parcel(_Command):
-    carrier: str
-    tracking_number: str
-    piece_ids: list[str]
+    carrier: Label
+    tracking_number: Id
+    piece_ids: Annotated[list[Id], Few]
 
 
 class Dispatch(_Command):
     """Pieces that are in no parcel were unavailable at pick time."""
 
-    parcels: list[Parcel]
+    parcels: Annotated[list[Parcel], Few]
 
 
 class Delivery(_Command):
     """One parcel delivered. Staff recording a delivery themselves give actor and reason."""
 
-    tracking_number: str
+    tracking_number: Id
     delivered_at: datetime | None = None
-    actor: str | None = None
-    reason: str | None = None
+    actor: Label | None = None
+    reason: Text | None = None
 
 
 class PieceDecision(_Command):
-    piece_id: str
+    piece_id: Id
     decision: DecisionValue
 
 
 class Decisions(_Command):
-    decisions: list[PieceDecision]
-    actor: str
+    decisions: Annotated[list[PieceDecision], Few]
+    actor: Label
     channel: Channel
-    reference: str | None = None
+    reference: Text | None = None
 
 
 class FinishEarly(_Command):
-    actor: str
+    actor: Label
     channel: Channel = "site"
 
 
 class ReturnShipped(_Command):
-    piece_ids: list[str]
-    carrier: str
-    tracking_number: str
+    piece_ids: Annotated[list[Id], Few]
+    carrier: Label
+    tracking_number: Id
 
 
 class Inspection(_Command):
-    piece_id: str
+    piece_id: Id
     condition: Condition
 
 
 class Extension(_Command):
-    days: int
-    reason: str
-    actor: str
+    days: Days
+    reason: Text
+    actor: Label
 
 
 class Waiver(_Command):
-    piece_id: str
-    reason: str
-    actor: str
+    piece_id: Id
+    reason: Text
+    actor: Label
 
 
 class NewPaymentMethod(_Command):
-    payment_method: str
-    actor: str
+    payment_method: Label
+    actor: Label
 
 
 class Cancel(_Command):
-    reason: str
-    actor: str
+    reason: Text
+    actor: Label

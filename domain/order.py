@@ -1,7 +1,10 @@
 """A trial order as fulfilment submits it, and the rules it must satisfy before a trial opens."""
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict
 
+from domain.bounds import Days, Few, Id, Label, OrderId, Price, Text
 from domain.errors import DomainError, ErrorCode, require
 from domain.money import is_currency
 from domain.policy import TrialPolicy
@@ -13,36 +16,36 @@ class _Strict(BaseModel):
 
 
 class Customer(_Strict):
-    id: str
-    tier: str
-    region: str
-    personal_shopper_id: str | None = None
+    id: Id
+    tier: Label
+    region: Label
+    personal_shopper_id: Id | None = None
 
 
 class Address(_Strict):
-    name: str
-    line1: str
-    line2: str | None = None
-    city: str
-    postal_code: str
-    country: str
+    name: Label
+    line1: Text
+    line2: Text | None = None
+    city: Label
+    postal_code: Label
+    country: Label
 
 
 class OrderPiece(_Strict):
-    piece_id: str
-    sku: str
-    description: str
-    price: int  # minor units
+    piece_id: Id
+    sku: Id
+    description: Text
+    price: Price  # minor units
 
 
 class TrialOrder(_Strict):
-    order_id: str
+    order_id: OrderId
     customer: Customer
-    currency: str
-    pieces: list[OrderPiece]
-    payment_method: str
+    currency: Label
+    pieces: Annotated[list[OrderPiece], Few]
+    payment_method: Label
     shipping_address: Address | None = None
-    trial_days: int | None = None
+    trial_days: Days | None = None
 
     @property
     def value(self) -> int:

@@ -630,6 +630,11 @@ class Trial:
         self._event(now, "cancel_requested", "Cancellation requested.", actor=c.actor, reason=c.reason)
         self._end(now, TrialStatus.CANCELLED, f"Cancelled before dispatch: {c.reason}")
 
+    def refuse_cancellation(self, c: cmd.Cancel, now: datetime, why: str) -> None:
+        """A cancellation that did not come as a command (Temporal's UI or CLI) and may not be carried out:
+        it cannot be answered with an error, so it is written down where staff will see it."""
+        self._event(now, "cancellation_refused", f"Cancellation refused: {why}", actor=c.actor, reason=c.reason)
+
     # ------------------------------------------------------------------ time
 
     def tick(self, now: datetime) -> None:
@@ -1220,8 +1225,15 @@ class Trial:
         require(bool(reason and reason.strip()), ErrorCode.REASON_REQUIRED, f"{what} needs a reason.")
 
 
+TRIAL_ID_PREFIX = "style-trial-"
+
+
 def trial_id_for(order_id: str) -> str:
-    return f"style-trial-{order_id}"
+    return f"{TRIAL_ID_PREFIX}{order_id}"
+
+
+def order_id_of(trial_id: str) -> str:
+    return trial_id.removeprefix(TRIAL_ID_PREFIX)
 
 
 def _hours(d: timedelta) -> int:

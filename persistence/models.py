@@ -88,6 +88,8 @@ class TrialRecord(Base):
     return_deadline: Mapped[datetime | None] = mapped_column(Timestamp)
     extension_days: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
+    # The whole view as the workflow last projected it: what GET /v1/trials/{order_id} answers with.
+    view: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     pieces: Mapped[list["PieceRecord"]] = relationship(
         back_populates="trial", lazy="raise", order_by="PieceRecord.position"

@@ -8,13 +8,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Insert, func, or_, select, update
+from sqlalchemy import Engine, Insert, String, cast, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from domain.view import TrialView
 from persistence.db import make_sessions
 from persistence.models import MoneyMovementRecord, PieceRecord, TrialEventRecord, TrialRecord
+
+# The attention reason the failing-task watcher sets (see mark_failing_tasks).
+TASK_FAILING = "workflow_task_failing"
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,34 @@ class SqlStore:
             return s.scalar(
                 select(TrialRecord).options(selectinload(TrialRecord.pieces)).where(TrialRecord.order_id == order_id)
             )
+
+    def mark_failing_tasks(self, failing: dict[str, str]) -> None:
+        """Flag the trials whose workflow task keeps failing ({trial_id: what the server reports}) and
+        unflag those that no longer fail. The workflow cannot report this itself, so its own projections
+        know nothing of the flag; they overwrite it once the trial runs again, which is right."""
+        # Only the rows to flag and those flagged before: every worker runs this every 30 s, and a list of
+        # all trials that need attention (for any reason) would grow with the business.
+        flagged_before = cast(TrialRecord.attention, String).like(f"%{TASK_FAILING}%")
+        with self._sessions.begin() as s:
+            flagged = s.scalars(select(TrialRecord).where(or_(TrialRecord.trial_id.in_(list(failing)), flagged_before)))
+            for row in flagged:
+                attention = dict(row.attention)
+                if row.trial_id in failing:
+                    attention[TASK_FAILING] = failing[row.trial_id]
+                elif TASK_FAILING in attention:
+                    del attention[TASK_FAILING]
+                else:
+                    continue
+                row.attention = attention
+                row.needs_attention = bool(attention)
+                if row.view is not None:
+                    row.view = {**row.view, "attention": attention, "needs_attention": bool(attention)}
+
+    def view(self, order_id: str) -> TrialView | None:
+        """The trial as last projected, or None if it never was (unknown, or not yet projected)."""
+        with self._sessions() as s:
+            raw = s.scalar(select(TrialRecord.view).where(TrialRecord.order_id == order_id))
+        return None if raw is None else TrialView.model_validate(raw)
 
     def events(self, trial_id: str) -> list[TrialEventRecord]:
         with self._sessions() as s:
@@ -220,6 +251,7 @@ def _trial_row(revision: int, v: TrialView, now: datetime) -> dict[str, Any]:
         "released": v.amounts.released, "opened_at": v.opened_at, "accepted_at": v.accepted_at,
         "dispatched_at": v.dispatched_at, "trial_ends_at": v.trial_ends_at, "closed_at": v.closed_at,
         "return_deadline": v.return_deadline, "extension_days": v.extension_days, "updated_at": now,
+        "view": v.model_dump(mode="json"),
     }  # fmt: skip
 
 

@@ -1,10 +1,16 @@
 """The codec server the Temporal UI calls to show staff decoded payloads (Temporal's remote codec protocol:
 POST {"payloads": [...]} as protobuf JSON to /decode and /encode).
 
-Authenticated: an API bearer token of any role, or the UI key in the path for a UI that cannot send an
-Authorization header (the dev server's UI). CORS admits only the configured UI origins.
+Decoding shows clients' names, addresses and payment method ids, so only staff who act on trials get it:
+- an API bearer token of the `support` role (`read` and `fulfilment` get 403);
+- in production, the access token of a staff member signed in to the Temporal UI through the company's
+  OpenID Connect provider, carrying the support role (security/oidc.py), which the UI passes along;
+- on `styletrial dev` only, the UI key in the path: the dev server's UI can neither sign in nor send a
+  token. The UI serves that key to anyone who can reach it, which is why production does not use one.
+CORS admits only the configured UI origins.
 """
 
+import asyncio
 import hmac
 from collections.abc import Callable, Sequence
 
@@ -14,20 +20,37 @@ from temporalio.api.common.v1 import Payloads
 
 from api.errors import error_response
 from security.codec import EncryptionCodec
+from security.oidc import OidcVerifier
+
+# The role whose token may decode client data through the codec server.
+DECODING_ROLE = "support"
 
 
-def codec_router(codec: EncryptionCodec, is_token: Callable[[str], bool], ui_key: str | None) -> APIRouter:
+def codec_router(
+    codec: EncryptionCodec, role_of_token: Callable[[str], str | None], ui_key: str | None,
+    oidc: OidcVerifier | None = None,
+) -> APIRouter:  # fmt: skip
     router = APIRouter(tags=["codec"])
 
-    def allowed(authorization: str | None, key: str | None) -> bool:
+    async def refusal(authorization: str | None, key: str | None) -> Response | None:
         if key is not None:
-            return ui_key is not None and hmac.compare_digest(key.encode(), ui_key.encode())
+            if ui_key is not None and hmac.compare_digest(key.encode(), ui_key.encode()):
+                return None
+            return error_response(401, "unauthenticated", "A codec request needs a valid token.")
         scheme, _, token = (authorization or "").partition(" ")
-        return scheme.lower() == "bearer" and is_token(token)
+        role = role_of_token(token) if scheme.lower() == "bearer" else None
+        if role is None and oidc is not None and scheme.lower() == "bearer" and token:
+            role = await asyncio.to_thread(oidc.role_of, token)
+        if role is None:
+            return error_response(401, "unauthenticated", "A codec request needs a valid token.")
+        if role != DECODING_ROLE:
+            return error_response(403, "forbidden", f"Only the {DECODING_ROLE} role may read client data.")
+        return None
 
     async def transform(request: Request, authorization: str | None, key: str | None, decode: bool) -> Response:
-        if not allowed(authorization, key):
-            return error_response(401, "unauthenticated", "A codec request needs a valid token.")
+        refused = await refusal(authorization, key)
+        if refused is not None:
+            return refused
         try:
             payloads = json_format.Parse(await request.body(), Payloads())
             done = await (codec.decode if decode else codec.encode)(list(payloads.payloads))

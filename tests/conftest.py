@@ -11,6 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.fulfilment import InMemoryStock
 from activities.notifications import RecordingNotifier
 from activities.simulated_gateway import SimulatedGateway
+from cli.devserver import REPORT_TASK_PROBLEMS
 from persistence.db import make_engine
 from persistence.store import SqlStore
 from tests.databases import database, sqlite_database
@@ -49,6 +50,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_log_level="error",
         runtime=QUIET,
         search_attributes=search_attributes.ALL,
+        dev_server_extra_args=REPORT_TASK_PROBLEMS,
     )
     yield env
     await env.shutdown()

@@ -70,11 +70,27 @@ async def cancelled(h: Harness) -> TrialUnderTest:
     return t
 
 
+async def cancel_requested_in_temporal(h: Harness) -> TrialUnderTest:
+    """The UI's "Request Cancellation" after dispatch: refused in the audit trail; the trial goes on to the end."""
+    t = await h.start_accepted(order(2, order_id="replay-ui-cancel"))
+    await t.send(W.dispatch, parcels([["p1", "p2"]]))
+    await t.handle.cancel()
+    await t.wait_for(lambda v: any(e.kind == "cancellation_refused" for e in v.events), "the refusal")
+    await t.deliver_all()
+    await t.send(W.decide, decisions(keep=["p1"], ret=["p2"]))
+    await t.send(W.finish_early, cmd.FinishEarly(actor="client"))
+    await t.send(W.ship_return, cmd.ReturnShipped(piece_ids=["p2"], carrier="DHL", tracking_number="R1"))
+    await t.send(W.inspect, cmd.Inspection(piece_id="p2", condition="ok"))
+    await t.result()
+    return t
+
+
 SCENARIOS: dict[str, Callable[[Harness], Awaitable[TrialUnderTest]]] = {
     "full_lifecycle": full_lifecycle,
     "rejected": rejected,
     "dunning": dunning,
     "cancelled": cancelled,
+    "cancel_requested_in_temporal": cancel_requested_in_temporal,
 }
 
 

@@ -413,3 +413,94 @@ def test_policy_and_time_scale_come_from_settings(monkeypatch: pytest.MonkeyPatc
     p = s.resolved_policy
     assert p.trial_days == 10 and p.return_window.total_seconds() == 5 and p.day.total_seconds() == 1
     assert p == TrialPolicy(trial_days=10, return_window=TrialPolicy().return_window * 5 / 3).scaled(86_400)
+
+
+# --------------------------------------------------------------------------- reads and outages
+
+
+async def test_reads_come_from_the_read_model_and_need_no_worker(
+    dev_env: WorkflowEnvironment, api_store: SqlStore, tmp_path: Any
+):
+    """With no worker on the queue, a new trial reads as it opened, and a projected one as last projected."""
+    settings = Settings(task_queue=f"no-worker-{uuid.uuid4()}", api_tokens=TOKENS, data_dir=tmp_path)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=build_api(settings, dev_env.client, api_store)), base_url="http://api"
+    ) as http:
+        b = body()
+        r = await http.post("/v1/trials", json=b, headers=F)
+        assert r.status_code == 201, r.text
+        assert r.json()["status"] == "AUTHORIZING" and r.json()["amounts"]["charged"] == 0
+        got = await asyncio.wait_for(http.get(f"/v1/trials/{b['order_id']}", headers=R), 5)
+        assert got.status_code == 200 and got.json()["status"] == "AUTHORIZING"
+        assert error(await http.get("/v1/trials/never-started", headers=R), 404) == "unknown_order"
+
+
+async def test_temporal_unreachable_is_a_503_with_retry_after_and_the_connection_stays_usable(
+    api_store: SqlStore, tmp_path: Any
+):
+    """The API connected to a Temporal server that then died: every call that needs Temporal is a 503."""
+    from temporalio.client import Client
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    from cli.devserver import start_dev_server
+    from tests.machine import free_port
+
+    port = free_port()
+    server = start_dev_server(tmp_path / "temporal", port, free_port())
+    try:
+        client = await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
+    finally:
+        server.kill()
+        server.wait()
+    settings = Settings(task_queue="q", api_tokens=TOKENS, data_dir=tmp_path)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=build_api(settings, client, api_store)), base_url="http://api"
+    ) as http:
+        for method, path, payload, who in (
+            ("POST", "/v1/trials", body(), F),
+            ("GET", "/v1/trials/not-projected-anywhere", None, R),
+            ("POST", "/v1/trials/x/finish", {}, F),
+        ):
+            r = await http.request(method, path, json=payload, headers=who)
+            assert error(r, 503) == "temporarily_unavailable"
+            assert r.headers["retry-after"].isdigit()
+        assert (await http.get("/v1/trials", headers=R)).status_code == 200  # lists need only the database
+
+
+class _BrokenReadModel(SqlStore):
+    def view(self, order_id: str) -> Any:
+        raise RuntimeError("a bug in the read model")
+
+
+async def test_after_a_500_or_503_the_same_keep_alive_connection_serves_the_next_request(
+    dev_env: WorkflowEnvironment, api_store: SqlStore, tmp_path: Any
+):
+    """Over a real socket and a real uvicorn: the error is answered in the error shape and the server keeps
+    the connection, so a client's pool is not torn down by one bad answer."""
+    import uvicorn
+
+    from tests.machine import free_port
+
+    settings = Settings(task_queue="q", api_tokens=TOKENS, data_dir=tmp_path)
+    app = build_api(settings, dev_env.client, _BrokenReadModel(api_store.engine))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.05)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        answers = []
+        for path in ("/v1/trials/some-order", "/healthz"):
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: api\r\nAuthorization: Bearer tok-read\r\n\r\n".encode())
+            await writer.drain()
+            head = (await reader.readuntil(b"\r\n\r\n")).decode()
+            length = int(next(h for h in head.split("\r\n") if h.lower().startswith("content-length")).split(":")[1])
+            answers.append((head.split()[1], head.lower(), (await reader.readexactly(length)).decode()))
+        writer.close()
+        (status, head, body), (second, _, _) = answers
+        assert status == "500" and '"code":"internal_error"' in body and "connection: close" not in head
+        assert second == "200", "the same connection served the next request"
+    finally:
+        server.should_exit = True
+        await serving

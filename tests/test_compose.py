@@ -45,7 +45,10 @@ def secrets_env() -> dict[str, str]:
         "STYLETRIAL_API_TOKENS": json.dumps({"tok-f": "fulfilment", "tok-s": "support"}),
         "STYLETRIAL_CODEC_KEYS": json.dumps({"k1": key}),
         "STYLETRIAL_CODEC_KEY_ID": "k1",
-        "STYLETRIAL_CODEC_UI_KEY": "ui-test-key",
+        "STYLETRIAL_OIDC_ISSUER": "https://sso.test",
+        "STYLETRIAL_OIDC_JWKS_URL": "https://sso.test/jwks",
+        "STYLETRIAL_OIDC_CLIENT_ID": "temporal-ui",
+        "STYLETRIAL_OIDC_CLIENT_SECRET": "oidc-test-secret",
     }
 
 
@@ -107,12 +110,16 @@ def test_each_engine_service_runs_a_real_command_with_valid_settings(
     settings.codec()  # the keys decode
     assert settings.temporal_address == "temporal:7233"
     if name == "api":
-        assert settings.api_tokens and settings.codec_ui_key and settings.api_host == "0.0.0.0"
+        assert settings.api_tokens and settings.api_host == "0.0.0.0"
         assert "http://localhost:8080" in settings.ui_origins, "the UI's origin may call the codec server"
         ui = resolved["services"]["temporal-ui"]["environment"]
-        assert ui["TEMPORAL_CODEC_ENDPOINT"] == f"http://localhost:{settings.api_port}/codec/{settings.codec_ui_key}"
+        # No key in the UI's settings (it serves them to anyone): it passes the signed-in staff's token.
+        assert settings.codec_ui_key is None and settings.codec_oidc() is not None
+        assert ui["TEMPORAL_CODEC_ENDPOINT"] == f"http://localhost:{settings.api_port}/codec"
+        assert ui["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "true" and ui["TEMPORAL_AUTH_ENABLED"] == "true"
+        assert settings.codec_oidc_audience == ui["TEMPORAL_AUTH_CLIENT_ID"]
     else:
-        assert not settings.api_tokens and not settings.codec_ui_key, "only the API holds API secrets"
+        assert not settings.api_tokens and not settings.codec_oidc_jwks_url, "only the API holds API secrets"
 
 
 def test_engine_services_start_after_migrations_and_search_attributes(resolved: dict[str, Any]):

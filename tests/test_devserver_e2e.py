@@ -134,7 +134,8 @@ async def test_start_is_idempotent_and_conflicts_are_refused_on_the_real_server(
     await first.terminate("test finished")
 
 
-def test_styletrial_dev_serves_the_ui_runs_trials_and_stops_cleanly_on_ctrl_c(tmp_path: Path):
+def _dev_stack_env(tmp_path: Path) -> tuple[int, int, int, dict[str, str]]:
+    """Free ports and the environment for a `styletrial dev` of the test's own."""
     port, ui_port, api_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
@@ -144,6 +145,11 @@ def test_styletrial_dev_serves_the_ui_runs_trials_and_stops_cleanly_on_ctrl_c(tm
         "STYLETRIAL_TASK_QUEUE": "dev-e2e",
         "STYLETRIAL_API_PORT": str(api_port),
     }
+    return port, ui_port, api_port, env
+
+
+def test_styletrial_dev_serves_the_ui_runs_trials_and_stops_cleanly_on_ctrl_c(tmp_path: Path):
+    port, ui_port, api_port, env = _dev_stack_env(tmp_path)
     proc = subprocess.Popen(
         [str(BIN / "styletrial"), "dev"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -203,3 +209,21 @@ async def _one_trial_through(settings: Settings) -> None:
     view = await trials.send(o.order_id, W.cancel, cmd.Cancel(reason="smoke test", actor="ci"))
     assert view.status == "CANCELLED"
     await asyncio.wait_for(handle.result(), 15)
+
+
+def test_styletrial_dev_killed_outright_leaves_no_temporal_server_behind(tmp_path: Path):
+    port, _, _, env = _dev_stack_env(tmp_path)
+    proc = subprocess.Popen(
+        [str(BIN / "styletrial"), "dev"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert proc.stdout is not None
+    while not (line := proc.stdout.readline()).startswith("Ctrl-C"):
+        assert line, "styletrial dev exited early"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    for _ in range(100):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) != 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError("the Temporal dev server outlived a killed `styletrial dev`")

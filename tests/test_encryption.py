@@ -76,7 +76,10 @@ async def test_raw_history_never_contains_the_client_s_name_or_address(
 
 async def test_the_codec_server_decodes_for_staff_only(dev_env: WorkflowEnvironment, store, tmp_path: Path):
     settings = Settings(
-        data_dir=tmp_path, api_tokens={"tok-s": "support"}, codec_ui_key="ui-key-123", temporal_ui_port=8233
+        data_dir=tmp_path,
+        api_tokens={"tok-s": "support", "tok-r": "read", "tok-f": "fulfilment"},
+        codec_ui_key="ui-key-123",
+        temporal_ui_port=8233,
     )
     app = build_api(settings, dev_env.client, store)
     [sealed] = await settings.codec().encode([plain(NAME)])
@@ -94,6 +97,10 @@ async def test_the_codec_server_decodes_for_staff_only(dev_env: WorkflowEnvironm
         ):
             r = await http.post(path, content=body, headers={"content-type": "application/json", **headers})
             assert r.status_code == 401 and NAME not in r.text
+        for token in ("tok-r", "tok-f"):  # valid tokens of roles that don't act on trials
+            r = await http.post("/codec/decode", content=body, headers={
+                "content-type": "application/json", "Authorization": f"Bearer {token}"})  # fmt: skip
+            assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden" and NAME not in r.text
         r = await http.post(
             "/codec/ui-key-123/decode", content="not json", headers={"content-type": "application/json"}
         )

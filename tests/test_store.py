@@ -165,3 +165,22 @@ def test_concurrent_projections_of_one_trial_keep_the_newest(db_url: str):
     row = store.trial(views[-1].order_id)
     assert row is not None and row.revision == len(views) and row.status == views[-1].status
     engine.dispose()
+
+
+def test_the_failing_task_flag_is_set_and_cleared_without_touching_other_reasons(store: SqlStore):
+    from domain.trial import Attention
+    from persistence.store import TASK_FAILING
+
+    failing, _ = snapshots()
+    other = Driver(order(1, order_id=f"o2-{datetime.now(UTC).timestamp()}"))
+    other.trial.attention[Attention.DISPATCH_OVERDUE] = "Dispatch is late."
+    store.project(1, view_of(failing.trial))
+    store.project(1, view_of(other.trial))
+    store.mark_failing_tasks({failing.trial.trial_id: "It keeps failing."})
+    flagged = store.view(failing.trial.order.order_id)
+    assert flagged is not None and flagged.needs_attention and flagged.attention == {TASK_FAILING: "It keeps failing."}
+    store.mark_failing_tasks({})
+    cleared = store.view(failing.trial.order.order_id)
+    assert cleared is not None and not cleared.needs_attention and cleared.attention == {}
+    untouched = store.view(other.trial.order.order_id)
+    assert untouched is not None and untouched.attention == {"dispatch_overdue": "Dispatch is late."}

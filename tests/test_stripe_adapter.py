@@ -5,11 +5,9 @@ with one canned Stripe error body: the SDK and the adapter run unchanged against
 """
 
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from domain.steps import AuthorizeRequest, ChargeRequest, ReleaseRequest
 from persistence.simulated_book import SqlGatewayBook
 from tests.databases import sqlite_database
 from tests.gateways import StripeUnderTest
+from tests.machine import QuietHandler, http_server
 from worker import default_adapters
 
 AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -41,7 +40,7 @@ def canned() -> Iterator[tuple[str, list[Any]]]:
     answers: list[Any] = [500, "x"]  # status, Stripe error code
     seen: list[dict[str, str]] = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _answer(self) -> None:
             seen.append(dict(self.headers))
             status = answers[0]
@@ -57,13 +56,8 @@ def canned() -> Iterator[tuple[str, list[Any]]]:
 
         do_GET = do_POST = do_DELETE = _answer
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", answers
-    server.shutdown()
+    with http_server(Handler) as url:
+        yield url, answers
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 429, 401])

@@ -5,10 +5,10 @@ deadline the aggregate names into a durable timer, runs the activity for every r
 and exposes commands as Temporal updates whose validators ask the aggregate before anything reaches history.
 """
 
-import contextlib
-from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -39,10 +39,18 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes
 
 WORKFLOW_NAME = "StyleTrial"
+T = TypeVar("T")
 # Trials started before the read model existed never projected; replaying them must not start now.
 PATCH_READ_MODEL = "read-model-projection"
 # Trials started before search attributes were kept current never upserted them.
 PATCH_SEARCH_ATTRIBUTES = "search-attributes"
+# Trials started before the history clock decided with `workflow.now()` after every wake-up (see `_wake_clock`).
+PATCH_HISTORY_CLOCK = "history-clock"
+# Trials started before a Temporal cancellation request became the domain's cancel ended CANCELED, hold and all.
+PATCH_CANCEL_REQUEST = "cancel-request-is-a-command"
+# What a cancellation requested in Temporal (the UI's "Request Cancellation", `temporal workflow cancel`)
+# becomes: the domain's cancel, by this actor, for this reason.
+TEMPORAL_CANCEL = cmd.Cancel(actor="temporal-ui-or-cli", reason="Cancellation requested in Temporal (UI or CLI).")
 
 # Transient failures (network, 5xx, rate limits) are retried without limit: giving up on a payment call
 # half-way would leave money in an unknown state. Every call is idempotent by key, so retrying is safe.
@@ -50,6 +58,17 @@ _RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5)
 )
 _TIMEOUT = timedelta(seconds=30)
+# A deadline that passed while an activity ran still gets a (tiny) timer, so whether a timer starts never
+# depends on the task's clock.
+_SHORTEST_TIMER = timedelta(milliseconds=1)
+
+
+def _task_failure(what: str, err: ActivityError) -> RuntimeError:
+    """Only a bug gets an activity here (transient errors retry forever, declines are results). Raising a
+    plain exception fails the workflow *task*, never the workflow (an ActivityError left to propagate would
+    fail the whole trial with its hold still at the gateway): the trial stays intact, flagged to staff, until
+    it is recovered (styletrial trial recover, docs/durability.md)."""
+    return RuntimeError(f"activity for {what} failed: {err.cause}")
 
 
 def domain_failure(err: DomainError) -> ApplicationError:
@@ -68,6 +87,14 @@ class StyleTrialWorkflow:
         self._revision = 0
         self._refused: DomainError | None = None
         self._trial: Trial | None = None
+        # The history clock: the latest moment the workflow *knows* has passed, from what history records
+        # (the start, a fired timer's deadline, the task that delivered a command). See `_wake_clock`.
+        self._clock = workflow.now()
+        # The task clock and history length this run last resumed at; see `_require_a_real_task`.
+        self._resumed_at = (workflow.now(), workflow.info().get_current_history_length())
+        self._history_clock = workflow.patched(PATCH_HISTORY_CLOCK)
+        self._cancel_is_a_command = workflow.patched(PATCH_CANCEL_REQUEST)
+        self._cancel_requested = False
         try:
             self._trial = Trial(start.order, start.policy, workflow.now())
         except DomainError as err:
@@ -78,33 +105,131 @@ class StyleTrialWorkflow:
     async def run(self, start: StartTrial) -> TrialView:
         trial = self._require_trial()
         while True:
-            now = workflow.now()
+            if self._cancel_requested:
+                self._cancel_requested = False
+                self._carry_out_cancel_request(trial)
+            now = self._clock if self._history_clock else workflow.now()
             trial.tick(now)
             step = trial.next_step(now)
             if step is not None:
                 await self._perform(trial, step)
+                self._require_a_real_task()
                 continue
             # Report the change before answering waiting commands: once a command has answered, the
             # read model (and so every list) and the UI's search attributes already show it.
             view = view_of(trial)
             self._publish(view)
             await self._project(view)
+            self._require_a_real_task()
             if trial.finished:
                 break
             deadline = trial.next_deadline(now)
             self._idle = True
             # Wake for a command, or at the next deadline (a durable timer named for the UI).
-            with contextlib.suppress(TimeoutError):
+            try:
                 await workflow.wait_condition(
                     lambda: self._changed,
-                    timeout=(deadline[0] - now) if deadline else None,
+                    timeout=self._timer_length(deadline[0]) if deadline else None,
                     timeout_summary=deadline[1] if deadline else None,
                 )
+            except TimeoutError:
+                assert deadline is not None
+                # The timer fired, so its deadline has passed, whatever this task's clock says.
+                self._clock = max(self._clock, deadline[0])
+            except asyncio.CancelledError:
+                if not self._cancel_is_a_command:
+                    raise
+                self._cancel_requested = True
+            self._require_a_real_task()
             self._changed = False
             self._idle = False
         self._idle, self._changed = True, False
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        try:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+        except asyncio.CancelledError:
+            if not self._cancel_is_a_command:
+                raise
+            # The trial has ended and its money is settled: a late cancellation request changes nothing.
         return view_of(trial)
+
+    def _carry_out_cancel_request(self, trial: Trial) -> None:
+        """A cancellation requested in Temporal is the domain's cancel: before dispatch the trial is
+        cancelled and its hold released; after, it is refused, written to the audit trail, and the trial
+        goes on. Never the workflow's own cancellation, which would end it with the hold still in place."""
+        now = self._wake_clock()
+        trial.tick(now)
+        try:
+            trial.cancel(TEMPORAL_CANCEL, now)
+        except DomainError as err:
+            trial.refuse_cancellation(TEMPORAL_CANCEL, now, err.message)
+
+    async def _uncancelled(self, activity: Awaitable[T]) -> T:
+        """Await an activity that a cancellation request must not interrupt: a payment half-made is money in
+        an unknown state. The request is kept for the loop, which carries it out once the step is recorded."""
+        if not self._cancel_is_a_command:
+            return await activity
+        running = asyncio.ensure_future(activity)
+        while True:
+            try:
+                return await asyncio.shield(running)
+            except asyncio.CancelledError:
+                self._cancel_requested = True
+
+    def _require_a_real_task(self) -> None:
+        """Refuse to go on in an activation that no workflow task started: fail it, so the run is evicted.
+
+        A worker answering a query for a trial it does not hold replays the history including events whose
+        task has not started (see `_wake_clock`), and keeps what it decided for the real task. Besides the
+        stale clock, that splits one task in two: a command that arrives with the real task is then ordered
+        after what the query's replay decided, while any later replay sees both in one task and orders the
+        command first. So the workflow checks, each time it resumes, that it stands in a newer task than
+        the last: a new history length must come with a later clock. The query's replay has a new length
+        (up to the unstarted task) but the last started task's clock; failing it costs one failed query and
+        evicts the run, and the real task then replays it from scratch. A real task always has a later clock
+        (on a server with millisecond times, the same millisecond at worst; its retry has a later one).
+        """
+        now, length = workflow.now(), workflow.info().get_current_history_length()
+        last_now, last_length = self._resumed_at
+        if length == last_length:
+            return  # the same activation
+        if now <= last_now:
+            raise RuntimeError(
+                f"activation at history length {length} has the clock {now.isoformat()} of an earlier task "
+                f"(length {last_length}): no workflow task started it; failing it so the run is replayed"
+            )
+        self._resumed_at = (now, length)
+
+    def _timer_length(self, deadline: datetime) -> timedelta:
+        """How long to sleep until `deadline`. Only the length depends on this task's clock, never whether a
+        timer starts: replay checks which commands a task made, not how long a timer was."""
+        if not self._history_clock:
+            return deadline - workflow.now()
+        return max(deadline - workflow.now(), _SHORTEST_TIMER)
+
+    def _wake_clock(self) -> datetime:
+        """The clock for a command, read in the task that delivered it.
+
+        Why not `workflow.now()` everywhere: a worker that answers a query for a trial it does not hold
+        replays the history *including* events whose workflow task has not started yet (a timer that fired,
+        an activity that finished, while the trial's own worker is dead), at the clock of the last task that
+        did start, and then keeps that state and sends its commands when the real task reaches it. A later
+        replay sees the real task's clock, so any decision taken from `workflow.now()` in that task could
+        differ: the trial stops with a non-determinism error (the failover evidence in tests/histories/
+        failover/). So the loop decides from the history clock: a fired timer advances it to its deadline,
+        an activity result does not advance it at all, and only a command's own task reads `workflow.now()`.
+        A command's task whose clock is behind what the trial already knows has that stale clock: failing
+        the task evicts the run, and the retry replays it from scratch with the right clock.
+        """
+        now = workflow.now()
+        if not self._history_clock:
+            return now
+        if now < self._clock:
+            raise RuntimeError(
+                f"stale workflow clock {now.isoformat()} behind the trial's history clock {self._clock.isoformat()}; "
+                "failing this task so that it is replayed from scratch"
+            )
+        self._clock = now
+        return now
 
     def _publish(self, view: TrialView) -> None:
         """What staff see in the Temporal UI: current details, and search attributes to filter on."""
@@ -123,21 +248,24 @@ class StyleTrialWorkflow:
         if view == self._projected:
             return
         self._revision += 1
-        await workflow.execute_activity_method(
-            ReadModelActivities.project, ProjectTrial(revision=self._revision, view=view),
-            start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY, summary=f"Record revision {self._revision} in the read model",
-        )  # fmt: skip
+        try:
+            await self._uncancelled(workflow.execute_activity_method(
+                ReadModelActivities.project, ProjectTrial(revision=self._revision, view=view),
+                start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY, summary=f"Record revision {self._revision} in the read model",
+            ))  # fmt: skip
+        except ActivityError as err:
+            raise _task_failure("projection", err) from err
         self._projected = view
 
     async def _perform(self, trial: Trial, step: Step) -> None:
         trial.begin(step)
         try:
-            result = await self._run_activity(step, trial.currency)
+            result = await self._uncancelled(self._run_activity(step, trial.currency))
         except ActivityError as err:
-            # Only a bug gets here (transient errors retry forever, declines are results). Failing the
-            # workflow task keeps the trial intact and retrying until a fixed worker is deployed.
-            raise RuntimeError(f"activity for {type(step).__name__} failed: {err.cause}") from err
-        trial.record(step, result, workflow.now())
+            raise _task_failure(type(step).__name__, err) from err
+        # An activity's answer does not move the history clock (see `_wake_clock`): deadlines that passed
+        # while it ran are caught by the next timer, which then fires at once.
+        trial.record(step, result, self._clock if self._history_clock else workflow.now())
 
     async def _run_activity(self, step: Step, currency: str) -> StepResult:
         def money(amount: int) -> str:
@@ -295,13 +423,13 @@ class StyleTrialWorkflow:
 
     def _check(self, validate: Callable[[Trial, Any], None]) -> None:
         try:
-            validate(self._require_trial(), workflow.now())
+            validate(self._require_trial(), max(workflow.now(), self._clock))
         except DomainError as err:
             raise domain_failure(err) from None
 
     async def _apply(self, command: Callable[[Trial, Any], None]) -> TrialView:
         trial = self._require_trial()
-        now = workflow.now()
+        now = self._wake_clock()
         try:
             # Deadlines that passed a moment ago apply before the command is judged.
             trial.tick(now)

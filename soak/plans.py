@@ -1,0 +1,231 @@
+"""Random trial plans, played over HTTP the way fulfilment systems and staff would, through faults.
+
+A plan is what the client and the warehouse intend; the engine may refuse part of it when the trial's
+clock has moved on (a decision after the trial closed is `trial_closed`, a late return is
+`return_window_closed`), and that is a legitimate answer, not a defect. What is a defect is decided at the
+end, from the money and the pieces (see checks.py), whatever the plan managed to do.
+"""
+
+import asyncio
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from soak.processes import TOKENS
+
+AS = {role: {"Authorization": f"Bearer {token}"} for token, role in TOKENS.items()}
+F, S = AS["fulfilment"], AS["support"]
+AT_REST = {"COMPLETED", "CANCELLED", "REJECTED"}
+# Statuses in which a trial waits for people, by design, and so counts as settled for the campaign.
+WAITING = {"PAYMENT_ACTION_REQUIRED"}
+PRICES = {"GBP": (15_000, 900_000), "EUR": (15_000, 900_000), "USD": (15_000, 900_000), "JPY": (20_000, 1_500_000)}
+
+
+@dataclass
+class Figures:
+    """What the HTTP side saw: answers by kind, across every trial."""
+
+    requests: int = 0
+    unavailable: int = 0  # 503 with Retry-After: designed, the caller retries
+    server_errors: int = 0  # any other 5xx: a defect
+    refused: int = 0  # 4xx answers from the domain: legitimate when the clock moved on
+    transport_errors: int = 0  # connection refused or dropped (the API was killed): retried
+    server_error_samples: list[str] = field(default_factory=list)
+
+
+class Api:
+    """HTTP with the retries a careful fulfilment system makes: the same Idempotency-Key on every retry of a
+    command, back off on 503 and on connection errors, give up after `patience` seconds."""
+
+    def __init__(self, base_url: str, figures: Figures, patience: float = 180) -> None:
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=40)
+        self.figures = figures
+        self.patience = patience
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def call(self, method: str, path: str, headers: dict[str, str], json: Any = None) -> httpx.Response | None:
+        key = {"Idempotency-Key": uuid.uuid4().hex} if method == "POST" else {}
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.patience
+        delay = 0.5
+        while loop.time() < give_up:
+            self.figures.requests += 1
+            try:
+                r = await self.http.request(method, path, headers={**headers, **key}, json=json)
+            except httpx.TransportError:
+                self.figures.transport_errors += 1
+            else:
+                if r.status_code == 503 and "retry-after" in r.headers:
+                    self.figures.unavailable += 1
+                elif r.status_code >= 500:
+                    self.figures.server_errors += 1
+                    if len(self.figures.server_error_samples) < 10:
+                        self.figures.server_error_samples.append(f"{method} {path}: {r.status_code} {r.text[:200]}")
+                else:
+                    if r.status_code >= 400:
+                        self.figures.refused += 1
+                    return r
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 4)
+        return None
+
+    async def view(self, order_id: str) -> dict[str, Any] | None:
+        r = await self.call("GET", f"/v1/trials/{order_id}", AS["read"])
+        return r.json() if r is not None and r.status_code == 200 else None
+
+
+@dataclass
+class Plan:
+    order: dict[str, Any]
+    parcels: list[list[str]]
+    decisions: dict[str, str]
+    batches: int
+    change_mind: bool
+    finish_early: bool
+    ship_back: list[list[str]]
+    damaged: set[str]
+    never_inspected: set[str]
+    waive: str | None
+    extend: int
+    cancel: bool
+    new_payment_method: bool
+
+    @property
+    def order_id(self) -> str:
+        return str(self.order["order_id"])
+
+
+# Cards by what they do. localstripe knows Stripe's test cards; the simulated gateway also has one that
+# declines only payments made after the first authorization (dunning), which Stripe has no card for.
+DECLINES_LATER = {"simulated": "pm_card_declinesOffSession", "stripe": "pm_card_chargeCustomerFail"}
+
+
+def random_plan(rng: random.Random, prefix: str, payments: str = "simulated") -> Plan:
+    n = rng.randint(1, 30)
+    currency = rng.choice(list(PRICES))
+    low, high = PRICES[currency]
+    ids = [f"p{i}" for i in range(1, n + 1)]
+    card = rng.choices(["pm_card_visa", "pm_card_declinesOffSession", "pm_card_chargeDeclined"], weights=[85, 9, 6])[0]
+    order = {
+        "order_id": f"{prefix}-{uuid.UUID(int=rng.getrandbits(128)).hex[:10]}",
+        "customer": {"id": f"cus-{rng.randint(1, 60):03d}", "tier": rng.choice(["EIP", "EIP_PREMIUM"]),
+                     "region": rng.choice(["UK", "EU", "US", "JP"]), "personal_shopper_id": f"ps-{rng.randint(1, 9)}"},
+        "currency": currency,
+        "pieces": [{"piece_id": p, "sku": f"SKU-{rng.randint(1, 500):04d}", "description": f"Piece {p}",
+                    "price": rng.randint(low, high)} for p in ids],
+        "payment_method": card,
+    }  # fmt: skip
+    shipped = [p for p in ids if rng.random() > 0.05] or ids[:1]
+    rng.shuffle(shipped)
+    cuts = sorted(rng.sample(range(1, len(shipped)), min(rng.randint(0, 2), len(shipped) - 1)))
+    parcels = [shipped[a:b] for a, b in zip([0, *cuts], [*cuts, len(shipped)], strict=True)]
+    decisions = {p: rng.choice(["keep", "keep", "return"]) for p in shipped if rng.random() > 0.1}
+    returning = [p for p, d in decisions.items() if d == "return"]
+    sent = [p for p in returning if rng.random() > 0.15]
+    half = rng.randint(0, len(sent))
+    return Plan(
+        order=order, parcels=parcels, decisions=decisions, batches=rng.randint(1, 3),
+        change_mind=rng.random() < 0.2, finish_early=rng.random() < 0.4,
+        ship_back=[b for b in (sent[:half], sent[half:]) if b],
+        damaged={p for p in sent if rng.random() < 0.15}, never_inspected={p for p in sent if rng.random() < 0.05},
+        waive=rng.choice(shipped) if rng.random() < 0.1 else None, extend=rng.choice([0, 0, 0, 0, 1, 2]),
+        cancel=rng.random() < 0.03, new_payment_method=rng.random() < 0.6,
+    )  # fmt: skip
+
+
+async def wait_for(
+    api: Api, order_id: str, done: Callable[[dict[str, Any]], bool], seconds: float
+) -> dict[str, Any] | None:
+    """The trial once `done` holds for it, or as it last read after `seconds`."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + seconds
+    view = None
+    while loop.time() < until:
+        view = await api.view(order_id)
+        if view is not None and done(view):
+            return view
+        await asyncio.sleep(0.5)
+    return view
+
+
+async def wait_status(api: Api, order_id: str, wanted: set[str], seconds: float) -> dict[str, Any] | None:
+    return await wait_for(api, order_id, lambda v: v["status"] in wanted, seconds)
+
+
+async def play(api: Api, plan: Plan, day: float, rng: random.Random) -> None:
+    """Drive one trial through its plan. `day` is one policy day in seconds."""
+    oid = plan.order_id
+    base = f"/v1/trials/{oid}"
+    r = await api.call("POST", "/v1/trials", F, plan.order)
+    if r is None or r.status_code not in (200, 201):
+        return
+    view = await wait_for(api, oid, lambda v: v["status"] != "AUTHORIZING" or v["needs_attention"], 10 * day)
+    if view is not None and view["status"] == "AUTHORIZING" and plan.new_payment_method:
+        # a declined authorization: staff supply a card that works, within the fix window
+        await api.call("POST", f"{base}/payment-method", S, {"payment_method": "pm_card_visa", "actor": "cr.soak"})
+    view = await wait_status(api, oid, {"AWAITING_DISPATCH", "REJECTED", "CANCELLED"}, 30 * day)
+    if view is None or view["status"] != "AWAITING_DISPATCH":
+        return
+    if plan.cancel:
+        await api.call("POST", f"{base}/cancel", F, {"reason": "client changed plans", "actor": "cr.soak"})
+        return
+    parcels = [
+        {"carrier": rng.choice(["DHL", "FedEx", "UPS"]), "tracking_number": f"T{i}-{oid[-6:]}", "piece_ids": ps}
+        for i, ps in enumerate(plan.parcels)
+    ]
+    await api.call("POST", f"{base}/dispatch", F, {"parcels": parcels})
+    for i, parcel in enumerate(parcels):
+        await asyncio.sleep(rng.uniform(0, 0.3 * day))
+        staff = i == 0 and rng.random() < 0.1
+        body: dict[str, Any] = {"tracking_number": parcel["tracking_number"]}
+        if staff:
+            body |= {"actor": "cr.soak", "reason": "carrier confirmed by phone"}
+        await api.call("POST", f"{base}/delivery", S if staff else F, body)
+    if plan.extend:
+        await api.call(
+            "POST", f"{base}/extension", S, {"days": plan.extend, "reason": "travelling", "actor": "cr.soak"}
+        )
+    if plan.waive:
+        await api.call("POST", f"{base}/waivers", S, {"piece_id": plan.waive, "reason": "goodwill", "actor": "cr.soak"})
+    pieces = list(plan.decisions)
+    size = max(1, -(-len(pieces) // plan.batches))
+    for start in range(0, len(pieces), size):
+        chunk = [{"piece_id": p, "decision": plan.decisions[p]} for p in pieces[start : start + size]]
+        who, channel = rng.choice([(F, "app"), (F, "site"), (S, "whatsapp"), (S, "phone")])
+        await api.call("POST", f"{base}/decisions", who, {"decisions": chunk, "actor": "client", "channel": channel})
+        await asyncio.sleep(rng.uniform(0, 0.5 * day))
+    if plan.change_mind and pieces:
+        p = rng.choice(pieces)
+        flipped = "keep" if plan.decisions[p] == "return" else "return"
+        if flipped == "keep" and any(p in b for b in plan.ship_back):
+            flipped = "return"
+        plan.decisions[p] = flipped
+        await api.call(
+            "POST", f"{base}/decisions", S,
+            {"decisions": [{"piece_id": p, "decision": flipped}], "actor": "ps-1", "channel": "whatsapp"},
+        )  # fmt: skip
+    if plan.finish_early:
+        await api.call("POST", f"{base}/finish", F, {"actor": "client", "channel": "app"})
+    for i, planned in enumerate(plan.ship_back):
+        batch = [p for p in planned if plan.decisions.get(p) == "return"]
+        if not batch:
+            continue
+        await asyncio.sleep(rng.uniform(0, 1.5 * day))
+        await api.call(
+            "POST", f"{base}/returns", F,
+            {"piece_ids": batch, "carrier": "DHL", "tracking_number": f"R{i}-{oid[-6:]}"},
+        )  # fmt: skip
+        await asyncio.sleep(rng.uniform(0.2 * day, 2 * day))
+        for piece in batch:
+            if piece not in plan.never_inspected:
+                condition = "damaged" if piece in plan.damaged else "ok"
+                await api.call("POST", f"{base}/inspections", F, {"piece_id": piece, "condition": condition})
+    view = await wait_status(api, oid, AT_REST | WAITING, 45 * day)
+    if view is not None and view["status"] == "PAYMENT_ACTION_REQUIRED" and plan.new_payment_method:
+        await api.call("POST", f"{base}/payment-method", S, {"payment_method": "pm_card_visa", "actor": "cr.soak"})

@@ -1,0 +1,176 @@
+"""Hostile and careless input over HTTP: each case gets its 4xx and code, never a 5xx, and a trial that
+already exists is exactly as it was afterwards. Commands retried with an Idempotency-Key apply once."""
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests import test_api
+from tests.test_api import F, R, S, Stack, body, error, started
+
+# The API stack of test_api (a real dev server and worker), shared as fixtures.
+api_store, stack = test_api.api_store, test_api.stack
+
+pytestmark = pytest.mark.devserver
+
+
+def _order(**change: Any) -> dict[str, Any]:
+    b = body(n=2)
+    for dotted, value in change.items():
+        target: Any = b
+        *path, last = dotted.split(".")
+        for key in path:
+            target = target[int(key)] if key.isdigit() else target[key]
+        target[last] = value
+    return b
+
+
+BAD_ORDERS: list[tuple[str, dict[str, Any], int, str]] = [
+    ("order id at Temporal's id limit", _order(order_id="o" * 988), 422, "invalid_request"),
+    ("order id with a slash", _order(order_id="a/b"), 422, "invalid_request"),
+    ("order id climbing out", _order(order_id="../x"), 422, "invalid_request"),
+    ("order id with a NUL", _order(order_id="o\x00"), 422, "invalid_request"),
+    ("order id with a space", _order(order_id="o 1"), 422, "invalid_request"),
+    ("empty order id", _order(order_id=""), 422, "invalid_request"),
+    ("price 2^63", _order(**{"pieces.0.price": 2**63}), 422, "invalid_request"),
+    ("price 10^30", _order(**{"pieces.0.price": 10**30}), 422, "invalid_request"),
+    ("price above the gateway maximum", _order(**{"pieces.0.price": 100_000_000}), 422, "invalid_request"),
+    ("price true", _order(**{"pieces.0.price": True}), 422, "invalid_request"),
+    ("price as a string", _order(**{"pieces.0.price": "1200"}), 422, "invalid_request"),
+    ("price 12.5", _order(**{"pieces.0.price": 12.5}), 422, "invalid_request"),
+    ("price zero", _order(**{"pieces.0.price": 0}), 422, "invalid_price"),
+    ("piece id of 121 characters", _order(**{"pieces.0.piece_id": "p" * 121}), 422, "invalid_request"),
+    ("piece id of 1 MB", _order(**{"pieces.0.piece_id": "p" * 1_000_000}), 413, "body_too_large"),
+    ("description with control characters", _order(**{"pieces.0.description": "silk\x1b[31m"}), 422, "invalid_request"),
+    ("description of 10,000 characters", _order(**{"pieces.0.description": "d" * 10_000}), 422, "invalid_request"),
+    ("customer id of 200 characters", _order(**{"customer.id": "c" * 200}), 422, "invalid_request"),
+    ("tier with a NUL", _order(**{"customer.tier": "EIP\x00"}), 422, "invalid_request"),
+    ("a thousand pieces", {**body(n=2), "pieces": [body(n=1)["pieces"][0]] * 1000}, 422, "invalid_request"),
+    ("31 pieces", body(n=31), 422, "too_many_pieces"),
+    ("unknown field", {**body(n=1), "discount": 5}, 422, "invalid_request"),
+    ("trial_days true", _order(trial_days=True), 422, "invalid_request"),
+]
+
+
+@pytest.mark.parametrize(("what", "payload", "status", "code"), BAD_ORDERS, ids=[c[0] for c in BAD_ORDERS])
+async def test_a_hostile_order_is_refused_with_its_code(stack: Stack, what: str, payload: Any, status: int, code: str):
+    r = await stack.http.post("/v1/trials", json=payload, headers=F)
+    assert error(r, status) == code, what
+
+
+async def test_hostile_requests_never_get_a_5xx_and_leave_an_existing_trial_intact(stack: Stack):
+    oid = await started(stack, n=2)
+    before = (await stack.http.get(f"/v1/trials/{oid}", headers=R)).json()
+    base = f"/v1/trials/{oid}"
+    huge = "x" * (20 * 1024 * 1024)
+    cases: list[tuple[str, str, Any, dict[str, str], int]] = [
+        (
+            "POST",
+            f"{base}/dispatch",
+            {"parcels": [{"carrier": "DHL", "tracking_number": "T\x00", "piece_ids": ["p1"]}]},
+            F,
+            422,
+        ),
+        (
+            "POST",
+            f"{base}/dispatch",
+            {"parcels": [{"carrier": "DHL", "tracking_number": "T1", "piece_ids": ["p" * 1_000_000]}]},
+            F,
+            413,
+        ),
+        (
+            "POST",
+            f"{base}/dispatch",
+            {"parcels": [{"carrier": "DHL", "tracking_number": "T1", "piece_ids": ["p1"] * 1000}]},
+            F,
+            422,
+        ),
+        ("POST", f"{base}/decisions", {"decisions": [], "actor": "a" * 121, "channel": "app"}, S, 422),
+        ("POST", f"{base}/extension", {"days": True, "reason": "r", "actor": "a"}, S, 422),
+        ("POST", f"{base}/extension", {"days": 2**70, "reason": "r", "actor": "a"}, S, 422),
+        ("POST", f"{base}/waivers", {"piece_id": "p1", "reason": "r\x00", "actor": "a"}, S, 422),
+        ("POST", f"{base}/cancel", {"reason": "r" * 600, "actor": "a"}, S, 422),
+        ("POST", f"{base}/payment-method", {"payment_method": "pm\n", "actor": "a"}, S, 422),
+        ("POST", "/v1/trials/..%2F..%2Fetc/cancel", {"reason": "r", "actor": "a"}, S, 404),
+        ("GET", "/v1/trials/a/b", None, R, 404),
+        ("DELETE", base, None, S, 405),
+        ("POST", f"/v1/trials/{'o' * 988}/cancel", {"reason": "r", "actor": "a"}, S, 422),
+        ("GET", f"/v1/trials/{'o' * 988}", None, R, 422),
+        ("GET", "/v1/trials/o%00", None, R, 422),
+        ("GET", "/v1/trials?ending_before=0001-01-01T00:00:00%2B14:00", None, R, 422),
+        ("GET", "/v1/trials?ending_before=9999-12-31T23:59:59-14:00", None, R, 422),
+        ("GET", "/v1/trials?ending_before=2026-01-01T00:00:00", None, R, 422),
+        ("GET", f"/v1/trials?customer_id={'c' * 500}", None, R, 422),
+        ("GET", f"/v1/trials?cursor={'c' * 1000}", None, R, 422),
+        ("GET", "/v1/trials?cursor=bm90LWEtY3Vyc29y", None, R, 422),
+        ("POST", "/v1/trials", huge, F, 413),
+    ]
+    for method, path, payload, who, status in cases:
+        if isinstance(payload, str):
+            r = await stack.http.request(
+                method, path, content=payload, headers={**who, "content-type": "application/json"}
+            )
+        else:
+            r = await stack.http.request(method, path, json=payload, headers=who)
+        assert r.status_code == status, (method, path[:80], r.status_code, r.text[:300])
+        assert set(r.json()["error"]) == {"code", "message"}
+
+    # A body that says it is small and then streams more than the limit is cut off too.
+    async def stream() -> Any:
+        for _ in range(64):
+            yield b"x" * 8192
+
+    r = await stack.http.post("/v1/trials", content=stream(), headers={**F, "content-type": "application/json"})
+    assert error(r, 413) == "body_too_large"
+    after = (await stack.http.get(f"/v1/trials/{oid}", headers=R)).json()
+    assert after == before
+
+
+async def test_a_command_retried_with_its_idempotency_key_applies_once_and_answers_the_same(stack: Stack):
+    oid = await started(stack, n=2)
+    base = f"/v1/trials/{oid}"
+    dispatch = {"parcels": [{"carrier": "DHL", "tracking_number": "T1", "piece_ids": ["p1", "p2"]}]}
+    key = {"Idempotency-Key": f"dispatch-{oid}"}
+    first = await stack.http.post(f"{base}/dispatch", json=dispatch, headers={**F, **key})
+    again = await stack.http.post(f"{base}/dispatch", json=dispatch, headers={**F, **key})
+    assert first.status_code == again.status_code == 200, again.text
+    assert again.json() == first.json()
+    # Without the key a second dispatch is the real conflict it is.
+    assert error(await stack.http.post(f"{base}/dispatch", json=dispatch, headers=F), 409) == "already_dispatched"
+    await stack.http.post(f"{base}/delivery", json={"tracking_number": "T1"}, headers=F)
+    ext = {"days": 3, "reason": "travelling", "actor": "cr.amelia"}
+    key = {"Idempotency-Key": "ext-1"}
+    for _ in range(3):
+        r = await stack.http.post(f"{base}/extension", json=ext, headers={**S, **key})
+        assert r.status_code == 200, r.text
+    view = (await stack.http.get(base, headers=R)).json()
+    assert view["extension_days"] == 3, "three retries of one extension extend once"
+    assert (
+        error(
+            await stack.http.post(
+                f"{base}/extension", json=ext, headers={**S, "Idempotency-Key": "a key/with a slash"}
+            ),
+            422,
+        )
+        == "invalid_request"
+    )
+
+
+async def test_ids_in_other_scripts_and_with_hashes_are_accepted(stack: Stack):
+    """The bounds refuse what breaks things, not real data: piece ids like 'p03-鞋', tracking 'RT#47.6'."""
+    b = body(n=2)
+    b["order_id"] = f"注文-{b['order_id']}"
+    b["pieces"][0]["piece_id"] = "p03-鞋"
+    b["pieces"][1]["piece_id"] = "p10-é"
+    r = await stack.http.post("/v1/trials", json=b, headers=F)
+    assert r.status_code == 201, r.text
+    oid = b["order_id"]
+    for _ in range(100):
+        view = (await stack.http.get(f"/v1/trials/{oid}", headers=R)).json()
+        if view["status"] == "AWAITING_DISPATCH":
+            break
+        await asyncio.sleep(0.1)
+    parcel = {"carrier": "Yamato", "tracking_number": "RT#47.6", "piece_ids": ["p03-鞋", "p10-é"]}
+    r = await stack.http.post(f"/v1/trials/{oid}/dispatch", json={"parcels": [parcel]}, headers=F)
+    assert r.status_code == 200, r.text

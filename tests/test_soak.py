@@ -1,0 +1,35 @@
+"""The fault campaign, small enough for every CI run: separate processes, random trials over HTTP, workers
+SIGKILLed, the Temporal server and the API killed and restarted, the UI's queries meanwhile. `make soak` runs
+the full one (200 trials on the simulated gateway, 60 on Stripe's). Any lost, duplicated or stuck trial, or any 5xx but a 503, fails it."""
+
+from pathlib import Path
+
+import pytest
+
+from soak.campaign import Campaign, run
+
+pytestmark = [pytest.mark.devserver, pytest.mark.timeout(900)]
+
+
+async def test_a_small_fault_campaign_loses_duplicates_and_strands_nothing(tmp_path: Path):
+    campaign = Campaign(
+        trials=24, in_flight=12, day_seconds=2.0, worker_kill_every=(5.0, 12.0), server_faults=("SIGKILL",),
+        api_kills=1, seed=11,
+    )  # fmt: skip
+    outcome = await run(campaign, tmp_path)
+    print(outcome.table())
+    print(outcome.summary())
+    assert sum(outcome.faults.values()) >= 3
+    assert outcome.ok, outcome.table()
+
+
+async def test_the_stripe_adapter_through_a_proxy_that_delays_and_drops_payment_calls(tmp_path: Path):
+    campaign = Campaign(
+        trials=8, in_flight=8, day_seconds=2.0, worker_kill_every=(5.0, 12.0), server_faults=(), api_kills=0,
+        seed=12, payments="stripe",
+    )  # fmt: skip
+    outcome = await run(campaign, tmp_path)
+    print(outcome.table())
+    print(outcome.summary())
+    assert any(kind.startswith("gateway") for kind in outcome.faults)
+    assert outcome.ok, outcome.table()

@@ -1,0 +1,105 @@
+"""A trial whose workflow task keeps failing is never silent, and it can be recovered with its money right.
+
+On the real dev server (which marks such workflows with TemporalReportedProblems): a read model that fails
+for good once the trial is in transit (a bug: the kind a DataError in the projection was) stops the trial's
+workflow task; the watcher flags it in the read model; `recover` finds the activity that failed and resets
+to the last good task on a worker with the bug fixed, and the trial carries on.
+"""
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from client.recovery import diagnose, reset
+from domain import commands as cmd
+from domain.view import TrialView
+from persistence.db import make_engine
+from persistence.migrate import upgrade
+from persistence.store import TASK_FAILING, SqlStore
+from tests.support import Harness, order, parcels
+from worker import Adapters, build_worker, flag_failing_tasks
+from workflows.style_trial import StyleTrialWorkflow as W
+
+pytestmark = [pytest.mark.devserver, pytest.mark.timeout(180)]
+
+
+class ProjectionWithABug(SqlStore):
+    def project(self, revision: int, view: TrialView, now: datetime | None = None) -> bool:
+        if view.status == "AWAITING_DISPATCH":
+            raise ApplicationError("a bug in the projection", non_retryable=True)
+        return super().project(revision, view, now)
+
+
+async def _sleep(_: timedelta) -> None:
+    raise AssertionError("this test runs on the real clock")
+
+
+async def _eventually(check: Callable[[], Awaitable[bool]], seconds: float = 60) -> bool:
+    for _ in range(int(seconds * 2)):
+        found = await check()
+        if found:
+            return found
+        await asyncio.sleep(0.5)
+    raise AssertionError("timed out")
+
+
+async def test_a_failing_trial_is_flagged_then_recovered_with_its_money_right(dev_env: WorkflowEnvironment, tmp_path):
+    url = f"sqlite:///{tmp_path / 'stuck.sqlite'}"
+    upgrade(url)
+    engine = make_engine(url)
+    store = SqlStore(engine)
+    queue = f"stuck-{uuid.uuid4()}"
+    client = dev_env.client
+    broken = Adapters(store=ProjectionWithABug(engine))
+    async with build_worker(client, queue, broken):
+        t = await Harness(client, queue, broken, _sleep).start(order(2, price=50_000))
+        oid = t.handle.id.removeprefix("style-trial-")
+
+        async def flagged() -> bool:
+            await flag_failing_tasks(client, store)
+            view = store.view(oid)
+            return view is not None and TASK_FAILING in view.attention
+
+        await _eventually(flagged)
+        # It never reported (its first projection is what fails): the watcher entered it as it opened.
+        view = store.view(oid)
+        assert view is not None and view.needs_attention and view.status == "AUTHORIZING"
+        listed = store.list_trials(needs_attention=True, limit=200).items
+        assert oid in [r.order_id for r in listed]
+
+    fixed = Adapters(store=store, gateway=broken.gateway, stock=broken.stock, notifier=broken.notifier)
+    async with build_worker(client, queue, fixed):
+        history = await t.handle.fetch_history()
+        found = await diagnose(history, [W], client.data_converter)
+        assert found.problem == "an activity failed for good" and found.reset_to is not None
+        await reset(client, found, "test: the projection bug is fixed")
+        handle = client.get_workflow_handle(t.handle.id, result_type=TrialView)
+
+        async def healthy() -> bool:
+            await flag_failing_tasks(client, store)
+            view = store.view(oid)
+            return view is not None and not view.needs_attention and view.status == "AWAITING_DISPATCH"
+
+        await _eventually(healthy)
+        # The trial goes on to the end with the money right: one authorization, one charge, nothing twice.
+        _ = await handle.execute_update(W.dispatch, parcels([["p1", "p2"]]))
+        _ = await handle.execute_update(W.deliver, cmd.Delivery(tracking_number="TRK1"))
+        _ = await handle.execute_update(W.decide, cmd.Decisions(
+            decisions=[cmd.PieceDecision(piece_id="p1", decision="keep"), cmd.PieceDecision(piece_id="p2", decision="return")],
+            actor="client", channel="app",
+        ))  # fmt: skip
+        _ = await handle.execute_update(
+            W.ship_return, cmd.ReturnShipped(piece_ids=["p2"], carrier="DHL", tracking_number="R1")
+        )
+        _ = await handle.execute_update(W.finish_early, cmd.FinishEarly(actor="client"))
+        _ = await handle.execute_update(W.inspect, cmd.Inspection(piece_id="p2", condition="ok"))
+        result = await asyncio.wait_for(handle.result(), 60)
+        assert result.status == "COMPLETED"
+        assert result.amounts.charged == 50_000 and result.amounts.authorized == 0
+        assert [m.amount for m in store.movements(result.trial_id) if m.kind in ("capture", "charge")] == [50_000]
+    engine.dispose()
