@@ -94,8 +94,10 @@ def _keep_data_private(data_dir: Path) -> None:
     if data_dir.is_dir():
         data_dir.chmod(0o700)
         for path in data_dir.rglob("*"):
-            if not path.is_symlink():
-                path.chmod(0o700 if path.is_dir() else 0o600)
+            # A running server's SQLite journal may come and go while we walk the folder.
+            with contextlib.suppress(FileNotFoundError):
+                if not path.is_symlink():
+                    path.chmod(0o700 if path.is_dir() else 0o600)
 
 
 def dev(settings: Settings) -> None:

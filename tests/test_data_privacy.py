@@ -25,6 +25,17 @@ def test_the_data_folder_is_0700_and_its_files_0600_even_if_they_were_not(tmp_pa
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
+def test_a_file_that_vanishes_while_the_folder_is_made_private_is_no_error(tmp_path: Path, monkeypatch):
+    """A running dev server's SQLite journal comes and goes; a worker starting beside it must not die."""
+    from cli.main import _keep_data_private
+
+    (tmp_path / "kept").write_text("x")
+    walk = Path.rglob
+    monkeypatch.setattr(Path, "rglob", lambda self, pattern: [*walk(self, pattern), self / "gone-journal"])
+    _keep_data_private(tmp_path)
+    assert stat.S_IMODE((tmp_path / "kept").stat().st_mode) == 0o600
+
+
 def test_the_stripe_sdk_never_logs_requests(monkeypatch):
     from activities.stripe_gateway import StripeGateway
 
