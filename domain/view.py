@@ -163,8 +163,8 @@ def view_of(trial: Trial) -> TrialView:
         order_id=trial.order.order_id,
         trial_id=trial.trial_id,
         status=trial.status.value,
-        needs_attention=bool(trial.attention),
-        attention={k.value: v for k, v in trial.attention.items()},
+        needs_attention=bool(trial.journal.attention),
+        attention={k.value: v for k, v in trial.journal.attention.items()},
         customer_id=customer.id,
         tier=customer.tier,
         region=customer.region,
@@ -194,28 +194,28 @@ def view_of(trial: Trial) -> TrialView:
             for x in trial.parcels.values()
         ],
         amounts=Amounts(
-            value=trial.order.value, authorized=trial.authorized, charged=trial.charged,
-            released=trial.released, outstanding=trial.outstanding,
+            value=trial.order.value, authorized=trial.payments.authorized, charged=trial.payments.charged,
+            released=trial.payments.released, outstanding=trial.outstanding,
         ),
         settlements=[
             SettlementView(
                 number=s.number, piece_ids=s.piece_ids, state=s.state, amount=trial.settlement_amount(s),
                 declines=s.declines, next_attempt_at=s.next_attempt_at,
             )
-            for s in trial.settlements
+            for s in trial.payments.settlements
         ],
         movements=[
             MovementView(
                 key=m.key, kind=m.kind, amount=m.amount, outcome=m.outcome, at=m.at, reference=m.reference,
                 expires_at=m.expires_at, settlement=m.settlement, decline_code=m.decline_code,
             )
-            for m in trial.movements
+            for m in trial.payments.movements
         ],
         events=[
             EventView(
                 seq=e.seq, at=e.at, kind=e.kind, detail=e.detail, actor=e.actor, channel=e.channel,
                 reference=e.reference, reason=e.reason, piece_ids=e.piece_ids,
             )
-            for e in trial.events
+            for e in trial.journal.events
         ],
     )  # fmt: skip

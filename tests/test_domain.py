@@ -9,9 +9,11 @@ from domain import commands as cmd
 from domain.errors import DomainError
 from domain.money import format_money, is_currency
 from domain.order import validate_order
+from domain.pieces import PieceState
 from domain.policy import TrialPolicy
+from domain.status import TrialStatus
 from domain.steps import CaptureRequest, ChargeRequest, PaymentResult
-from domain.trial import PieceState, Trial, TrialStatus
+from domain.trial import Trial
 from tests.domain_support import T0, Driver
 from tests.support import decisions, order, parcels
 
@@ -59,7 +61,7 @@ def test_a_valid_order_passes_and_an_eip_premium_client_is_eligible():
 def test_an_accepted_trial_holds_the_consignment_value_and_reserves_the_stock():
     d = Driver(order(3))
     assert d.trial.status == TrialStatus.AWAITING_DISPATCH
-    assert d.trial.authorized == 360_000
+    assert d.trial.payments.authorized == 360_000
     assert d.stock.reserved[d.trial.trial_id] == {"p1", "p2", "p3"}
 
 
@@ -81,18 +83,18 @@ def test_decisions_record_actor_channel_and_reference_and_may_change_until_close
     )
     p1 = d.trial.pieces["p1"]
     assert (p1.decision, p1.decided_by, p1.decided_via, p1.decision_reference) == ("return", "client", "app", None)
-    assert [e.kind for e in d.trial.events].count("decided") == 2
+    assert [e.kind for e in d.trial.journal.events].count("decided") == 2
 
 
 def test_a_piece_waived_after_its_charge_was_declined_drops_out_of_the_retry():
     d = on_trial(2, payment_method="pm_card_declinesOffSession")
     d.trial.decide(decisions(keep=["p1"]), d.now)
     d.advance(7 * DAY + timedelta(minutes=1))  # hold expired at day 7: the kept piece is charged off-session
-    s = d.trial.settlements[0]
+    s = d.trial.payments.settlements[0]
     assert s.state == "waiting" and s.declines == 1
     d.trial.waive(cmd.Waiver(piece_id="p1", reason="goodwill", actor="cr"), d.now)
-    assert d.trial.settlements[0].state == "void"
-    assert d.trial.charged == 0
+    assert d.trial.payments.settlements[0].state == "void"
+    assert d.trial.payments.charged == 0
 
 
 def test_a_piece_being_charged_cannot_be_waived_until_the_charge_answers():
@@ -119,13 +121,13 @@ def test_a_capture_refused_on_a_hold_falls_back_to_an_off_session_charge_without
     d.trial.record(capture, PaymentResult(approved=False, decline_code="authorization_expired"), d.now)
     charge = d.trial.next_step(d.now)
     assert isinstance(charge, ChargeRequest) and charge.key.endswith("settlement-1-2")
-    assert d.trial.settlements[0].declines == 0
+    assert d.trial.payments.settlements[0].declines == 0
 
 
 def test_the_ledger_refuses_a_second_movement_under_the_same_key():
     d = on_trial(1)
     with pytest.raises(ValueError, match="recorded twice"):
-        d.trial._movement(d.trial.movements[0].key, "charge", 1, d.now)
+        d.trial.payments.movement(d.trial.payments.movements[0].key, "charge", 1, d.now)
 
 
 def test_reminders_go_to_client_and_shopper_48_and_24_hours_before_the_end():
@@ -153,13 +155,13 @@ def test_a_multicapture_gateway_keeps_the_hold_for_the_second_settlement():
     d.trial.decide(decisions(keep=["p1"], ret=["p2"]), d.now)
     d.trial.finish_early(cmd.FinishEarly(actor="client"), d.now)
     d.settle()
-    assert d.trial.hold is not None and d.trial.hold.remaining == 120_000
+    assert d.trial.payments.hold is not None and d.trial.payments.hold.remaining == 120_000
     d.trial.ship_return(cmd.ReturnShipped(piece_ids=["p2"], carrier="DHL", tracking_number="R"), d.now)
     d.trial.inspect(cmd.Inspection(piece_id="p2", condition="damaged"), d.now)
     d.settle()
     assert d.trial.status == TrialStatus.COMPLETED
-    assert [m.kind for m in d.trial.movements if m.settlement] == ["capture", "capture"]
-    assert d.trial.pieces["p2"].state == PieceState.DAMAGED and d.trial.charged == 240_000
+    assert [m.kind for m in d.trial.payments.movements if m.settlement] == ["capture", "capture"]
+    assert d.trial.pieces["p2"].state == PieceState.DAMAGED and d.trial.payments.charged == 240_000
 
 
 def test_refusals_carry_a_code_and_a_sentence():

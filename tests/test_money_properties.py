@@ -17,7 +17,8 @@ from activities.simulated_gateway import SimulatedGateway
 from domain import commands as cmd
 from domain.errors import DomainError
 from domain.order import Customer, OrderPiece, TrialOrder
-from domain.trial import CHARGED_FATES, NEVER_CHARGED, TrialStatus
+from domain.pieces import CHARGED_FATES, NEVER_CHARGED
+from domain.status import TrialStatus
 from domain.view import view_of
 from tests.domain_support import Driver
 from tests.gateways import StripeUnderTest
@@ -106,14 +107,16 @@ def command_for(driver: Driver, action: tuple[Any, ...]) -> tuple[Any, Any] | No
 def check_money(driver: Driver) -> None:
     t = driver.trial
     charged_pieces = [p for p in t.pieces.values() if p.charged]
-    assert t.charged == sum(p.price for p in charged_pieces), "money moved without pieces (or pieces without money)"
+    assert t.payments.charged == sum(p.price for p in charged_pieces), (
+        "money moved without pieces (or pieces without money)"
+    )
     assert all(p.state in CHARGED_FATES for p in charged_pieces)
     assert not any(p.charged for p in t.pieces.values() if p.state in NEVER_CHARGED)
-    paid = [s for s in t.settlements if s.state == "paid"]
+    paid = [s for s in t.payments.settlements if s.state == "paid"]
     per_piece = [pid for s in paid for pid in s.piece_ids if t.pieces[pid].charged]
     assert len(per_piece) == len(set(per_piece)), "a piece was charged twice"
     gateway_moved = driver.gateway.total(t.trial_id, "capture") + driver.gateway.total(t.trial_id, "charge")
-    assert gateway_moved == t.charged, "the gateway and the trial disagree"
+    assert gateway_moved == t.payments.charged, "the gateway and the trial disagree"
 
 
 def drive_to_the_end(driver: Driver) -> None:
@@ -226,17 +229,17 @@ def money_follows_the_pieces(driver: Driver, script: list[tuple[Any, ...]]) -> N
     check_money(driver)
     assert t.status in (TrialStatus.COMPLETED, TrialStatus.CANCELLED, TrialStatus.REJECTED)
     event(f"ended {t.status.value}")
-    event(f"{'some' if t.charged else 'no'} money charged")
-    event(f"{len(t.settlements)} settlement(s)")
+    event(f"{'some' if t.payments.charged else 'no'} money charged")
+    event(f"{len(t.payments.settlements)} settlement(s)")
     event(
-        f"{sum(1 for m in t.movements if m.outcome == 'declined')} declines"
-        if any(m.outcome == "declined" for m in t.movements)
+        f"{sum(1 for m in t.payments.movements if m.outcome == 'declined')} declines"
+        if any(m.outcome == "declined" for m in t.payments.movements)
         else "no declines"
     )
     assert driver.gateway.held(t.trial_id, driver.now) == 0, "something is still authorized at the end"
-    assert t.authorized == 0
+    assert t.payments.authorized == 0
     if t.status == TrialStatus.COMPLETED:
         assert all(p.state.value in {s.value for s in CHARGED_FATES | NEVER_CHARGED} for p in t.pieces.values())
-        assert t.charged == sum(p.price for p in t.pieces.values() if p.state in CHARGED_FATES)
+        assert t.payments.charged == sum(p.price for p in t.pieces.values() if p.state in CHARGED_FATES)
     else:
-        assert t.charged == 0
+        assert t.payments.charged == 0

@@ -168,12 +168,12 @@ def test_concurrent_projections_of_one_trial_keep_the_newest(db_url: str):
 
 
 def test_the_failing_task_flag_is_set_and_cleared_without_touching_other_reasons(store: SqlStore):
-    from domain.trial import Attention
+    from domain.status import Attention
     from persistence.store import TASK_FAILING
 
     failing, _ = snapshots()
     other = Driver(order(1, order_id=f"o2-{datetime.now(UTC).timestamp()}"))
-    other.trial.attention[Attention.DISPATCH_OVERDUE] = "Dispatch is late."
+    other.trial.journal.attention[Attention.DISPATCH_OVERDUE] = "Dispatch is late."
     store.project(1, view_of(failing.trial))
     store.project(1, view_of(other.trial))
     store.mark_failing_tasks({failing.trial.trial_id: "It keeps failing."})

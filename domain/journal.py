@@ -1,0 +1,60 @@
+"""What people learn from a trial: the audit trail, the messages waiting to go out, and why it needs staff.
+
+The trial and its payments write here; the workflow sends the messages (`outbox`) one at a time and the
+read model shows the rest. Messages carry ids and amounts, never personal data.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from domain.status import Attention
+from domain.steps import Audience, Notification, NotificationKind
+
+
+@dataclass
+class Event:
+    seq: int
+    at: datetime
+    kind: str
+    detail: str
+    actor: str | None = None
+    channel: str | None = None
+    reference: str | None = None
+    reason: str | None = None
+    piece_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Journal:
+    trial_id: str
+    shopper_id: str | None
+    events: list[Event] = field(default_factory=list)
+    outbox: list[Notification] = field(default_factory=list)
+    notifications_sent: int = 0
+    attention: dict[Attention, str] = field(default_factory=dict)
+
+    def event(
+        self, now: datetime, kind: str, detail: str, *, actor: str | None = None, channel: str | None = None,
+        reference: str | None = None, reason: str | None = None, piece_ids: list[str] | None = None,
+    ) -> None:  # fmt: skip
+        seq = len(self.events) + 1
+        self.events.append(Event(seq, now, kind, detail, actor, channel, reference, reason, list(piece_ids or [])))
+
+    def notify(self, kind: NotificationKind, audience: list[Audience], message: str) -> None:
+        self.notifications_sent += 1
+        self.outbox.append(
+            Notification(
+                key=f"{self.trial_id}-notification-{self.notifications_sent}", trial_id=self.trial_id, kind=kind,
+                audience=audience, shopper_id=self.shopper_id, message=message,
+            )
+        )  # fmt: skip
+
+    def sent(self, key: str) -> None:
+        self.outbox = [n for n in self.outbox if n.key != key]
+
+    def flag(self, reason: Attention, text: str) -> None:
+        self.attention[reason] = text
+
+    def clear(self, *reasons: Attention) -> None:
+        for reason in reasons:
+            self.attention.pop(reason, None)

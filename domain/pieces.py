@@ -1,0 +1,160 @@
+"""A piece's life on consignment, as one transition table.
+
+    RESERVED ──dispatched──▶ IN_TRANSIT ──delivered──▶ ON_TRIAL ──closed, keep──▶ KEPT
+       │                                                  │  └──closed, return──▶ AWAITING_RETURN
+       └──left out of every parcel──▶ UNAVAILABLE          │                          │  └─window closed─▶ KEPT_UNRETURNED
+                                                          └──return shipped──▶ RETURN_IN_TRANSIT ◀─┘
+    RETURN_IN_TRANSIT ──inspected ok──▶ RETURNED · ──inspected damaged──▶ DAMAGED · ──not received──▶ LOST_IN_RETURN
+    any piece not yet charged and not in a never-charged fate ──waived by staff──▶ WAIVED
+
+Kept, kept-unreturned and damaged pieces are charged; unavailable, returned, lost and waived pieces never
+are. The validators refuse a command whose move the table does not allow, with the domain's error code; a
+move that reaches `Piece.move` without being allowed is a bug and raises.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from domain import commands as cmd
+from domain.errors import DomainError, ErrorCode, require
+
+
+class PieceState(StrEnum):
+    RESERVED = "RESERVED"
+    UNAVAILABLE = "UNAVAILABLE"
+    IN_TRANSIT = "IN_TRANSIT"
+    ON_TRIAL = "ON_TRIAL"
+    KEPT = "KEPT"
+    AWAITING_RETURN = "AWAITING_RETURN"
+    RETURN_IN_TRANSIT = "RETURN_IN_TRANSIT"
+    RETURNED = "RETURNED"
+    DAMAGED = "DAMAGED"
+    LOST_IN_RETURN = "LOST_IN_RETURN"
+    KEPT_UNRETURNED = "KEPT_UNRETURNED"
+    WAIVED = "WAIVED"
+
+
+CHARGED_FATES = frozenset({PieceState.KEPT, PieceState.KEPT_UNRETURNED, PieceState.DAMAGED})
+NEVER_CHARGED = frozenset({PieceState.UNAVAILABLE, PieceState.RETURNED, PieceState.LOST_IN_RETURN, PieceState.WAIVED})
+TERMINAL = CHARGED_FATES | NEVER_CHARGED
+
+
+class Move(StrEnum):
+    DISPATCHED = "dispatched"
+    LEFT_OUT = "left out of every parcel"
+    DELIVERED = "delivered"
+    CLOSED_KEEP = "trial closed, decided keep"
+    CLOSED_RETURN = "trial closed, not decided keep"
+    RETURN_SHIPPED = "return shipped"
+    INSPECTED_OK = "inspected ok"
+    INSPECTED_DAMAGED = "inspected damaged"
+    RETURN_WINDOW_CLOSED = "return window closed"
+    RETURN_NOT_RECEIVED = "return not received in time"
+    WAIVED = "waived by staff"
+
+
+S = PieceState
+_WAIVABLE = (S.RESERVED, S.IN_TRANSIT, S.ON_TRIAL, S.KEPT, S.AWAITING_RETURN, S.RETURN_IN_TRANSIT, S.DAMAGED,
+             S.KEPT_UNRETURNED)  # fmt: skip
+TRANSITIONS: dict[tuple[PieceState, Move], PieceState] = {
+    (S.RESERVED, Move.DISPATCHED): S.IN_TRANSIT,
+    (S.RESERVED, Move.LEFT_OUT): S.UNAVAILABLE,
+    (S.IN_TRANSIT, Move.DELIVERED): S.ON_TRIAL,
+    (S.ON_TRIAL, Move.CLOSED_KEEP): S.KEPT,
+    (S.ON_TRIAL, Move.CLOSED_RETURN): S.AWAITING_RETURN,
+    (S.ON_TRIAL, Move.RETURN_SHIPPED): S.RETURN_IN_TRANSIT,
+    (S.AWAITING_RETURN, Move.RETURN_SHIPPED): S.RETURN_IN_TRANSIT,
+    (S.AWAITING_RETURN, Move.RETURN_WINDOW_CLOSED): S.KEPT_UNRETURNED,
+    (S.RETURN_IN_TRANSIT, Move.INSPECTED_OK): S.RETURNED,
+    (S.RETURN_IN_TRANSIT, Move.INSPECTED_DAMAGED): S.DAMAGED,
+    (S.RETURN_IN_TRANSIT, Move.RETURN_NOT_RECEIVED): S.LOST_IN_RETURN,
+    **{(state, Move.WAIVED): S.WAIVED for state in _WAIVABLE},
+}
+
+
+def allows(state: PieceState, move: Move) -> bool:
+    return (state, move) in TRANSITIONS
+
+
+def described(state: PieceState) -> str:
+    """ "awaiting return", for the sentences of refusals."""
+    return state.value.lower().replace("_", " ")
+
+
+@dataclass
+class Piece:
+    piece_id: str
+    sku: str
+    description: str
+    price: int
+    state: PieceState = PieceState.RESERVED
+    decision: cmd.DecisionValue | None = None
+    decided_by: str | None = None
+    decided_via: cmd.Channel | None = None
+    decided_at: datetime | None = None
+    decision_reference: str | None = None
+    parcel: str | None = None
+    return_tracking: str | None = None
+    return_shipped_at: datetime | None = None
+    settlement: int | None = None
+    charged: bool = False
+
+    def move(self, move: Move) -> None:
+        after = TRANSITIONS.get((self.state, move))
+        if after is None:
+            raise ValueError(f"piece {self.piece_id!r} cannot go from {self.state.value} by {move.value!r}")
+        self.state = after
+
+    @property
+    def chargeable(self) -> bool:
+        """May still be charged: not charged yet and not in a never-charged fate."""
+        return not self.charged and self.state not in NEVER_CHARGED
+
+
+# ---------------------------------------------------------------------- what a piece refuses, and why
+# Each check raises the domain's error with a sentence for the caller; the trial asks them from its
+# validators, before anything changes.
+
+_NOT_YET_DELIVERED = (PieceState.RESERVED, PieceState.IN_TRANSIT)
+_ON_ITS_WAY_BACK = (PieceState.RETURN_IN_TRANSIT, PieceState.RETURNED, PieceState.DAMAGED)
+
+
+def check_decision(piece: Piece, decision: cmd.DecisionValue) -> None:
+    pid = piece.piece_id
+    if piece.state in _ON_ITS_WAY_BACK:
+        # "return" for a piece already shipped back is accepted and changes nothing.
+        msg = f"Piece {pid!r} is already on its way back; it cannot become keep."
+        require(decision == "return", ErrorCode.RETURN_ALREADY_SHIPPED, msg)
+        return
+    msg = f"Piece {pid!r} has not been delivered yet; decide once it arrives."
+    require(piece.state not in _NOT_YET_DELIVERED, ErrorCode.NOT_DELIVERED, msg)
+    msg = f"Piece {pid!r} is {described(piece.state)}; it takes no decision."
+    require(piece.state == PieceState.ON_TRIAL, ErrorCode.PIECE_NOT_DECIDABLE, msg)
+
+
+def check_returnable(piece: Piece, window_closed: bool) -> None:
+    pid = piece.piece_id
+    late = piece.state == PieceState.AWAITING_RETURN and window_closed
+    if piece.state == PieceState.KEPT_UNRETURNED or late:
+        msg = f"The return window closed before piece {pid!r} was shipped back; it was kept."
+        raise DomainError(ErrorCode.RETURN_WINDOW_CLOSED, msg)
+    require(
+        piece.state not in _NOT_YET_DELIVERED, ErrorCode.NOT_DELIVERED, f"Piece {pid!r} has not been delivered yet."
+    )
+    msg = f"Piece {pid!r} is {described(piece.state)} and cannot be returned here."
+    require(allows(piece.state, Move.RETURN_SHIPPED), ErrorCode.NOT_RETURNABLE, msg)
+
+
+def check_inspectable(piece: Piece) -> None:
+    msg = f"Piece {piece.piece_id!r} has no return on its way ({piece.state.value}); nothing to inspect."
+    require(allows(piece.state, Move.INSPECTED_OK), ErrorCode.RETURN_NOT_SHIPPED, msg)
+
+
+def check_waivable(piece: Piece, being_charged: bool) -> None:
+    pid = piece.piece_id
+    require(not piece.charged, ErrorCode.NOT_WAIVABLE, f"Piece {pid!r} has already been charged.")
+    msg = f"Piece {pid!r} is {described(piece.state)}; it will never be charged."
+    require(allows(piece.state, Move.WAIVED), ErrorCode.NOT_WAIVABLE, msg)
+    msg = f"Piece {pid!r} is being charged right now; try again in a moment."
+    require(not being_charged, ErrorCode.NOT_WAIVABLE, msg)

@@ -1,0 +1,31 @@
+"""Where a trial stands, and why it may need a person."""
+
+from enum import StrEnum
+
+
+class TrialStatus(StrEnum):
+    AUTHORIZING = "AUTHORIZING"
+    AWAITING_DISPATCH = "AWAITING_DISPATCH"
+    IN_TRANSIT = "IN_TRANSIT"
+    ON_TRIAL = "ON_TRIAL"
+    AWAITING_RETURNS = "AWAITING_RETURNS"
+    SETTLING = "SETTLING"
+    PAYMENT_ACTION_REQUIRED = "PAYMENT_ACTION_REQUIRED"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    REJECTED = "REJECTED"
+
+
+FINAL_STATUSES = frozenset({TrialStatus.COMPLETED, TrialStatus.CANCELLED, TrialStatus.REJECTED})
+
+
+class Attention(StrEnum):
+    """Why a trial needs a person. Several can hold at once."""
+
+    AUTHORIZATION_DECLINED = "authorization_declined"
+    DISPATCH_OVERDUE = "dispatch_overdue"
+    DELIVERY_OVERDUE = "delivery_overdue"
+    REAUTHORIZATION_FAILED = "reauthorization_failed"
+    SETTLEMENT_DECLINED = "settlement_declined"
+    PAYMENT_ACTION_REQUIRED = "payment_action_required"
+    RETURN_LOST = "return_lost"
