@@ -6,20 +6,10 @@ from datetime import UTC, datetime, timedelta
 from activities.fulfilment import InMemoryStock
 from activities.notifications import RecordingNotifier
 from activities.simulated_gateway import SimulatedGateway
+from activities.steps import kind_of
 from domain.order import TrialOrder
 from domain.policy import TrialPolicy
-from domain.steps import (
-    AuthorizeRequest,
-    CaptureRequest,
-    ChargeRequest,
-    Notification,
-    NotificationResult,
-    ReleaseRequest,
-    Step,
-    StepResult,
-    StockRequest,
-    StockResult,
-)
+from domain.steps import Step, StepResult
 from domain.trial import Trial
 from tests.gateways import StripeUnderTest
 
@@ -64,17 +54,4 @@ class Driver:
         self.settle()
 
     async def _answer(self, step: Step) -> StepResult:
-        if isinstance(step, AuthorizeRequest):
-            return await self.gateway.authorize(step)
-        if isinstance(step, CaptureRequest):
-            return await self.gateway.capture(step)
-        if isinstance(step, ChargeRequest):
-            return await self.gateway.charge(step)
-        if isinstance(step, ReleaseRequest):
-            return await self.gateway.release(step)
-        if isinstance(step, StockRequest):
-            port = self.stock.reserve if step.action == "reserve" else self.stock.release
-            return StockResult(piece_ids=await port(step.key, step.trial_id, step.piece_ids))
-        if isinstance(step, Notification):
-            return NotificationResult(delivered=await self.notifier.send(step))
-        raise TypeError(step)
+        return await kind_of(step).call(self, step)

@@ -17,22 +17,12 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from activities.fulfilment import FulfilmentActivities
-    from activities.notifications import NotificationActivities
-    from activities.payments import PaymentActivities
     from activities.read_model import ProjectTrial, ReadModelActivities
+    from activities.steps import kind_of
     from domain import commands as cmd
     from domain.errors import DomainError
     from domain.money import format_money
-    from domain.steps import (
-        AuthorizeRequest,
-        CaptureRequest,
-        ChargeRequest,
-        ReleaseRequest,
-        Step,
-        StepResult,
-        StockRequest,
-    )
+    from domain.steps import Step, StepResult
     from domain.trial import Trial
     from domain.view import TrialView, details_markdown, search_values, view_of
     from domain.workflow_io import StartTrial
@@ -268,39 +258,12 @@ class StyleTrialWorkflow:
         trial.record(step, result, self._clock if self._history_clock else workflow.now())
 
     async def _run_activity(self, step: Step, currency: str) -> StepResult:
-        def money(amount: int) -> str:
-            return format_money(amount, currency)
-
-        if isinstance(step, AuthorizeRequest):
-            what = "Re-authorize" if step.merchant_initiated else "Authorize"
-            return await workflow.execute_activity_method(
-                PaymentActivities.authorize, step, start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY,
-                summary=f"{what} {money(step.amount)}",
-            )  # fmt: skip
-        if isinstance(step, CaptureRequest):
-            return await workflow.execute_activity_method(
-                PaymentActivities.capture, step, start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY,
-                summary=f"Capture {money(step.amount)} (settlement {step.settlement})",
-            )  # fmt: skip
-        if isinstance(step, ChargeRequest):
-            return await workflow.execute_activity_method(
-                PaymentActivities.charge, step, start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY,
-                summary=f"Charge {money(step.amount)} off-session (settlement {step.settlement})",
-            )  # fmt: skip
-        if isinstance(step, ReleaseRequest):
-            return await workflow.execute_activity_method(
-                PaymentActivities.release, step, start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY,
-                summary="Release what is left of the authorization",
-            )  # fmt: skip
-        if isinstance(step, StockRequest):
-            return await workflow.execute_activity_method(
-                FulfilmentActivities.stock, step, start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY,
-                summary=f"{step.action.capitalize()} stock for {len(step.piece_ids)} piece(s)",
-            )  # fmt: skip
-        return await workflow.execute_activity_method(
-            NotificationActivities.send, step, start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY,
-            summary=f"Notify {' and '.join(step.audience)}: {step.kind.value.replace('_', ' ')}",
-        )  # fmt: skip
+        kind = kind_of(step)
+        summary = kind.summary(step, lambda amount: format_money(amount, currency))
+        result: StepResult = await workflow.execute_activity_method(
+            kind.activity, step, start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY, summary=summary
+        )
+        return result
 
     # ------------------------------------------------------------------ reading
 
