@@ -1,16 +1,12 @@
 """Settings, read only by entry points (CLI, worker, API); everything else receives values."""
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.policy import TrialPolicy
-
-if TYPE_CHECKING:
-    from security.codec import EncryptionCodec
-    from security.oidc import OidcVerifier
 
 ROLES = ("fulfilment", "support", "read")
 
@@ -66,23 +62,3 @@ class Settings(BaseSettings):
     @property
     def ui_origins(self) -> list[str]:
         return [f"http://127.0.0.1:{self.temporal_ui_port}", f"http://localhost:{self.temporal_ui_port}"]
-
-    def codec_oidc(self) -> "OidcVerifier | None":
-        from security.oidc import OidcConfig, OidcVerifier
-
-        if not self.codec_oidc_jwks_url:
-            return None
-        if not (self.codec_oidc_issuer and self.codec_oidc_audience):
-            raise ValueError("STYLETRIAL_CODEC_OIDC_JWKS_URL needs STYLETRIAL_CODEC_OIDC_ISSUER and _AUDIENCE too.")
-        return OidcVerifier(OidcConfig(
-            self.codec_oidc_jwks_url, self.codec_oidc_issuer, self.codec_oidc_audience,
-            self.codec_oidc_role_claim, self.codec_oidc_support_role,
-        ))  # fmt: skip
-
-    def codec(self) -> "EncryptionCodec":
-        from security.codec import codec_from, dev_keys
-
-        if self.codec_keys:
-            return codec_from(self.codec_keys, self.codec_key_id)
-        keys, active = dev_keys(self.data_dir)
-        return codec_from(keys, active)

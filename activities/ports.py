@@ -1,6 +1,6 @@
 """The ports the activities depend on. Real adapters (Stripe, the database, a warehouse) implement these."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -17,7 +17,6 @@ from domain.steps import (
     ReleaseResult,
 )
 from domain.view import TrialView
-from persistence.store import LedgerEntry
 
 
 class TransientGatewayError(Exception):
@@ -85,12 +84,21 @@ class PaymentGateway(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class LedgerEntry:
+    key: str
+    status: str  # pending | succeeded | declined
+    result: dict[str, Any] | None
+    # False when the row already existed: an earlier attempt may have reached the gateway.
+    created: bool
+
+
 class Ledger(Protocol):
     """The engine's own record of money movements, unique by idempotency key (persistence.store)."""
 
     def begin_movement(
         self, *, key: str, trial_id: str, kind: str, amount: int, currency: str, settlement: int | None = None
-    ) -> "LedgerEntry": ...
+    ) -> LedgerEntry: ...
 
     def complete_movement(
         self, *, key: str, status: str, amount: int, result: dict[str, Any], reference: str | None = None,
@@ -110,3 +118,53 @@ class StockPort(Protocol):
 
 class Notifier(Protocol):
     async def send(self, notification: Notification) -> bool: ...
+
+
+# ---------------------------------------------------------------------- the simulated gateway's own port
+# Where the embedded gateway keeps the bank's side: in memory for pure tests, the engine's database when
+# it runs (persistence.simulated_book).
+
+
+@dataclass
+class SimulatedAuthorization:
+    id: str
+    trial_id: str
+    amount: int
+    remaining: int
+    currency: str
+    expires_at: datetime
+    state: str  # "authorized", "captured", "released"
+
+
+@dataclass(frozen=True)
+class GatewayOperation:
+    """What a real gateway's dashboard would show: one row per call that moved or held money."""
+
+    key: str
+    kind: str
+    trial_id: str
+    amount: int
+    approved: bool
+    reference: str | None
+    result: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+class GatewayBook(Protocol):
+    """Where the simulated gateway keeps its state."""
+
+    # True when calls wait on I/O (a database): the gateway then runs them off the event loop.
+    blocking: bool
+
+    def answers(self, key: str) -> list[GatewayOperation]:
+        """Every call recorded under `key`, oldest first."""
+        ...
+
+    def record(self, op: GatewayOperation) -> None: ...
+
+    def authorization(self, authorization_id: str) -> SimulatedAuthorization | None: ...
+
+    def save(self, auth: SimulatedAuthorization) -> None: ...
+
+    def authorizations(self, trial_id: str) -> list[SimulatedAuthorization]: ...
+
+    def operations(self, trial_id: str | None = None) -> list[GatewayOperation]: ...

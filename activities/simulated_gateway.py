@@ -27,15 +27,17 @@ the simulation honest on Temporal's time-skipping test server, where days pass i
 import asyncio
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel
 
 from activities.ports import (
     AnyRequest,
+    GatewayBook,
     GatewayCapabilities,
+    GatewayOperation,
+    SimulatedAuthorization,
     TransientGatewayError,
     check_amount,
     over_limit,
@@ -68,51 +70,6 @@ _RESULT_TYPES: dict[str, type[BaseModel]] = {
     "charge": PaymentResult,
     "release": ReleaseResult,
 }
-
-
-@dataclass
-class SimulatedAuthorization:
-    id: str
-    trial_id: str
-    amount: int
-    remaining: int
-    currency: str
-    expires_at: datetime
-    state: str  # "authorized", "captured", "released"
-
-
-@dataclass(frozen=True)
-class GatewayOperation:
-    """What a real gateway's dashboard would show: one row per call that moved or held money."""
-
-    key: str
-    kind: str
-    trial_id: str
-    amount: int
-    approved: bool
-    reference: str | None
-    result: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-
-class GatewayBook(Protocol):
-    """Where the simulated gateway keeps its state."""
-
-    # True when calls wait on I/O (a database): the gateway then runs them off the event loop.
-    blocking: bool
-
-    def answers(self, key: str) -> list[GatewayOperation]:
-        """Every call recorded under `key`, oldest first."""
-        ...
-
-    def record(self, op: GatewayOperation) -> None: ...
-
-    def authorization(self, authorization_id: str) -> SimulatedAuthorization | None: ...
-
-    def save(self, auth: SimulatedAuthorization) -> None: ...
-
-    def authorizations(self, trial_id: str) -> list[SimulatedAuthorization]: ...
-
-    def operations(self, trial_id: str | None = None) -> list[GatewayOperation]: ...
 
 
 class MemoryBook:

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client, RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
+from api.codec_server import UI_CORS_HEADERS, codec_router
 from api.errors import error_response, http_status
 from api.limits import BodyLimit
 from client.trials import TrialClient
@@ -36,7 +37,6 @@ from domain.view import TrialView
 from domain.workflow_io import StartTrial
 from persistence.store import Cursor, SqlStore
 from security.codec import EncryptionCodec
-from security.codec_server import UI_CORS_HEADERS, codec_router
 from security.oidc import OidcVerifier
 from workflows.style_trial import StyleTrialWorkflow as W
 

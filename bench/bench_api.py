@@ -20,10 +20,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from bench.stats import ms
+from bootstrap import build_api, build_worker, default_adapters
 from config import Settings
 from persistence.migrate import upgrade
 from tests.support import order
-from worker import build_api, build_worker, default_adapters
 from workflows import search_attributes
 
 AUTH = {"Authorization": "Bearer bench-token"}

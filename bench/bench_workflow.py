@@ -18,13 +18,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from bench.stats import ms
+from bootstrap import build_worker, default_adapters
 from client.trials import TrialClient
 from config import Settings
 from domain import commands as cmd
 from domain.workflow_io import StartTrial
 from persistence.migrate import upgrade
 from tests.support import decisions, order, parcels
-from worker import build_worker, default_adapters
 from workflows import search_attributes
 from workflows.style_trial import StyleTrialWorkflow as W
 

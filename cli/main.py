@@ -6,10 +6,8 @@ import contextlib
 import logging
 import os
 import secrets
-import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 from cli.devserver import port_open, start_dev_server
 from config import ROLES, Settings
@@ -56,11 +54,11 @@ def main(argv: list[str] | None = None) -> None:
             dev(settings)
         elif args.command == "worker":
             logging.getLogger().setLevel(logging.INFO)
-            asyncio.run(_serve(settings, api=False, worker=True))
+            _serve(settings, api=False, worker=True)
         elif args.command == "api":
             if not settings.api_tokens:
                 _fail("STYLETRIAL_API_TOKENS is not set: give it a JSON object of token -> role.")
-            asyncio.run(_serve(settings, api=True, worker=False))
+            _serve(settings, api=True, worker=False)
         elif args.command == "db":
             upgrade(settings.resolved_database_url)
             print(f"Database at head: {_redacted(settings.resolved_database_url)}")
@@ -80,10 +78,6 @@ def main(argv: list[str] | None = None) -> None:
         raise
     except Exception as err:  # one clear line, not a traceback
         _fail(_explain(err, settings))
-
-
-# How long each part of the stack gets to finish what it is doing when asked to stop.
-STOP_GRACE_SECONDS = 3
 
 
 def _keep_data_private(data_dir: Path) -> None:
@@ -138,92 +132,32 @@ def dev(settings: Settings) -> None:
         for token, role in settings.api_tokens.items():
             print(f"Dev token ({role}): {token}")
         print("Ctrl-C stops everything. Try `styletrial demo` in another terminal.", flush=True)
-        asyncio.run(_serve(settings, api=True, worker=True))
+        _serve(settings, api=True, worker=True)
     finally:
         server.terminate()
         try:
-            server.wait(timeout=STOP_GRACE_SECONDS)
+            server.wait(timeout=_stop_grace())
         except Exception:
             server.kill()
 
 
-async def _serve(settings: Settings, *, api: bool, worker: bool) -> None:
-    """Run the worker and/or the API in this process until SIGINT or SIGTERM, then stop both cleanly."""
-    import uvicorn
+def _serve(settings: Settings, *, api: bool, worker: bool) -> None:
+    # The whole stack's imports (Temporal, SQLAlchemy, FastAPI) only for the commands that run it.
+    from bootstrap import serve
 
-    from persistence.db import make_engine
-    from persistence.store import SqlStore
-    from worker import build_api, build_worker, connect, default_adapters, watch_failing_tasks
-
-    client = await connect(settings)
-    # Only a worker builds the adapters: the payment gateway (and its Stripe key) stay out of the API.
-    adapters = default_adapters(settings) if worker else None
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    tasks: list[asyncio.Task[Any]] = []
-    temporal_worker = build_worker(client, settings.task_queue, adapters) if adapters else None
-    if temporal_worker and adapters:
-        tasks.append(asyncio.create_task(temporal_worker.run()))
-        watcher = asyncio.create_task(watch_failing_tasks(client, adapters.store))
-    server = None
-    if api:
-        store = adapters.store if adapters else SqlStore(make_engine(settings.resolved_database_url))
-        config = uvicorn.Config(
-            build_api(settings, client, store), host=settings.api_host, port=settings.api_port, log_level="warning",
-            timeout_graceful_shutdown=STOP_GRACE_SECONDS,
-        )  # fmt: skip
-        server = _QuietSignalsServer(config)
-        tasks.append(asyncio.create_task(server.serve()))
-    waiter = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
-    # Stop within seconds even under load: in-flight HTTP requests get STOP_GRACE_SECONDS to finish, the
-    # worker as long to hand back its tasks (Temporal gives them to another worker, or to this one when it
-    # starts again); whatever is left is cancelled.
-    if server:
-        server.should_exit = True
-    if temporal_worker:
-        watcher.cancel()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(temporal_worker.shutdown(), STOP_GRACE_SECONDS)
-    _, late = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
-    for task in late:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    waiter.cancel()
-    for task in done:
-        if task is not waiter and task.exception():
-            raise task.exception()  # type: ignore[misc]
+    asyncio.run(serve(settings, api=api, worker=worker))
 
 
-class _QuietSignalsServer:
-    """uvicorn's server without its own signal handling: `_serve` owns SIGINT/SIGTERM for the whole stack."""
+def _stop_grace() -> float:
+    from bootstrap import STOP_GRACE_SECONDS
 
-    def __init__(self, config: Any) -> None:
-        import contextlib
-
-        import uvicorn
-
-        self._server = uvicorn.Server(config)
-        self._server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
-
-    @property
-    def should_exit(self) -> bool:
-        return bool(self._server.should_exit)
-
-    @should_exit.setter
-    def should_exit(self, value: bool) -> None:
-        self._server.should_exit = value
-
-    async def serve(self) -> None:
-        await self._server.serve()
+    return STOP_GRACE_SECONDS
 
 
 async def _show(settings: Settings, order_id: str) -> None:
+    from bootstrap import connect
     from client.trials import TrialClient
     from domain.money import format_money
-    from worker import connect
 
     view = await TrialClient(await connect(settings, patience=5), settings.task_queue).view(order_id)
     print(view.summary())
@@ -243,9 +177,9 @@ async def _show(settings: Settings, order_id: str) -> None:
 
 
 async def _recover(settings: Settings, order_id: str, really: bool) -> None:
+    from bootstrap import connect
     from client.recovery import diagnose, reset
     from domain.trial import trial_id_for
-    from worker import connect
     from workflows.style_trial import StyleTrialWorkflow
 
     client = await connect(settings, patience=5)

@@ -6,7 +6,7 @@ believes, this says what the "bank" did, and the tests compare the two.
 
 from sqlalchemy import Engine, select
 
-from activities.simulated_gateway import GatewayOperation, SimulatedAuthorization
+from activities.ports import GatewayOperation, SimulatedAuthorization
 from persistence.db import make_sessions
 from persistence.models import SimulatedAuthorizationRecord, SimulatedOperationRecord
 

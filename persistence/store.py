@@ -12,21 +12,13 @@ from sqlalchemy import Engine, Insert, String, cast, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
+from activities.ports import LedgerEntry
 from domain.view import TrialView
 from persistence.db import make_sessions
 from persistence.models import MoneyMovementRecord, PieceRecord, TrialEventRecord, TrialRecord
 
 # The attention reason the failing-task watcher sets (see mark_failing_tasks).
 TASK_FAILING = "workflow_task_failing"
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    key: str
-    status: str  # pending | succeeded | declined
-    result: dict[str, Any] | None
-    # False when the row already existed: an earlier attempt may have reached the gateway.
-    created: bool
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,13 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from bootstrap import connect
 from config import Settings
 from soak.checks import Books, Gateway, SimulatedGatewayBook, StripeDashboard, Verdict, check_trial
 from soak.gateway_faults import GatewayFaults
 from soak.plans import AS, AT_REST, WAITING, Api, Figures, play, random_plan, wait_status
 from soak.processes import LOCALSTRIPE_KEY, Stack
 from tests.gateways import localstripe
-from worker import connect
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,12 @@ from temporalio.testing import WorkflowEnvironment
 from activities.fulfilment import InMemoryStock
 from activities.notifications import RecordingNotifier
 from activities.simulated_gateway import SimulatedGateway
+from bootstrap import Adapters, build_worker
 from cli.devserver import REPORT_TASK_PROBLEMS
 from persistence.db import make_engine
 from persistence.store import SqlStore
 from tests.databases import database, sqlite_database
 from tests.support import Harness, register_search_attributes
-from worker import Adapters, build_worker
 from workflows import search_attributes
 
 BIN = Path(sys.executable).parent

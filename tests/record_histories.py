@@ -16,12 +16,12 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from bootstrap import Adapters, build_worker
 from domain import commands as cmd
 from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import SqlStore
 from tests.support import Harness, TrialUnderTest, decisions, order, parcels, register_search_attributes
-from worker import Adapters, build_worker
 from workflows.style_trial import StyleTrialWorkflow as W
 
 HERE = Path(__file__).parent / "histories"

@@ -13,12 +13,12 @@ from temporalio.exceptions import ApplicationError
 
 from activities.fulfilment import InMemoryStock
 from activities.notifications import RecordingNotifier
+from bootstrap import Adapters
 from domain import commands as cmd
 from domain.order import Address, Customer, OrderPiece, TrialOrder
 from domain.policy import TrialPolicy
 from domain.view import TrialView
 from domain.workflow_io import StartTrial
-from worker import Adapters
 from workflows.style_trial import StyleTrialWorkflow
 
 STAFF = "cr.amelia"

@@ -11,13 +11,13 @@ import pytest
 from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 
+from bootstrap import Adapters, build_api, build_worker
 from config import Settings
 from domain.policy import TrialPolicy
 from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import SqlStore
 from tests.support import order
-from worker import Adapters, build_api, build_worker
 
 pytestmark = pytest.mark.devserver
 TOKENS = {"tok-fulfil": "fulfilment", "tok-support": "support", "tok-read": "read"}

@@ -18,12 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.core.result import Ok
 from temporalio.testing import WorkflowEnvironment
 
+from bootstrap import Adapters, build_api, build_worker
 from config import Settings
 from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import SqlStore
 from tests.support import order
-from worker import Adapters, build_api, build_worker
 
 pytestmark = pytest.mark.devserver
 TOKENS = {"fz-fulfil": "fulfilment", "fz-support": "support"}

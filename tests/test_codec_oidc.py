@@ -17,10 +17,10 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 from temporalio.testing import WorkflowEnvironment
 
+from bootstrap import build_api, codec
 from config import Settings
 from tests.machine import QuietHandler, http_server
 from tests.test_encryption import NAME, plain
-from worker import build_api
 
 ISSUER, AUDIENCE = "https://sso.example-retailer.test", "temporal-ui"
 
@@ -60,7 +60,7 @@ async def test_the_codec_decodes_for_signed_in_support_staff_only(
         codec_oidc_audience=AUDIENCE, temporal_ui_port=8080,
     )  # fmt: skip
     assert settings.codec_ui_key is None, "production needs no key in the UI's settings"
-    [sealed] = await settings.codec().encode([plain(NAME)])
+    [sealed] = await codec(settings).encode([plain(NAME)])
     body = json_format.MessageToJson(Payloads(payloads=[sealed]))
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     async with httpx.AsyncClient(

@@ -22,6 +22,7 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from bootstrap import codec, codec_oidc
 from cli.main import build_parser
 from config import Settings
 from tests.machine import ensure_debian_package
@@ -107,14 +108,14 @@ def test_each_engine_service_runs_a_real_command_with_valid_settings(
         monkeypatch.setenv(key, str(value))
     settings = Settings()
     assert settings.resolved_database_url.startswith("postgresql+psycopg://styletrial:")
-    settings.codec()  # the keys decode
+    codec(settings)  # the keys decode
     assert settings.temporal_address == "temporal:7233"
     if name == "api":
         assert settings.api_tokens and settings.api_host == "0.0.0.0"
         assert "http://localhost:8080" in settings.ui_origins, "the UI's origin may call the codec server"
         ui = resolved["services"]["temporal-ui"]["environment"]
         # No key in the UI's settings (it serves them to anyone): it passes the signed-in staff's token.
-        assert settings.codec_ui_key is None and settings.codec_oidc() is not None
+        assert settings.codec_ui_key is None and codec_oidc(settings) is not None
         assert ui["TEMPORAL_CODEC_ENDPOINT"] == f"http://localhost:{settings.api_port}/codec"
         assert ui["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "true" and ui["TEMPORAL_AUTH_ENABLED"] == "true"
         assert settings.codec_oidc_audience == ui["TEMPORAL_AUTH_CLIENT_ID"]

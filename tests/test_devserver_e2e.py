@@ -16,6 +16,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.stripe_gateway import StripeGateway
+from bootstrap import build_worker, default_adapters
 from client.trials import TrialClient
 from config import Settings
 from domain import commands as cmd
@@ -27,7 +28,6 @@ from persistence.migrate import upgrade
 from tests.gateways import StripeUnderTest
 from tests.machine import free_port
 from tests.support import decisions, order, parcels
-from worker import build_worker, default_adapters
 from workflows.style_trial import StyleTrialWorkflow as W
 
 pytestmark = pytest.mark.devserver
@@ -195,7 +195,7 @@ def test_styletrial_dev_serves_the_ui_runs_trials_and_stops_cleanly_on_ctrl_c(tm
 
 
 async def _one_trial_through(settings: Settings) -> None:
-    from worker import connect
+    from bootstrap import connect
 
     trials = TrialClient(await connect(settings), settings.task_queue)
     o = order(1)

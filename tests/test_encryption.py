@@ -12,11 +12,11 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from bootstrap import Adapters, build_api, build_worker, codec, data_converter
 from config import Settings
 from domain.workflow_io import StartTrial
 from security.codec import EncryptionCodec, codec_from, dev_keys, new_key
 from tests.support import Harness, order
-from worker import Adapters, build_api, build_worker, data_converter
 
 NAME, STREET = "Client Name", "1 Mount St"  # the shipping address of tests.support.order
 
@@ -82,7 +82,7 @@ async def test_the_codec_server_decodes_for_staff_only(dev_env: WorkflowEnvironm
         temporal_ui_port=8233,
     )
     app = build_api(settings, dev_env.client, store)
-    [sealed] = await settings.codec().encode([plain(NAME)])
+    [sealed] = await codec(settings).encode([plain(NAME)])
     body = json_format.MessageToJson(Payloads(payloads=[sealed]))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
         for path, headers in (("/codec/decode", {"Authorization": "Bearer tok-s"}), ("/codec/ui-key-123/decode", {})):

@@ -19,9 +19,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from bootstrap import codec, connect
 from config import Settings
 from soak.processes import TOKENS, Stack
-from worker import connect
 from workflows.style_trial import StyleTrialWorkflow
 
 pytestmark = [pytest.mark.devserver, pytest.mark.timeout(240)]
@@ -106,7 +106,7 @@ async def test_a_deadline_during_failover_with_a_query_on_another_worker(tmp_pat
         history = await handle.fetch_history()
         failed = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
         assert not [e for e in failed if "Nondeterminism" in e.workflow_task_failed_event_attributes.failure.message]
-        converter = dataclasses.replace(pydantic_data_converter, payload_codec=Settings(data_dir=tmp_path).codec())
+        converter = dataclasses.replace(pydantic_data_converter, payload_codec=codec(Settings(data_dir=tmp_path)))
         replay = await Replayer(workflows=[StyleTrialWorkflow], data_converter=converter).replay_workflow(
             history, raise_on_replay_failure=False
         )

@@ -16,13 +16,13 @@ import pytest
 from activities.ports import InvalidPaymentRequest, TransientGatewayError
 from activities.simulated_gateway import SimulatedGateway
 from activities.stripe_gateway import KEY, TRIAL, StripeGateway
+from bootstrap import default_adapters
 from config import Settings
 from domain.steps import AuthorizeRequest, ChargeRequest, ReleaseRequest
 from persistence.simulated_book import SqlGatewayBook
 from tests.databases import sqlite_database
 from tests.gateways import StripeUnderTest
 from tests.machine import QuietHandler, http_server
-from worker import default_adapters
 
 AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

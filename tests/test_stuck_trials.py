@@ -15,6 +15,8 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from bootstrap import Adapters, build_worker
+from client.failing_tasks import flag_failing_tasks
 from client.recovery import diagnose, reset
 from domain import commands as cmd
 from domain.view import TrialView
@@ -22,7 +24,6 @@ from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import TASK_FAILING, SqlStore
 from tests.support import Harness, order, parcels
-from worker import Adapters, build_worker, flag_failing_tasks
 from workflows.style_trial import StyleTrialWorkflow as W
 
 pytestmark = [pytest.mark.devserver, pytest.mark.timeout(180)]

@@ -12,6 +12,7 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from bootstrap import build_worker, default_adapters
 from client.trials import TrialClient
 from config import Settings
 from domain import commands as cmd
@@ -19,7 +20,6 @@ from domain.policy import TrialPolicy
 from domain.workflow_io import StartTrial
 from persistence.migrate import upgrade
 from tests.support import decisions, order, parcels
-from worker import build_worker, default_adapters
 from workflows import search_attributes as sa
 from workflows.style_trial import StyleTrialWorkflow as W
 

@@ -9,11 +9,11 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.simulated_gateway import SimulatedGateway
+from bootstrap import Adapters, build_worker
 from domain import commands as cmd
 from persistence.db import make_engine
 from persistence.store import SqlStore
 from tests.support import Harness, decisions, order, parcels
-from worker import Adapters, build_worker
 from workflows.style_trial import StyleTrialWorkflow as W
 
 DAY = timedelta(days=1)

@@ -1,0 +1,242 @@
+"""The composition root: settings -> adapters -> activities, worker, API. The one place that knows which
+adapter stands behind each port and which process runs what; everything else receives what it needs.
+Tests call the same functions with their own adapters instead of patching anything."""
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+from temporalio.worker import Worker
+
+from activities.fulfilment import FulfilmentActivities, InMemoryStock
+from activities.notifications import NotificationActivities, RecordingNotifier
+from activities.payments import PaymentActivities
+from activities.ports import Notifier, PaymentGateway, StockPort
+from activities.read_model import ReadModelActivities
+from activities.simulated_gateway import SimulatedGateway
+from activities.stripe_gateway import StripeGateway
+from api.app import create_app
+from client.failing_tasks import watch_failing_tasks
+from client.trials import TrialClient
+from config import Settings
+from persistence.db import make_engine
+from persistence.simulated_book import SqlGatewayBook
+from persistence.store import SqlStore
+from security.codec import EncryptionCodec, codec_from, dev_keys
+from security.oidc import OidcConfig, OidcVerifier
+from workflows.style_trial import StyleTrialWorkflow
+
+log = logging.getLogger("styletrial")
+# How long each part of the stack gets to finish what it is doing when asked to stop.
+STOP_GRACE_SECONDS = 3
+
+
+@dataclass
+class Adapters:
+    store: SqlStore  # the read model and the ledger
+    gateway: PaymentGateway = field(default_factory=SimulatedGateway)
+    stock: StockPort = field(default_factory=InMemoryStock)
+    notifier: Notifier = field(default_factory=RecordingNotifier)
+
+
+def default_adapters(settings: Settings) -> Adapters:
+    """From settings: the configured database (SQLite by default), the configured payment gateway
+    (simulated by default, its state in that database), in-memory stock and a recording notifier."""
+    engine = make_engine(settings.resolved_database_url)
+    return Adapters(store=SqlStore(engine), gateway=payment_gateway(settings, engine))
+
+
+def payment_gateway(settings: Settings, engine: Engine) -> PaymentGateway:
+    if settings.payments == "stripe":
+        if settings.stripe_api_key is None or not settings.stripe_api_key.get_secret_value():
+            raise ValueError("STYLETRIAL_PAYMENTS=stripe needs STYLETRIAL_STRIPE_API_KEY (a restricted key is enough).")
+        return StripeGateway(settings.stripe_api_key.get_secret_value(), settings.stripe_api_base)
+    return SimulatedGateway(SqlGatewayBook(engine))
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """Pydantic models as JSON, then encrypted: client data never reaches Temporal's history in clear."""
+    return dataclasses.replace(pydantic_data_converter, payload_codec=codec(settings))
+
+
+def codec(settings: Settings) -> EncryptionCodec:
+    """The payload codec: the configured keys, or in development a key kept in the data folder."""
+    if settings.codec_keys:
+        return codec_from(settings.codec_keys, settings.codec_key_id)
+    keys, active = dev_keys(settings.data_dir)
+    return codec_from(keys, active)
+
+
+def codec_oidc(settings: Settings) -> OidcVerifier | None:
+    """Who may read decoded payloads in the Temporal UI, when an identity provider vouches for them."""
+    if not settings.codec_oidc_jwks_url:
+        return None
+    if not (settings.codec_oidc_issuer and settings.codec_oidc_audience):
+        raise ValueError("STYLETRIAL_CODEC_OIDC_JWKS_URL needs STYLETRIAL_CODEC_OIDC_ISSUER and _AUDIENCE too.")
+    return OidcVerifier(OidcConfig(
+        settings.codec_oidc_jwks_url, settings.codec_oidc_issuer, settings.codec_oidc_audience,
+        settings.codec_oidc_role_claim, settings.codec_oidc_support_role,
+    ))  # fmt: skip
+
+
+async def connect(settings: Settings, *, patience: float | None = None) -> Client:
+    """Connect to Temporal, waiting for it to come up: a worker or API started before the server (a compose
+    stack, a restart) waits and retries instead of exiting. `patience` seconds at most; None waits forever."""
+    deadline = None if patience is None else time.monotonic() + patience
+    delay = 0.5
+    while True:
+        try:
+            return await Client.connect(
+                settings.temporal_address, namespace=settings.temporal_namespace,
+                data_converter=data_converter(settings),
+            )  # fmt: skip
+        except RuntimeError as err:  # the SDK's "Failed client connect"
+            if deadline is not None and time.monotonic() + delay > deadline:
+                raise
+            log.warning("Temporal at %s is not reachable yet (%s); retrying in %.1f s",
+                        settings.temporal_address, str(err).split(":")[0], delay)  # fmt: skip
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def build_worker(client: Client, task_queue: str, adapters: Adapters) -> Worker:
+    caps = adapters.gateway.capabilities
+    log.info(
+        "payments: %s; multiple captures %s; holds %d days client-present, %d merchant-initiated",
+        type(adapters.gateway).__name__, caps.multiple_captures, caps.customer_initiated_validity_days,
+        caps.merchant_initiated_validity_days,
+    )  # fmt: skip
+    payments = PaymentActivities(adapters.gateway, adapters.store)
+    read_model = ReadModelActivities(adapters.store)
+    fulfilment = FulfilmentActivities(adapters.stock)
+    notifications = NotificationActivities(adapters.notifier)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[StyleTrialWorkflow],
+        activities=[
+            payments.authorize,
+            payments.capture,
+            payments.charge,
+            payments.release,
+            fulfilment.stock,
+            notifications.send,
+            read_model.project,
+        ],
+    )
+
+
+def build_api(settings: Settings, client: Client, store: SqlStore) -> FastAPI:
+    return create_app(
+        temporal=client,
+        trials=TrialClient(client, settings.task_queue),
+        store=store,
+        tokens=settings.api_tokens,
+        policy=settings.resolved_policy,
+        codec=codec(settings),
+        codec_ui_key=settings.codec_ui_key,
+        ui_origins=settings.ui_origins,
+        codec_oidc=codec_oidc(settings),
+    )
+
+
+async def serve(settings: Settings, *, api: bool, worker: bool) -> None:
+    """Run the worker and/or the API in this process until SIGINT or SIGTERM, then stop both cleanly."""
+    import uvicorn
+
+    client = await connect(settings)
+    # Only a worker builds the adapters: the payment gateway (and its Stripe key) stay out of the API.
+    adapters = default_adapters(settings) if worker else None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    tasks: list[asyncio.Task[Any]] = []
+    temporal_worker = build_worker(client, settings.task_queue, adapters) if adapters else None
+    if temporal_worker and adapters:
+        tasks.append(asyncio.create_task(temporal_worker.run()))
+        watcher = asyncio.create_task(watch_failing_tasks(client, adapters.store))
+    server = None
+    if api:
+        store = adapters.store if adapters else SqlStore(make_engine(settings.resolved_database_url))
+        config = uvicorn.Config(
+            build_api(settings, client, store), host=settings.api_host, port=settings.api_port, log_level="warning",
+            timeout_graceful_shutdown=STOP_GRACE_SECONDS,
+        )  # fmt: skip
+        server = _QuietSignalsServer(config)
+        tasks.append(asyncio.create_task(server.serve()))
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    # Stop within seconds even under load: in-flight HTTP requests get STOP_GRACE_SECONDS to finish, the
+    # worker as long to hand back its tasks (Temporal gives them to another worker, or to this one when it
+    # starts again); whatever is left is cancelled.
+    if server:
+        server.should_exit = True
+    if temporal_worker:
+        watcher.cancel()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(temporal_worker.shutdown(), STOP_GRACE_SECONDS)
+    _, late = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    waiter.cancel()
+    for task in done:
+        if task is not waiter and task.exception():
+            raise task.exception()  # type: ignore[misc]
+
+
+class _QuietSignalsServer:
+    """uvicorn's server without its own signal handling: `_serve` owns SIGINT/SIGTERM for the whole stack."""
+
+    def __init__(self, config: Any) -> None:
+        import contextlib
+
+        import uvicorn
+
+        self._server = uvicorn.Server(config)
+        self._server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+
+    @property
+    def should_exit(self) -> bool:
+        return bool(self._server.should_exit)
+
+    @should_exit.setter
+    def should_exit(self, value: bool) -> None:
+        self._server.should_exit = value
+
+    async def serve(self) -> None:
+        await self._server.serve()
+
+
+class _QuietSignalsServer:
+    """uvicorn's server without its own signal handling: `serve` owns SIGINT/SIGTERM for the whole stack."""
+
+    def __init__(self, config: Any) -> None:
+        import contextlib
+
+        import uvicorn
+
+        self._server = uvicorn.Server(config)
+        self._server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+
+    @property
+    def should_exit(self) -> bool:
+        return bool(self._server.should_exit)
+
+    @should_exit.setter
+    def should_exit(self, value: bool) -> None:
+        self._server.should_exit = value
+
+    async def serve(self) -> None:
+        await self._server.serve()

@@ -1,0 +1,74 @@
+"""Imports run one way: a layer may import the layers below it, never one above.
+
+    domain  <-  security, config, activities, persistence  <-  workflows  <-  client  <-  api  <-  bootstrap, worker  <-  cli
+
+Within the second layer, ports do not depend on adapters: `activities` never imports `persistence`, and
+`persistence` (the adapters for the ledger, the read model and the simulated gateway's book) imports only
+the ports it implements (`activities.ports`). Only `bootstrap` (the composition root) wires processes.
+"""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LAYERS = [
+    {"domain"},
+    {"security", "config", "activities", "persistence"},
+    {"workflows"},
+    {"client"},
+    {"api"},
+    {"bootstrap", "worker"},
+    {"cli"},
+]
+LEVEL = {package: i for i, layer in enumerate(LAYERS) for package in layer}
+
+
+def _sources() -> list[Path]:
+    files = [ROOT / f"{name}.py" for name in LEVEL if (ROOT / f"{name}.py").exists()]
+    return files + [p for name in LEVEL if (ROOT / name).is_dir() for p in (ROOT / name).rglob("*.py")]
+
+
+def _imports(path: Path) -> list[str]:
+    """Every project module the file imports, at the top or inside a function."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append(node.module)
+    return [name for name in found if name.split(".")[0] in LEVEL]
+
+
+def _package(path: Path) -> str:
+    return path.relative_to(ROOT).parts[0].removesuffix(".py")
+
+
+def test_no_layer_imports_a_layer_above_it():
+    wrong = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in _sources()
+        for name in _imports(path)
+        if LEVEL[name.split(".")[0]] > LEVEL[_package(path)]
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_ports_do_not_depend_on_their_adapters():
+    wrong = []
+    for path in _sources():
+        package = _package(path)
+        for name in _imports(path):
+            if package == "activities" and name.startswith("persistence"):
+                wrong.append(f"{path.relative_to(ROOT)} imports {name}")
+            if package == "persistence" and name.startswith("activities") and name != "activities.ports":
+                wrong.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_workflow_module_loads_no_database_or_web_code():
+    """It is imported into Temporal's sandbox for every new workflow: it stays small."""
+    code = "import sys, workflows.style_trial; print(','.join(m for m in ('sqlalchemy', 'fastapi', 'stripe') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == ""
