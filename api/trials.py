@@ -1,0 +1,92 @@
+"""Starting a trial, and reading trials. Reads come from the read model, never from a workflow query: a read
+must not wait on a worker, nor make a worker that does not hold the trial replay it."""
+
+import asyncio
+import base64
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from api.auth import AnyRole, ApiError, Fulfilment
+from api.models import ERRORS, TrialList, TrialSummary
+from api.params import Filter, OrderId
+from api.services import ServicesDep
+from domain.order import TrialOrder
+from domain.view import TrialView
+from domain.workflow_io import StartTrial
+from persistence.store import Cursor
+
+router = APIRouter(prefix="/v1/trials", tags=["trials"], responses=ERRORS)
+# Trials end between these years; a filter outside them is a mistake, and the far ends overflow datetime.
+MIN_FILTER_YEAR, MAX_FILTER_YEAR = 2000, 9000
+
+
+@router.post("", response_model=TrialView, status_code=201, responses={200: {"model": TrialView}})
+async def start_trial(order: TrialOrder, role: Fulfilment, services: ServicesDep) -> JSONResponse:
+    """Start the trial for an order. The same order again with the same body answers 200 with the existing
+    trial; the same order id with a different body is 409 `order_conflict`."""
+    _, created = await services.trials.start(StartTrial(order=order, policy=services.policy))
+    view = await services.read_view(order.order_id)
+    return JSONResponse(view.model_dump(mode="json"), status_code=201 if created else 200)
+
+
+@router.get("/{order_id}", response_model=TrialView)
+async def get_trial(order_id: OrderId, _: AnyRole, services: ServicesDep) -> TrialView:
+    """The trial as its workflow last reported it to the read model (after every change, before any
+    command answers)."""
+    return await services.read_view(order_id)
+
+
+@router.get("", response_model=TrialList)
+async def list_trials(
+    _: AnyRole,
+    services: ServicesDep,
+    status: Filter = None,
+    customer_id: Filter = None,
+    needs_attention: bool | None = None,
+    ending_before: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+) -> TrialList:
+    """Trials from the read model, newest first; pass `next_cursor` back as `cursor` for the next page."""
+    page = await asyncio.to_thread(
+        services.store.list_trials, status=status, customer_id=customer_id, needs_attention=needs_attention,
+        ending_before=_utc_filter(ending_before) if ending_before else None, limit=limit, after=_decode_cursor(cursor),
+    )  # fmt: skip
+    return TrialList(
+        items=[TrialSummary.model_validate(r, from_attributes=True) for r in page.items],
+        next_cursor=_encode_cursor(page.next_cursor),
+    )
+
+
+def _utc_filter(when: datetime) -> datetime:
+    if when.tzinfo is None:
+        raise ApiError(422, "invalid_request", "ending_before must include a time zone.")
+    try:
+        utc = when.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 has no UTC time
+        raise ApiError(422, "invalid_request", "ending_before is outside the dates a trial can have.") from None
+    if not MIN_FILTER_YEAR <= utc.year <= MAX_FILTER_YEAR:
+        raise ApiError(422, "invalid_request", "ending_before is outside the dates a trial can have.")
+    return utc
+
+
+def _encode_cursor(cursor: Cursor | None) -> str | None:
+    if cursor is None:
+        return None
+    return base64.urlsafe_b64encode(f"{cursor.opened_at.isoformat()}|{cursor.trial_id}".encode()).decode()
+
+
+def _decode_cursor(raw: str | None) -> Cursor | None:
+    if raw is None:
+        return None
+    try:
+        opened, trial_id = base64.urlsafe_b64decode(raw.encode()).decode().split("|", 1)
+        when = datetime.fromisoformat(opened)
+        if when.tzinfo is None:
+            raise ValueError("naive")
+        return Cursor(when, trial_id)
+    except Exception:
+        raise ApiError(422, "invalid_request", "cursor is not one this API handed out.") from None
