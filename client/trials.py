@@ -13,23 +13,12 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import DomainError, ErrorCode
-from domain.money import format_money
 from domain.order import validate_order
 from domain.trial import Trial, trial_id_for
 from domain.view import TrialView, view_of
 from domain.workflow_io import StartTrial
+from workflows.presentation import static_details, static_summary
 from workflows.style_trial import StyleTrialWorkflow
-
-
-def _static_details(start: StartTrial) -> str:
-    o = start.order
-    rows = "\n".join(
-        f"| {p.piece_id} | {p.sku} | {p.description} | {format_money(p.price, o.currency)} |" for p in o.pieces
-    )
-    return (
-        f"Customer `{o.customer.id}` ({o.customer.tier}, {o.customer.region}), shopper `{o.customer.personal_shopper_id or '-'}`\n\n"
-        f"| Piece | SKU | Description | Price |\n|---|---|---|---:|\n{rows}"
-    )
 
 
 class TrialClient:
@@ -53,9 +42,8 @@ class TrialClient:
                 task_queue=self._task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 # What staff see first in the UI: order, piece count, value, tier. Never a name or address.
-                static_summary=f"Order {start.order.order_id} · {len(start.order.pieces)} pieces · "
-                f"{format_money(start.order.value, start.order.currency)} · {start.order.customer.tier}",
-                static_details=_static_details(start),
+                static_summary=static_summary(start),
+                static_details=static_details(start),
             )
             return handle, True
         except WorkflowAlreadyStartedError:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from domain import commands as cmd
+from domain.status import TrialStatus
 from domain.view import TrialView, view_of
 from persistence.db import make_engine
 from persistence.models import MoneyMovementRecord
@@ -90,7 +91,7 @@ def test_lists_are_filtered_newest_first_and_paginated(store: SqlStore):
         v = template.model_copy(
             update={
                 "order_id": f"list-{i}", "trial_id": f"style-trial-list-{i}", "opened_at": base + timedelta(hours=i),
-                "status": "ON_TRIAL" if i % 2 else "AWAITING_RETURNS", "customer_id": "cus-A" if i < 3 else "cus-B",
+                "status": TrialStatus.ON_TRIAL if i % 2 else TrialStatus.AWAITING_RETURNS, "customer_id": "cus-A" if i < 3 else "cus-B",
                 "needs_attention": i == 4, "trial_ends_at": base + timedelta(days=i), "closed_at": None,
             }
         )  # fmt: skip

@@ -6,25 +6,33 @@ PostgreSQL visibility's limits: 5 of 10 Keyword, 2 of 3 Datetime, 1 of 3 Bool, 2
 They carry ids, statuses, dates and counts only: never a name, an address or contact details.
 """
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
-STATUS = SearchAttributeKey.for_keyword("StyleTrialStatus")
-CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
-CUSTOMER_TIER = SearchAttributeKey.for_keyword("CustomerTier")
-REGION = SearchAttributeKey.for_keyword("Region")
-PERSONAL_SHOPPER = SearchAttributeKey.for_keyword("PersonalShopper")
-TRIAL_ENDS_AT = SearchAttributeKey.for_datetime("TrialEndsAt")
-RETURN_DEADLINE = SearchAttributeKey.for_datetime("ReturnDeadline")
-NEEDS_ATTENTION = SearchAttributeKey.for_bool("NeedsAttention")
-PIECES_KEPT = SearchAttributeKey.for_int("PiecesKept")
-PIECES_RETURNED = SearchAttributeKey.for_int("PiecesReturned")
+from domain.pieces import PieceState
+from domain.view import TrialView
 
-ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
-    STATUS, CUSTOMER_ID, CUSTOMER_TIER, REGION, PERSONAL_SHOPPER,
-    TRIAL_ENDS_AT, RETURN_DEADLINE, NEEDS_ATTENTION, PIECES_KEPT, PIECES_RETURNED,
-)  # fmt: skip
+# Each attribute once: its key, and its value for a trial (read from the trial's view).
+_KEPT = (PieceState.KEPT, PieceState.KEPT_UNRETURNED, PieceState.DAMAGED)
+ATTRIBUTES: tuple[tuple[SearchAttributeKey, Callable[[TrialView], Any]], ...] = (  # type: ignore[type-arg]
+    (SearchAttributeKey.for_keyword("StyleTrialStatus"), lambda v: v.status.value),
+    (SearchAttributeKey.for_keyword("CustomerId"), lambda v: v.customer_id),
+    (SearchAttributeKey.for_keyword("CustomerTier"), lambda v: v.tier),
+    (SearchAttributeKey.for_keyword("Region"), lambda v: v.region),
+    (SearchAttributeKey.for_keyword("PersonalShopper"), lambda v: v.personal_shopper_id),
+    (SearchAttributeKey.for_datetime("TrialEndsAt"), lambda v: v.trial_ends_at),
+    (SearchAttributeKey.for_datetime("ReturnDeadline"), lambda v: v.return_deadline),
+    (SearchAttributeKey.for_bool("NeedsAttention"), lambda v: v.needs_attention),
+    (SearchAttributeKey.for_int("PiecesKept"), lambda v: sum(1 for p in v.pieces if p.state in _KEPT)),
+    (
+        SearchAttributeKey.for_int("PiecesReturned"),
+        lambda v: sum(1 for p in v.pieces if p.state == PieceState.RETURNED),
+    ),
+)
+ALL: tuple[SearchAttributeKey, ...] = tuple(key for key, _ in ATTRIBUTES)  # type: ignore[type-arg]
 
 _TYPE_NAMES = {"KEYWORD": "Keyword", "DATETIME": "Datetime", "BOOL": "Bool", "INT": "Int"}
 
@@ -41,6 +49,11 @@ def dev_server_flags() -> list[str]:
 
 
 Values = dict[str, str | int | bool | datetime | None]
+
+
+def values(view: TrialView) -> Values:
+    """What staff filter on in the Temporal UI. Ids, statuses, dates and counts: no personal data."""
+    return {key.name: value(view) for key, value in ATTRIBUTES}
 
 
 def updates(current: Values) -> list[SearchAttributeUpdate]:  # type: ignore[type-arg]

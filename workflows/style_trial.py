@@ -24,9 +24,10 @@ with workflow.unsafe.imports_passed_through():
     from domain.money import format_money
     from domain.steps import Step, StepResult
     from domain.trial import Trial
-    from domain.view import TrialView, details_markdown, search_values, view_of
+    from domain.view import TrialView, view_of
     from domain.workflow_io import StartTrial
     from workflows import search_attributes
+    from workflows.presentation import details_markdown
 
 WORKFLOW_NAME = "StyleTrial"
 T = TypeVar("T")
@@ -226,7 +227,7 @@ class StyleTrialWorkflow:
         workflow.set_current_details(details_markdown(view))
         if not workflow.patched(PATCH_SEARCH_ATTRIBUTES):
             return
-        values = search_values(view)
+        values = search_attributes.values(view)
         if values != self._published:
             workflow.upsert_search_attributes(search_attributes.updates(values))
             self._published = dict(values)
