@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean soak
+.PHONY: run test lint install clean soak bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,14 @@ test: lint
 soak: $(STAMP)
 	$(BIN)/python -m soak --trials 200
 	$(BIN)/python -m soak --trials 60 --payments stripe --seed 2
+
+# The benchmarks, one after the other (about 5 minutes); each prints its medians and p99s. See docs/performance.md.
+bench: $(STAMP)
+	$(BIN)/python -m bench.bench_domain
+	$(BIN)/python -m bench.bench_projection
+	$(BIN)/python -m bench.bench_payments
+	$(BIN)/python -m bench.bench_workflow 60 10
+	$(BIN)/python -m bench.bench_api 60 10
 
 clean:
 	rm -rf $(VENV) data test-output .pytest_cache .mypy_cache .ruff_cache

@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     api_port: int = 8000
     # {"token": "role"}, role one of fulfilment, support, read. Never logged.
     api_tokens: dict[str, str] = Field(default_factory=dict, repr=False)
-    # Every duration and limit of DESIGN §2-3; new trials take it in their input (replay never reads it).
+    # Every duration and limit of the lifecycle; new trials take it in their input (replay never reads it).
     policy: TrialPolicy = TrialPolicy()
     # Divides every policy duration (a demo runs a seven-day trial in minutes). 1 in production.
     time_scale: float = Field(default=1.0, gt=0)

@@ -1,1 +1,1 @@
-"""The HTTP API for fulfilment systems and staff tools (DESIGN §7)."""
+"""The HTTP API for fulfilment systems and staff tools."""

@@ -22,8 +22,8 @@ from temporalio.testing import WorkflowEnvironment
 from bench.stats import ms
 from bootstrap import build_api, build_worker, default_adapters
 from config import Settings
+from domain.examples import order
 from persistence.migrate import upgrade
-from tests.support import order
 from workflows import search_attributes
 
 AUTH = {"Authorization": "Bearer bench-token"}

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from bench.stats import ms
 from domain import commands as cmd
+from domain.examples import decisions, order, parcels
 from tests.domain_support import Driver
-from tests.support import decisions, order, parcels
 
 
 def one_trial() -> None:

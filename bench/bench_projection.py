@@ -13,12 +13,12 @@ from pathlib import Path
 
 from bench.stats import ms
 from domain import commands as cmd
+from domain.examples import decisions, order, parcels
 from domain.view import TrialView, view_of
 from persistence.db import make_engine
 from persistence.store import SqlStore
 from tests.databases import postgres_database, sqlite_database
 from tests.domain_support import Driver
-from tests.support import decisions, order, parcels
 
 
 def views() -> list[TrialView]:

@@ -22,9 +22,9 @@ from bootstrap import build_worker, default_adapters
 from client.trials import TrialClient
 from config import Settings
 from domain import commands as cmd
+from domain.examples import decisions, order, parcels
 from domain.workflow_io import StartTrial
 from persistence.migrate import upgrade
-from tests.support import decisions, order, parcels
 from workflows import search_attributes
 from workflows.style_trial import StyleTrialWorkflow as W
 

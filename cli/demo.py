@@ -11,30 +11,18 @@ from collections.abc import Awaitable, Callable
 from client.trials import TrialClient
 from config import Settings
 from domain import commands as cmd
-from domain.order import Customer, OrderPiece, TrialOrder
+from domain.examples import WARDROBE, decisions, order, parcels
+from domain.order import TrialOrder
 from domain.policy import TrialPolicy
 from domain.workflow_io import StartTrial
 from workflows.style_trial import StyleTrialWorkflow as W
 
-WARDROBE = [
-    ("Double-faced cashmere overcoat", 420_000), ("Silk charmeuse slip dress", 189_000),
-    ("Leather ankle boots", 98_000), ("Wool-silk tailored blazer", 265_000), ("Cashmere crewneck", 112_000),
-    ("Pleated midi skirt", 145_000), ("Calfskin shoulder bag", 310_000), ("Silk twill scarf", 42_000),
-    ("Merino wide-leg trousers", 88_000), ("Shearling-lined loafers", 79_000),
-]  # fmt: skip
-
 
 def _order(tag: str, run: str, n: int, payment_method: str = "pm_card_visa", tier: str = "EIP") -> TrialOrder:
-    return TrialOrder(
-        order_id=f"DEMO-{run}-{tag}",
-        customer=Customer(id=f"cus-demo-{tag}", tier=tier, region="UK", personal_shopper_id="ps-demo-1"),
-        currency="GBP",
-        pieces=[
-            OrderPiece(piece_id=f"P{i + 1}", sku=f"SKU-{1000 + i}", description=desc, price=price)
-            for i, (desc, price) in enumerate(WARDROBE[:n])
-        ],
-        payment_method=payment_method,
-    )
+    return order(
+        order_id=f"DEMO-{run}-{tag}", pieces=WARDROBE[:n], payment_method=payment_method, tier=tier,
+        customer_id=f"cus-demo-{tag}", shopper="ps-demo-1",
+    )  # fmt: skip
 
 
 async def run_demo(settings: Settings, day_seconds: float) -> None:
@@ -61,10 +49,7 @@ async def run_demo(settings: Settings, day_seconds: float) -> None:
         oid = await started(o)
         ids = [p.piece_id for p in o.pieces]
         half = len(ids) // 2
-        await trials.send(oid, W.dispatch, cmd.Dispatch(parcels=[
-            cmd.Parcel(carrier="DHL Express", tracking_number=f"{oid}-1", piece_ids=ids[:half]),
-            cmd.Parcel(carrier="DHL Express", tracking_number=f"{oid}-2", piece_ids=ids[half:]),
-        ]))  # fmt: skip
+        await trials.send(oid, W.dispatch, parcels([ids[:half], ids[half:]], carrier="DHL Express", tracking=f"{oid}-"))
         for n in range(1, delivered + 1):
             await trials.send(oid, W.deliver, cmd.Delivery(tracking_number=f"{oid}-{n}"))
         return oid
@@ -72,10 +57,7 @@ async def run_demo(settings: Settings, day_seconds: float) -> None:
     async def decided(o: TrialOrder, keep: int, finish: bool) -> str:
         oid = await dispatched(o, 2)
         ids = [p.piece_id for p in o.pieces]
-        await trials.send(oid, W.decide, cmd.Decisions(
-            decisions=[cmd.PieceDecision(piece_id=p, decision="keep" if i < keep else "return") for i, p in enumerate(ids)],
-            actor="ps-demo-1", channel="whatsapp", reference="wa-demo",
-        ))  # fmt: skip
+        await trials.send(oid, W.decide, decisions(ids[:keep], ids[keep:], actor="ps-demo-1", reference="wa-demo"))
         if finish:
             await trials.send(oid, W.finish_early, cmd.FinishEarly(actor="client", channel="app"))
         return oid
@@ -88,18 +70,14 @@ async def run_demo(settings: Settings, day_seconds: float) -> None:
 
     async def on_trial() -> str:
         oid = await dispatched(_order("C", run, 5), 2)
-        await trials.send(
-            oid,
-            W.decide,
-            cmd.Decisions(decisions=[cmd.PieceDecision(piece_id="P1", decision="keep")], actor="client", channel="app"),
-        )
+        await trials.send(oid, W.decide, decisions(["p1"], actor="client", channel="app", reference=None))
         return oid
 
     async def awaiting_returns() -> str:
         o = _order("D", run, 6)
         oid = await decided(o, keep=2, finish=True)
         await trials.send(
-            oid, W.ship_return, cmd.ReturnShipped(piece_ids=["P3", "P4"], carrier="DHL", tracking_number=f"{oid}-R1")
+            oid, W.ship_return, cmd.ReturnShipped(piece_ids=["p3", "p4"], carrier="DHL", tracking_number=f"{oid}-R1")
         )
         return oid
 

@@ -18,10 +18,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from bootstrap import Adapters, build_worker
 from domain import commands as cmd
+from domain.examples import decisions, order, parcels
 from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import SqlStore
-from tests.support import Harness, TrialUnderTest, decisions, order, parcels, register_search_attributes
+from tests.support import Harness, TrialUnderTest, register_search_attributes
 from workflows.style_trial import StyleTrialWorkflow as W
 
 HERE = Path(__file__).parent / "histories"

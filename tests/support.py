@@ -1,7 +1,6 @@
 """Builders and a small harness shared by the workflow tests."""
 
 import asyncio
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,10 +14,12 @@ from activities.fulfilment import InMemoryStock
 from activities.notifications import RecordingNotifier
 from bootstrap import Adapters
 from domain import commands as cmd
-from domain.order import Address, Customer, OrderPiece, TrialOrder
+from domain.examples import parcels
+from domain.order import TrialOrder
 from domain.policy import TrialPolicy
 from domain.view import TrialView
 from domain.workflow_io import StartTrial
+from tests.waiting import eventually
 from workflows.style_trial import StyleTrialWorkflow
 
 STAFF = "cr.amelia"
@@ -34,56 +35,6 @@ _AT_REST = {
     EventType.EVENT_TYPE_TIMER_STARTED,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
 }
-
-
-def order(
-    n: int = 3,
-    *,
-    order_id: str | None = None,
-    price: int | Callable[[int], int] = 120_000,
-    payment_method: str = "pm_card_visa",
-    tier: str = "EIP",
-    currency: str = "GBP",
-    trial_days: int | None = None,
-) -> TrialOrder:
-    return TrialOrder(
-        order_id=order_id or f"ord-{uuid.uuid4().hex[:10]}",
-        customer=Customer(id="cus-0042", tier=tier, region="UK", personal_shopper_id="ps-07"),
-        currency=currency,
-        pieces=[
-            OrderPiece(
-                piece_id=f"p{i}",
-                sku=f"SKU-{i:03d}",
-                description=f"Piece {i}",
-                price=price(i) if callable(price) else price,
-            )
-            for i in range(1, n + 1)
-        ],
-        payment_method=payment_method,
-        shipping_address=Address(
-            name="Client Name", line1="1 Mount St", city="London", postal_code="W1K", country="GB"
-        ),
-        trial_days=trial_days,
-    )
-
-
-def parcels(piece_groups: Sequence[Sequence[str]], carrier: str = "DHL") -> cmd.Dispatch:
-    return cmd.Dispatch(
-        parcels=[
-            cmd.Parcel(carrier=carrier, tracking_number=f"TRK{i}", piece_ids=list(group))
-            for i, group in enumerate(piece_groups, start=1)
-        ]
-    )
-
-
-def decisions(keep: Sequence[str] = (), ret: Sequence[str] = (), channel: cmd.Channel = "whatsapp") -> cmd.Decisions:
-    return cmd.Decisions(
-        decisions=[cmd.PieceDecision(piece_id=p, decision="keep") for p in keep]
-        + [cmd.PieceDecision(piece_id=p, decision="return") for p in ret],
-        actor="ps-07",
-        channel=channel,
-        reference="wa-msg-1",
-    )
 
 
 class TrialUnderTest:
@@ -117,13 +68,12 @@ class TrialUnderTest:
 
     async def wait_for(self, predicate: Callable[[TrialView], bool], what: str = "condition") -> TrialView:
         """Poll the query until `predicate` holds (activities run in real time even when timers skip)."""
-        view = await self.view()
-        for _ in range(200):
-            if predicate(view):
-                return view
-            await asyncio.sleep(0.05)
+
+        async def met() -> TrialView | None:
             view = await self.view()
-        raise AssertionError(f"timed out waiting for {what}; trial is {view.status}: {view.attention}")
+            return view if predicate(view) else None
+
+        return await eventually(met, what, seconds=10, every=0.05)
 
     async def wait_status(self, status: str) -> TrialView:
         return await self.wait_for(lambda v: v.status == status, f"status {status}")

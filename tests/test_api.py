@@ -1,5 +1,5 @@
-"""The HTTP API (DESIGN §7) against the real dev server and a real worker: every route, every role, every
-error code of DESIGN §4, idempotent and conflicting starts, and a whole trial driven only through HTTP."""
+"""The HTTP API against the real dev server and a real worker: every route, every role, every refusal
+code, idempotent and conflicting starts, and a whole trial driven only through HTTP."""
 
 import asyncio
 import uuid
@@ -13,11 +13,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from bootstrap import Adapters, build_api, build_worker
 from config import Settings
+from domain.examples import order
 from domain.policy import TrialPolicy
 from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import SqlStore
-from tests.support import order
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.devserver
 TOKENS = {"tok-fulfil": "fulfilment", "tok-support": "support", "tok-read": "read"}
@@ -77,12 +78,11 @@ async def started(stack: Stack, client: httpx.AsyncClient | None = None, **kw: A
 
 
 async def wait_for(stack: Stack, oid: str, predicate: Any, what: str = "", seconds: float = 20) -> dict[str, Any]:
-    for _ in range(int(seconds * 10)):
+    async def met() -> dict[str, Any] | None:
         view = (await stack.http.get(f"/v1/trials/{oid}", headers=R)).json()
-        if predicate(view):
-            return dict(view)
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what or 'condition'}: {view['status']}")
+        return dict(view) if predicate(view) else None
+
+    return await eventually(met, what or f"{oid} to change", seconds)
 
 
 # --------------------------------------------------------------------------- auth and roles
@@ -373,16 +373,13 @@ async def test_lists_filter_and_page_newest_first(stack: Stack):
         assert (await stack.http.post("/v1/trials", json=b, headers=F)).status_code == 201
         oids.append(b["order_id"])
         await wait_for(stack, b["order_id"], lambda v: v["status"] == "AWAITING_DISPATCH")
+
     # A start is not a command that answers after the projection: wait for the read model to have all three.
-    for _ in range(100):
-        listed = (
-            await stack.http.get(
-                "/v1/trials", params={"customer_id": customer, "status": "AWAITING_DISPATCH"}, headers=R
-            )
-        ).json()
-        if len(listed["items"]) == 3:
-            break
-        await asyncio.sleep(0.05)
+    async def all_three() -> bool:
+        params = {"customer_id": customer, "status": "AWAITING_DISPATCH"}
+        return len((await stack.http.get("/v1/trials", params=params, headers=R)).json()["items"]) == 3
+
+    await eventually(all_three, "all three trials in the list")
     first = (await stack.http.get("/v1/trials", params={"customer_id": customer, "limit": 2}, headers=R)).json()
     assert [t["order_id"] for t in first["items"]] == oids[::-1][:2] and first["next_cursor"]
     rest = (

@@ -20,10 +20,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from bootstrap import Adapters, build_api, build_worker
 from config import Settings
+from domain.examples import order
 from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import SqlStore
-from tests.support import order
 
 pytestmark = pytest.mark.devserver
 TOKENS = {"fz-fulfil": "fulfilment", "fz-support": "support"}

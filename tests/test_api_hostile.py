@@ -1,13 +1,12 @@
 """Hostile and careless input over HTTP: each case gets its 4xx and code, never a 5xx, and a trial that
 already exists is exactly as it was afterwards. Commands retried with an Idempotency-Key apply once."""
 
-import asyncio
 from typing import Any
 
 import pytest
 
 from tests import test_api
-from tests.test_api import F, R, S, Stack, body, error, started
+from tests.test_api import F, R, S, Stack, body, error, started, wait_for
 
 # The API stack of test_api (a real dev server and worker), shared as fixtures.
 api_store, stack = test_api.api_store, test_api.stack
@@ -166,11 +165,7 @@ async def test_ids_in_other_scripts_and_with_hashes_are_accepted(stack: Stack):
     r = await stack.http.post("/v1/trials", json=b, headers=F)
     assert r.status_code == 201, r.text
     oid = b["order_id"]
-    for _ in range(100):
-        view = (await stack.http.get(f"/v1/trials/{oid}", headers=R)).json()
-        if view["status"] == "AWAITING_DISPATCH":
-            break
-        await asyncio.sleep(0.1)
+    await wait_for(stack, oid, lambda v: v["status"] == "AWAITING_DISPATCH", "acceptance")
     parcel = {"carrier": "Yamato", "tracking_number": "RT#47.6", "piece_ids": ["p03-鞋", "p10-é"]}
     r = await stack.http.post(f"/v1/trials/{oid}/dispatch", json={"parcels": [parcel]}, headers=F)
     assert r.status_code == 200, r.text

@@ -21,13 +21,14 @@ from client.trials import TrialClient
 from config import Settings
 from domain import commands as cmd
 from domain.errors import DomainError
+from domain.examples import decisions, order, parcels
 from domain.policy import TrialPolicy
 from domain.view import TrialView
 from domain.workflow_io import StartTrial
 from persistence.migrate import upgrade
 from tests.gateways import StripeUnderTest
 from tests.machine import free_port
-from tests.support import decisions, order, parcels
+from tests.waiting import eventually, eventually_sync
 from workflows.style_trial import StyleTrialWorkflow as W
 
 pytestmark = pytest.mark.devserver
@@ -44,17 +45,6 @@ async def trials(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[
     upgrade(Settings(data_dir=tmp_path).resolved_database_url)
     async with build_worker(dev_env.client, queue, adapters):
         yield TrialClient(dev_env.client, queue)
-
-
-async def eventually(check, what: str, seconds: float = 15):
-    deadline = time.monotonic() + seconds
-    while True:
-        view = await check()
-        if view is not None:
-            return view
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def test_a_whole_trial_runs_on_the_real_server_with_the_real_worker(trials: TrialClient):
@@ -165,15 +155,7 @@ def test_styletrial_dev_serves_the_ui_runs_trials_and_stops_cleanly_on_ctrl_c(tm
         assert text.count("Dev token") == 3
         with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/", timeout=10) as page:
             assert page.status == 200 and b"<html" in page.read().lower()
-        for _ in range(100):  # the API comes up a moment after the banner
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/healthz", timeout=2) as health:
-                    assert health.status == 200
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("the API never answered /healthz")
+        eventually_sync(lambda: _healthy(api_port), "the API, a moment after the banner", 10)
         second = subprocess.run([str(BIN / "styletrial"), "dev"], env=env, capture_output=True, text=True, timeout=30)
         assert second.returncode == 1 and "another `styletrial dev` running" in second.stderr, second.stderr
         # The dev stack encrypts every payload with the key it keeps in its data folder.
@@ -221,9 +203,17 @@ def test_styletrial_dev_killed_outright_leaves_no_temporal_server_behind(tmp_pat
         assert line, "styletrial dev exited early"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
-    for _ in range(100):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) != 0:
-                return
-        time.sleep(0.1)
-    raise AssertionError("the Temporal dev server outlived a killed `styletrial dev`")
+    eventually_sync(lambda: not _listening(port), "the Temporal dev server to die with a killed `styletrial dev`", 10)
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as health:
+            return bool(health.status == 200)
+    except OSError:
+        return False
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0

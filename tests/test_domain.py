@@ -7,6 +7,7 @@ import pytest
 from activities.simulated_gateway import SimulatedGateway
 from domain import commands as cmd
 from domain.errors import DomainError
+from domain.examples import decisions, order, parcels
 from domain.money import format_money, is_currency
 from domain.order import validate_order
 from domain.pieces import PieceState
@@ -15,7 +16,6 @@ from domain.status import TrialStatus
 from domain.steps import CaptureRequest, ChargeRequest, PaymentResult
 from domain.trial import Trial
 from tests.domain_support import T0, Driver
-from tests.support import decisions, order, parcels
 
 DAY = timedelta(days=1)
 

@@ -14,9 +14,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from bootstrap import Adapters, build_api, build_worker, codec, data_converter
 from config import Settings
+from domain.examples import order
 from domain.workflow_io import StartTrial
 from security.codec import EncryptionCodec, codec_from, dev_keys, new_key
-from tests.support import Harness, order
+from tests.support import Harness
 
 NAME, STREET = "Client Name", "1 Mount St"  # the shipping address of tests.support.order
 

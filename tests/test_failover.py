@@ -22,6 +22,7 @@ from temporalio.worker import Replayer
 from bootstrap import codec, connect
 from config import Settings
 from soak.processes import TOKENS, Stack
+from tests.waiting import eventually
 from workflows.style_trial import StyleTrialWorkflow
 
 pytestmark = [pytest.mark.devserver, pytest.mark.timeout(240)]
@@ -30,12 +31,11 @@ DAY = 1.0  # one policy day, in seconds
 
 
 async def _wait(http: httpx.AsyncClient, oid: str, status: str, seconds: float = 60) -> dict[str, Any]:
-    for _ in range(int(seconds * 5)):
+    async def reached() -> dict[str, Any] | None:
         r = await http.get(f"/v1/trials/{oid}", headers=AS["read"])
-        if r.status_code == 200 and r.json()["status"] == status:
-            return dict(r.json())
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{oid} never reached {status}: {r.status_code} {r.text[:300]}")
+        return dict(r.json()) if r.status_code == 200 and r.json()["status"] == status else None
+
+    return await eventually(reached, f"{oid} to reach {status}", seconds, every=0.2)
 
 
 async def _keep_querying(handle: Any) -> None:

@@ -12,10 +12,11 @@ from temporalio.testing import ActivityEnvironment
 from activities.payments import PaymentActivities
 from activities.simulated_gateway import SimulatedGateway
 from domain import commands as cmd
+from domain.examples import decisions, order, parcels
 from domain.steps import AuthorizeRequest, CaptureRequest, ChargeRequest, PaymentResult
 from persistence.store import SqlStore
 from tests.gateways import StripeUnderTest
-from tests.support import Harness, decisions, order, parcels
+from tests.support import Harness
 from workflows.style_trial import StyleTrialWorkflow as W
 
 DAY = timedelta(days=1)

@@ -1,6 +1,6 @@
 """Trials that started on earlier code must replay on this code: a non-deterministic change fails here.
 
-A change that breaks this test needs `workflow.patched` (see README, "Changing the workflow").
+A change that breaks this test needs `workflow.patched` (see docs/architecture.md, "Changing the workflow").
 """
 
 from pathlib import Path

@@ -8,11 +8,12 @@ from temporalio.testing import WorkflowEnvironment
 from activities.simulated_gateway import SimulatedGateway
 from bootstrap import Adapters, build_worker
 from domain import commands as cmd
+from domain.examples import decisions, order, parcels
 from domain.steps import AuthorizeRequest, CaptureRequest, ReleaseRequest
 from persistence.db import make_engine
 from persistence.simulated_book import SqlGatewayBook
 from persistence.store import SqlStore
-from tests.support import Harness, decisions, order, parcels
+from tests.support import Harness
 from workflows.style_trial import StyleTrialWorkflow as W
 
 AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

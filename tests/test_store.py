@@ -8,13 +8,13 @@ import pytest
 from sqlalchemy import func, select
 
 from domain import commands as cmd
+from domain.examples import decisions, order, parcels
 from domain.status import TrialStatus
 from domain.view import TrialView, view_of
 from persistence.db import make_engine
 from persistence.models import MoneyMovementRecord
 from persistence.store import SqlStore
 from tests.domain_support import Driver
-from tests.support import decisions, order, parcels
 
 
 @pytest.fixture

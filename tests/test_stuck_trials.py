@@ -8,7 +8,6 @@ to the last good task on a worker with the bug fixed, and the trial carries on.
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import pytest
@@ -19,11 +18,13 @@ from bootstrap import Adapters, build_worker
 from client.failing_tasks import flag_failing_tasks
 from client.recovery import diagnose, reset
 from domain import commands as cmd
+from domain.examples import order, parcels
 from domain.view import TrialView
 from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import TASK_FAILING, SqlStore
-from tests.support import Harness, order, parcels
+from tests.support import Harness
+from tests.waiting import eventually
 from workflows.style_trial import StyleTrialWorkflow as W
 
 pytestmark = [pytest.mark.devserver, pytest.mark.timeout(180)]
@@ -38,15 +39,6 @@ class ProjectionWithABug(SqlStore):
 
 async def _sleep(_: timedelta) -> None:
     raise AssertionError("this test runs on the real clock")
-
-
-async def _eventually(check: Callable[[], Awaitable[bool]], seconds: float = 60) -> bool:
-    for _ in range(int(seconds * 2)):
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.5)
-    raise AssertionError("timed out")
 
 
 async def test_a_failing_trial_is_flagged_then_recovered_with_its_money_right(dev_env: WorkflowEnvironment, tmp_path):
@@ -66,7 +58,7 @@ async def test_a_failing_trial_is_flagged_then_recovered_with_its_money_right(de
             view = store.view(oid)
             return view is not None and TASK_FAILING in view.attention
 
-        await _eventually(flagged)
+        await eventually(flagged, "the failing task to be flagged", 60, every=0.5)
         # It never reported (its first projection is what fails): the watcher entered it as it opened.
         view = store.view(oid)
         assert view is not None and view.needs_attention and view.status == "AUTHORIZING"
@@ -86,7 +78,7 @@ async def test_a_failing_trial_is_flagged_then_recovered_with_its_money_right(de
             view = store.view(oid)
             return view is not None and not view.needs_attention and view.status == "AWAITING_DISPATCH"
 
-        await _eventually(healthy)
+        await eventually(healthy, "the flag to clear once the trial runs again", 60, every=0.5)
         # The trial goes on to the end with the money right: one authorization, one charge, nothing twice.
         _ = await handle.execute_update(W.dispatch, parcels([["p1", "p2"]]))
         _ = await handle.execute_update(W.deliver, cmd.Delivery(tracking_number="TRK1"))

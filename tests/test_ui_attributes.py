@@ -16,10 +16,11 @@ from bootstrap import build_worker, default_adapters
 from client.trials import TrialClient
 from config import Settings
 from domain import commands as cmd
+from domain.examples import decisions, order, parcels
 from domain.policy import TrialPolicy
 from domain.workflow_io import StartTrial
 from persistence.migrate import upgrade
-from tests.support import decisions, order, parcels
+from tests.waiting import eventually
 from workflows import search_attributes as sa
 from workflows.style_trial import StyleTrialWorkflow as W
 
@@ -41,14 +42,20 @@ async def attributes(handle: WorkflowHandle[Any, Any]) -> dict[str, Any]:
     return {key.name: found.get(key) for key in sa.ALL}
 
 
+async def _has(handle: WorkflowHandle[Any, Any], name: str, value: Any) -> bool:
+    return bool((await attributes(handle))[name] == value)
+
+
+async def _reached(trials: TrialClient, order_id: str, status: str) -> bool:
+    return (await trials.view(order_id)).status == status
+
+
 async def test_every_search_attribute_is_current_after_each_transition(trials: TrialClient):
     o = order(3, price=lambda i: i * 10_000)
     oid = o.order_id
     handle, _ = await trials.start(StartTrial(order=o, policy=TrialPolicy().scaled(86_400 / 0.5)))
-    for _ in range(100):  # acceptance is published once the workflow is at rest, a moment after the view shows it
-        if (await attributes(handle))["StyleTrialStatus"] == "AWAITING_DISPATCH":
-            break
-        await asyncio.sleep(0.05)
+    # Acceptance is published once the workflow is at rest, a moment after the view shows it.
+    await eventually(lambda: _has(handle, "StyleTrialStatus", "AWAITING_DISPATCH"), "acceptance published")
     a = await attributes(handle)
     assert a == {
         "StyleTrialStatus": "AWAITING_DISPATCH", "CustomerId": "cus-0042", "CustomerTier": "EIP", "Region": "UK",
@@ -91,28 +98,21 @@ async def test_needs_attention_is_searchable_and_staff_queries_find_trials(
 ):
     o = order(2, payment_method="pm_card_chargeDeclined")
     handle, _ = await trials.start(StartTrial(order=o))
-    for _ in range(100):
-        if (await attributes(handle))["NeedsAttention"]:
-            break
-        await asyncio.sleep(0.05)
+    await eventually(lambda: _has(handle, "NeedsAttention", True), "needs-attention published")
     assert (await attributes(handle))["StyleTrialStatus"] == "AUTHORIZING"
     query = f'NeedsAttention = true AND CustomerId = "cus-0042" AND StyleTrialStatus = "AUTHORIZING" AND WorkflowId = "{handle.id}"'
-    for _ in range(100):  # visibility is eventually consistent
-        found = [w.id async for w in dev_env.client.list_workflows(query)]
-        if found:
-            break
-        await asyncio.sleep(0.1)
-    assert found == [handle.id]
+
+    async def listed() -> list[str] | None:  # visibility is eventually consistent
+        return [w.id async for w in dev_env.client.list_workflows(query)] or None
+
+    assert await eventually(listed, "the trial in a visibility query") == [handle.id]
     await handle.terminate("test finished")
 
 
 async def test_staff_read_a_summary_and_a_per_piece_table_and_never_personal_data(trials: TrialClient):
     o = order(3)
     handle, _ = await trials.start(StartTrial(order=o))
-    for _ in range(100):
-        if (await trials.view(o.order_id)).status == "AWAITING_DISPATCH":
-            break
-        await asyncio.sleep(0.05)
+    await eventually(lambda: _reached(trials, o.order_id, "AWAITING_DISPATCH"), "acceptance")
     await trials.send(o.order_id, W.dispatch, parcels([["p1", "p2", "p3"]]))
     desc = await handle.describe()
     summary, details = await desc.static_summary(), await desc.static_details()

@@ -2,7 +2,6 @@
 browser): find a trial by StyleTrialStatus, open it, read its summary, its per-piece details and its
 search attributes, and see the order's payload decoded only because the UI calls our codec server."""
 
-import asyncio
 import json
 import os
 import shutil
@@ -18,8 +17,9 @@ from playwright.async_api import Page, async_playwright
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from domain.examples import order
 from tests.machine import ensure_debian_package, free_port
-from tests.support import order
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.devserver
 BIN = Path(sys.executable).parent
@@ -52,18 +52,19 @@ async def trial_on_trial(api: str) -> str:
     o = order(3)
     headers = {"Authorization": "Bearer ui-f"}
     async with httpx.AsyncClient(base_url=api, headers=headers) as http:
-        for _ in range(100):
+
+        async def healthy() -> bool:
             try:
-                if (await http.get("/healthz")).status_code == 200:
-                    break
+                return (await http.get("/healthz")).status_code == 200
             except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
+                return False
+
+        async def accepted() -> bool:
+            return bool((await http.get(f"/v1/trials/{o.order_id}")).json()["status"] == "AWAITING_DISPATCH")
+
+        await eventually(healthy, "the API")
         assert (await http.post("/v1/trials", json=o.model_dump(mode="json"))).status_code == 201
-        for _ in range(100):
-            if (await http.get(f"/v1/trials/{o.order_id}")).json()["status"] == "AWAITING_DISPATCH":
-                break
-            await asyncio.sleep(0.1)
+        await eventually(accepted, "acceptance")
         await http.post(
             f"/v1/trials/{o.order_id}/dispatch",
             json={"parcels": [{"carrier": "DHL", "tracking_number": "T1", "piece_ids": ["p1", "p2", "p3"]}]},
@@ -85,14 +86,11 @@ async def all_text(page: Page) -> str:
 
 
 async def eventually_text(page: Page, *needles: str, seconds: float = 20) -> str:
-    text = ""
-    for _ in range(int(seconds * 4)):
+    async def shown() -> str | None:
         text = await all_text(page)
-        if all(n in text for n in needles):
-            return text
-        await asyncio.sleep(0.25)
-    missing = [n for n in needles if n not in text]
-    raise AssertionError(f"not on screen: {missing}")
+        return text if all(n in text for n in needles) else None
+
+    return await eventually(shown, f"{needles} on screen", seconds, every=0.25)
 
 
 async def test_staff_find_and_read_a_trial_in_the_temporal_ui(stack: dict[str, str]):
@@ -112,12 +110,13 @@ async def test_staff_find_and_read_a_trial_in_the_temporal_ui(stack: dict[str, s
             ],
         )
         page = await browser.new_page(viewport={"width": 1500, "height": 1000})
+
         # Visibility is eventually consistent: reload the filtered list until the trial shows.
-        for _ in range(40):
+        async def listed() -> bool:
             await page.goto(f"{stack['ui']}/namespaces/default/workflows?query=StyleTrialStatus%3D%22ON_TRIAL%22")
-            if await page.get_by_role("link", name=wid).count():
-                break
-            await asyncio.sleep(0.5)
+            return bool(await page.get_by_role("link", name=wid).count())
+
+        await eventually(listed, "the trial in the filtered list", every=0.5)
         await page.screenshot(path=str(OUTPUT / "1-filtered-list.png"))
         await page.get_by_role("link", name=wid).first.click()
 

@@ -5,7 +5,8 @@ refusal written to the audit trail after; the workflow itself is never cancelled
 from temporalio.api.enums.v1 import EventType
 
 from domain import commands as cmd
-from tests.support import Harness, TrialUnderTest, order, parcels
+from domain.examples import order, parcels
+from tests.support import Harness, TrialUnderTest
 from workflows.style_trial import StyleTrialWorkflow as W
 
 

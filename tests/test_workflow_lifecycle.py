@@ -5,8 +5,9 @@ from datetime import timedelta
 
 from activities.simulated_gateway import SimulatedGateway
 from domain import commands as cmd
+from domain.examples import decisions, order, parcels
 from domain.view import TrialView
-from tests.support import Harness, decisions, order, parcels
+from tests.support import Harness
 from workflows.style_trial import StyleTrialWorkflow as W
 
 DAY = timedelta(days=1)

@@ -11,9 +11,10 @@ from temporalio.testing import WorkflowEnvironment
 from activities.simulated_gateway import SimulatedGateway
 from bootstrap import Adapters, build_worker
 from domain import commands as cmd
+from domain.examples import decisions, order, parcels
 from persistence.db import make_engine
 from persistence.store import SqlStore
-from tests.support import Harness, decisions, order, parcels
+from tests.support import Harness
 from workflows.style_trial import StyleTrialWorkflow as W
 
 DAY = timedelta(days=1)

@@ -1,7 +1,7 @@
 """The custom search attributes support staff filter on: one definition for every environment.
 
 The dev server gets them as `--search-attribute` flags (cli.devserver), the test servers through their
-own registration, production through `temporal operator search-attribute create` (README). Within
+own registration, production through `temporal operator search-attribute create` (docs/support-guide.md). Within
 PostgreSQL visibility's limits: 5 of 10 Keyword, 2 of 3 Datetime, 1 of 3 Bool, 2 of 3 Int.
 They carry ids, statuses, dates and counts only: never a name, an address or contact details.
 """
