@@ -197,34 +197,9 @@ async def serve(settings: Settings, *, api: bool, worker: bool) -> None:
 
 
 class _QuietSignalsServer:
-    """uvicorn's server without its own signal handling: `_serve` owns SIGINT/SIGTERM for the whole stack."""
-
-    def __init__(self, config: Any) -> None:
-        import contextlib
-
-        import uvicorn
-
-        self._server = uvicorn.Server(config)
-        self._server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
-
-    @property
-    def should_exit(self) -> bool:
-        return bool(self._server.should_exit)
-
-    @should_exit.setter
-    def should_exit(self, value: bool) -> None:
-        self._server.should_exit = value
-
-    async def serve(self) -> None:
-        await self._server.serve()
-
-
-class _QuietSignalsServer:
     """uvicorn's server without its own signal handling: `serve` owns SIGINT/SIGTERM for the whole stack."""
 
     def __init__(self, config: Any) -> None:
-        import contextlib
-
         import uvicorn
 
         self._server = uvicorn.Server(config)

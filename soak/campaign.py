@@ -2,7 +2,7 @@
 server and the API are killed, and readers (the API, and Temporal queries as the UI makes them) read
 throughout. Then every trial is checked (checks.py) and the figures are printed.
 
-`make soak` runs the full campaign; tests/test_soak.py runs a small one inside `make test`.
+`make soak` runs the full campaign; tests/e2e/test_soak.py runs a small one inside `make test`.
 """
 
 import asyncio

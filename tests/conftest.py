@@ -112,3 +112,17 @@ def localstripe_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     with localstripe(tmp_path_factory.mktemp("localstripe")) as url:
         yield url
+
+
+LAYERS = ("unit", "workflow", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test is marked with its layer (its folder), and `devserver` when it uses the real dev server,
+    so `pytest -m unit` or `-m "not devserver"` select as expected."""
+    for item in items:
+        layer = next((part for part in item.path.parts if part in LAYERS), None)
+        if layer is not None:
+            item.add_marker(getattr(pytest.mark, layer))
+        if "dev_env" in getattr(item, "fixturenames", ()) and item.get_closest_marker("devserver") is None:
+            item.add_marker(pytest.mark.devserver)

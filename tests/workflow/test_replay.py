@@ -12,7 +12,7 @@ from temporalio.worker import Replayer
 
 from workflows.style_trial import StyleTrialWorkflow
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+HISTORIES = sorted((Path(__file__).parents[1] / "histories").glob("*.json"))
 
 
 def test_there_are_recorded_histories_to_replay():

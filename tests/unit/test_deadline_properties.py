@@ -21,7 +21,7 @@ from domain.status import TrialStatus
 from domain.trial import Trial
 from domain.view import view_of
 from tests.domain_support import Driver
-from tests.test_money_properties import actions, command_for, orders, scripts
+from tests.unit.test_money_properties import actions, command_for, orders, scripts
 
 
 def observed(trial: Trial, now: datetime) -> tuple[Any, ...]:

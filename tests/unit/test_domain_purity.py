@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-DOMAIN = Path(__file__).resolve().parent.parent / "domain"
+DOMAIN = Path(__file__).resolve().parents[2] / "domain"
 FORBIDDEN = ("temporalio", "sqlalchemy", "alembic", "fastapi", "stripe", "activities", "workflows")
 
 

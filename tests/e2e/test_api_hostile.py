@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from tests import test_api
-from tests.test_api import F, R, S, Stack, body, error, started, wait_for
+from tests.e2e import test_api
+from tests.e2e.test_api import F, R, S, Stack, body, error, started, wait_for
 
 # The API stack of test_api (a real dev server and worker), shared as fixtures.
 api_store, stack = test_api.api_store, test_api.stack

@@ -5,11 +5,9 @@ waived, unavailable or lost piece is never charged; nothing stays authorized at 
 command changes nothing at all.
 """
 
-import uuid
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +19,6 @@ from domain.pieces import CHARGED_FATES, NEVER_CHARGED
 from domain.status import TrialStatus
 from domain.view import view_of
 from tests.domain_support import Driver
-from tests.gateways import StripeUnderTest
 
 TOKENS = [
     "pm_card_visa", "pm_card_visa", "pm_card_visa", "pm_card_chargeDeclined", "pm_card_chargeCustomerFail",
@@ -192,21 +189,6 @@ def test_money_follows_the_pieces_for_any_order_and_any_events(
     order: TrialOrder, script: list[tuple[Any, ...]], multiple_captures: bool
 ):
     money_follows_the_pieces(Driver(order, gateway=SimulatedGateway(multiple_captures=multiple_captures)), script)
-
-
-@pytest.mark.timeout(300)
-@settings(
-    max_examples=12, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)  # fmt: skip
-@given(order=orders, script=st.one_of(scripts, st.lists(actions, max_size=30)))
-def test_money_follows_the_pieces_through_the_stripe_adapter(
-    localstripe_url: str, order: TrialOrder, script: list[tuple[Any, ...]]
-):
-    """The same property with every step answered by the Stripe adapter against localstripe, and the
-    gateway's side read from its PaymentIntents: fewer examples, each a few seconds of real HTTP."""
-    unique = order.model_copy(update={"order_id": f"ord-prop-{uuid.uuid4().hex[:12]}"})
-    money_follows_the_pieces(Driver(unique, gateway=StripeUnderTest(localstripe_url)), script)
 
 
 def money_follows_the_pieces(driver: Driver, script: list[tuple[Any, ...]]) -> None:

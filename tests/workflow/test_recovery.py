@@ -21,7 +21,7 @@ from client.recovery import diagnose
 from security.codec import codec_from
 from workflows.style_trial import StyleTrialWorkflow
 
-HERE = Path(__file__).parent / "histories" / "failover"
+HERE = Path(__file__).parents[1] / "histories" / "failover"
 # The events at which each fails replay, as the campaign recorded them.
 FAILS_AT = {
     "style-trial-rel-0047-86a1bf": 382,

@@ -24,7 +24,7 @@ from tests.waiting import eventually
 pytestmark = pytest.mark.devserver
 BIN = Path(sys.executable).parent
 CHROMIUM = "/usr/bin/chromium"
-OUTPUT = Path(__file__).resolve().parent.parent / "test-output" / "ui"
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "ui"
 TOKENS = {"ui-f": "fulfilment", "ui-s": "support"}
 
 
@@ -148,5 +148,5 @@ async def test_staff_find_and_read_a_trial_in_the_temporal_ui(stack: dict[str, s
     assert "encryption-key-id" in raw  # (metadata values are base64 in proto JSON; the key name is not)
     if os.environ.get("STYLETRIAL_UPDATE_SCREENSHOT"):
         shutil.copy(
-            OUTPUT / "2-trial-details.png", Path(__file__).resolve().parent.parent / "docs" / "temporal-ui-trial.png"
+            OUTPUT / "2-trial-details.png", Path(__file__).resolve().parents[2] / "docs" / "temporal-ui-trial.png"
         )

@@ -19,8 +19,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from bootstrap import build_api, codec
 from config import Settings
+from tests.integration.test_encryption import NAME, plain
 from tests.machine import QuietHandler, http_server
-from tests.test_encryption import NAME, plain
 
 ISSUER, AUDIENCE = "https://sso.example-retailer.test", "temporal-ui"
 

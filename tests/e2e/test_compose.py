@@ -28,7 +28,7 @@ from config import Settings
 from tests.machine import ensure_debian_package
 from workflows import search_attributes
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 ENGINE_SERVICES = {"migrate", "worker", "api"}
 
