@@ -68,19 +68,7 @@ def validate_order(order: TrialOrder, policy: TrialPolicy) -> None:
         ErrorCode.TOO_MANY_PIECES,
         f"A Style Trial holds at most {policy.max_pieces} pieces; this order has {len(order.pieces)}.",
     )
-    seen: set[str] = set()
-    for piece in order.pieces:
-        require(bool(piece.piece_id.strip()), ErrorCode.MISSING_FIELD, "Every piece needs a piece id.")
-        if piece.piece_id in seen:
-            raise DomainError(
-                ErrorCode.DUPLICATE_PIECE, f"Piece {piece.piece_id!r} appears more than once in the order."
-            )
-        seen.add(piece.piece_id)
-        require(
-            piece.price > 0,
-            ErrorCode.INVALID_PRICE,
-            f"Piece {piece.piece_id!r} has price {piece.price}; every price must be a positive amount in minor units.",
-        )
+    _check_pieces(order.pieces)
     require(
         is_currency(order.currency),
         ErrorCode.INVALID_CURRENCY,
@@ -96,4 +84,21 @@ def validate_order(order: TrialOrder, policy: TrialPolicy) -> None:
             1 <= order.trial_days <= policy.max_trial_days,
             ErrorCode.INVALID_TRIAL_DAYS,
             f"trial_days must be between 1 and {policy.max_trial_days}; got {order.trial_days}.",
+        )
+
+
+def _check_pieces(pieces: list[OrderPiece]) -> None:
+    """Each piece has an id of its own and a positive price in minor units."""
+    seen: set[str] = set()
+    for piece in pieces:
+        require(bool(piece.piece_id.strip()), ErrorCode.MISSING_FIELD, "Every piece needs a piece id.")
+        if piece.piece_id in seen:
+            raise DomainError(
+                ErrorCode.DUPLICATE_PIECE, f"Piece {piece.piece_id!r} appears more than once in the order."
+            )
+        seen.add(piece.piece_id)
+        require(
+            piece.price > 0,
+            ErrorCode.INVALID_PRICE,
+            f"Piece {piece.piece_id!r} has price {piece.price}; every price must be a positive amount in minor units.",
         )
