@@ -15,7 +15,7 @@ COPY persistence persistence
 COPY migrations migrations
 COPY api api
 COPY security security
-COPY worker.py config.py alembic.ini ./
+COPY worker.py bootstrap.py config.py alembic.ini ./
 RUN pip install . && rm -rf build
 
 # Never root; the data folder is only used by the local stack, but keep it writable.

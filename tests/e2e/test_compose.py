@@ -151,3 +151,18 @@ async def test_the_setup_script_registers_exactly_the_workflows_search_attribute
         assert {n: registered.get(n) for n in wanted} == wanted
     finally:
         await env.shutdown()
+
+
+def test_the_image_copies_everything_the_package_is_built_from():
+    """`pip install .` in the Dockerfile builds the wheel from `only-include`: a module missing from the
+    COPY lines (a new top-level module, say) would make an image that cannot start."""
+    import tomllib
+
+    included = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]
+    copied = {
+        name
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ")
+        for name in line.split()[1:-1]
+    }
+    assert set(included["only-include"]) <= copied, set(included["only-include"]) - copied
