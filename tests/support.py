@@ -73,7 +73,7 @@ class TrialUnderTest:
             view = await self.view()
             return view if predicate(view) else None
 
-        return await eventually(met, what, seconds=10, every=0.05)
+        return await eventually(met, what, seconds=15, every=0.05)
 
     async def wait_status(self, status: str) -> TrialView:
         return await self.wait_for(lambda v: v.status == status, f"status {status}")

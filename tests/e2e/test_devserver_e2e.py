@@ -155,7 +155,7 @@ def test_styletrial_dev_serves_the_ui_runs_trials_and_stops_cleanly_on_ctrl_c(tm
         assert text.count("Dev token") == 3
         with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/", timeout=10) as page:
             assert page.status == 200 and b"<html" in page.read().lower()
-        eventually_sync(lambda: _healthy(api_port), "the API, a moment after the banner", 10)
+        eventually_sync(lambda: _healthy(api_port), "the API, a moment after the banner", 20)
         second = subprocess.run([str(BIN / "styletrial"), "dev"], env=env, capture_output=True, text=True, timeout=30)
         assert second.returncode == 1 and "another `styletrial dev` running" in second.stderr, second.stderr
         # The dev stack encrypts every payload with the key it keeps in its data folder.

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.async_api import Page, async_playwright
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -111,12 +112,17 @@ async def test_staff_find_and_read_a_trial_in_the_temporal_ui(stack: dict[str, s
         )
         page = await browser.new_page(viewport={"width": 1500, "height": 1000})
 
-        # Visibility is eventually consistent: reload the filtered list until the trial shows.
+        # Visibility is eventually consistent: reload the filtered list until the trial shows. The list renders
+        # a moment after the page loads, so each load waits a few seconds for the link before reloading.
         async def listed() -> bool:
             await page.goto(f"{stack['ui']}/namespaces/default/workflows?query=StyleTrialStatus%3D%22ON_TRIAL%22")
-            return bool(await page.get_by_role("link", name=wid).count())
+            try:
+                await page.get_by_role("link", name=wid).first.wait_for(timeout=5_000)
+            except PlaywrightTimeoutError:
+                return False
+            return True
 
-        await eventually(listed, "the trial in the filtered list", every=0.5)
+        await eventually(listed, "the trial in the filtered list", seconds=60, every=0.5)
         await page.screenshot(path=str(OUTPUT / "1-filtered-list.png"))
         await page.get_by_role("link", name=wid).first.click()
 
