@@ -6,7 +6,8 @@ that has passed; `Trial.next_deadline(now)` is the earliest one still ahead. Bot
 workflow can never sleep through a deadline that `tick` would act on.
 
 A deadline without an effect (`apply` None) changes no state: passing it makes a request due instead
-(re-authorizing a hold is asked for by `Trial.next_step`).
+(re-authorizing a hold is asked for by `Trial.next_step`). Rules that only ever name such deadlines are in
+`WAKE_ONLY`, and `tick` does not even ask them.
 
 Order matters where one deadline's effect opens another: the trial end closes the trial, which starts the
 return window, and a rejection for want of a payment method ends everything after it.
@@ -46,14 +47,19 @@ def payment_fix_window(trial: "Trial") -> Iterator[Deadline]:
         yield Deadline(pay.fix_window_ends_at, "Payment fix window ends", partial(_reject_unpaid, trial))
 
 
-def holds(trial: "Trial") -> Iterator[Deadline]:
+def hold_expiry(trial: "Trial") -> Iterator[Deadline]:
     for hold in trial.payments.holds:
-        if hold.state != "active":
-            continue
-        yield Deadline(hold.expires_at, f"Authorization {hold.number} expires", partial(trial.payments.expire, hold))
-        reauth_at = trial.payments.reauth_at(hold, trial.chargeable)
-        if reauth_at is not None:
-            yield Deadline(reauth_at, f"Re-authorize before authorization {hold.number} expires", None)
+        if hold.state == "active":
+            label = f"Authorization {hold.number} expires"
+            yield Deadline(hold.expires_at, label, partial(trial.payments.expire, hold))
+
+
+def reauthorization(trial: "Trial") -> Iterator[Deadline]:
+    """No effect of its own: once it passes, `next_step` asks for the new authorization."""
+    hold = trial.payments.hold
+    reauth_at = trial.payments.reauth_at(hold, trial.chargeable) if hold is not None else None
+    if hold is not None and reauth_at is not None:
+        yield Deadline(reauth_at, f"Re-authorize before authorization {hold.number} expires", None)
 
 
 def dispatch_sla(trial: "Trial") -> Iterator[Deadline]:
@@ -88,8 +94,9 @@ def trial_end(trial: "Trial") -> Iterator[Deadline]:
 
 def return_window(trial: "Trial") -> Iterator[Deadline]:
     deadline = trial.return_deadline
-    awaited = any(p.state == PieceState.AWAITING_RETURN for p in trial.pieces.values())
-    if trial.closed_at is not None and deadline is not None and awaited:
+    if trial.closed_at is None or deadline is None:
+        return
+    if any(p.state == PieceState.AWAITING_RETURN for p in trial.pieces.values()):
         yield Deadline(deadline, f"Return window closes {deadline:%d %b %H:%M} UTC", partial(_keep_unreturned, trial))
 
 
@@ -178,7 +185,8 @@ def _lose_return(trial: "Trial", piece_id: str, now: datetime) -> None:
 
 DEADLINES: tuple[Rule, ...] = (
     payment_fix_window,
-    holds,
+    hold_expiry,
+    reauthorization,
     dispatch_sla,
     delivery_sla,
     reminders,
@@ -187,3 +195,5 @@ DEADLINES: tuple[Rule, ...] = (
     return_receipt,
     settlement_retries,
 )
+# Rules whose deadlines have no effect of their own (see the module's docstring).
+WAKE_ONLY = frozenset({reauthorization})

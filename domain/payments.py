@@ -151,9 +151,10 @@ class Payments:
     def amount(self, settlement: Settlement) -> int:
         return self.value_of(settlement.piece_ids)
 
-    def reauth_at(self, hold: Hold, chargeable: int) -> datetime | None:
-        """When to re-authorize the `chargeable` value, or None when no re-authorization is due."""
-        if hold is not self.hold or hold.reauth_failed or chargeable <= 0:
+    def reauth_at(self, hold: Hold, chargeable: Callable[[], int]) -> datetime | None:
+        """When to re-authorize the value still `chargeable`, or None when no re-authorization is due.
+        (`chargeable` is asked last: it sums every piece, and most holds are ruled out before that.)"""
+        if hold is not self.hold or hold.reauth_failed or chargeable() <= 0:
             return None
         at = hold.expires_at - self.policy.reauthorize_before_expiry
         # A hold so short-lived that it is due for renewal the moment it stands would renew forever.
@@ -178,7 +179,7 @@ class Payments:
                 return self._release(old, at)
         return None
 
-    def next_request(self, now: datetime, chargeable: int, complete: bool) -> Step | None:
+    def next_request(self, now: datetime, chargeable: Callable[[], int], complete: bool) -> Step | None:
         """Re-authorization when due, then the first due settlement, then (when the trial is `complete`)
         the release of what is left on the hold."""
         hold = self.hold
@@ -187,7 +188,7 @@ class Payments:
             if reauth_at is not None and now >= reauth_at:
                 return AuthorizeRequest(
                     key=f"{self.trial_id}-reauthorize-{hold.number}-{hold.reauth_attempts + 1}",
-                    trial_id=self.trial_id, amount=chargeable, currency=self.currency,
+                    trial_id=self.trial_id, amount=chargeable(), currency=self.currency,
                     payment_method=self.payment_method, merchant_initiated=True, at=now,
                 )  # fmt: skip
         due = next((s for s in self.settlements if s.state == "due"), None)

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain import commands as cmd
-from domain.deadlines import DEADLINES
+from domain.deadlines import DEADLINES, WAKE_ONLY
 from domain.errors import DomainError, ErrorCode, require
 from domain.journal import Journal
 from domain.money import format_money
@@ -117,7 +117,6 @@ class Trial:
         """Value that may still be charged: pieces neither charged nor in a never-charged fate."""
         return sum(p.price for p in self.pieces.values() if p.chargeable)
 
-    @property
     def chargeable(self) -> int:
         """What a re-authorization must cover: the outstanding value while the trial runs, nothing after."""
         return self.outstanding if self.final_status is None else 0
@@ -399,6 +398,8 @@ class Trial:
     def tick(self, now: datetime) -> None:
         """Apply every deadline that has passed by `now`, in table order. Calling it twice changes nothing more."""
         for rule in DEADLINES:
+            if rule in WAKE_ONLY:
+                continue
             for deadline in rule(self):
                 if self.final_status is not None:
                     return  # a trial that ended (rejected for want of payment) has no more deadlines

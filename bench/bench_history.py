@@ -1,0 +1,116 @@
+"""How large one realistic trial's Temporal history is, with the production wiring (codec on, SQLite read
+model, simulated gateway on the database), on the real dev server.
+
+The trial: 30 pieces in 2 parcels, decisions in 3 batches, finished early, 2 return parcels with their
+inspections, 2 pieces never returned (kept when the return window closes), 2 settlements. A second run
+adds `extra` changes of mind, to see whether the bytes a command costs stay flat as the trial grows.
+
+    .venv/bin/python -m bench.bench_history [extra_decisions]
+
+Ends with `name=value` lines (history_events, history_kb, commands, bytes_per_command, ...).
+"""
+
+import asyncio
+import sys
+import tempfile
+import uuid
+from collections import Counter
+from pathlib import Path
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.testing import WorkflowEnvironment
+
+from bootstrap import build_worker, data_converter, default_adapters
+from client.trials import TrialClient
+from config import Settings
+from domain import commands as cmd
+from domain.examples import decisions, order, parcels
+from domain.policy import TrialPolicy
+from domain.workflow_io import StartTrial
+from persistence.migrate import upgrade
+from workflows import search_attributes
+from workflows.style_trial import StyleTrialWorkflow as W
+
+# A trial day of half a second: the return window (3 days) passes in 1.5 s.
+POLICY = TrialPolicy().scaled(86_400 / 0.5)
+
+
+async def realistic_trial(trials: TrialClient, extra: int) -> tuple[str, int]:
+    """Drive the trial to COMPLETED; returns its workflow id and how many commands it took."""
+    o = order(30, price=lambda i: 50_000 + 1_000 * i)
+    ids = [p.piece_id for p in o.pieces]
+    await trials.start(StartTrial(order=o, policy=POLICY))
+    while (await trials.view(o.order_id)).status != "AWAITING_DISPATCH":
+        await asyncio.sleep(0.05)
+    sent = 0
+
+    async def send(update: object, command: object) -> None:
+        nonlocal sent
+        await trials.send(o.order_id, update, command)
+        sent += 1
+
+    await send(W.dispatch, parcels([ids[:15], ids[15:]]))
+    for tracking in ("TRK1", "TRK2"):
+        await send(W.deliver, cmd.Delivery(tracking_number=tracking))
+    for i in range(extra):  # changes of mind on one piece
+        await send(W.decide, decisions(keep=[ids[0]] if i % 2 else [], ret=[] if i % 2 else [ids[0]]))
+    await send(W.decide, decisions(keep=ids[:4], ret=ids[4:10]))
+    await send(W.decide, decisions(ret=ids[10:20]))
+    await send(W.decide, decisions(ret=ids[20:]))
+    await send(W.finish_early, cmd.FinishEarly(actor="client", channel="app"))
+    returned = ids[4:28]  # ids[28:] are never shipped back
+    for n, batch in enumerate((returned[:12], returned[12:]), start=1):
+        await send(W.ship_return, cmd.ReturnShipped(piece_ids=batch, carrier="DHL", tracking_number=f"R{n}"))
+        for pid in batch:
+            await send(W.inspect, cmd.Inspection(piece_id=pid, condition="damaged" if pid == batch[0] else "ok"))
+    while (await trials.view(o.order_id)).status != "COMPLETED":
+        await asyncio.sleep(0.1)
+    return f"style-trial-{o.order_id}", sent
+
+
+async def measure(env: WorkflowEnvironment, trials: TrialClient, extra: int) -> dict[str, float]:
+    workflow_id, commands = await realistic_trial(trials, extra)
+    history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+    sizes = Counter[str]()
+    counts = Counter[str]()
+    for e in history.events:
+        name = EventType.Name(e.event_type).removeprefix("EVENT_TYPE_")
+        sizes[name] += e.ByteSize()
+        counts[name] += 1
+    total = sum(sizes.values())
+    print(f"  {commands} commands: {len(history.events)} events, {total / 1024:.0f} KB; largest kinds:")
+    for name, size in sizes.most_common(5):
+        print(f"    {name:<45} {counts[name]:>4} events {size / 1024:>7.0f} KB")
+    return {"events": len(history.events), "kb": total / 1024, "commands": commands, "per_command": total / commands}
+
+
+async def main(extra: int = 25) -> None:
+    folder = Path(tempfile.mkdtemp())
+    settings = Settings(data_dir=folder)
+    upgrade(settings.resolved_database_url)
+    env = await WorkflowEnvironment.start_local(
+        data_converter=data_converter(settings),
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+        dev_server_log_level="error",
+        search_attributes=search_attributes.ALL,
+    )
+    queue = f"bench-{uuid.uuid4()}"
+    try:
+        async with build_worker(env.client, queue, default_adapters(settings)):
+            trials = TrialClient(env.client, queue)
+            print("history of one realistic 30-piece trial (codec on, SQLite read model, simulated gateway):")
+            base = await measure(env, trials, 0)
+            grown = await measure(env, trials, extra)
+    finally:
+        await env.shutdown()
+    print(f"history_events={base['events']:.0f}")
+    print(f"history_kb={base['kb']:.0f}")
+    print(f"history_commands={base['commands']:.0f}")
+    print(f"history_bytes_per_command={base['per_command']:.0f}")
+    print(f"history_grown_commands={grown['commands']:.0f}")
+    print(f"history_grown_kb={grown['kb']:.0f}")
+    print(f"history_grown_bytes_per_command={grown['per_command']:.0f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 25))
