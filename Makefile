@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_payments
 	$(BIN)/python -m bench.bench_workflow 60 10
 	$(BIN)/python -m bench.bench_api 60 10
+	$(BIN)/python -m bench.bench_history 25
 
 clean:
 	rm -rf $(VENV) data test-output .pytest_cache .mypy_cache .ruff_cache
