@@ -78,11 +78,18 @@ async def record_return(
     return await _send(services, order_id, "returns", W.ship_return, body, idempotency_key)
 
 
-@router.post("/inspections", summary="A returned piece was received and inspected", description="Roles: fulfilment.")
+@router.post(
+    "/inspections",
+    summary="Returned pieces received and inspected: one piece, or a whole return parcel at once",
+    description="Roles: fulfilment. `{piece_id, condition}` for one piece, or `{inspections: [...]}` for a parcel "
+    "(all or nothing: one piece that cannot be inspected refuses them all).",
+)
 async def record_inspection(
-    order_id: OrderId, body: cmd.Inspection, _: Fulfilment, services: ServicesDep,
+    order_id: OrderId, body: cmd.Inspection | cmd.Inspections, _: Fulfilment, services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> TrialView:  # fmt: skip
+    if isinstance(body, cmd.Inspections):
+        return await _send(services, order_id, "inspections", W.inspect_returns, body, idempotency_key)
     return await _send(services, order_id, "inspections", W.inspect, body, idempotency_key)
 
 

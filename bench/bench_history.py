@@ -1,11 +1,13 @@
 """How large one realistic trial's Temporal history is, with the production wiring (codec on, SQLite read
 model, simulated gateway on the database), on the real dev server.
 
-The trial: 30 pieces in 2 parcels, decisions in 3 batches, finished early, 2 return parcels with their
-inspections, 2 pieces never returned (kept when the return window closes), 2 settlements. A second run
+The trial: 30 pieces in 2 parcels, decisions in 3 batches, finished early, 2 return parcels, each opened and
+inspected, 2 pieces never returned (kept when the return window closes), 2 settlements. A second run
 adds `extra` changes of mind, to see whether the bytes a command costs stay flat as the trial grows.
 
-    .venv/bin/python -m bench.bench_history [extra_decisions]
+    .venv/bin/python -m bench.bench_history [extra_decisions] [--per-piece]
+
+Inspections go one update per return parcel; `--per-piece` sends one per piece, as before the list form.
 
 Ends with `name=value` lines (history_events, history_kb, commands, bytes_per_command, ...).
 """
@@ -35,7 +37,7 @@ from workflows.style_trial import StyleTrialWorkflow as W
 POLICY = TrialPolicy().scaled(86_400 / 0.5)
 
 
-async def realistic_trial(trials: TrialClient, extra: int) -> tuple[str, int]:
+async def realistic_trial(trials: TrialClient, extra: int, per_piece: bool) -> tuple[str, int]:
     """Drive the trial to COMPLETED; returns its workflow id and how many commands it took."""
     o = order(30, price=lambda i: 50_000 + 1_000 * i)
     ids = [p.piece_id for p in o.pieces]
@@ -61,15 +63,19 @@ async def realistic_trial(trials: TrialClient, extra: int) -> tuple[str, int]:
     returned = ids[4:28]  # ids[28:] are never shipped back
     for n, batch in enumerate((returned[:12], returned[12:]), start=1):
         await send(W.ship_return, cmd.ReturnShipped(piece_ids=batch, carrier="DHL", tracking_number=f"R{n}"))
-        for pid in batch:
-            await send(W.inspect, cmd.Inspection(piece_id=pid, condition="damaged" if pid == batch[0] else "ok"))
+        inspected = [cmd.Inspection(piece_id=p, condition="damaged" if p == batch[0] else "ok") for p in batch]
+        if per_piece:
+            for inspection in inspected:
+                await send(W.inspect, inspection)
+        else:
+            await send(W.inspect_returns, cmd.Inspections(inspections=inspected))
     while (await trials.view(o.order_id)).status != "COMPLETED":
         await asyncio.sleep(0.1)
     return f"style-trial-{o.order_id}", sent
 
 
-async def measure(env: WorkflowEnvironment, trials: TrialClient, extra: int) -> dict[str, float]:
-    workflow_id, commands = await realistic_trial(trials, extra)
+async def measure(env: WorkflowEnvironment, trials: TrialClient, extra: int, per_piece: bool) -> dict[str, float]:
+    workflow_id, commands = await realistic_trial(trials, extra, per_piece)
     history = await env.client.get_workflow_handle(workflow_id).fetch_history()
     sizes = Counter[str]()
     counts = Counter[str]()
@@ -84,7 +90,7 @@ async def measure(env: WorkflowEnvironment, trials: TrialClient, extra: int) -> 
     return {"events": len(history.events), "kb": total / 1024, "commands": commands, "per_command": total / commands}
 
 
-async def main(extra: int = 25) -> None:
+async def main(extra: int = 25, per_piece: bool = False) -> None:
     folder = Path(tempfile.mkdtemp())
     settings = Settings(data_dir=folder)
     upgrade(settings.resolved_database_url)
@@ -99,8 +105,8 @@ async def main(extra: int = 25) -> None:
         async with build_worker(env.client, queue, default_adapters(settings)):
             trials = TrialClient(env.client, queue)
             print("history of one realistic 30-piece trial (codec on, SQLite read model, simulated gateway):")
-            base = await measure(env, trials, 0)
-            grown = await measure(env, trials, extra)
+            base = await measure(env, trials, 0, per_piece)
+            grown = await measure(env, trials, extra, per_piece)
     finally:
         await env.shutdown()
     print(f"history_events={base['events']:.0f}")
@@ -113,4 +119,5 @@ async def main(extra: int = 25) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 25))
+    args = [a for a in sys.argv[1:] if a != "--per-piece"]
+    asyncio.run(main(int(args[0]) if args else 25, per_piece="--per-piece" in sys.argv))

@@ -65,6 +65,12 @@ class Inspection(_Command):
     condition: Condition
 
 
+class Inspections(_Command):
+    """A return parcel opened at the warehouse: each piece in it inspected, all in one command."""
+
+    inspections: Annotated[list[Inspection], Few]
+
+
 class Extension(_Command):
     days: Days
     reason: Text

@@ -308,10 +308,27 @@ class Trial:
 
     def inspect(self, c: cmd.Inspection, now: datetime) -> None:
         self.validate_inspection(c, now)
-        piece = self.pieces[c.piece_id]
-        piece.move(Move.INSPECTED_OK if c.condition == "ok" else Move.INSPECTED_DAMAGED)
-        self.journal.event(now, "inspected", f"Return of {c.piece_id} received: {c.condition}.", piece_ids=[c.piece_id])
+        self._receive(c, now)
         self._advance(now)
+
+    def validate_inspections(self, c: cmd.Inspections, now: datetime) -> None:
+        """All or nothing: one piece that cannot be inspected refuses the whole parcel."""
+        self._require_open()
+        require(bool(c.inspections), ErrorCode.MISSING_FIELD, "Send at least one inspection.")
+        ids = [i.piece_id for i in c.inspections]
+        require(len(set(ids)) == len(ids), ErrorCode.DUPLICATE_PIECE, "A piece is inspected twice in one request.")
+        for pid in ids:
+            check_inspectable(self._require_piece(pid))
+
+    def inspect_all(self, c: cmd.Inspections, now: datetime) -> None:
+        self.validate_inspections(c, now)
+        for inspection in c.inspections:
+            self._receive(inspection, now)
+        self._advance(now)
+
+    def _receive(self, c: cmd.Inspection, now: datetime) -> None:
+        self.pieces[c.piece_id].move(Move.INSPECTED_OK if c.condition == "ok" else Move.INSPECTED_DAMAGED)
+        self.journal.event(now, "inspected", f"Return of {c.piece_id} received: {c.condition}.", piece_ids=[c.piece_id])
 
     # ------------------------------------------------------------------ commands: staff
 

@@ -340,6 +340,17 @@ class StyleTrialWorkflow:
     def _check_inspect(self, c: cmd.Inspection) -> None:
         self._check(lambda t, now: t.validate_inspection(c, now))
 
+    @workflow.update(
+        name="inspect_returns",
+        description="Fulfilment: a return parcel was opened and each piece in it inspected, in one command.",
+    )
+    async def inspect_returns(self, c: cmd.Inspections) -> TrialView:
+        return await self._apply(lambda t, now: t.inspect_all(c, now))
+
+    @inspect_returns.validator
+    def _check_inspect_returns(self, c: cmd.Inspections) -> None:
+        self._check(lambda t, now: t.validate_inspections(c, now))
+
     @workflow.update(name="extend", description="Staff: extend the trial by 1-7 days (14 in total) with a reason.")
     async def extend(self, c: cmd.Extension) -> TrialView:
         return await self._apply(lambda t, now: t.extend(c, now))

@@ -347,8 +347,9 @@ async def test_a_whole_trial_driven_only_through_http_on_a_fast_clock(stack: Sta
     view = await wait_for(
         stack, oid, lambda v: v["status"] == "AWAITING_RETURNS" and v["amounts"]["charged"] == 10_000, "trial close"
     )
-    await http.post(f"{base}/inspections", json={"piece_id": "p2", "condition": "ok"}, headers=F)
-    await http.post(f"{base}/inspections", json={"piece_id": "p3", "condition": "damaged"}, headers=F)
+    # The return parcel is opened and both pieces inspected in one command.
+    parcel = {"inspections": [{"piece_id": "p2", "condition": "ok"}, {"piece_id": "p3", "condition": "damaged"}]}
+    assert (await http.post(f"{base}/inspections", json=parcel, headers=F)).status_code == 200
     view = await wait_for(stack, oid, lambda v: v["status"] == "COMPLETED", "the return window and final settlement")
     assert {p["piece_id"]: p["state"] for p in view["pieces"]} == {
         "p1": "KEPT",

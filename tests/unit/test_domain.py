@@ -170,3 +170,14 @@ def test_refusals_carry_a_code_and_a_sentence():
         t.validate_dispatch(parcels([["p1"]]), T0)
     assert info.value.code == "not_ready_for_dispatch"
     assert info.value.message.endswith(".")
+
+
+def test_a_return_parcel_is_inspected_in_one_command_with_one_audit_line_per_piece():
+    d = on_trial(3)
+    d.trial.ship_return(cmd.ReturnShipped(piece_ids=["p1", "p2"], carrier="DHL", tracking_number="R1"), d.now)
+    opened = cmd.Inspections(
+        inspections=[cmd.Inspection(piece_id="p1", condition="ok"), cmd.Inspection(piece_id="p2", condition="damaged")]
+    )
+    d.trial.inspect_all(opened, d.now)
+    assert [d.trial.pieces[p].state for p in ("p1", "p2")] == [PieceState.RETURNED, PieceState.DAMAGED]
+    assert [e.piece_ids for e in d.trial.journal.events if e.kind == "inspected"] == [["p1"], ["p2"]]

@@ -122,6 +122,13 @@ CASES: list[tuple[Callable[[], Driver], Command, str]] = [
     (p2_shipped_back, lambda t: (t.decide, decisions(keep=["p2"])), "return_already_shipped"),
     (p2_shipped_back, lambda t: (t.ship_return, cmd.ReturnShipped(piece_ids=["p2"], carrier="DHL", tracking_number="R2")),
      "not_returnable"),
+    (p2_shipped_back, lambda t: (t.inspect_all, cmd.Inspections(inspections=[
+        cmd.Inspection(piece_id="p2", condition="ok"), cmd.Inspection(piece_id="p1", condition="ok"),
+     ])), "return_not_shipped"),
+    (p2_shipped_back, lambda t: (t.inspect_all, cmd.Inspections(inspections=[
+        cmd.Inspection(piece_id="p2", condition="ok"), cmd.Inspection(piece_id="p2", condition="damaged"),
+     ])), "duplicate_piece"),
+    (p2_shipped_back, lambda t: (t.inspect_all, cmd.Inspections(inspections=[])), "missing_field"),
     (p4_waived, lambda t: (t.waive, cmd.Waiver(piece_id="p4", reason="goodwill", actor="cr.amelia")), "not_waivable"),
     (p4_waived, lambda t: (t.decide, decisions(keep=["p4"])), "piece_not_decidable"),
     (closed, lambda t: (t.decide, decisions(keep=["p1"])), "trial_closed"),

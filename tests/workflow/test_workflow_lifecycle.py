@@ -101,8 +101,10 @@ async def test_damaged_return_is_charged_and_a_lost_return_is_not_but_is_flagged
     await trial.send(
         W.ship_return, cmd.ReturnShipped(piece_ids=["p1", "p2", "p3"], carrier="DHL", tracking_number="R1")
     )
-    await trial.send(W.inspect, cmd.Inspection(piece_id="p1", condition="damaged"))
-    await trial.send(W.inspect, cmd.Inspection(piece_id="p2", condition="ok"))
+    opened = cmd.Inspections(
+        inspections=[cmd.Inspection(piece_id="p1", condition="damaged"), cmd.Inspection(piece_id="p2", condition="ok")]
+    )
+    await trial.send(W.inspect_returns, opened)  # one update for the whole return parcel
     await trial.advance(15 * DAY)
     result = await trial.result()
     states = {p.piece_id: p.state for p in result.pieces}
