@@ -139,7 +139,7 @@ def build_worker(client: Client, task_queue: str, adapters: Adapters) -> Worker:
 def build_api(settings: Settings, client: Client, store: SqlStore) -> FastAPI:
     return create_app(
         temporal=client,
-        trials=TrialClient(client, settings.task_queue),
+        trials=TrialClient(client, settings.task_queue, store),
         store=store,
         tokens=settings.api_tokens,
         policy=settings.resolved_policy,

@@ -1,6 +1,5 @@
 """What the routes work with, set once by `create_app` and handed to each route as a typed dependency."""
 
-import asyncio
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -21,12 +20,8 @@ class Services:
     policy: TrialPolicy
 
     async def read_view(self, order_id: str) -> TrialView:
-        """The trial as its workflow last reported it to the read model; one not projected yet (just started,
-        or no worker has run it) reads as it opened, and an unknown order is `unknown_order`."""
-        view = await asyncio.to_thread(self.store.view, order_id)
-        if view is not None:
-            return view
-        return await self.trials.opening_view(order_id)
+        """The trial from the read model (see `TrialClient.read`), never from a workflow query."""
+        return await self.trials.read(order_id)
 
 
 def _services(request: Request) -> Services:

@@ -1,5 +1,6 @@
 """Start, read and command trials through Temporal, with domain error codes instead of RPC errors."""
 
+import asyncio
 from typing import Any
 
 from temporalio.client import (
@@ -17,14 +18,16 @@ from domain.order import validate_order
 from domain.trial import Trial, trial_id_for
 from domain.view import TrialView, view_of
 from domain.workflow_io import StartTrial
+from persistence.store import SqlStore
 from workflows.presentation import static_details, static_summary
-from workflows.style_trial import StyleTrialWorkflow
+from workflows.style_trial import Answer, StyleTrialWorkflow
 
 
 class TrialClient:
-    def __init__(self, client: Client, task_queue: str) -> None:
+    def __init__(self, client: Client, task_queue: str, read_model: SqlStore | None = None) -> None:
         self._client = client
         self._task_queue = task_queue
+        self._read_model = read_model
 
     async def start(self, start: StartTrial) -> tuple[WorkflowHandle[Any, Any], bool]:
         """Start the trial for an order; `created` is False when the same order was already started.
@@ -77,17 +80,26 @@ class TrialClient:
             raise self._rpc_failure(order_id, err) from None
         return view_of(Trial(start.order, start.policy, desc.start_time))
 
+    async def read(self, order_id: str) -> TrialView:
+        """The trial as its workflow last reported it to the read model; one not projected yet (just started,
+        or no worker has run it) reads as it opened, and an unknown order is `unknown_order`. Without a read
+        model (a tool, a test) it asks the workflow."""
+        if self._read_model is None:
+            return await self.view(order_id)
+        view = await asyncio.to_thread(self._read_model.view, order_id)
+        return view if view is not None else await self.opening_view(order_id)
+
     async def send(self, order_id: str, update: Any, command: Any, update_id: str | None = None) -> TrialView:
         """Run one command (a workflow update) and return the trial as it stands after it. The same
-        `update_id` again is the same update: Temporal answers with the first outcome, it never runs twice."""
+        `update_id` again is the same update: Temporal answers with the first outcome, it never runs twice.
+
+        The workflow answers with a small `CommandOutcome` once the read model shows the change, so the
+        trial is read from there (read-your-writes); runs without a read model answer with the whole view."""
         handle = self._client.get_workflow_handle(trial_id_for(order_id))
         try:
-            if update_id is not None:
-                earlier = await self._earlier_outcome(handle, update_id)
-                if earlier is not None:
-                    return earlier
-            view: TrialView = await handle.execute_update(update, command, id=update_id)
-            return view
+            answer = await self._earlier_outcome(handle, update_id) if update_id is not None else None
+            if answer is None:
+                answer = await handle.execute_update(update, command, id=update_id)
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             if isinstance(cause, ApplicationError) and cause.type:
@@ -95,16 +107,17 @@ class TrialClient:
             raise
         except RPCError as err:
             raise await self._closed_or_unknown(order_id, handle, err) from None
+        return answer if isinstance(answer, TrialView) else await self.read(order_id)
 
     @staticmethod
-    async def _earlier_outcome(handle: WorkflowHandle[Any, Any], update_id: str) -> TrialView | None:
+    async def _earlier_outcome(handle: WorkflowHandle[Any, Any], update_id: str) -> Answer | None:
         """The outcome of an update already accepted under this id (waiting for it to finish), or None if
         there is none. A retry attaches to the first request this way rather than sending it again: sent
         again while the first was still running, the SDK's worker delivered it to the workflow a second time
         (found by the fault campaign: the duplicate failed the task with TMPRL1100 until a retry replayed it).
         A request the workflow refused is not kept by Temporal, so it is sent again and refused again."""
         try:
-            earlier: TrialView = await handle.get_update_handle(update_id, result_type=TrialView).result()
+            earlier: Answer = await handle.get_update_handle(update_id, result_type=Answer).result()  # type: ignore[arg-type]
             return earlier
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:

@@ -50,8 +50,9 @@ class TrialUnderTest:
         return await self.handle.query(StyleTrialWorkflow.view)
 
     async def send(self, update: Any, arg: Any) -> TrialView:
-        result: TrialView = await self.handle.execute_update(update, arg)
-        return result
+        """Run the command; the trial as it stands after it (the answer is small: see CommandOutcome)."""
+        answer = await self.handle.execute_update(update, arg)
+        return answer if isinstance(answer, TrialView) else await self.view()
 
     async def refused(self, update: Any, arg: Any) -> str:
         """Send a command that must be refused; return its error code after checking nothing changed."""

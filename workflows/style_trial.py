@@ -25,11 +25,13 @@ with workflow.unsafe.imports_passed_through():
     from domain.steps import Step, StepResult
     from domain.trial import Trial
     from domain.view import TrialView, view_of
-    from domain.workflow_io import StartTrial
+    from domain.workflow_io import CommandOutcome, StartTrial
     from workflows import search_attributes
     from workflows.presentation import details_markdown
 
 WORKFLOW_NAME = "StyleTrial"
+# A command's answer: small (status and revision); the whole view only from runs without a read model.
+Answer = CommandOutcome | TrialView
 T = TypeVar("T")
 # Trials started before the read model existed never projected; replaying them must not start now.
 PATCH_READ_MODEL = "read-model-projection"
@@ -280,7 +282,7 @@ class StyleTrialWorkflow:
         name="dispatch",
         description="Fulfilment: the order left the warehouse in one or more parcels. Pieces in no parcel are unavailable.",
     )
-    async def dispatch(self, c: cmd.Dispatch) -> TrialView:
+    async def dispatch(self, c: cmd.Dispatch) -> Answer:
         return await self._apply(lambda t, now: t.dispatch(c, now))
 
     @dispatch.validator
@@ -291,7 +293,7 @@ class StyleTrialWorkflow:
         name="deliver",
         description="A parcel was delivered (carrier), or staff record a delivery with actor and reason.",
     )
-    async def deliver(self, c: cmd.Delivery) -> TrialView:
+    async def deliver(self, c: cmd.Delivery) -> Answer:
         return await self._apply(lambda t, now: t.deliver(c, now))
 
     @deliver.validator
@@ -302,7 +304,7 @@ class StyleTrialWorkflow:
         name="decide",
         description="Record keep/return decisions for delivered pieces, with actor, channel and an optional message reference.",
     )
-    async def decide(self, c: cmd.Decisions) -> TrialView:
+    async def decide(self, c: cmd.Decisions) -> Answer:
         return await self._apply(lambda t, now: t.decide(c, now))
 
     @decide.validator
@@ -313,7 +315,7 @@ class StyleTrialWorkflow:
         name="finish_early",
         description="The client is done early: every piece has a decision, so the trial closes now.",
     )
-    async def finish_early(self, c: cmd.FinishEarly) -> TrialView:
+    async def finish_early(self, c: cmd.FinishEarly) -> Answer:
         return await self._apply(lambda t, now: t.finish_early(c, now))
 
     @finish_early.validator
@@ -323,7 +325,7 @@ class StyleTrialWorkflow:
     @workflow.update(
         name="ship_return", description="Fulfilment: the carrier scanned a return parcel with these pieces."
     )
-    async def ship_return(self, c: cmd.ReturnShipped) -> TrialView:
+    async def ship_return(self, c: cmd.ReturnShipped) -> Answer:
         return await self._apply(lambda t, now: t.ship_return(c, now))
 
     @ship_return.validator
@@ -333,7 +335,7 @@ class StyleTrialWorkflow:
     @workflow.update(
         name="inspect", description="Fulfilment: a returned piece was received and inspected (ok or damaged)."
     )
-    async def inspect(self, c: cmd.Inspection) -> TrialView:
+    async def inspect(self, c: cmd.Inspection) -> Answer:
         return await self._apply(lambda t, now: t.inspect(c, now))
 
     @inspect.validator
@@ -344,7 +346,7 @@ class StyleTrialWorkflow:
         name="inspect_returns",
         description="Fulfilment: a return parcel was opened and each piece in it inspected, in one command.",
     )
-    async def inspect_returns(self, c: cmd.Inspections) -> TrialView:
+    async def inspect_returns(self, c: cmd.Inspections) -> Answer:
         return await self._apply(lambda t, now: t.inspect_all(c, now))
 
     @inspect_returns.validator
@@ -352,7 +354,7 @@ class StyleTrialWorkflow:
         self._check(lambda t, now: t.validate_inspections(c, now))
 
     @workflow.update(name="extend", description="Staff: extend the trial by 1-7 days (14 in total) with a reason.")
-    async def extend(self, c: cmd.Extension) -> TrialView:
+    async def extend(self, c: cmd.Extension) -> Answer:
         return await self._apply(lambda t, now: t.extend(c, now))
 
     @extend.validator
@@ -362,7 +364,7 @@ class StyleTrialWorkflow:
     @workflow.update(
         name="waive", description="Staff: waive a piece that has not been charged (goodwill); it is never charged."
     )
-    async def waive(self, c: cmd.Waiver) -> TrialView:
+    async def waive(self, c: cmd.Waiver) -> Answer:
         return await self._apply(lambda t, now: t.waive(c, now))
 
     @waive.validator
@@ -373,7 +375,7 @@ class StyleTrialWorkflow:
         name="change_payment_method",
         description="Staff: supply a new payment method; a declined authorization or charge is retried at once.",
     )
-    async def change_payment_method(self, c: cmd.NewPaymentMethod) -> TrialView:
+    async def change_payment_method(self, c: cmd.NewPaymentMethod) -> Answer:
         return await self._apply(lambda t, now: t.change_payment_method(c, now))
 
     @change_payment_method.validator
@@ -381,7 +383,7 @@ class StyleTrialWorkflow:
         self._check(lambda t, now: t.validate_payment_method(c, now))
 
     @workflow.update(name="cancel", description="Cancel before dispatch; the authorization and the stock are released.")
-    async def cancel(self, c: cmd.Cancel) -> TrialView:
+    async def cancel(self, c: cmd.Cancel) -> Answer:
         return await self._apply(lambda t, now: t.cancel(c, now))
 
     @cancel.validator
@@ -402,7 +404,7 @@ class StyleTrialWorkflow:
         except DomainError as err:
             raise domain_failure(err) from None
 
-    async def _apply(self, command: Callable[[Trial, Any], None]) -> TrialView:
+    async def _apply(self, command: Callable[[Trial, Any], None]) -> Answer:
         trial = self._require_trial()
         now = self._wake_clock()
         try:
@@ -416,4 +418,7 @@ class StyleTrialWorkflow:
         # Answer once the main loop has acted on the change (e.g. the settlement after finishing early),
         # so the caller sees the trial as it now stands.
         await workflow.wait_condition(lambda: self._idle and not self._changed)
-        return view_of(trial)
+        if self._revision == 0:
+            # This run never reports to the read model (started before it existed): the whole trial.
+            return view_of(trial)
+        return CommandOutcome(order_id=trial.order.order_id, status=trial.status, revision=self._revision)
