@@ -132,6 +132,7 @@ def build_worker(client: Client, task_queue: str, adapters: Adapters) -> Worker:
             fulfilment.stock,
             notifications.send,
             read_model.project,
+            read_model.project_changes,
         ],
     )
 

@@ -109,6 +109,13 @@ class Ledger(Protocol):
 class ReadModel(Protocol):
     def project(self, revision: int, view: TrialView) -> bool: ...
 
+    def project_changes(self, revision: int, base_revision: int, changes: TrialView) -> bool: ...
+
+
+class ReadModelBehind(Exception):
+    """The read model does not hold the revision a change was computed against (restored from a backup,
+    say): the workflow sends the whole trial instead."""
+
 
 class StockPort(Protocol):
     async def reserve(self, key: str, trial_id: str, piece_ids: list[str]) -> list[str]: ...

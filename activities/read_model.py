@@ -4,9 +4,14 @@ import asyncio
 
 from pydantic import BaseModel
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from activities.ports import ReadModel
+from activities.ports import ReadModel, ReadModelBehind
 from domain.view import TrialView
+
+# The error type the changes activity fails with when the read model is behind; the workflow then sends the
+# whole trial.
+READ_MODEL_BEHIND = "read_model_behind"
 
 
 class ProjectTrial(BaseModel):
@@ -16,6 +21,15 @@ class ProjectTrial(BaseModel):
     view: TrialView
 
 
+class ProjectChanges(BaseModel):
+    """What changed since `base_revision`: the trial's own fields, parcels and settlements whole, and of the
+    pieces, events and movements only the changed and new ones (see `domain.view.merged`)."""
+
+    revision: int
+    base_revision: int
+    changes: TrialView
+
+
 class ReadModelActivities:
     def __init__(self, read_model: ReadModel) -> None:
         self._read_model = read_model
@@ -23,3 +37,12 @@ class ReadModelActivities:
     @activity.defn(name="read_model.project")
     async def project(self, req: ProjectTrial) -> bool:
         return await asyncio.to_thread(self._read_model.project, req.revision, req.view)
+
+    @activity.defn(name="read_model.project_changes")
+    async def project_changes(self, req: ProjectChanges) -> bool:
+        try:
+            return await asyncio.to_thread(
+                self._read_model.project_changes, req.revision, req.base_revision, req.changes
+            )
+        except ReadModelBehind as err:
+            raise ApplicationError(str(err), type=READ_MODEL_BEHIND, non_retryable=True) from err

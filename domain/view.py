@@ -140,3 +140,19 @@ def view_of(trial: Trial) -> TrialView:
         movements=[MovementView.model_validate(m, from_attributes=True) for m in pay.movements],
         events=[EventView.model_validate(e, from_attributes=True) for e in trial.journal.events],
     )  # fmt: skip
+
+
+def merged(stored: TrialView, changes: TrialView) -> TrialView:
+    """The trial after `changes`: a view whose pieces are only those that changed and whose events and
+    movements are only the new ones (both lists only ever grow), applied to the `stored` view before it."""
+    pieces = {p.piece_id: p for p in stored.pieces}
+    pieces.update((p.piece_id, p) for p in changes.pieces)
+    last_seq = stored.events[-1].seq if stored.events else 0
+    known = {m.key for m in stored.movements}
+    return changes.model_copy(
+        update={
+            "pieces": list(pieces.values()),
+            "events": [*stored.events, *(e for e in changes.events if e.seq > last_seq)],
+            "movements": [*stored.movements, *(m for m in changes.movements if m.key not in known)],
+        }
+    )

@@ -12,8 +12,8 @@ from sqlalchemy import Engine, Insert, String, cast, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
-from activities.ports import LedgerEntry
-from domain.view import TrialView
+from activities.ports import LedgerEntry, ReadModelBehind
+from domain.view import TrialView, merged
 from persistence.db import make_sessions
 from persistence.models import MoneyMovementRecord, PieceRecord, TrialEventRecord, TrialRecord
 
@@ -67,6 +67,22 @@ class SqlStore:
             self._append_events(s, view)
             self._add_derived_movements(s, view, now)
         return True
+
+    def project_changes(
+        self, revision: int, base_revision: int, changes: TrialView, now: datetime | None = None
+    ) -> bool:
+        """Apply what changed since `base_revision` (see `domain.view.merged`). False when `revision` is
+        already stored (a retry); `ReadModelBehind` when the stored trial is not at `base_revision`."""
+        with self._sessions() as s:
+            row = s.execute(
+                select(TrialRecord.revision, TrialRecord.view).where(TrialRecord.trial_id == changes.trial_id)
+            ).first()
+        if row is not None and row.revision >= revision:
+            return False
+        if row is None or row.revision != base_revision or row.view is None:
+            stored = "nothing" if row is None else f"revision {row.revision}"
+            raise ReadModelBehind(f"{changes.trial_id}: changes since {base_revision}, but it holds {stored}")
+        return self.project(revision, merged(TrialView.model_validate(row.view), changes), now)
 
     def _append_events(self, s: Session, view: TrialView) -> None:
         stored = s.scalar(select(func.max(TrialEventRecord.seq)).where(TrialEventRecord.trial_id == view.trial_id)) or 0

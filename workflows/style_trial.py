@@ -6,6 +6,7 @@ and exposes commands as Temporal updates whose validators ask the aggregate befo
 """
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -15,9 +16,9 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import ValidationError
+    from pydantic import BaseModel, ValidationError
 
-    from activities.read_model import ProjectTrial, ReadModelActivities
+    from activities.read_model import READ_MODEL_BEHIND, ProjectChanges, ProjectTrial, ReadModelActivities
     from activities.steps import kind_of
     from domain import commands as cmd
     from domain.errors import DomainError
@@ -41,6 +42,8 @@ PATCH_SEARCH_ATTRIBUTES = "search-attributes"
 PATCH_HISTORY_CLOCK = "history-clock"
 # Trials started before a Temporal cancellation request became the domain's cancel ended CANCELED, hold and all.
 PATCH_CANCEL_REQUEST = "cancel-request-is-a-command"
+# Trials started before the projection carried only what changed sent the whole view every time.
+PATCH_LEAN_PROJECTION = "lean-projection"
 # What a cancellation requested in Temporal (the UI's "Request Cancellation", `temporal workflow cancel`)
 # becomes: the domain's cancel, by this actor, for this reason.
 TEMPORAL_CANCEL = cmd.Cancel(actor="temporal-ui-or-cli", reason="Cancellation requested in Temporal (UI or CLI).")
@@ -64,6 +67,15 @@ def _task_failure(what: str, err: ActivityError) -> RuntimeError:
     return RuntimeError(f"activity for {what} failed: {err.cause}")
 
 
+class _ReadModelBehind(Exception):
+    pass
+
+
+def _digest(model: BaseModel) -> bytes:
+    """A fingerprint of what the read model was sent, to know what changed without keeping a copy."""
+    return hashlib.blake2b(model.model_dump_json().encode(), digest_size=16).digest()
+
+
 def domain_failure(err: DomainError) -> ApplicationError:
     """A refused command as the caller sees it: `type` is the machine code, `message` the sentence."""
     return ApplicationError(err.message, {"code": err.code.value}, type=err.code.value, non_retryable=True)
@@ -75,7 +87,12 @@ class StyleTrialWorkflow:
     def __init__(self, start: StartTrial) -> None:
         self._changed = False
         self._idle = False
-        self._projected: TrialView | None = None
+        # What the read model was last sent, as digests and counts rather than a copy of the view: the whole
+        # view, each piece, and how many events and movements (both lists only grow).
+        self._projected: bytes | None = None
+        self._projected_pieces: dict[str, bytes] = {}
+        self._projected_events = 0
+        self._projected_movements = 0
         self._published: dict[str, object] | None = None
         self._revision = 0
         self._refused: DomainError | None = None
@@ -235,20 +252,50 @@ class StyleTrialWorkflow:
             self._published = dict(values)
 
     async def _project(self, view: TrialView) -> None:
-        """Report the trial to the read model whenever it changed, numbered by revision."""
+        """Report the trial to the read model whenever it changed, numbered by revision: after the first
+        time, only what changed (a few pieces, the new events and movements), so that the history grows
+        with what happened rather than with the size of the trial at every change."""
         if not workflow.patched(PATCH_READ_MODEL):
             return
-        if view == self._projected:
+        digest = _digest(view)
+        if digest == self._projected:
             return
         self._revision += 1
+        lean = self._revision > 1 and workflow.patched(PATCH_LEAN_PROJECTION)
+        if not (lean and await self._project_changes(view)):
+            await self._run_projection(
+                ReadModelActivities.project, ProjectTrial(revision=self._revision, view=view), "the trial"
+            )
+        self._projected = digest
+        self._projected_pieces = {p.piece_id: _digest(p) for p in view.pieces}
+        self._projected_events, self._projected_movements = len(view.events), len(view.movements)
+
+    async def _project_changes(self, view: TrialView) -> bool:
+        """False when the read model is behind (restored from a backup, say): then the whole trial goes."""
+        changes = view.model_copy(
+            update={
+                "pieces": [p for p in view.pieces if self._projected_pieces.get(p.piece_id) != _digest(p)],
+                "events": view.events[self._projected_events :],
+                "movements": view.movements[self._projected_movements :],
+            }
+        )
+        request = ProjectChanges(revision=self._revision, base_revision=self._revision - 1, changes=changes)
+        try:
+            await self._run_projection(ReadModelActivities.project_changes, request, "what changed")
+        except _ReadModelBehind:
+            return False
+        return True
+
+    async def _run_projection(self, activity: Any, request: Any, what: str) -> None:
         try:
             await self._uncancelled(workflow.execute_activity_method(
-                ReadModelActivities.project, ProjectTrial(revision=self._revision, view=view),
-                start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY, summary=f"Record revision {self._revision} in the read model",
+                activity, request, start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY,
+                summary=f"Record revision {self._revision} in the read model ({what})",
             ))  # fmt: skip
         except ActivityError as err:
+            if isinstance(err.cause, ApplicationError) and err.cause.type == READ_MODEL_BEHIND:
+                raise _ReadModelBehind() from err
             raise _task_failure("projection", err) from err
-        self._projected = view
 
     async def _perform(self, trial: Trial, step: Step) -> None:
         trial.begin(step)

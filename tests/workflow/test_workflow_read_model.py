@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 from temporalio.testing import WorkflowEnvironment
 
 from activities.simulated_gateway import SimulatedGateway
@@ -13,6 +14,7 @@ from bootstrap import Adapters, build_worker
 from domain import commands as cmd
 from domain.examples import decisions, order, parcels
 from persistence.db import make_engine
+from persistence.migrate import upgrade
 from persistence.store import SqlStore
 from tests.support import Harness
 from workflows.style_trial import StyleTrialWorkflow as W
@@ -50,6 +52,8 @@ async def test_read_model_and_ledger_agree_with_the_workflow_after_a_full_trial(
         await h.terminate_running()
 
     assert final.status == "COMPLETED"
+    # The view GET serves was built from changes only (after the first projection): it is the whole trial.
+    assert db_store.view(o.order_id) == final
     row = db_store.trial(o.order_id)
     assert row is not None
     assert (row.status, row.needs_attention, row.currency) == (final.status, final.needs_attention, final.currency)
@@ -74,3 +78,35 @@ async def test_read_model_and_ledger_agree_with_the_workflow_after_a_full_trial(
     # p1 kept, p4 damaged, p5 never shipped back; p2 waived, p3 returned, p6 unavailable
     assert charged_in_ledger == final.amounts.charged == charged_pieces == 11_111 + 44_444 + 55_555
     assert not any(r.status == "pending" for r in ledger.values())
+
+
+async def test_a_read_model_that_lost_the_trial_gets_it_whole_again(time_skipping_env: WorkflowEnvironment, tmp_path):
+    """Restored from an older backup or rebuilt empty: the next change cannot be applied to what the read
+    model holds, so the workflow sends the whole trial, and the read model is complete again."""
+    url = f"sqlite:///{tmp_path / 'rm.sqlite'}"
+    upgrade(url)
+    store = SqlStore(make_engine(url))
+    queue = f"rm-{uuid.uuid4()}"
+    adapters = Adapters(store=store, gateway=SimulatedGateway())
+    async with build_worker(time_skipping_env.client, queue, adapters):
+        h = Harness(time_skipping_env.client, queue, adapters, time_skipping_env.sleep)
+        o = order(3)
+        trial = await h.start_accepted(o)
+        await trial.send(W.dispatch, parcels([["p1", "p2", "p3"]]))
+        with store.engine.begin() as conn:  # the read model loses the trial
+            for table in ("pieces", "trial_events", "trials"):
+                conn.execute(text(f"DELETE FROM {table}"))
+        await trial.deliver_all()
+        view = await trial.view()
+        assert store.view(o.order_id) == view
+        await trial.send(W.decide, decisions(keep=["p1"]))  # and changes flow again on top of it
+        assert store.view(o.order_id) == await trial.view()
+        await h.terminate_running()
+    kinds = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in (await trial.handle.fetch_history()).events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert (
+        "read_model.project_changes" in kinds and kinds.count("read_model.project") == 2
+    )  # the first, and the fallback
