@@ -8,7 +8,6 @@ from temporalio.client import Client
 
 from client.trials import TrialClient
 from domain.policy import TrialPolicy
-from domain.view import TrialView
 from persistence.store import SqlStore
 
 
@@ -18,10 +17,6 @@ class Services:
     trials: TrialClient
     store: SqlStore
     policy: TrialPolicy
-
-    async def read_view(self, order_id: str) -> TrialView:
-        """The trial from the read model (see `TrialClient.read`), never from a workflow query."""
-        return await self.trials.read(order_id)
 
 
 def _services(request: Request) -> Services:

@@ -28,7 +28,7 @@ async def start_trial(order: TrialOrder, role: Fulfilment, services: ServicesDep
     """Start the trial for an order. The same order again with the same body answers 200 with the existing
     trial; the same order id with a different body is 409 `order_conflict`."""
     _, created = await services.trials.start(StartTrial(order=order, policy=services.policy))
-    view = await services.read_view(order.order_id)
+    view = await services.trials.read(order.order_id)
     return JSONResponse(view.model_dump(mode="json"), status_code=201 if created else 200)
 
 
@@ -36,7 +36,7 @@ async def start_trial(order: TrialOrder, role: Fulfilment, services: ServicesDep
 async def get_trial(order_id: OrderId, _: AnyRole, services: ServicesDep) -> TrialView:
     """The trial as its workflow last reported it to the read model (after every change, before any
     command answers)."""
-    return await services.read_view(order_id)
+    return await services.trials.read(order_id)
 
 
 @router.get("", response_model=TrialList)

@@ -16,7 +16,7 @@ answer. `tick(now)` applies every deadline that has passed.
 """
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from domain import commands as cmd
@@ -26,7 +26,7 @@ from domain.journal import Journal
 from domain.money import format_money
 from domain.order import TrialOrder, validate_order
 from domain.parcels import ParcelRecord, check_delivery_time, check_parcels, parcel_to_deliver
-from domain.payments import Paid, Payments, Settlement
+from domain.payments import Paid, Payments
 from domain.pieces import (
     CHARGED_FATES,
     TERMINAL,
@@ -125,9 +125,6 @@ class Trial:
     def finished(self) -> bool:
         """Nothing more will ever happen: a final status and no request left to make."""
         return self.final_status is not None and self.in_flight is None and self._pending_step(None) is None
-
-    def settlement_amount(self, settlement: Settlement) -> int:
-        return self.payments.amount(settlement)
 
     def _value_of(self, piece_ids: Sequence[str]) -> int:
         # A piece waived after its settlement was planned (but before it was paid) drops out of it.
@@ -614,7 +611,3 @@ def trial_id_for(order_id: str) -> str:
 
 def order_id_of(trial_id: str) -> str:
     return trial_id.removeprefix(TRIAL_ID_PREFIX)
-
-
-def _hours(d: timedelta) -> int:
-    return round(d.total_seconds() / 3600)

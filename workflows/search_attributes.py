@@ -12,11 +12,10 @@ from typing import Any
 
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
-from domain.pieces import PieceState
+from domain.pieces import CHARGED_FATES, PieceState
 from domain.view import TrialView
 
 # Each attribute once: its key, and its value for a trial (read from the trial's view).
-_KEPT = (PieceState.KEPT, PieceState.KEPT_UNRETURNED, PieceState.DAMAGED)
 ATTRIBUTES: tuple[tuple[SearchAttributeKey, Callable[[TrialView], Any]], ...] = (  # type: ignore[type-arg]
     (SearchAttributeKey.for_keyword("StyleTrialStatus"), lambda v: v.status.value),
     (SearchAttributeKey.for_keyword("CustomerId"), lambda v: v.customer_id),
@@ -26,7 +25,7 @@ ATTRIBUTES: tuple[tuple[SearchAttributeKey, Callable[[TrialView], Any]], ...] = 
     (SearchAttributeKey.for_datetime("TrialEndsAt"), lambda v: v.trial_ends_at),
     (SearchAttributeKey.for_datetime("ReturnDeadline"), lambda v: v.return_deadline),
     (SearchAttributeKey.for_bool("NeedsAttention"), lambda v: v.needs_attention),
-    (SearchAttributeKey.for_int("PiecesKept"), lambda v: sum(1 for p in v.pieces if p.state in _KEPT)),
+    (SearchAttributeKey.for_int("PiecesKept"), lambda v: sum(1 for p in v.pieces if p.state in CHARGED_FATES)),
     (
         SearchAttributeKey.for_int("PiecesReturned"),
         lambda v: sum(1 for p in v.pieces if p.state == PieceState.RETURNED),

@@ -261,20 +261,21 @@ class StyleTrialWorkflow:
         if digest == self._projected:
             return
         self._revision += 1
+        pieces = {p.piece_id: _digest(p) for p in view.pieces}
         lean = self._revision > 1 and workflow.patched(PATCH_LEAN_PROJECTION)
-        if not (lean and await self._project_changes(view)):
+        if not (lean and await self._project_changes(view, pieces)):
             await self._run_projection(
                 ReadModelActivities.project, ProjectTrial(revision=self._revision, view=view), "the trial"
             )
         self._projected = digest
-        self._projected_pieces = {p.piece_id: _digest(p) for p in view.pieces}
+        self._projected_pieces = pieces
         self._projected_events, self._projected_movements = len(view.events), len(view.movements)
 
-    async def _project_changes(self, view: TrialView) -> bool:
+    async def _project_changes(self, view: TrialView, pieces: dict[str, bytes]) -> bool:
         """False when the read model is behind (restored from a backup, say): then the whole trial goes."""
         changes = view.model_copy(
             update={
-                "pieces": [p for p in view.pieces if self._projected_pieces.get(p.piece_id) != _digest(p)],
+                "pieces": [p for p in view.pieces if self._projected_pieces.get(p.piece_id) != pieces[p.piece_id]],
                 "events": view.events[self._projected_events :],
                 "movements": view.movements[self._projected_movements :],
             }
