@@ -39,6 +39,9 @@ from workflows.style_trial import StyleTrialWorkflow
 log = logging.getLogger("styletrial")
 # How long each part of the stack gets to finish what it is doing when asked to stop.
 STOP_GRACE_SECONDS = 3
+# What one cached open trial costs a worker in memory (RSS growth per trial, bench/bench_memory.py); with
+# the default budget of 256 MiB a worker keeps the most recent ~1,000 trials cached.
+CACHED_TRIAL_KIB = 393
 
 
 @dataclass
@@ -109,7 +112,7 @@ async def connect(settings: Settings, *, patience: float | None = None) -> Clien
             delay = min(delay * 2, 5.0)
 
 
-def build_worker(client: Client, task_queue: str, adapters: Adapters) -> Worker:
+def build_worker(client: Client, task_queue: str, adapters: Adapters, *, max_cached_workflows: int = 1000) -> Worker:
     caps = adapters.gateway.capabilities
     log.info(
         "payments: %s; multiple captures %s; holds %d days client-present, %d merchant-initiated",
@@ -124,6 +127,7 @@ def build_worker(client: Client, task_queue: str, adapters: Adapters) -> Worker:
         client,
         task_queue=task_queue,
         workflows=[StyleTrialWorkflow],
+        max_cached_workflows=max_cached_workflows,
         activities=[
             payments.authorize,
             payments.capture,
@@ -135,6 +139,11 @@ def build_worker(client: Client, task_queue: str, adapters: Adapters) -> Worker:
             read_model.project_changes,
         ],
     )
+
+
+def cache_size(settings: Settings) -> int:
+    """How many trials a worker keeps cached within its memory budget (STYLETRIAL_WORKER_CACHE_MIB)."""
+    return max(1, settings.worker_cache_mib * 1024 // CACHED_TRIAL_KIB)
 
 
 def build_api(settings: Settings, client: Client, store: SqlStore) -> FastAPI:
@@ -163,7 +172,11 @@ async def serve(settings: Settings, *, api: bool, worker: bool) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     tasks: list[asyncio.Task[Any]] = []
-    temporal_worker = build_worker(client, settings.task_queue, adapters) if adapters else None
+    temporal_worker = (
+        build_worker(client, settings.task_queue, adapters, max_cached_workflows=cache_size(settings))
+        if adapters
+        else None
+    )
     if temporal_worker and adapters:
         tasks.append(asyncio.create_task(temporal_worker.run()))
         watcher = asyncio.create_task(watch_failing_tasks(client, adapters.store))

@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     task_queue: str = "style-trial"
     temporal_ui_port: int = 8233
+    # The memory a worker may spend on trials it keeps cached (a cached trial takes its next command without
+    # replaying its history; an evicted one replays it first, a few milliseconds). It sizes the cache:
+    # this budget / bootstrap.CACHED_TRIAL_KIB trials, measured per cached open trial by bench/bench_memory.py.
+    worker_cache_mib: int = Field(default=256, ge=16, le=65_536)
     # Default: a SQLite file in the data folder. Production: postgresql+psycopg://user@host/db
     database_url: str | None = None
     api_host: str = "127.0.0.1"

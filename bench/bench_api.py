@@ -1,13 +1,20 @@
-"""The HTTP API under concurrent clients, against the local stack (dev server, one worker, uvicorn).
+"""The HTTP API under 50 concurrent clients, each process on its own: the dev server, one worker
+(`styletrial worker`), the API (`styletrial api`, uvicorn) and this load generator (httpx, asyncio).
 
     .venv/bin/python -m bench.bench_api [trials] [clients]
 
-Each client starts a 30-piece trial over HTTP, waits for it to be accepted, then dispatches, delivers,
-decides and finishes early. Reports start-trial and decision latency (p50/p99) and throughput.
+Each client plays fulfilment and support at once: it starts a 30-piece trial, waits until it is accepted,
+then runs dispatch, two deliveries, 30 decisions and finish early; after every command it reads a trial
+(its own, or one of the trials opened before the run) and the first page of the list. Reads come from the
+read model, commands go through the workflow. Ends with `read_p99_ms=`, `list_p99_ms=`, `command_p99_ms=`.
 """
 
 import asyncio
+import json
+import os
+import random
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -15,107 +22,136 @@ import uuid
 from pathlib import Path
 
 import httpx
-import uvicorn
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from bench.stats import ms
-from bootstrap import build_api, build_worker, default_adapters
+from bootstrap import data_converter
 from config import Settings
 from domain.examples import order
 from persistence.migrate import upgrade
 from workflows import search_attributes
 
 AUTH = {"Authorization": "Bearer bench-token"}
+ROOT = Path(__file__).parents[1]
 
 
-async def one(http: httpx.AsyncClient, starts: list[float], decisions: list[float], commands: list[float]) -> None:
-    o = order(30)
-    oid = o.order_id
-    t0 = time.perf_counter()
-    r = await http.post("/v1/trials", json=o.model_dump(mode="json"), headers=AUTH)
-    starts.append(time.perf_counter() - t0)
-    assert r.status_code == 201, r.text
-    while (await http.get(f"/v1/trials/{oid}", headers=AUTH)).json()["status"] != "AWAITING_DISPATCH":
-        await asyncio.sleep(0.02)
-    ids = [p.piece_id for p in o.pieces]
-    steps = [
-        (
-            "dispatch",
-            {
-                "parcels": [
-                    {"carrier": "DHL", "tracking_number": "T1", "piece_ids": ids[:15]},
-                    {"carrier": "DHL", "tracking_number": "T2", "piece_ids": ids[15:]},
-                ]
-            },
-        ),
-        ("delivery", {"tracking_number": "T1"}),
-        ("delivery", {"tracking_number": "T2"}),
-        (
-            "decisions",
-            {
-                "decisions": [{"piece_id": p, "decision": "keep" if i < 10 else "return"} for i, p in enumerate(ids)],
-                "actor": "ps-1",
-                "channel": "whatsapp",
-            },
-        ),
-        ("finish", {}),
-    ]
-    for path, body in steps:
-        t0 = time.perf_counter()
-        r = await http.post(f"/v1/trials/{oid}/{path}", json=body, headers=AUTH)
-        elapsed = time.perf_counter() - t0
-        assert r.status_code == 200, r.text
-        commands.append(elapsed)
-        if path == "decisions":
-            decisions.append(elapsed)
-
-
-async def main(total: int = 60, clients: int = 10) -> None:
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        dev_server_log_level="error",
-        search_attributes=search_attributes.ALL,  # the workflow upserts them; an unknown one fails its task
-    )
-    folder = Path(tempfile.mkdtemp())
-    # A bench role that may do everything the flow needs: fulfilment and support are the same token here.
-    settings = Settings(data_dir=folder, task_queue=f"bench-{uuid.uuid4()}", api_tokens={"bench-token": "fulfilment"})
-    upgrade(settings.resolved_database_url)
-    adapters = default_adapters(settings)
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(build_api(settings, env.client, adapters.store), host="127.0.0.1", port=port, log_level="error")
+        return int(s.getsockname()[1])
+
+
+class Load:
+    def __init__(self, http: httpx.AsyncClient, known: list[str] | None = None) -> None:
+        self.http = http
+        self.reads: list[float] = []
+        self.lists: list[float] = []
+        self.commands: list[float] = []
+        self.starts: list[float] = []
+        self.known: list[str] = known or []
+
+    async def timed(self, into: list[float], method: str, url: str, body: object = None) -> httpx.Response:
+        t0 = time.perf_counter()
+        r = await self.http.request(method, url, json=body, headers=AUTH)
+        into.append(time.perf_counter() - t0)
+        assert r.status_code < 300, (url, r.status_code, r.text)
+        return r
+
+    async def look_around(self, own: str) -> None:
+        other = random.choice(self.known) if self.known and random.random() < 0.5 else own
+        await self.timed(self.reads, "GET", f"/v1/trials/{other}")
+        await self.timed(self.lists, "GET", "/v1/trials?limit=50")
+
+    async def trial(self) -> None:
+        o = order(30)
+        oid = o.order_id
+        await self.timed(self.starts, "POST", "/v1/trials", o.model_dump(mode="json"))
+        while (await self.timed(self.reads, "GET", f"/v1/trials/{oid}")).json()["status"] != "AWAITING_DISPATCH":
+            await asyncio.sleep(0.05)
+        ids = [p.piece_id for p in o.pieces]
+        parcels = [
+            {"carrier": "DHL", "tracking_number": "T1", "piece_ids": ids[:15]},
+            {"carrier": "DHL", "tracking_number": "T2", "piece_ids": ids[15:]},
+        ]
+        decided = [{"piece_id": p, "decision": "keep" if i < 10 else "return"} for i, p in enumerate(ids)]
+        for path, body in (
+            ("dispatch", {"parcels": parcels}),
+            ("delivery", {"tracking_number": "T1"}),
+            ("delivery", {"tracking_number": "T2"}),
+            ("decisions", {"decisions": decided, "actor": "ps-1", "channel": "whatsapp"}),
+            ("finish", {}),
+        ):
+            await self.timed(self.commands, "POST", f"/v1/trials/{oid}/{path}", body)
+            await self.look_around(oid)
+        self.known.append(oid)
+
+
+def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "styletrial"), *args], cwd=ROOT, env={**os.environ, **env},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+async def main(total: int = 100, clients: int = 50) -> None:
+    folder = Path(tempfile.mkdtemp())
+    env = await WorkflowEnvironment.start_local(
+        data_converter=data_converter(Settings(data_dir=folder)),
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+        dev_server_log_level="error",
+        search_attributes=search_attributes.ALL,
     )
-    starts: list[float] = []
-    decisions: list[float] = []
-    commands: list[float] = []
+    port = free_port()
+    settings = {
+        "STYLETRIAL_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+        "STYLETRIAL_DATA_DIR": str(folder),
+        "STYLETRIAL_TASK_QUEUE": f"bench-{uuid.uuid4()}",
+        "STYLETRIAL_API_PORT": str(port),
+        # One token that may do everything the flow needs (fulfilment commands here stand for both roles).
+        "STYLETRIAL_API_TOKENS": json.dumps({"bench-token": "fulfilment"}),
+    }
+    upgrade(Settings(data_dir=folder).resolved_database_url)
+    processes = [spawn(["worker"], settings), spawn(["api"], settings)]
     try:
-        async with build_worker(env.client, settings.task_queue, adapters):
-            serving = asyncio.create_task(server.serve())
-            while not server.started:
-                await asyncio.sleep(0.05)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
+            while True:
+                try:
+                    if (await http.get("/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.2)
+            load = Load(http)
+            await load.trial()  # warm-up: the first sandbox, connections, the first projection
+            load = Load(http, known=load.known)
             gate = asyncio.Semaphore(clients)
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
 
-                async def guarded() -> None:
-                    async with gate:
-                        await one(http, starts, decisions, commands)
+            async def client() -> None:
+                async with gate:
+                    await load.trial()
 
-                began = time.perf_counter()
-                await asyncio.gather(*(guarded() for _ in range(total)))
-                elapsed = time.perf_counter() - began
-            server.should_exit = True
-            await serving
+            began = time.perf_counter()
+            await asyncio.gather(*(client() for _ in range(total)))
+            elapsed = time.perf_counter() - began
     finally:
+        for p in processes:
+            p.terminate()
+            p.wait(30)
         await env.shutdown()
     print(f"API over loopback: {total} trials of 30 pieces, {clients} concurrent clients, {elapsed:.1f} s")
-    print(f"  POST /v1/trials: p50 {ms(starts, 0.5):.0f} ms  p99 {ms(starts, 0.99):.0f} ms")
-    print(f"  POST .../decisions (30 decisions): p50 {ms(decisions, 0.5):.0f} ms  p99 {ms(decisions, 0.99):.0f} ms")
-    print(f"  every command: p50 {ms(commands, 0.5):.0f} ms  p99 {ms(commands, 0.99):.0f} ms")
-    print(f"  throughput: {total / elapsed:.1f} trials/s, {(len(commands) + len(starts)) / elapsed:.0f} writes/s")
+    print("  worker, API, dev server and this load generator each in its own process")
+    for name, times in (
+        ("GET /v1/trials/{id}", load.reads),
+        ("GET /v1/trials?limit=50", load.lists),
+        ("POST .../{command}", load.commands),
+        ("POST /v1/trials", load.starts),
+    ):
+        print(f"  {name:<26} {len(times):>5} requests  p50 {ms(times, 0.5):>5.0f} ms  p99 {ms(times, 0.99):>5.0f} ms")
+    requests = len(load.reads) + len(load.lists) + len(load.commands) + len(load.starts)
+    print(f"  throughput: {total / elapsed:.1f} trials/s, {requests / elapsed:.0f} requests/s")
+    print(f"read_p99_ms={ms(load.reads, 0.99):.0f}")
+    print(f"list_p99_ms={ms(load.lists, 0.99):.0f}")
+    print(f"command_p99_ms={ms(load.commands, 0.99):.0f}")
 
 
 if __name__ == "__main__":

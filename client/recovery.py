@@ -24,6 +24,8 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
+from workflows.style_trial import ACTIVITY_FAILED_FOR_GOOD
+
 _NDE_EVENT = re.compile(r"HistoryEvent\(id: (\d+)")
 
 
@@ -55,10 +57,17 @@ async def diagnose(history: WorkflowHistory, workflows: list[type[Any]], data_co
             return Diagnosis(history.workflow_id, f"replay fails: {str(result.replay_failure)[:200]}")
         bad = int(found.group(1))
         return _reset_before(history.workflow_id, events, bad, "its history no longer replays on this code")
+    if not _task_failing(events):
+        return Diagnosis(history.workflow_id, None)
     failed = [e for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED]
-    if failed and _task_failing(events):
+    if failed:
         scheduled = failed[-1].activity_task_failed_event_attributes.scheduled_event_id
         return _reset_before(history.workflow_id, events, scheduled, "an activity failed for good")
+    # A local activity (the read-model projection) fails inside the workflow task and leaves no event: the
+    # task's own failure names it. Resetting to the task before runs it again at once on the fixed worker.
+    task = [e for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED][-1]
+    if task.workflow_task_failed_event_attributes.failure.message.startswith(ACTIVITY_FAILED_FOR_GOOD):
+        return _reset_before(history.workflow_id, events, task.event_id, "an activity failed for good")
     return Diagnosis(history.workflow_id, None)
 
 

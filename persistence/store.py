@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Insert, String, cast, func, or_, select, update
+from sqlalchemy import Engine, Insert, Row, String, cast, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -31,8 +31,18 @@ class Cursor:
 
 @dataclass(frozen=True)
 class Page:
-    items: list[TrialRecord]
+    items: list[Row[Any]]  # the columns of LISTED, by name
     next_cursor: Cursor | None
+
+
+# What a list shows of each trial: named columns, never the ORM object, whose `view` column holds the whole
+# trial (tens of KB of JSON to decode per row that a list never shows).
+LISTED = (
+    TrialRecord.trial_id, TrialRecord.order_id, TrialRecord.status, TrialRecord.needs_attention,
+    TrialRecord.attention, TrialRecord.customer_id, TrialRecord.tier, TrialRecord.region, TrialRecord.currency,
+    TrialRecord.value, TrialRecord.authorized, TrialRecord.charged, TrialRecord.released, TrialRecord.opened_at,
+    TrialRecord.trial_ends_at, TrialRecord.return_deadline,
+)  # fmt: skip
 
 
 class SqlStore:
@@ -165,7 +175,7 @@ class SqlStore:
         after: Cursor | None = None,
     ) -> Page:
         """Trials newest first, filtered, one page at a time (keyset, so deep pages stay cheap)."""
-        q = select(TrialRecord)
+        q = select(*LISTED)
         if status is not None:
             q = q.where(TrialRecord.status == status)
         if customer_id is not None:
@@ -183,7 +193,7 @@ class SqlStore:
             )
         q = q.order_by(TrialRecord.opened_at.desc(), TrialRecord.trial_id.desc()).limit(limit + 1)
         with self._sessions() as s:
-            rows = list(s.scalars(q))
+            rows: list[Row[Any]] = list(s.execute(q))
         more = len(rows) > limit
         items = rows[:limit]
         last = items[-1] if more and items else None

@@ -1,6 +1,7 @@
 """Builders and a small harness shared by the workflow tests."""
 
 import asyncio
+import json
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -164,3 +165,19 @@ async def register_search_attributes(client: Client) -> None:
             search_attributes={key.name: int(key.indexed_value_type) for key in search_attributes.ALL},  # type: ignore[misc]
         )
     )
+
+
+def activities_run(history: Any) -> list[str]:
+    """The activity types a history ran, in order: regular activities (scheduled events) and local ones
+    (markers, which record the result and the activity's type but not its input)."""
+    kinds = []
+    for e in history.events:
+        if e.HasField("activity_task_scheduled_event_attributes"):
+            kinds.append(e.activity_task_scheduled_event_attributes.activity_type.name)
+        elif (
+            e.HasField("marker_recorded_event_attributes")
+            and "local_activity" in e.marker_recorded_event_attributes.marker_name
+        ):
+            data = e.marker_recorded_event_attributes.details["data"].payloads[0].data
+            kinds.append(json.loads(data)["activity_type"])
+    return kinds

@@ -44,6 +44,9 @@ PATCH_HISTORY_CLOCK = "history-clock"
 PATCH_CANCEL_REQUEST = "cancel-request-is-a-command"
 # Trials started before the projection carried only what changed sent the whole view every time.
 PATCH_LEAN_PROJECTION = "lean-projection"
+# Trials started before the lean events restarted their deadline timer on every command and projected with
+# a (regular) activity: three events and another workflow task more per change than a local activity's marker.
+PATCH_LEAN_EVENTS = "lean-events"
 # What a cancellation requested in Temporal (the UI's "Request Cancellation", `temporal workflow cancel`)
 # becomes: the domain's cancel, by this actor, for this reason.
 TEMPORAL_CANCEL = cmd.Cancel(actor="temporal-ui-or-cli", reason="Cancellation requested in Temporal (UI or CLI).")
@@ -57,14 +60,17 @@ _TIMEOUT = timedelta(seconds=30)
 # A deadline that passed while an activity ran still gets a (tiny) timer, so whether a timer starts never
 # depends on the task's clock.
 _SHORTEST_TIMER = timedelta(milliseconds=1)
+# How a workflow task that failed on an activity's failure begins its message. A local activity (the
+# projection) leaves no event of its own when it fails, so this is how recovery recognises it.
+ACTIVITY_FAILED_FOR_GOOD = "activity failed for good:"
 
 
-def _task_failure(what: str, err: ActivityError) -> RuntimeError:
+def _task_failure(what: str, err: ActivityError | ApplicationError) -> RuntimeError:
     """Only a bug gets an activity here (transient errors retry forever, declines are results). Raising a
     plain exception fails the workflow *task*, never the workflow (an ActivityError left to propagate would
     fail the whole trial with its hold still at the gateway): the trial stays intact, flagged to staff, until
     it is recovered (styletrial trial recover, docs/durability.md)."""
-    return RuntimeError(f"activity for {what} failed: {err.cause}")
+    return RuntimeError(f"{ACTIVITY_FAILED_FOR_GOOD} {what}: {err.cause or err}")
 
 
 class _ReadModelBehind(Exception):
@@ -105,6 +111,10 @@ class StyleTrialWorkflow:
         self._history_clock = workflow.patched(PATCH_HISTORY_CLOCK)
         self._cancel_is_a_command = workflow.patched(PATCH_CANCEL_REQUEST)
         self._cancel_requested = False
+        self._lean_events = workflow.patched(PATCH_LEAN_EVENTS)
+        # The running deadline timer and the deadline it sleeps until (lean events): kept while it holds.
+        self._timer: asyncio.Future[None] | None = None
+        self._timer_for: tuple[datetime, str] | None = None
         try:
             self._trial = Trial(start.order, start.policy, workflow.now())
         except DomainError as err:
@@ -137,15 +147,10 @@ class StyleTrialWorkflow:
             self._idle = True
             # Wake for a command, or at the next deadline (a durable timer named for the UI).
             try:
-                await workflow.wait_condition(
-                    lambda: self._changed,
-                    timeout=self._timer_length(deadline[0]) if deadline else None,
-                    timeout_summary=deadline[1] if deadline else None,
-                )
-            except TimeoutError:
-                assert deadline is not None
-                # The timer fired, so its deadline has passed, whatever this task's clock says.
-                self._clock = max(self._clock, deadline[0])
+                if await self._wait(deadline):
+                    assert deadline is not None
+                    # The timer fired, so its deadline has passed, whatever this task's clock says.
+                    self._clock = max(self._clock, deadline[0])
             except asyncio.CancelledError:
                 if not self._cancel_is_a_command:
                     raise
@@ -153,6 +158,8 @@ class StyleTrialWorkflow:
             self._require_a_real_task()
             self._changed = False
             self._idle = False
+        if self._timer is not None:
+            self._timer.cancel()
         self._idle, self._changed = True, False
         try:
             await workflow.wait_condition(workflow.all_handlers_finished)
@@ -161,6 +168,38 @@ class StyleTrialWorkflow:
                 raise
             # The trial has ended and its money is settled: a late cancellation request changes nothing.
         return view_of(trial)
+
+    async def _wait(self, deadline: tuple[datetime, str] | None) -> bool:
+        """Wait for a command or the deadline; True when the deadline's timer fired.
+
+        With lean events the timer outlives the wait: a command that leaves the next deadline where it was
+        (most do) keeps it, instead of cancelling it and starting the same one again (two events each time).
+        Whether a timer starts depends only on the deadline, never on this task's clock (see `_wake_clock`).
+        """
+        if not self._lean_events:
+            try:
+                await workflow.wait_condition(
+                    lambda: self._changed,
+                    timeout=self._timer_length(deadline[0]) if deadline else None,
+                    timeout_summary=deadline[1] if deadline else None,
+                )
+            except TimeoutError:
+                return True
+            return False
+        if deadline != self._timer_for:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = None
+            if deadline is not None:
+                sleep = workflow.sleep(self._timer_length(deadline[0]), summary=deadline[1])
+                self._timer = asyncio.ensure_future(sleep)
+            self._timer_for = deadline
+        timer = self._timer
+        await workflow.wait_condition(lambda: self._changed or (timer is not None and timer.done()))
+        if timer is None or not timer.done():
+            return False
+        self._timer = self._timer_for = None
+        return True
 
     def _carry_out_cancel_request(self, trial: Trial) -> None:
         """A cancellation requested in Temporal is the domain's cancel: before dispatch the trial is
@@ -288,13 +327,19 @@ class StyleTrialWorkflow:
         return True
 
     async def _run_projection(self, activity: Any, request: Any, what: str) -> None:
+        summary = f"Record revision {self._revision} in the read model ({what})"
+        # A local activity (lean events) is one marker in the task that asked for it; a regular one is three
+        # events and another workflow task. Both retry without limit; the local one on this worker.
+        run = workflow.execute_local_activity_method if self._lean_events else workflow.execute_activity_method
         try:
-            await self._uncancelled(workflow.execute_activity_method(
-                activity, request, start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY,
-                summary=f"Record revision {self._revision} in the read model ({what})",
-            ))  # fmt: skip
-        except ActivityError as err:
-            if isinstance(err.cause, ApplicationError) and err.cause.type == READ_MODEL_BEHIND:
+            await self._uncancelled(
+                run(activity, request, start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY, summary=summary)
+            )
+        except (ActivityError, ApplicationError) as err:
+            # A local activity's failure arrives as the activity's own ApplicationError, not wrapped in an
+            # ActivityError; left to propagate it would fail the whole trial.
+            cause = err.cause if isinstance(err, ActivityError) else err
+            if isinstance(cause, ApplicationError) and cause.type == READ_MODEL_BEHIND:
                 raise _ReadModelBehind() from err
             raise _task_failure("projection", err) from err
 

@@ -16,7 +16,7 @@ from domain.examples import decisions, order, parcels
 from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import SqlStore
-from tests.support import Harness
+from tests.support import Harness, activities_run
 from workflows.style_trial import StyleTrialWorkflow as W
 
 DAY = timedelta(days=1)
@@ -102,11 +102,7 @@ async def test_a_read_model_that_lost_the_trial_gets_it_whole_again(time_skippin
         await trial.send(W.decide, decisions(keep=["p1"]))  # and changes flow again on top of it
         assert store.view(o.order_id) == await trial.view()
         await h.terminate_running()
-    kinds = [
-        e.activity_task_scheduled_event_attributes.activity_type.name
-        for e in (await trial.handle.fetch_history()).events
-        if e.HasField("activity_task_scheduled_event_attributes")
-    ]
+    kinds = activities_run(await trial.handle.fetch_history())
     assert (
         "read_model.project_changes" in kinds and kinds.count("read_model.project") == 2
     )  # the first, and the fallback

@@ -1,0 +1,126 @@
+"""Throughput of the engine next to a bare workflow of the same shape (bench/bare.py), on one dev server.
+
+Both run with the production wiring: the codec, the engine's SQLite read model and simulated gateway, one
+worker each in this process. Each trial: start, wait until it is accepted, dispatch in 2 parcels, 2
+deliveries, 30 decisions, finish early (and the settlement that follows). Batches alternate engine, bare,
+engine, bare... so that drift on a shared machine hits both alike; the ratio is taken per pair.
+
+    .venv/bin/python -m bench.bench_engine_vs_bare [pairs] [trials_per_batch] [concurrency]
+
+Ends with `engine_trials_per_s=`, `bare_trials_per_s=` and `ratio_engine_bare=` (median of the pairs).
+"""
+
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from bench.bare import BareStart, BareTrial, Shape, bare_worker
+from bootstrap import build_worker, data_converter, default_adapters
+from client.trials import TrialClient
+from config import Settings
+from domain import commands as cmd
+from domain.examples import decisions, order, parcels
+from domain.status import TrialStatus
+from domain.workflow_io import StartTrial
+from persistence.migrate import upgrade
+from workflows import search_attributes
+from workflows.style_trial import StyleTrialWorkflow as W
+
+
+def script(ids: list[str]) -> list[tuple[str, object]]:
+    return [
+        ("dispatch", parcels([ids[:15], ids[15:]])),
+        ("deliver", cmd.Delivery(tracking_number="TRK1")),
+        ("deliver", cmd.Delivery(tracking_number="TRK2")),
+        ("decide", decisions(keep=ids[:10], ret=ids[10:])),
+        ("finish_early", cmd.FinishEarly(actor="client")),
+    ]
+
+
+async def engine_trial(trials: TrialClient) -> str:
+    o = order(30)
+    await trials.start(StartTrial(order=o))
+    while (await trials.read(o.order_id)).status != TrialStatus.AWAITING_DISPATCH:
+        await asyncio.sleep(0.01)
+    for name, command in script([p.piece_id for p in o.pieces]):
+        await trials.send(o.order_id, getattr(W, name), command)
+    return o.order_id
+
+
+async def bare_trial(client: Client, queue: str, shape: Shape) -> None:
+    o = order(30)
+    handle = await client.start_workflow(
+        BareTrial.run, BareStart(start=StartTrial(order=o), shape=shape), id=f"bare-{o.order_id}", task_queue=queue
+    )
+    while await handle.query(BareTrial.status) != TrialStatus.AWAITING_DISPATCH:
+        await asyncio.sleep(0.01)
+    for name, command in script([p.piece_id for p in o.pieces]):
+        await handle.execute_update(name, command)
+
+
+async def batch(trial: Callable[[], Awaitable[object]], n: int, concurrency: int) -> tuple[float, float]:
+    """Trials per second, and CPU milliseconds of this process (workers and clients) per trial."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def guarded() -> None:
+        async with gate:
+            await trial()
+
+    began, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(guarded() for _ in range(n)))
+    return n / (time.perf_counter() - began), (time.process_time() - cpu) * 1000 / n
+
+
+async def main(pairs: int = 5, n: int = 20, concurrency: int = 10) -> None:
+    folder = Path(tempfile.mkdtemp())
+    settings = Settings(data_dir=folder)
+    upgrade(settings.resolved_database_url)
+    env = await WorkflowEnvironment.start_local(
+        data_converter=data_converter(settings),
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+        dev_server_log_level="error",
+        search_attributes=search_attributes.ALL,
+    )
+    engine_queue, bare_queue = f"engine-{uuid.uuid4()}", f"bare-{uuid.uuid4()}"
+    rows: list[tuple[float, float, float, float]] = []
+    try:
+        async with (
+            build_worker(env.client, engine_queue, default_adapters(settings)),
+            bare_worker(env.client, bare_queue),
+        ):
+            trials = TrialClient(env.client, engine_queue, default_adapters(settings).store)
+            # The bare workflow copies the engine's shape from a trial of the engine run just now.
+            first = await engine_trial(trials)
+            shape = Shape.of(await env.client.get_workflow_handle(f"style-trial-{first}").fetch_history())
+            print("the shape both follow (activities, local activities, timers per stage):")
+            print("  " + ", ".join(f"{s.activities}/{s.local_activities}/{s.timers}" for s in shape.stages))
+            await batch(lambda: bare_trial(env.client, bare_queue, shape), concurrency, concurrency)  # warm-up
+            for _ in range(pairs):
+                engine, engine_cpu = await batch(lambda: engine_trial(trials), n, concurrency)
+                bare, bare_cpu = await batch(lambda: bare_trial(env.client, bare_queue, shape), n, concurrency)
+                rows.append((engine, bare, engine_cpu, bare_cpu))
+                print(f"  pair: engine {engine:.2f} trials/s ({engine_cpu:.0f} ms CPU each), "
+                      f"bare {bare:.2f} trials/s ({bare_cpu:.0f} ms CPU each), ratio {engine / bare:.2f}")  # fmt: skip
+    finally:
+        await env.shutdown()
+    ratio = statistics.median(e / b for e, b, _, _ in rows)
+    cpu_ratio = statistics.median(ec / bc for _, _, ec, bc in rows)
+    print(f"engine vs bare, {pairs} interleaved pairs of {n} trials, {concurrency} at a time:")
+    print(f"  median ratio of throughput {ratio:.2f}; CPU per trial engine/bare {cpu_ratio:.2f}")
+    print(f"engine_trials_per_s={statistics.median(r[0] for r in rows):.2f}")
+    print(f"bare_trials_per_s={statistics.median(r[1] for r in rows):.2f}")
+    print(f"cpu_ratio_engine_bare={cpu_ratio:.2f}")
+    print(f"ratio_engine_bare={ratio:.2f}")
+
+
+if __name__ == "__main__":
+    args = [int(a) for a in sys.argv[1:4]]
+    asyncio.run(main(*args))
