@@ -16,7 +16,8 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.fulfilment import FulfilmentActivities, InMemoryStock
 from activities.notifications import NotificationActivities, RecordingNotifier
@@ -56,7 +57,8 @@ def default_adapters(settings: Settings) -> Adapters:
     """From settings: the configured database (SQLite by default), the configured payment gateway
     (simulated by default, its state in that database), in-memory stock and a recording notifier."""
     engine = make_engine(settings.resolved_database_url)
-    return Adapters(store=SqlStore(engine), gateway=payment_gateway(settings, engine))
+    projections = make_engine(settings.resolved_database_url, durable=False)
+    return Adapters(store=SqlStore(engine, projections), gateway=payment_gateway(settings, engine))
 
 
 def payment_gateway(settings: Settings, engine: Engine) -> PaymentGateway:
@@ -112,7 +114,9 @@ async def connect(settings: Settings, *, patience: float | None = None) -> Clien
             delay = min(delay * 2, 5.0)
 
 
-def build_worker(client: Client, task_queue: str, adapters: Adapters, *, max_cached_workflows: int = 1000) -> Worker:
+def build_worker(
+    client: Client, task_queue: str, adapters: Adapters, *, max_cached_workflows: int = 1000, sandboxed: bool = False
+) -> Worker:
     caps = adapters.gateway.capabilities
     log.info(
         "payments: %s; multiple captures %s; holds %d days client-present, %d merchant-initiated",
@@ -128,6 +132,12 @@ def build_worker(client: Client, task_queue: str, adapters: Adapters, *, max_cac
         task_queue=task_queue,
         workflows=[StyleTrialWorkflow],
         max_cached_workflows=max_cached_workflows,
+        # Unsandboxed: the sandbox re-imports the workflow module for every trial it caches (130 KiB and a
+        # third of the worker's CPU per trial, docs/performance.md) and only ever checked workflows/*.py,
+        # since the domain is passed through it. tests/unit/test_workflow_determinism.py checks that code
+        # statically instead, and the replay tests still run the recorded trials in the SDK's sandbox.
+        # (`sandboxed=True` is there to measure that: bench/bench_engine_vs_bare.py.)
+        workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
         activities=[
             payments.authorize,
             payments.capture,

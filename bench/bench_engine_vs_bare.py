@@ -7,6 +7,8 @@ engine, bare... so that drift on a shared machine hits both alike; the ratio is 
 
     .venv/bin/python -m bench.bench_engine_vs_bare [pairs] [trials_per_batch] [concurrency]
 
+A third batch in each round runs the engine in the SDK's workflow sandbox, to show what the sandbox costs.
+
 Ends with `engine_trials_per_s=`, `bare_trials_per_s=` and `ratio_engine_bare=` (median of the pairs).
 """
 
@@ -90,13 +92,18 @@ async def main(pairs: int = 5, n: int = 20, concurrency: int = 10) -> None:
         search_attributes=search_attributes.ALL,
     )
     engine_queue, bare_queue = f"engine-{uuid.uuid4()}", f"bare-{uuid.uuid4()}"
+    sandboxed_queue = f"sandboxed-{uuid.uuid4()}"
     rows: list[tuple[float, float, float, float]] = []
+    in_sandbox: list[tuple[float, float]] = []
     try:
+        adapters = default_adapters(settings)
         async with (
-            build_worker(env.client, engine_queue, default_adapters(settings)),
+            build_worker(env.client, engine_queue, adapters),
+            build_worker(env.client, sandboxed_queue, adapters, sandboxed=True),
             bare_worker(env.client, bare_queue),
         ):
-            trials = TrialClient(env.client, engine_queue, default_adapters(settings).store)
+            trials = TrialClient(env.client, engine_queue, adapters.store)
+            sandboxed = TrialClient(env.client, sandboxed_queue, adapters.store)
             # The bare workflow copies the engine's shape from a trial of the engine run just now.
             first = await engine_trial(trials)
             shape = Shape.of(await env.client.get_workflow_handle(f"style-trial-{first}").fetch_history())
@@ -106,15 +113,21 @@ async def main(pairs: int = 5, n: int = 20, concurrency: int = 10) -> None:
             for _ in range(pairs):
                 engine, engine_cpu = await batch(lambda: engine_trial(trials), n, concurrency)
                 bare, bare_cpu = await batch(lambda: bare_trial(env.client, bare_queue, shape), n, concurrency)
+                boxed, boxed_cpu = await batch(lambda: engine_trial(sandboxed), n, concurrency)
                 rows.append((engine, bare, engine_cpu, bare_cpu))
-                print(f"  pair: engine {engine:.2f} trials/s ({engine_cpu:.0f} ms CPU each), "
-                      f"bare {bare:.2f} trials/s ({bare_cpu:.0f} ms CPU each), ratio {engine / bare:.2f}")  # fmt: skip
+                in_sandbox.append((boxed, boxed_cpu))
+                print(f"  engine {engine:.2f} trials/s ({engine_cpu:.0f} ms CPU each), "
+                      f"bare {bare:.2f} trials/s ({bare_cpu:.0f} ms CPU each), ratio {engine / bare:.2f}; "
+                      f"engine in the sandbox {boxed:.2f} trials/s ({boxed_cpu:.0f} ms CPU each)")  # fmt: skip
     finally:
         await env.shutdown()
     ratio = statistics.median(e / b for e, b, _, _ in rows)
     cpu_ratio = statistics.median(ec / bc for _, _, ec, bc in rows)
     print(f"engine vs bare, {pairs} interleaved pairs of {n} trials, {concurrency} at a time:")
     print(f"  median ratio of throughput {ratio:.2f}; CPU per trial engine/bare {cpu_ratio:.2f}")
+    print(f"  the engine in the workflow sandbox: median {statistics.median(b for b, _ in in_sandbox):.2f} trials/s, "
+          f"CPU per trial {statistics.median(c for _, c in in_sandbox):.0f} ms "
+          f"(unsandboxed {statistics.median(r[2] for r in rows):.0f} ms)")  # fmt: skip
     print(f"engine_trials_per_s={statistics.median(r[0] for r in rows):.2f}")
     print(f"bare_trials_per_s={statistics.median(r[1] for r in rows):.2f}")
     print(f"cpu_ratio_engine_bare={cpu_ratio:.2f}")

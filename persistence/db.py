@@ -10,7 +10,11 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'styletrial.sqlite'}"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, durable: bool = True) -> Engine:
+    """`durable=False` is for read-model projections only: a commit returns before it reaches the disk
+    (SQLite `synchronous=NORMAL` under WAL, PostgreSQL `synchronous_commit=off`). A power cut may then lose
+    the last projections, never corrupt the database; the workflow finds the read model behind and sends
+    the whole trial again. The ledger and the gateway's book always use a durable engine."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
 
@@ -21,10 +25,13 @@ def make_engine(url: str) -> Engine:
             cur = conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
+            if not durable:
+                cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    connect_args = {} if durable else {"options": "-c synchronous_commit=off"}
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args=connect_args)
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:

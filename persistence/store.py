@@ -46,9 +46,11 @@ LISTED = (
 
 
 class SqlStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, projection_engine: Engine | None = None) -> None:
         self.engine = engine
         self._sessions = make_sessions(engine)
+        # Projections may go through a faster, non-durable engine (see persistence.db.make_engine).
+        self._projections = make_sessions(projection_engine or engine)
         self._dialect = engine.dialect.name
 
     # ------------------------------------------------------------------ read model
@@ -58,7 +60,7 @@ class SqlStore:
         stored (a late retry): nothing is written then."""
         now = now or datetime.now(UTC)
         row = _trial_row(revision, view, now)
-        with self._sessions.begin() as s:
+        with self._projections.begin() as s:
             upsert = self._insert(TrialRecord).values(**row)
             upsert = upsert.on_conflict_do_update(
                 index_elements=["trial_id"],
@@ -83,7 +85,7 @@ class SqlStore:
     ) -> bool:
         """Apply what changed since `base_revision` (see `domain.view.merged`). False when `revision` is
         already stored (a retry); `ReadModelBehind` when the stored trial is not at `base_revision`."""
-        with self._sessions() as s:
+        with self._projections() as s:
             row = s.execute(
                 select(TrialRecord.revision, TrialRecord.view).where(TrialRecord.trial_id == changes.trial_id)
             ).first()

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from domain import commands as cmd
 from domain.examples import decisions, order, parcels
@@ -19,9 +19,22 @@ from tests.domain_support import Driver
 
 @pytest.fixture
 def store(db_url: str) -> Iterator[SqlStore]:
-    engine = make_engine(db_url)
-    yield SqlStore(engine)
+    # As in production: projections through a non-durable engine, the ledger through a durable one.
+    engine, projections = make_engine(db_url), make_engine(db_url, durable=False)
+    yield SqlStore(engine, projections)
     engine.dispose()
+    projections.dispose()
+
+
+def test_only_projections_commit_before_the_disk_has_them(db_url: str):
+    sql = "PRAGMA synchronous" if db_url.startswith("sqlite") else "SHOW synchronous_commit"
+    # SQLite: 2 is FULL, 1 NORMAL (under WAL, a commit waits for no fsync). PostgreSQL: on / off.
+    expected = {True: ("2", "on"), False: ("1", "off")}
+    for durable in (True, False):
+        engine = make_engine(db_url, durable=durable)
+        with engine.connect() as conn:
+            assert str(conn.execute(text(sql)).scalar_one()) in expected[durable]
+        engine.dispose()
 
 
 def snapshots() -> tuple[Driver, list[TrialView]]:
