@@ -35,14 +35,10 @@ soak: $(STAMP)
 	$(BIN)/python -m soak --trials 200
 	$(BIN)/python -m soak --trials 60 --payments stripe --seed 2
 
-# The benchmarks, one after the other (about 5 minutes); each prints its medians and p99s. See docs/performance.md.
+# The benchmarks, one after the other (about 30 minutes); each prints its report, and the run ends with the
+# headline figures as name=value lines (ratio_engine_bare=, history_kb=, read_p99_ms=, ...). See docs/performance.md.
 bench: $(STAMP)
-	$(BIN)/python -m bench.bench_domain
-	$(BIN)/python -m bench.bench_projection
-	$(BIN)/python -m bench.bench_payments
-	$(BIN)/python -m bench.bench_workflow 60 10
-	$(BIN)/python -m bench.bench_api 60 10
-	$(BIN)/python -m bench.bench_history 25
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) data test-output .pytest_cache .mypy_cache .ruff_cache

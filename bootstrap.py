@@ -132,10 +132,10 @@ def build_worker(
         task_queue=task_queue,
         workflows=[StyleTrialWorkflow],
         max_cached_workflows=max_cached_workflows,
-        # Unsandboxed: the sandbox re-imports the workflow module for every trial it caches (130 KiB and a
-        # third of the worker's CPU per trial, docs/performance.md) and only ever checked workflows/*.py,
-        # since the domain is passed through it. tests/unit/test_workflow_determinism.py checks that code
-        # statically instead, and the replay tests still run the recorded trials in the SDK's sandbox.
+        # Unsandboxed: the sandbox re-imports the workflow module for every trial it caches (130 KiB of
+        # memory and 16% of the worker's CPU per trial, docs/performance.md) and only ever checked
+        # workflows/*.py, since the domain is passed through it. tests/unit/test_workflow_determinism.py
+        # checks that code statically instead; the replay tests still run recorded trials in the sandbox.
         # (`sandboxed=True` is there to measure that: bench/bench_engine_vs_bare.py.)
         workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
         activities=[

@@ -1,5 +1,7 @@
 """Engines and sessions. SQLite is the embedded default; PostgreSQL (postgresql+psycopg://) in production."""
 
+import threading
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -32,6 +34,22 @@ def make_engine(url: str, *, durable: bool = True) -> Engine:
         return engine
     connect_args = {} if durable else {"options": "-c synchronous_commit=off"}
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args=connect_args)
+
+
+_SQLITE_WRITERS: dict[str, threading.Lock] = {}
+_GUARD = threading.Lock()
+
+
+def one_writer(engine: Engine) -> AbstractContextManager[object]:
+    """Hold around a write transaction. SQLite lets one writer in at a time, and a writer that finds the file
+    locked sleeps and polls (up to 100 ms a time): with tens of activities writing at once that polling, not
+    the writes, set the pace (a worker opened one trial a second at 50 concurrent starts). Threads of this
+    process queue on a lock instead and hand over at once; other processes still meet the busy timeout.
+    PostgreSQL locks rows, not the database: nothing to hold."""
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _GUARD:
+        return _SQLITE_WRITERS.setdefault(str(engine.url.database), threading.Lock())
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:

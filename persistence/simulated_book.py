@@ -7,7 +7,7 @@ believes, this says what the "bank" did, and the tests compare the two.
 from sqlalchemy import Engine, select
 
 from activities.ports import GatewayOperation, SimulatedAuthorization
-from persistence.db import make_sessions
+from persistence.db import make_sessions, one_writer
 from persistence.models import SimulatedAuthorizationRecord, SimulatedOperationRecord
 
 
@@ -15,6 +15,7 @@ class SqlGatewayBook:
     blocking = True
 
     def __init__(self, engine: Engine) -> None:
+        self._engine = engine
         self._sessions = make_sessions(engine)
 
     def answers(self, key: str) -> list[GatewayOperation]:
@@ -27,7 +28,7 @@ class SqlGatewayBook:
             return [_operation(r) for r in rows]
 
     def record(self, op: GatewayOperation) -> None:
-        with self._sessions.begin() as s:
+        with one_writer(self._engine), self._sessions.begin() as s:
             s.add(
                 SimulatedOperationRecord(
                     key=op.key, kind=op.kind, trial_id=op.trial_id, amount=op.amount, approved=op.approved,
@@ -41,7 +42,7 @@ class SqlGatewayBook:
             return _authorization(row) if row else None
 
     def save(self, auth: SimulatedAuthorization) -> None:
-        with self._sessions.begin() as s:
+        with one_writer(self._engine), self._sessions.begin() as s:
             s.merge(
                 SimulatedAuthorizationRecord(
                     authorization_id=auth.id, trial_id=auth.trial_id, amount=auth.amount, remaining=auth.remaining,

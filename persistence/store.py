@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from activities.ports import LedgerEntry, ReadModelBehind
 from domain.view import TrialView, merged
-from persistence.db import make_sessions
+from persistence.db import make_sessions, one_writer
 from persistence.models import MoneyMovementRecord, PieceRecord, TrialEventRecord, TrialRecord
 
 # The attention reason the failing-task watcher sets (see mark_failing_tasks).
@@ -60,7 +60,7 @@ class SqlStore:
         stored (a late retry): nothing is written then."""
         now = now or datetime.now(UTC)
         row = _trial_row(revision, view, now)
-        with self._projections.begin() as s:
+        with one_writer(self.engine), self._projections.begin() as s:
             upsert = self._insert(TrialRecord).values(**row)
             upsert = upsert.on_conflict_do_update(
                 index_elements=["trial_id"],
@@ -137,7 +137,7 @@ class SqlStore:
         # Only the rows to flag and those flagged before: every worker runs this every 30 s, and a list of
         # all trials that need attention (for any reason) would grow with the business.
         flagged_before = cast(TrialRecord.attention, String).like(f"%{TASK_FAILING}%")
-        with self._sessions.begin() as s:
+        with one_writer(self.engine), self._sessions.begin() as s:
             flagged = s.scalars(select(TrialRecord).where(or_(TrialRecord.trial_id.in_(list(failing)), flagged_before)))
             for row in flagged:
                 attention = dict(row.attention)
@@ -217,7 +217,7 @@ class SqlStore:
             "idempotency_key": key, "trial_id": trial_id, "kind": kind, "amount": amount, "currency": currency,
             "status": "pending", "settlement": settlement, "created_at": now,
         }  # fmt: skip
-        with self._sessions.begin() as s:
+        with one_writer(self.engine), self._sessions.begin() as s:
             inserted = s.execute(
                 self._insert(MoneyMovementRecord)
                 .values(**row)
@@ -232,7 +232,7 @@ class SqlStore:
         expires_at: datetime | None = None, decline_code: str | None = None, now: datetime | None = None,
     ) -> None:  # fmt: skip
         """Record the gateway's answer. Only a pending row changes: a completed movement is final."""
-        with self._sessions.begin() as s:
+        with one_writer(self.engine), self._sessions.begin() as s:
             s.execute(
                 update(MoneyMovementRecord)
                 .where(MoneyMovementRecord.idempotency_key == key, MoneyMovementRecord.status == "pending")

@@ -1,0 +1,49 @@
+"""`make bench`: every benchmark in turn (about 30 minutes), each printing its own report, then the headline
+figures again as `name=value` lines at the very end, so that a script can read them.
+
+    .venv/bin/python -m bench
+"""
+
+import subprocess
+import sys
+
+RUNS = [
+    ["bench.bench_domain"],
+    ["bench.bench_projection"],
+    ["bench.bench_payments"],
+    ["bench.bench_workflow", "60", "10"],
+    ["bench.bench_history", "25"],
+    ["bench.bench_engine_vs_bare", "5", "20", "10"],
+    ["bench.bench_api", "100", "50"],
+    ["bench.bench_memory", "1000", "10000"],
+]
+HEADLINES = (
+    "ratio_engine_bare", "history_events", "history_kb", "read_p99_ms", "list_p99_ms", "command_p99_ms",
+    "rss_mib_10k", "rss_ratio_engine_bare", "evicted_command_p99_ms",
+)  # fmt: skip
+
+
+def main() -> int:
+    figures: dict[str, str] = {}
+    failed = []
+    for run in RUNS:
+        print(f"\n$ python -m {' '.join(run)}", flush=True)
+        done = subprocess.run([sys.executable, "-m", *run], capture_output=True, text=True)
+        print(done.stdout, end="", flush=True)
+        if done.returncode != 0:
+            failed.append(run[0])
+            print(done.stderr[-2000:], file=sys.stderr)
+        for line in done.stdout.splitlines():
+            name, sep, value = line.partition("=")
+            if sep and name.isidentifier():
+                figures[name] = value
+    print()
+    for name in HEADLINES:
+        print(f"{name}={figures.get(name, 'missing')}")
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
