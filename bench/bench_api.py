@@ -157,3 +157,7 @@ async def main(total: int = 100, clients: int = 50) -> None:
 if __name__ == "__main__":
     args = [int(a) for a in sys.argv[1:3]]
     asyncio.run(main(*args))
+    # Everything is reported and shut down. The SDK's bridge threads have aborted interpreter finalization
+    # here (PyGILState_Release, exit 134), which would count a finished benchmark as failed.
+    sys.stdout.flush()
+    os._exit(0)

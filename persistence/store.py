@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Insert, Row, String, cast, func, or_, select, update
+from sqlalchemy import Engine, Insert, Row, String, Text, cast, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -157,6 +157,13 @@ class SqlStore:
         with self._sessions() as s:
             raw = s.scalar(select(TrialRecord.view).where(TrialRecord.order_id == order_id))
         return None if raw is None else TrialView.model_validate(raw)
+
+    def view_json(self, order_id: str) -> str | None:
+        """The same, as the JSON text it was stored as: what an API read answers with, neither parsed nor
+        validated again (the workflow's view was valid when it was projected)."""
+        with self._sessions() as s:
+            raw = s.scalar(select(cast(TrialRecord.view, Text)).where(TrialRecord.order_id == order_id))
+        return None if raw is None or raw == "null" else str(raw)
 
     def events(self, trial_id: str) -> list[TrialEventRecord]:
         with self._sessions() as s:

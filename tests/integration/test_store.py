@@ -1,5 +1,6 @@
 """The read model and the ledger on real databases (SQLite and PostgreSQL)."""
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -63,6 +64,11 @@ def test_a_projection_writes_the_trial_its_pieces_and_its_audit_trail(store: Sql
         (p.piece_id, p.state, p.decision) for p in latest.pieces
     ]
     assert [e.seq for e in store.events(latest.trial_id)] == [e.seq for e in latest.events]
+    # What the API answers with, as stored: exactly the view, with nothing parsed on the way out.
+    raw = store.view_json(latest.order_id)
+    assert raw is not None and TrialView.model_validate_json(raw) == latest
+    assert json.loads(raw) == latest.model_dump(mode="json")
+    assert store.view_json("no-such-order") is None
 
 
 def test_projections_are_idempotent_and_a_late_older_revision_changes_nothing(store: SqlStore):
