@@ -178,17 +178,21 @@ async def main(cached: int = 1000, open_trials: int = 10_000) -> None:
         settings = Settings(data_dir=folder, temporal_address=address, task_queue=f"mem-{uuid.uuid4()}")
         upgrade(settings.resolved_database_url)
         store = SqlStore(make_engine(settings.resolved_database_url))
-        print(f"worker RSS per {cached} cached open trials (each worker in its own process):")
-        engine_1k = await per_thousand(Engine(env.client, settings, store), cached)
-        bare_1k = await per_thousand(Bare(env.client, settings), cached)
-        print(f"  engine {engine_1k:.0f} MiB, bare {bare_1k:.0f} MiB per 1,000; ratio {engine_1k / bare_1k:.2f}")
+        engine_1k = bare_1k = float("nan")
+        if cached:  # 0 skips this part
+            print(f"worker RSS per {cached} cached open trials (each worker in its own process):")
+            engine_1k = await per_thousand(Engine(env.client, settings, store), cached)
+            bare_1k = await per_thousand(Bare(env.client, settings), cached)
+            print(f"  engine {engine_1k:.0f} MiB, bare {bare_1k:.0f} MiB per 1,000; ratio {engine_1k / bare_1k:.2f}")
 
         settings = settings.model_copy(update={"task_queue": f"mem-{uuid.uuid4()}"})
         engine = Engine(env.client, settings, store)
         worker = engine.worker(cache_mib=None)  # the default cache size
         try:
             began = time.perf_counter()
-            await engine.open(open_trials)
+            for done in range(0, open_trials, 1000):  # RSS as the open trials pile up past the cache size
+                await engine.open(min(1000, open_trials - done))
+                print(f"  {engine.started} open trials: worker RSS {worker.rss():.0f} MiB", flush=True)
             opened = time.perf_counter() - began
             rss = worker.rss()
             first = engine.order_ids[:50]  # the oldest: long gone from the cache
