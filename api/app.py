@@ -8,16 +8,17 @@ codec server in api/codec_server.py), the body limit, and the handlers that give
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client, RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
@@ -76,7 +77,7 @@ def create_app(
             CORSMiddleware, allow_origins=list(ui_origins), allow_methods=["POST", "OPTIONS"],
             allow_headers=list(UI_CORS_HEADERS), allow_credentials=True,
         )  # fmt: skip
-    app.middleware("http")(_never_a_bare_500)
+    app.add_middleware(NeverABare500)  # outermost of ours
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
@@ -84,26 +85,48 @@ def create_app(
     return app
 
 
-async def _never_a_bare_500(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+class NeverABare500:
     """Failures of what the API depends on answer in the error shape, and the connection stays usable.
 
     Temporal (or the database) being away is a 503 with Retry-After: the caller retries, with the same
     Idempotency-Key for a command. Anything else is a bug: a 500 in the same shape, logged with its trace.
     Handled here rather than in an exception handler, so the server never sees an exception (which would
-    make it drop the keep-alive connection).
+    make it drop the keep-alive connection). Plain ASGI, not Starlette's `BaseHTTPMiddleware`, whose task
+    group and streamed body per request were a good part of the API's CPU under load (docs/performance.md).
     """
-    try:
-        with at_the_edge():  # every body and parameter from outside is held to domain.bounds
-            return await asyncio.wait_for(call_next(request), REQUEST_TIMEOUT_SECONDS)
-    except (RPCError, RPCTimeoutOrCancelledError, TimeoutError, OperationalError) as err:
-        _log.warning("dependency unavailable on %s %s: %s", request.method, request.url.path, type(err).__name__)
-        return error_response(
-            503, "temporarily_unavailable", "The trial service is briefly unavailable; retry the same request shortly.",
-            {"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )  # fmt: skip
-    except Exception:
-        _log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            with at_the_edge():  # every body and parameter from outside is held to domain.bounds
+                await asyncio.wait_for(self.app(scope, receive, tracking), REQUEST_TIMEOUT_SECONDS)
+            return
+        except (RPCError, RPCTimeoutOrCancelledError, TimeoutError, OperationalError) as err:
+            if started:
+                raise
+            _log.warning("dependency unavailable on %s %s: %s", scope["method"], scope["path"], type(err).__name__)
+            response = error_response(
+                503, "temporarily_unavailable", "The trial service is briefly unavailable; retry the same request shortly.",
+                {"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )  # fmt: skip
+        except Exception:
+            if started:
+                raise
+            _log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            response = error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")
+        await response(scope, receive, send)
 
 
 async def _api_error(_: Request, err: ApiError) -> JSONResponse:
