@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Insert, Row, String, Text, cast, func, or_, select, update
+from sqlalchemy import Engine, Insert, Row, String, Text, cast, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -55,9 +55,13 @@ class SqlStore:
 
     # ------------------------------------------------------------------ read model
 
-    def project(self, revision: int, view: TrialView, now: datetime | None = None) -> bool:
+    def project(self, revision: int, view: TrialView, now: datetime | None = None, *, whole: bool = True) -> bool:
         """Write the trial as the workflow saw it at `revision`. False when a newer revision is already
-        stored (a late retry): nothing is written then."""
+        stored (a late retry): nothing is written then.
+
+        The whole trial (`whole`, as the workflow sends it the first time, or when the read model is behind)
+        is authoritative for the audit trail too: it may replace what a workflow task that never completed
+        wrote (its worker died after the projection ran), so stored events are overwritten by seq."""
         now = now or datetime.now(UTC)
         row = _trial_row(revision, view, now)
         with one_writer(self.engine), self._projections.begin() as s:
@@ -76,7 +80,7 @@ class SqlStore:
                 set_={k: stmt.excluded[k] for k in pieces[0] if k not in ("trial_id", "piece_id")},
             )
             s.execute(stmt, pieces)
-            self._append_events(s, view)
+            self._append_events(s, view, replace=whole)
             self._add_derived_movements(s, view, now)
         return True
 
@@ -94,14 +98,28 @@ class SqlStore:
         if row is None or row.revision != base_revision or row.view is None:
             stored = "nothing" if row is None else f"revision {row.revision}"
             raise ReadModelBehind(f"{changes.trial_id}: changes since {base_revision}, but it holds {stored}")
-        return self.project(revision, merged(TrialView.model_validate(row.view), changes), now)
+        return self.project(revision, merged(TrialView.model_validate(row.view), changes), now, whole=False)
 
-    def _append_events(self, s: Session, view: TrialView) -> None:
+    def _append_events(self, s: Session, view: TrialView, *, replace: bool) -> None:
         stored = s.scalar(select(func.max(TrialEventRecord.seq)).where(TrialEventRecord.trial_id == view.trial_id)) or 0
-        new = [e for e in view.events if e.seq > stored]
+        new = view.events if replace else [e for e in view.events if e.seq > stored]
         if new:
             rows = [{"trial_id": view.trial_id, **e.model_dump()} for e in new]
-            s.execute(self._insert(TrialEventRecord).on_conflict_do_nothing(), rows)
+            stmt = self._insert(TrialEventRecord)
+            if replace:
+                fields = [k for k in rows[0] if k not in ("trial_id", "seq")]
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["trial_id", "seq"], set_={k: stmt.excluded[k] for k in fields}
+                )
+            else:
+                stmt = stmt.on_conflict_do_nothing()
+            s.execute(stmt, rows)
+        if replace and stored > len(view.events):  # the dead attempt had gone further than the trial did
+            s.execute(
+                delete(TrialEventRecord).where(
+                    TrialEventRecord.trial_id == view.trial_id, TrialEventRecord.seq > len(view.events)
+                )
+            )
 
     def _add_derived_movements(self, s: Session, view: TrialView, now: datetime) -> None:
         # Payment activities write their own rows; what the trial derives without a gateway call (the

@@ -60,6 +60,8 @@ _TIMEOUT = timedelta(seconds=30)
 # A deadline that passed while an activity ran still gets a (tiny) timer, so whether a timer starts never
 # depends on the task's clock.
 _SHORTEST_TIMER = timedelta(milliseconds=1)
+# Room for projections within one workflow task before the next task's revisions (see `_next_revision`).
+_REVISIONS_PER_TASK = 1000
 # How a workflow task that failed on an activity's failure begins its message. A local activity (the
 # projection) leaves no event of its own when it fails, so this is how recovery recognises it.
 ACTIVITY_FAILED_FOR_GOOD = "activity failed for good:"
@@ -299,10 +301,10 @@ class StyleTrialWorkflow:
         digest = _digest(view)
         if digest == self._projected:
             return
-        self._revision += 1
+        previous, self._revision = self._revision, self._next_revision()
         pieces = {p.piece_id: _digest(p) for p in view.pieces}
-        lean = self._revision > 1 and workflow.patched(PATCH_LEAN_PROJECTION)
-        if not (lean and await self._project_changes(view, pieces)):
+        lean = previous > 0 and workflow.patched(PATCH_LEAN_PROJECTION)
+        if not (lean and await self._project_changes(view, pieces, previous)):
             await self._run_projection(
                 ReadModelActivities.project, ProjectTrial(revision=self._revision, view=view), "the trial"
             )
@@ -310,7 +312,19 @@ class StyleTrialWorkflow:
         self._projected_pieces = pieces
         self._projected_events, self._projected_movements = len(view.events), len(view.movements)
 
-    async def _project_changes(self, view: TrialView, pieces: dict[str, bytes]) -> bool:
+    def _next_revision(self) -> int:
+        """The number of the next projection. With lean events it grows with the history: a workflow task that
+        never completed (its worker died) may still have run its projection, a local activity, and written
+        what it saw under a revision; the task's retry sees more (a command that arrived meanwhile, a later
+        clock) and must not reuse that number, or the read model would keep the dead attempt's trial. The
+        retry stands at a longer history, so its revisions are larger, and the store takes them (or, for
+        changes on a base it does not hold, asks for the whole trial). Within one task: one more each time."""
+        if not self._lean_events:
+            return self._revision + 1
+        length = workflow.info().get_current_history_length()
+        return max(self._revision + 1, length * _REVISIONS_PER_TASK)
+
+    async def _project_changes(self, view: TrialView, pieces: dict[str, bytes], base: int) -> bool:
         """False when the read model is behind (restored from a backup, say): then the whole trial goes."""
         changes = view.model_copy(
             update={
@@ -319,7 +333,7 @@ class StyleTrialWorkflow:
                 "movements": view.movements[self._projected_movements :],
             }
         )
-        request = ProjectChanges(revision=self._revision, base_revision=self._revision - 1, changes=changes)
+        request = ProjectChanges(revision=self._revision, base_revision=base, changes=changes)
         try:
             await self._run_projection(ReadModelActivities.project_changes, request, "what changed")
         except _ReadModelBehind:

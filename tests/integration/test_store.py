@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text
 
+from activities.ports import ReadModelBehind
 from domain import commands as cmd
 from domain.examples import decisions, order, parcels
 from domain.status import TrialStatus
@@ -204,3 +205,21 @@ def test_the_failing_task_flag_is_set_and_cleared_without_touching_other_reasons
     assert cleared is not None and not cleared.needs_attention and cleared.attention == {}
     untouched = store.view(other.trial.order.order_id)
     assert untouched is not None and untouched.attention == {"dispatch_overdue": "Dispatch is late."}
+
+
+def test_a_retried_task_replaces_what_a_dead_attempt_projected(store: SqlStore):
+    """A workflow task whose worker died after its projection ran (a local activity) leaves a revision the
+    workflow never recorded. The task's retry numbers its projection higher and sends it on the last base it
+    knows: the store finds itself behind, the whole trial comes, and it replaces the dead attempt's rows,
+    audit trail included (found by the fault campaign: a trial's read model kept the dead attempt's events)."""
+    _, views = snapshots()
+    assert store.project(3000, views[0])
+    seen_by_the_dead = views[1].model_copy(
+        update={"events": [*views[1].events[:-1], views[1].events[-1].model_copy(update={"kind": "not_what_happened"})]}
+    )
+    assert store.project(21000, seen_by_the_dead, whole=False)
+    with pytest.raises(ReadModelBehind):
+        store.project_changes(24000, 3000, views[1])
+    assert store.project(24000, views[1])
+    assert store.view(views[1].order_id) == views[1]
+    assert [(e.seq, e.kind) for e in store.events(views[1].trial_id)] == [(e.seq, e.kind) for e in views[1].events]

@@ -31,10 +31,10 @@ pytestmark = [pytest.mark.devserver, pytest.mark.timeout(180)]
 
 
 class ProjectionWithABug(SqlStore):
-    def project(self, revision: int, view: TrialView, now: datetime | None = None) -> bool:
+    def project(self, revision: int, view: TrialView, now: datetime | None = None, *, whole: bool = True) -> bool:
         if view.status == "AWAITING_DISPATCH":
             raise ApplicationError("a bug in the projection", non_retryable=True)
-        return super().project(revision, view, now)
+        return super().project(revision, view, now, whole=whole)
 
 
 async def _sleep(_: timedelta) -> None:
