@@ -107,9 +107,11 @@ class Ledger(Protocol):
 
 
 class ReadModel(Protocol):
-    def project(self, revision: int, view: TrialView) -> bool: ...
+    def project(self, revision: int, view: TrialView, *, replaces_below: int | None = None) -> bool: ...
 
-    def project_changes(self, revision: int, base_revision: int, changes: TrialView) -> bool: ...
+    def project_changes(
+        self, revision: int, base_revision: int, changes: TrialView, *, replaces_below: int | None = None
+    ) -> bool: ...
 
 
 class ReadModelBehind(Exception):

@@ -19,6 +19,8 @@ class ProjectTrial(BaseModel):
 
     revision: int
     view: TrialView
+    # A stored revision below this is replaced (default: below `revision`); see `SqlStore.project`.
+    replaces_below: int | None = None
 
 
 class ProjectChanges(BaseModel):
@@ -28,6 +30,7 @@ class ProjectChanges(BaseModel):
     revision: int
     base_revision: int
     changes: TrialView
+    replaces_below: int | None = None
 
 
 class ReadModelActivities:
@@ -36,13 +39,19 @@ class ReadModelActivities:
 
     @activity.defn(name="read_model.project")
     async def project(self, req: ProjectTrial) -> bool:
-        return await asyncio.to_thread(self._read_model.project, req.revision, req.view)
+        return await asyncio.to_thread(
+            self._read_model.project, req.revision, req.view, replaces_below=req.replaces_below
+        )
 
     @activity.defn(name="read_model.project_changes")
     async def project_changes(self, req: ProjectChanges) -> bool:
         try:
             return await asyncio.to_thread(
-                self._read_model.project_changes, req.revision, req.base_revision, req.changes
+                self._read_model.project_changes,
+                req.revision,
+                req.base_revision,
+                req.changes,
+                replaces_below=req.replaces_below,
             )
         except ReadModelBehind as err:
             raise ApplicationError(str(err), type=READ_MODEL_BEHIND, non_retryable=True) from err

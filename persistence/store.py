@@ -55,13 +55,22 @@ class SqlStore:
 
     # ------------------------------------------------------------------ read model
 
-    def project(self, revision: int, view: TrialView, now: datetime | None = None, *, whole: bool = True) -> bool:
+    def project(
+        self, revision: int, view: TrialView, now: datetime | None = None, *, whole: bool = True,
+        replaces_below: int | None = None,
+    ) -> bool:  # fmt: skip
         """Write the trial as the workflow saw it at `revision`. False when a newer revision is already
         stored (a late retry): nothing is written then.
 
+        `replaces_below` (default: `revision`) is the revision below which a stored trial is replaced. A
+        workflow that numbers its revisions by workflow task (see `StyleTrialWorkflow._next_revision`) sets
+        it to the end of its task's numbers: two attempts of one task (the first one's worker died after its
+        projection ran) number alike, and the attempt that writes last is the one that goes on, since a
+        task's attempts run one after the other.
+
         The whole trial (`whole`, as the workflow sends it the first time, or when the read model is behind)
         is authoritative for the audit trail too: it may replace what a workflow task that never completed
-        wrote (its worker died after the projection ran), so stored events are overwritten by seq."""
+        wrote, so stored events are overwritten by seq."""
         now = now or datetime.now(UTC)
         row = _trial_row(revision, view, now)
         with one_writer(self.engine), self._projections.begin() as s:
@@ -69,7 +78,7 @@ class SqlStore:
             upsert = upsert.on_conflict_do_update(
                 index_elements=["trial_id"],
                 set_={k: upsert.excluded[k] for k in row if k != "trial_id"},
-                where=TrialRecord.revision < upsert.excluded.revision,
+                where=TrialRecord.revision < (revision if replaces_below is None else replaces_below),
             ).returning(TrialRecord.revision)
             if s.execute(upsert).first() is None:
                 return False
@@ -85,20 +94,24 @@ class SqlStore:
         return True
 
     def project_changes(
-        self, revision: int, base_revision: int, changes: TrialView, now: datetime | None = None
-    ) -> bool:
-        """Apply what changed since `base_revision` (see `domain.view.merged`). False when `revision` is
-        already stored (a retry); `ReadModelBehind` when the stored trial is not at `base_revision`."""
+        self, revision: int, base_revision: int, changes: TrialView, now: datetime | None = None,
+        replaces_below: int | None = None,
+    ) -> bool:  # fmt: skip
+        """Apply what changed since `base_revision` (see `domain.view.merged`). False when a revision at or
+        above `replaces_below` (default: `revision`) is already stored (a late retry); `ReadModelBehind` when
+        the stored trial is not at `base_revision`, which includes `revision` itself stored by an attempt of
+        the task that may have seen something else: the whole trial then replaces it."""
         with self._projections() as s:
             row = s.execute(
                 select(TrialRecord.revision, TrialRecord.view).where(TrialRecord.trial_id == changes.trial_id)
             ).first()
-        if row is not None and row.revision >= revision:
+        if row is not None and row.revision >= (revision if replaces_below is None else replaces_below):
             return False
         if row is None or row.revision != base_revision or row.view is None:
             stored = "nothing" if row is None else f"revision {row.revision}"
             raise ReadModelBehind(f"{changes.trial_id}: changes since {base_revision}, but it holds {stored}")
-        return self.project(revision, merged(TrialView.model_validate(row.view), changes), now, whole=False)
+        merged_view = merged(TrialView.model_validate(row.view), changes)
+        return self.project(revision, merged_view, now, whole=False, replaces_below=replaces_below)
 
     def _append_events(self, s: Session, view: TrialView, *, replace: bool) -> None:
         stored = s.scalar(select(func.max(TrialEventRecord.seq)).where(TrialEventRecord.trial_id == view.trial_id)) or 0

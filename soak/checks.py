@@ -144,8 +144,10 @@ async def check_trial(client: Client, books: Books, gateway: Gateway, order_id: 
         v.stuck.append(f"still {v.status}")
     if desc.status == WorkflowExecutionStatus.COMPLETED:
         result = await handle.result()
-        if result.model_dump(mode="json") != view:
-            v.lost.append("the read model differs from the workflow's result")
+        differences = differing_paths(result.model_dump(mode="json"), view)
+        if differences:
+            v.lost.append(f"the read model differs from the workflow's result at {', '.join(differences[:8])}")
+            (histories / f"{trial_id}.json").write_text(history.to_json())
     elif desc.status != WorkflowExecutionStatus.RUNNING:
         v.stuck.append(f"the workflow ended {desc.status.name if desc.status else '?'}")
 
@@ -181,3 +183,20 @@ async def check_trial(client: Client, books: Books, gateway: Gateway, order_id: 
         if held:
             v.lost.append(f"a hold is left at the gateway: {held}")
     return v
+
+
+def differing_paths(want: Any, got: Any, path: str = "") -> list[str]:
+    """Where two JSON documents differ, as paths (`pieces[3].state`), so that a defect names its field."""
+    if isinstance(want, dict) and isinstance(got, dict):
+        return [
+            d for k in sorted(want.keys() | got.keys()) for d in differing_paths(want.get(k), got.get(k), f"{path}.{k}")
+        ]
+    if isinstance(want, list) and isinstance(got, list) and len(want) == len(got):
+        return [
+            d for i, (w, g) in enumerate(zip(want, got, strict=True)) for d in differing_paths(w, g, f"{path}[{i}]")
+        ]
+    if want == got:
+        return []
+    if isinstance(want, list) and isinstance(got, list):
+        return [f"{path.lstrip('.')} ({len(want)} in the workflow, {len(got)} stored)"]
+    return [f"{path.lstrip('.')} ({want!r} in the workflow, {got!r} stored)"]

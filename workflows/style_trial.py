@@ -103,6 +103,9 @@ class StyleTrialWorkflow:
         self._projected_movements = 0
         self._published: dict[str, object] | None = None
         self._revision = 0
+        # Below which stored revision the current one replaces what the read model holds (lean events: the
+        # end of this workflow task's numbers; see `_next_revision`); None: below itself.
+        self._replaces_below: int | None = None
         self._refused: DomainError | None = None
         self._trial: Trial | None = None
         # The history clock: the latest moment the workflow *knows* has passed, from what history records
@@ -301,28 +304,29 @@ class StyleTrialWorkflow:
         digest = _digest(view)
         if digest == self._projected:
             return
-        previous, self._revision = self._revision, self._next_revision()
+        previous = self._revision
+        self._revision, self._replaces_below = self._next_revision()
         pieces = {p.piece_id: _digest(p) for p in view.pieces}
         lean = previous > 0 and workflow.patched(PATCH_LEAN_PROJECTION)
         if not (lean and await self._project_changes(view, pieces, previous)):
-            await self._run_projection(
-                ReadModelActivities.project, ProjectTrial(revision=self._revision, view=view), "the trial"
-            )
+            request = ProjectTrial(revision=self._revision, view=view, replaces_below=self._replaces_below)
+            await self._run_projection(ReadModelActivities.project, request, "the trial")
         self._projected = digest
         self._projected_pieces = pieces
         self._projected_events, self._projected_movements = len(view.events), len(view.movements)
 
-    def _next_revision(self) -> int:
-        """The number of the next projection. With lean events it grows with the history: a workflow task that
-        never completed (its worker died) may still have run its projection, a local activity, and written
-        what it saw under a revision; the task's retry sees more (a command that arrived meanwhile, a later
-        clock) and must not reuse that number, or the read model would keep the dead attempt's trial. The
-        retry stands at a longer history, so its revisions are larger, and the store takes them (or, for
-        changes on a base it does not hold, asks for the whole trial). Within one task: one more each time."""
+    def _next_revision(self) -> tuple[int, int | None]:
+        """The number of the next projection, and below which stored number it replaces what the read model
+        holds. With lean events the numbers grow with the history, `_REVISIONS_PER_TASK` to a workflow task:
+        a task that never completed (its worker died) may still have run its projection, a local activity,
+        and written what it saw; the task's next attempt may see more (a command that arrived meanwhile, a
+        later clock) and must replace it. An attempt that stands at a longer history numbers higher; one at
+        the same length (a retried attempt records no event) numbers alike, and replaces whatever its task
+        wrote, since a task's attempts run one after the other. Within one task: one more each time."""
         if not self._lean_events:
-            return self._revision + 1
+            return self._revision + 1, None
         length = workflow.info().get_current_history_length()
-        return max(self._revision + 1, length * _REVISIONS_PER_TASK)
+        return max(self._revision + 1, length * _REVISIONS_PER_TASK), (length + 1) * _REVISIONS_PER_TASK
 
     async def _project_changes(self, view: TrialView, pieces: dict[str, bytes], base: int) -> bool:
         """False when the read model is behind (restored from a backup, say): then the whole trial goes."""
@@ -333,7 +337,9 @@ class StyleTrialWorkflow:
                 "movements": view.movements[self._projected_movements :],
             }
         )
-        request = ProjectChanges(revision=self._revision, base_revision=base, changes=changes)
+        request = ProjectChanges(
+            revision=self._revision, base_revision=base, changes=changes, replaces_below=self._replaces_below
+        )
         try:
             await self._run_projection(ReadModelActivities.project_changes, request, "what changed")
         except _ReadModelBehind:

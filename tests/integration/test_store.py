@@ -223,3 +223,26 @@ def test_a_retried_task_replaces_what_a_dead_attempt_projected(store: SqlStore):
     assert store.project(24000, views[1])
     assert store.view(views[1].order_id) == views[1]
     assert [(e.seq, e.kind) for e in store.events(views[1].trial_id)] == [(e.seq, e.kind) for e in views[1].events]
+
+
+def test_an_attempt_at_the_same_history_length_replaces_what_its_dead_twin_wrote(store: SqlStore):
+    """A retried attempt of a workflow task records no event, so when the attempt after a dead one dies too,
+    the next stands at the same history length and numbers its projections alike. The task's numbers are
+    its own: the attempt that writes last replaces what the others wrote, even a higher number, while a
+    late write from an earlier task changes nothing."""
+    _, views = snapshots()
+    task = 21
+    below = (task + 1) * 1000
+    assert store.project(3000, views[0], replaces_below=4000)
+    dead = views[2]  # the dead attempt's clock was later: it saw the trial end
+    assert store.project(21000, dead, whole=False, replaces_below=below)
+    assert store.project(21001, dead, whole=False, replaces_below=below), "the dead attempt went one further"
+    with pytest.raises(ReadModelBehind):
+        store.project_changes(21000, 3000, views[1], replaces_below=below)
+    assert store.project(21000, views[1], replaces_below=below)
+    assert store.view(views[1].order_id) == views[1]
+    with pytest.raises(ReadModelBehind, match="holds revision 21000"):
+        store.project_changes(21000, 21000 - 1, views[1], replaces_below=below)
+    assert not store.project(3000, views[0], replaces_below=4000), "a late write from an earlier task"
+    assert not store.project_changes(3001, 3000, views[0], replaces_below=4000)
+    assert store.view(views[1].order_id) == views[1]

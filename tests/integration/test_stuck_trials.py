@@ -31,10 +31,13 @@ pytestmark = [pytest.mark.devserver, pytest.mark.timeout(180)]
 
 
 class ProjectionWithABug(SqlStore):
-    def project(self, revision: int, view: TrialView, now: datetime | None = None, *, whole: bool = True) -> bool:
+    def project(
+        self, revision: int, view: TrialView, now: datetime | None = None, *, whole: bool = True,
+        replaces_below: int | None = None,
+    ) -> bool:  # fmt: skip
         if view.status == "AWAITING_DISPATCH":
             raise ApplicationError("a bug in the projection", non_retryable=True)
-        return super().project(revision, view, now, whole=whole)
+        return super().project(revision, view, now, whole=whole, replaces_below=replaces_below)
 
 
 async def _sleep(_: timedelta) -> None:
