@@ -19,7 +19,7 @@ class Services:
     policy: TrialPolicy
 
 
-def _services(request: Request) -> Services:
+async def _services(request: Request) -> Services:  # async: no thread pool hand-off (see api.auth)
     services: Services = request.app.state.services
     return services
 

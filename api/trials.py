@@ -1,7 +1,6 @@
 """Starting a trial, and reading trials. Reads come from the read model, never from a workflow query: a read
 must not wait on a worker, nor make a worker that does not hold the trial replay it."""
 
-import asyncio
 import base64
 from datetime import UTC, datetime
 from typing import Annotated
@@ -52,7 +51,7 @@ async def list_trials(
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> Response:
     """Trials from the read model, newest first; pass `next_cursor` back as `cursor` for the next page."""
-    page = await asyncio.to_thread(
+    page = await services.store.read(
         services.store.list_trials, status=status, customer_id=customer_id, needs_attention=needs_attention,
         ending_before=_utc_filter(ending_before) if ending_before else None, limit=limit, after=_decode_cursor(cursor),
     )  # fmt: skip

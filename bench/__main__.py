@@ -18,7 +18,8 @@ RUNS = [
     ["bench.bench_memory", "1000", "10000"],
 ]
 HEADLINES = (
-    "ratio_engine_bare", "history_events", "history_kb", "read_p99_ms", "list_p99_ms", "command_p99_ms",
+    "ratio_engine_bare", "history_events", "history_kb", "read_p99_ms", "list_p99_ms", "read_mixed_p99_ms",
+    "command_p99_ms",
     "rss_mib_10k", "rss_ratio_engine_bare", "evicted_command_p99_ms",
 )  # fmt: skip
 

@@ -6,13 +6,21 @@
 Each client plays fulfilment and support at once: it starts a 30-piece trial, waits until it is accepted,
 then runs dispatch, two deliveries, 30 decisions and finish early; after every command it reads a trial
 (its own, or one of the trials opened before the run) and the first page of the list. Reads come from the
-read model, commands go through the workflow. Ends with `read_p99_ms=`, `list_p99_ms=`, `command_p99_ms=`.
+read model, commands go through the workflow.
+
+The load generator is itself Python (httpx), and at 50 clients it takes a whole core of the two: it slows
+what it measures. So the reads are then measured again with `wrk` (Debian's, in C; skipped when it is not
+installed) at the same 50 connections, on the trials the run made, while the worker and the server idle.
+Ends with `read_p99_ms=` and `list_p99_ms=` (wrk, or the mixed run without it), `read_mixed_p99_ms=`,
+`list_mixed_p99_ms=` and `command_p99_ms=` (the mixed run).
 """
 
 import asyncio
 import json
 import os
 import random
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -32,6 +40,7 @@ from persistence.migrate import upgrade
 from workflows import search_attributes
 
 AUTH = {"Authorization": "Bearer bench-token"}
+AUTH_HEADER = "Authorization: Bearer bench-token"
 ROOT = Path(__file__).parents[1]
 
 
@@ -133,6 +142,7 @@ async def main(total: int = 100, clients: int = 50) -> None:
             began = time.perf_counter()
             await asyncio.gather(*(client() for _ in range(total)))
             elapsed = time.perf_counter() - began
+        alone = reads_alone(port, load.known, clients, folder)
     finally:
         for p in processes:
             p.terminate()
@@ -149,9 +159,49 @@ async def main(total: int = 100, clients: int = 50) -> None:
         print(f"  {name:<26} {len(times):>5} requests  p50 {ms(times, 0.5):>5.0f} ms  p99 {ms(times, 0.99):>5.0f} ms")
     requests = len(load.reads) + len(load.lists) + len(load.commands) + len(load.starts)
     print(f"  throughput: {total / elapsed:.1f} trials/s, {requests / elapsed:.0f} requests/s")
-    print(f"read_p99_ms={ms(load.reads, 0.99):.0f}")
-    print(f"list_p99_ms={ms(load.lists, 0.99):.0f}")
+    for name, figures in alone.items():
+        print(f"  {name:<26} alone, wrk {clients} connections: {figures['rps']:.0f} requests/s", end="")
+        print(f"  p50 {figures['50%']:.0f} ms  p99 {figures['99%']:.0f} ms")
+    read_p99 = alone["read"]["99%"] if alone else ms(load.reads, 0.99)
+    list_p99 = alone["list"]["99%"] if alone else ms(load.lists, 0.99)
+    print(f"read_p99_ms={read_p99:.0f}")
+    print(f"list_p99_ms={list_p99:.0f}")
+    print(f"read_mixed_p99_ms={ms(load.reads, 0.99):.0f}")
+    print(f"list_mixed_p99_ms={ms(load.lists, 0.99):.0f}")
     print(f"command_p99_ms={ms(load.commands, 0.99):.0f}")
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def reads_alone(
+    port: int, orders: list[str], clients: int, folder: Path, seconds: int = 10
+) -> dict[str, dict[str, float]]:
+    """GET one trial (a random one of `orders`) and GET the list, each for `seconds` under wrk: requests/s and
+    the p50/p99 in ms. Empty when wrk is not installed."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        print("  (wrk is not installed: `apt-get install -y wrk` to measure the reads alone)")
+        return {}
+    paths = ", ".join(f'"/v1/trials/{o}"' for o in orders)
+    script = folder / "reads.lua"
+    script.write_text(
+        f'local paths = {{{paths}}}\nrequest = function() return wrk.format("GET", paths[math.random(#paths)]) end\n'
+    )
+    figures: dict[str, dict[str, float]] = {}
+    for name, target in (("read", ["-s", str(script), "/"]), ("list", ["/v1/trials?limit=50"])):
+        *options, path = target
+        out = subprocess.run(
+            [wrk, "-t2", f"-c{clients}", f"-d{seconds}s", "--latency", *options, "-H", AUTH_HEADER,
+             f"http://127.0.0.1:{port}{path}"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        if "Non-2xx" in out:
+            raise RuntimeError(f"wrk got errors:\n{out}")
+        latency = {q: float(v) * _UNITS[u] for q, v, u in re.findall(r"^\s+(50%|99%)\s+([\d.]+)(us|ms|s)$", out, re.M)}
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+        figures[name] = {**latency, "rps": rps}
+    return figures
 
 
 if __name__ == "__main__":

@@ -1,6 +1,5 @@
 """Start, read and command trials through Temporal, with domain error codes instead of RPC errors."""
 
-import asyncio
 from typing import Any
 
 from temporalio.client import (
@@ -86,13 +85,13 @@ class TrialClient:
         model (a tool, a test) it asks the workflow."""
         if self._read_model is None:
             return await self.view(order_id)
-        view = await asyncio.to_thread(self._read_model.view, order_id)
+        view = await self._read_model.read(self._read_model.view, order_id)
         return view if view is not None else await self.opening_view(order_id)
 
     async def read_json(self, order_id: str) -> str:
         """`read` as JSON text: straight from the read model as stored, without parsing or validating the
         view again (what the API answers with; a read then costs one indexed SELECT)."""
-        raw = await asyncio.to_thread(self._read_model.view_json, order_id) if self._read_model else None
+        raw = await self._read_model.read(self._read_model.view_json, order_id) if self._read_model else None
         return raw if raw is not None else (await self.read(order_id)).model_dump_json()
 
     async def send(self, order_id: str, update: Any, command: Any, update_id: str | None = None) -> TrialView:
