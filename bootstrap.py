@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 from sqlalchemy import Engine
 from temporalio.client import Client
@@ -30,10 +31,12 @@ from activities.stripe_gateway import StripeGateway
 from api.app import create_app
 from client.failing_tasks import watch_failing_tasks
 from client.trials import TrialClient
+from client.webhooks import Subscriber, WebhookDispatcher
 from config import Settings
 from persistence.db import make_engine
 from persistence.simulated_book import SqlGatewayBook
 from persistence.store import SqlStore
+from persistence.webhooks import WebhookQueue
 from security.codec import EncryptionCodec, codec_from, dev_keys
 from security.oidc import OidcConfig, OidcVerifier
 from workflows.style_trial import StyleTrialWorkflow
@@ -60,7 +63,16 @@ def default_adapters(settings: Settings) -> Adapters:
     (simulated by default, its state in that database), in-memory stock and a recording notifier."""
     engine = make_engine(settings.resolved_database_url)
     projections = make_engine(settings.resolved_database_url, durable=False)
-    return Adapters(store=SqlStore(engine, projections), gateway=payment_gateway(settings, engine))
+    store = SqlStore(engine, projections, subscribers=[s.name for s in settings.webhooks])
+    return Adapters(store=store, gateway=payment_gateway(settings, engine))
+
+
+def webhook_dispatcher(settings: Settings, store: SqlStore, http: httpx.AsyncClient) -> WebhookDispatcher:
+    """The loop that sends trial events to the subscribers in settings (none: it has nothing to send)."""
+    subscribers = [
+        Subscriber(s.name, s.url, [secret.get_secret_value() for secret in s.secrets]) for s in settings.webhooks
+    ]
+    return WebhookDispatcher(WebhookQueue(store.engine), subscribers, settings.webhook_backoff, http)
 
 
 def payment_gateway(settings: Settings, engine: Engine) -> PaymentGateway:
@@ -191,7 +203,13 @@ async def serve(settings: Settings, *, api: bool, worker: bool) -> None:
     )
     if temporal_worker and adapters:
         tasks.append(asyncio.create_task(temporal_worker.run()))
-        watcher = asyncio.create_task(watch_failing_tasks(client, adapters.store))
+    # Loops beside the worker that never end by themselves: cancelled at the stop.
+    loops: list[asyncio.Task[Any]] = []
+    webhook_http = httpx.AsyncClient()
+    if temporal_worker and adapters:
+        loops.append(asyncio.create_task(watch_failing_tasks(client, adapters.store)))
+        if settings.webhooks:
+            loops.append(asyncio.create_task(webhook_dispatcher(settings, adapters.store, webhook_http).run()))
     server = None
     if api:
         store = adapters.store if adapters else SqlStore(make_engine(settings.resolved_database_url))
@@ -209,8 +227,11 @@ async def serve(settings: Settings, *, api: bool, worker: bool) -> None:
     # starts again); whatever is left is cancelled.
     if server:
         server.should_exit = True
+    for loop_task in loops:
+        loop_task.cancel()
+    await asyncio.gather(*loops, return_exceptions=True)
+    await webhook_http.aclose()
     if temporal_worker:
-        watcher.cancel()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(temporal_worker.shutdown(), STOP_GRACE_SECONDS)
     _, late = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)

@@ -3,12 +3,34 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.policy import TrialPolicy
+from security.webhook_signing import key_of
 
 ROLES = ("fulfilment", "support", "read")
+
+
+class WebhookSubscriber(BaseModel):
+    """A system that receives the trial events (docs/integrations.md)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,59}$")
+    url: str = Field(pattern=r"^https?://", max_length=2000)
+    # One secret, or two during a rotation (each message is then signed with both). Never logged.
+    secrets: list[SecretStr] = Field(min_length=1, max_length=2, repr=False)
+
+    @field_validator("secrets")
+    @classmethod
+    def _are_secrets(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for secret in value:
+            key_of(secret.get_secret_value())
+        return value
+
+
+# How long a webhook delivery waits after each failed attempt: 5 s doubling to 43 minutes, then hourly: 33
+# retries over about a day (24.4 h); then the delivery is dead and staff see it (GET /v1/webhooks).
+DEFAULT_WEBHOOK_BACKOFF = [5.0 * 2**i for i in range(10)] + [3600.0] * 23
 
 
 class Settings(BaseSettings):
@@ -54,6 +76,10 @@ class Settings(BaseSettings):
     stripe_api_key: SecretStr | None = None
     # Stripe's API by default; a localstripe or a proxy for tests.
     stripe_api_base: str = "https://api.stripe.com"
+    # Webhook subscribers, JSON: [{"name": "oms", "url": "https://...", "secrets": ["whsec_..."]}]
+    webhooks: list[WebhookSubscriber] = Field(default_factory=list, max_length=20, repr=False)
+    # Seconds between a delivery's attempts (see DEFAULT_WEBHOOK_BACKOFF); its length is the attempts.
+    webhook_backoff: list[float] = Field(default_factory=lambda: list(DEFAULT_WEBHOOK_BACKOFF), min_length=1)
 
     @property
     def resolved_database_url(self) -> str:

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client, RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from api import commands, health
+from api import commands, health, webhooks
 from api import trials as trial_routes
 from api.auth import ApiError, role_of_token
 from api.codec_server import UI_CORS_HEADERS, codec_router
@@ -68,7 +68,7 @@ def create_app(
     app.state.services = Services(temporal=temporal, trials=trials, store=store, policy=policy)
     app.state.tokens = tokens
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
-    for router in (health.router, trial_routes.router, commands.router):
+    for router in (health.router, trial_routes.router, commands.router, webhooks.router):
         app.include_router(router)
     if codec is not None:
         app.include_router(codec_router(codec, partial(role_of_token, tokens), codec_ui_key, codec_oidc))

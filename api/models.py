@@ -1,9 +1,9 @@
 """Bodies the API answers with besides the trial view, and the error shape every failure shares."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain import commands as cmd
 from domain.bounds import Label
@@ -55,3 +55,29 @@ class TrialList(BaseModel):
 class Health(BaseModel):
     status: str
     checks: dict[str, str] = {}
+
+
+class WebhookDelivery(BaseModel):
+    """One trial event for one subscriber, and where its delivery stands."""
+
+    subscriber: str = Field(description="The subscriber's name in settings.", examples=["oms"])
+    event_id: str = Field(description="The event's id, sent as `webhook-id`.", examples=["evt_style-trial-o-1_3"])
+    trial_id: str = Field(examples=["style-trial-o-1"])
+    seq: int = Field(description="The event's place in its trial's audit trail.", examples=[3])
+    type: str = Field(description="The event type (docs/integrations.md).", examples=["trial.dispatched"])
+    status: Literal["pending", "delivered", "dead"] = Field(
+        description="dead: the retries are spent; the trial's later events wait until it is replayed."
+    )
+    attempts: int = Field(description="Attempts made so far.", examples=[1])
+    next_attempt_at: datetime = Field(description="When it is (or was) next due, UTC.")
+    last_error: str | None = Field(description="The last attempt's failure: an HTTP status or an error class.")
+    delivered_at: datetime | None
+
+
+class WebhookDeliveries(BaseModel):
+    items: list[WebhookDelivery]
+
+
+class Replayed(BaseModel):
+    event_id: str
+    deliveries: int = Field(description="How many deliveries start over (one per subscriber, or the one named).")

@@ -198,3 +198,47 @@ class SimulatedOperationRecord(Base):
     approved: Mapped[bool] = mapped_column(Boolean)
     reference: Mapped[str | None] = mapped_column(String(80))
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class OutboxEventRecord(Base):
+    """An event of a trial for the systems around it (`domain.trial_events`), written in the same transaction
+    as the projection it comes from. The body is stored as it is sent, so every delivery and every replay
+    of an event carries the same bytes."""
+
+    __tablename__ = "outbox_events"
+
+    event_id: Mapped[str] = mapped_column(String(260), primary_key=True)
+    trial_id: Mapped[str] = mapped_column(String(200))
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(60))
+    occurred_at: Mapped[datetime] = mapped_column(Timestamp)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+    __table_args__ = (Index("ix_outbox_events_trial_id_seq", "trial_id", "seq", unique=True),)
+
+
+class WebhookDeliveryRecord(Base):
+    """One event for one subscriber: pending until the subscriber answers 2xx, `dead` once the retries are
+    spent (staff see it and replay it). A trial's events go to a subscriber in order: an event waits while
+    an earlier one of its trial is not delivered."""
+
+    __tablename__ = "webhook_deliveries"
+
+    subscriber: Mapped[str] = mapped_column(String(60), primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("outbox_events.event_id"), primary_key=True)
+    trial_id: Mapped[str] = mapped_column(String(200))
+    seq: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(Timestamp)
+    # Who is sending it until when: a delivery loop claims a row before it sends, so that two workers do
+    # not send the same event at once; a loop that dies lets its claim run out.
+    leased_until: Mapped[datetime | None] = mapped_column(Timestamp)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    delivered_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    __table_args__ = (
+        Index("ix_webhook_deliveries_subscriber_trial_id_seq", "subscriber", "trial_id", "seq"),
+        Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    )

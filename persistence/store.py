@@ -5,7 +5,7 @@ or a worker restart) changes nothing the first attempt already wrote.
 """
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
@@ -15,9 +15,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from activities.ports import LedgerEntry, ReadModelBehind
-from domain.view import TrialView, merged
+from domain.trial_events import trial_events
+from domain.view import EventView, TrialView, merged
 from persistence.db import make_sessions, one_writer
-from persistence.models import MoneyMovementRecord, PieceRecord, TrialEventRecord, TrialRecord
+from persistence.models import (
+    MoneyMovementRecord,
+    OutboxEventRecord,
+    PieceRecord,
+    TrialEventRecord,
+    TrialRecord,
+    WebhookDeliveryRecord,
+)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -51,8 +59,13 @@ LISTED = (
 
 
 class SqlStore:
-    def __init__(self, engine: Engine, projection_engine: Engine | None = None) -> None:
+    def __init__(
+        self, engine: Engine, projection_engine: Engine | None = None, subscribers: Sequence[str] = ()
+    ) -> None:
         self.engine = engine
+        # The webhook subscribers (by name): each new trial event gets a delivery row per subscriber, in the
+        # projection's transaction. A subscriber added later receives the events recorded from then on.
+        self.subscribers = list(subscribers)
         self._sessions = make_sessions(engine)
         # Projections may go through a faster, non-durable engine (see persistence.db.make_engine).
         self._projections = make_sessions(projection_engine or engine)
@@ -104,7 +117,7 @@ class SqlStore:
                 set_={k: stmt.excluded[k] for k in pieces[0] if k not in ("trial_id", "piece_id")},
             )
             s.execute(stmt, pieces)
-            self._append_events(s, view, replace=whole)
+            self._add_to_outbox(s, view, self._append_events(s, view, replace=whole), now)
             self._add_derived_movements(s, view, now)
         return True
 
@@ -128,7 +141,8 @@ class SqlStore:
         merged_view = merged(TrialView.model_validate(row.view), changes)
         return self.project(revision, merged_view, now, whole=False, replaces_below=replaces_below)
 
-    def _append_events(self, s: Session, view: TrialView, *, replace: bool) -> None:
+    def _append_events(self, s: Session, view: TrialView, *, replace: bool) -> list[EventView]:
+        """Store the audit events not stored yet (all of them, by seq, when `replace`); returns those."""
         stored = s.scalar(select(func.max(TrialEventRecord.seq)).where(TrialEventRecord.trial_id == view.trial_id)) or 0
         new = view.events if replace else [e for e in view.events if e.seq > stored]
         if new:
@@ -147,6 +161,30 @@ class SqlStore:
                 delete(TrialEventRecord).where(
                     TrialEventRecord.trial_id == view.trial_id, TrialEventRecord.seq > len(view.events)
                 )
+            )
+        return new
+
+    def _add_to_outbox(self, s: Session, view: TrialView, events: list[EventView], now: datetime) -> None:
+        """The trial events for the systems around it, and a delivery of each per subscriber. An event
+        already in the outbox stays as it was first written (it may have been delivered): ids are stable."""
+        if not events:
+            return
+        rows = [
+            {"event_id": e.id, "trial_id": e.data.trial_id, "seq": e.data.seq, "type": e.type.value,
+             "occurred_at": e.occurred_at, "body": e.model_dump_json(), "created_at": now}
+            for e in trial_events(view, events)
+        ]  # fmt: skip
+        s.execute(self._insert(OutboxEventRecord).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+        if self.subscribers:
+            deliveries = [
+                {"subscriber": name, "event_id": r["event_id"], "trial_id": r["trial_id"], "seq": r["seq"],
+                 "status": "pending", "attempts": 0, "next_attempt_at": now}
+                for name in self.subscribers
+                for r in rows
+            ]  # fmt: skip
+            s.execute(
+                self._insert(WebhookDeliveryRecord).on_conflict_do_nothing(index_elements=["subscriber", "event_id"]),
+                deliveries,
             )
 
     def _add_derived_movements(self, s: Session, view: TrialView, now: datetime) -> None:

@@ -1,0 +1,85 @@
+"""The delivery loop: sends each trial event to every subscriber, signed (Standard Webhooks), in order per
+trial, at least once, with retries on a schedule (docs/integrations.md).
+
+It runs in every worker process beside the Temporal worker, never in workflow code: sending is a side effect
+with its own retries, and it must go on while no workflow runs. The queue (`persistence.webhooks`) decides
+who sends what, so any number of loops may run.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from persistence.webhooks import Claimed, WebhookQueue
+from security.webhook_signing import headers
+
+log = logging.getLogger("styletrial.webhooks")
+# A subscriber that has not answered by then has failed this attempt.
+SEND_TIMEOUT_SECONDS = 10.0
+# A claimed delivery nobody reported on in this time (its loop died) is sent again.
+LEASE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    name: str
+    url: str
+    secrets: list[str]
+
+
+class WebhookDispatcher:
+    def __init__(
+        self, queue: WebhookQueue, subscribers: list[Subscriber], backoff: list[float], http: httpx.AsyncClient,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:  # fmt: skip
+        self.queue = queue
+        self.subscribers = subscribers
+        self.backoff = backoff
+        self.http = http
+        self.clock = clock
+
+    async def run(self, idle_seconds: float = 0.25) -> None:
+        """Deliver until cancelled; sleep only when there was nothing to send."""
+        while True:
+            try:
+                sent = await self.deliver_due()
+            except Exception as err:  # the database is away: try again shortly
+                log.warning("webhook delivery round failed: %s", type(err).__name__)
+                sent = 0
+            if not sent:
+                await asyncio.sleep(idle_seconds)
+
+    async def deliver_due(self) -> int:
+        """One round: claim what is due for each subscriber (at most one event per trial) and send it, the
+        trials side by side. Returns how many attempts were made."""
+        attempts = 0
+        for subscriber in self.subscribers:
+            claimed = await asyncio.to_thread(self.queue.claim, subscriber.name, self.clock(), LEASE)
+            await asyncio.gather(*(self._send(subscriber, c) for c in claimed))
+            attempts += len(claimed)
+        return attempts
+
+    async def _send(self, subscriber: Subscriber, delivery: Claimed) -> None:
+        body = delivery.body.encode()
+        signed = headers(subscriber.secrets, delivery.event_id, int(time.time()), body)
+        try:
+            answer = await self.http.post(subscriber.url, content=body, headers=signed, timeout=SEND_TIMEOUT_SECONDS)
+            error = None if answer.is_success else f"HTTP {answer.status_code}"
+        except httpx.HTTPError as err:
+            error = type(err).__name__
+        if error is None:
+            await asyncio.to_thread(self.queue.delivered, subscriber.name, delivery.event_id, self.clock())
+            return
+        status = await asyncio.to_thread(
+            self.queue.failed, subscriber.name, delivery.event_id, error, self.clock(), self.backoff
+        )
+        # Ids and the error class only: never the body or the subscriber's answer.
+        log.warning(
+            "webhook %s to %s failed (%s, attempt %d)%s", delivery.event_id, subscriber.name, error,
+            delivery.attempts + 1, "; dead, staff can replay it" if status == "dead" else "",
+        )  # fmt: skip
