@@ -28,6 +28,7 @@ from activities.ports import Notifier, PaymentGateway, StockPort
 from activities.read_model import ReadModelActivities
 from activities.simulated_gateway import SimulatedGateway
 from activities.stripe_gateway import StripeGateway
+from activities.warehouse_stock import WarehouseStock
 from api.app import create_app
 from client.failing_tasks import watch_failing_tasks
 from client.trials import TrialClient
@@ -35,6 +36,7 @@ from client.webhooks import Subscriber, WebhookDispatcher
 from config import Settings
 from persistence.db import make_engine
 from persistence.simulated_book import SqlGatewayBook
+from persistence.stock import SqlStock
 from persistence.store import SqlStore
 from persistence.webhooks import WebhookQueue
 from security.codec import EncryptionCodec, codec_from, dev_keys
@@ -60,11 +62,21 @@ class Adapters:
 
 def default_adapters(settings: Settings) -> Adapters:
     """From settings: the configured database (SQLite by default), the configured payment gateway
-    (simulated by default, its state in that database), in-memory stock and a recording notifier."""
+    (simulated by default, its state in that database), stock (in that database by default) and a
+    recording notifier."""
     engine = make_engine(settings.resolved_database_url)
     projections = make_engine(settings.resolved_database_url, durable=False)
     store = SqlStore(engine, projections, subscribers=[s.name for s in settings.webhooks])
-    return Adapters(store=store, gateway=payment_gateway(settings, engine))
+    return Adapters(store=store, gateway=payment_gateway(settings, engine), stock=stock(settings, engine))
+
+
+def stock(settings: Settings, engine: Engine) -> StockPort:
+    if settings.stock == "http":
+        if not settings.stock_url:
+            raise ValueError("STYLETRIAL_STOCK=http needs STYLETRIAL_STOCK_URL (the warehouse's API).")
+        token = settings.stock_token.get_secret_value() if settings.stock_token else None
+        return WarehouseStock(settings.stock_url, token)
+    return SqlStock(engine)
 
 
 def webhook_dispatcher(settings: Settings, store: SqlStore, http: httpx.AsyncClient) -> WebhookDispatcher:

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     stripe_api_key: SecretStr | None = None
     # Stripe's API by default; a localstripe or a proxy for tests.
     stripe_api_base: str = "https://api.stripe.com"
+    # Where stock is reserved: "database" (embedded: the engine's database, any worker releases what another
+    # reserved) or "http" (the warehouse's API at stock_url, contract in docs/integrations.md).
+    stock: Literal["database", "http"] = "database"
+    stock_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
+    stock_token: SecretStr | None = None
     # Webhook subscribers, JSON: [{"name": "oms", "url": "https://...", "secrets": ["whsec_..."]}]
     webhooks: list[WebhookSubscriber] = Field(default_factory=list, max_length=20, repr=False)
     # Seconds between a delivery's attempts (see DEFAULT_WEBHOOK_BACKOFF); its length is the attempts.

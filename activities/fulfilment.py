@@ -11,7 +11,9 @@ log = logging.getLogger(__name__)
 
 
 class InMemoryStock:
-    """Embedded stock adapter. Idempotent by key: a retried reservation reserves nothing twice."""
+    """Stock in this process's memory, for tests and tools. Idempotent by key: a retried reservation
+    reserves nothing twice. The engine itself uses the database (persistence.stock) or the warehouse
+    (activities.warehouse_stock): a reservation in memory dies with its worker."""
 
     def __init__(self) -> None:
         self.reserved: dict[str, set[str]] = {}

@@ -242,3 +242,26 @@ class WebhookDeliveryRecord(Base):
         Index("ix_webhook_deliveries_subscriber_trial_id_seq", "subscriber", "trial_id", "seq"),
         Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
     )
+
+
+class StockReservationRecord(Base):
+    """A piece held for a trial (the embedded stock adapter, persistence.stock)."""
+
+    __tablename__ = "stock_reservations"
+
+    trial_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    piece_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    key: Mapped[str] = mapped_column(String(300))
+    reserved_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class StockOperationRecord(Base):
+    """What a reserve or release call did, by its idempotency key: a retry gets this answer."""
+
+    __tablename__ = "stock_operations"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    trial_id: Mapped[str] = mapped_column(String(200), index=True)
+    action: Mapped[str] = mapped_column(String(16))  # reserve | release
+    piece_ids: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)

@@ -16,11 +16,13 @@ from pathlib import Path
 
 from bootstrap import connect
 from config import Settings
+from security.webhook_signing import new_secret
 from soak.checks import Books, Gateway, SimulatedGatewayBook, StripeDashboard, Verdict, check_trial
 from soak.gateway_faults import GatewayFaults
 from soak.plans import AS, AT_REST, WAITING, Api, Figures, play, random_plan, wait_status
 from soak.processes import LOCALSTRIPE_KEY, Stack
 from tests.gateways import localstripe
+from tests.webhook_receiver import Receiver
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class Campaign:
     # Temporal server faults, spread over the campaign: SIGKILL twice and SIGTERM once, as in production.
     server_faults: tuple[str, ...] = ("SIGKILL", "SIGTERM", "SIGKILL")
     api_kills: int = 3
+    # The webhook subscriber goes away this many times, for 2 to 6 s each.
+    subscriber_outages: int = 3
     seed: int = 1
     # "simulated", or "stripe": the Stripe adapter on localstripe, behind a proxy that delays and drops calls
     payments: str = "simulated"
@@ -47,6 +51,7 @@ class Outcome:
     unexpected_exits: int
     seconds: float
     histories: Path
+    webhooks: "WebhookFigures"
 
     @property
     def lost(self) -> int:
@@ -62,7 +67,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return not (self.lost or self.duplicated or self.stuck or self.http.server_errors)
+        return not (self.lost or self.duplicated or self.stuck or self.http.server_errors or self.webhooks.refused)
 
     def summary(self) -> str:
         return (
@@ -84,6 +89,9 @@ class Outcome:
             ("  refused by the domain (4xx)", self.http.refused),
             ("  other 5xx (defects)", self.http.server_errors),
             ("Temporal queries (as the UI makes them)", self.queries),
+            ("webhook events received (each once)", self.webhooks.events),
+            ("  arrivals again, same webhook-id (at least once)", self.webhooks.again),
+            ("  signatures refused by the subscriber", self.webhooks.refused),
             ("lost", self.lost),
             ("duplicated", self.duplicated),
             ("stuck", self.stuck),
@@ -112,16 +120,20 @@ async def run(c: Campaign, root: Path) -> Outcome:
             folder.mkdir(exist_ok=True)
             proxy = GatewayFaults(resources.enter_context(localstripe(folder)), random.Random(c.seed + 1))
             await proxy.start()
+        secret = new_secret()
+        subscriber = Receiver(secret)
+        await subscriber.start()
         stack = Stack(
             root, time_scale=86_400 / c.day_seconds, workers=c.workers, payments=c.payments,
-            stripe_api_base=proxy.url if proxy else None,
+            stripe_api_base=proxy.url if proxy else None, webhook_url=subscriber.url, webhook_secret=secret,
         )  # fmt: skip
         stack.start()
         try:
             dashboard = proxy.upstream if proxy else None  # read Stripe's side directly, not through the faults
-            outcome = await _campaign(c, rng, stack, histories, figures, faults, began, dashboard)
+            outcome = await _campaign(c, rng, stack, histories, figures, faults, began, dashboard, subscriber)
         finally:
             stack.stop()  # never leave a process behind, whatever happened
+            await subscriber.stop()
             if proxy:
                 await proxy.stop()
         if proxy:
@@ -131,7 +143,7 @@ async def run(c: Campaign, root: Path) -> Outcome:
 
 async def _campaign(
     c: Campaign, rng: random.Random, stack: Stack, histories: Path, figures: Figures, faults: Counter[str],
-    began: float, stripe_dashboard: str | None,
+    began: float, stripe_dashboard: str | None, subscriber: Receiver,
 ) -> Outcome:  # fmt: skip
     settings = Settings(data_dir=stack.root, temporal_address=stack.address)
     client = await connect(settings, patience=60)
@@ -185,6 +197,17 @@ async def _campaign(
                 await asyncio.sleep(rng.uniform(0.5, 2))
                 await asyncio.to_thread(stack.start_api)
 
+    async def subscriber_away() -> None:
+        # The subscriber goes away for a while, a few times: what it misses must come later, in order.
+        for _ in range(c.subscriber_outages):
+            await asyncio.sleep(rng.uniform(5, 20))
+            if finished.is_set():
+                return
+            await subscriber.stop()
+            faults["webhook subscriber away"] += 1
+            await asyncio.sleep(rng.uniform(2, 6))
+            await subscriber.start()
+
     async def read_api() -> None:
         while not finished.is_set():
             await asyncio.sleep(0.2)
@@ -217,7 +240,8 @@ async def _campaign(
             await asyncio.sleep(1)
             stack.revive()
 
-    background = [asyncio.create_task(t()) for t in (kill_workers, other_faults, read_api, staff_in_the_ui, supervisor)]
+    loops = (kill_workers, other_faults, subscriber_away, read_api, staff_in_the_ui, supervisor)
+    background = [asyncio.create_task(t()) for t in loops]
     gate = asyncio.Semaphore(c.in_flight)
     try:
         await asyncio.gather(*(one(rng.getrandbits(64), gate) for _ in range(c.trials)))
@@ -241,6 +265,40 @@ async def _campaign(
         await asyncio.to_thread(StripeDashboard, stripe_dashboard, LOCALSTRIPE_KEY)
         if stripe_dashboard else SimulatedGatewayBook(books)
     )  # fmt: skip
+    if not subscriber.started:
+        await subscriber.start()
     verdicts = [await check_trial(client, books, gateway, order_id, histories) for order_id in accepted]
+    webhooks = await check_webhooks(books, subscriber, verdicts)
     await api.close()
-    return Outcome(verdicts, faults, figures, queries, stack.unexpected_exits, time.monotonic() - began, histories)
+    return Outcome(
+        verdicts, faults, figures, queries, stack.unexpected_exits, time.monotonic() - began, histories, webhooks
+    )
+
+
+@dataclass
+class WebhookFigures:
+    events: int = 0
+    again: int = 0
+    refused: int = 0
+
+
+async def check_webhooks(books: Books, subscriber: Receiver, verdicts: list[Verdict]) -> WebhookFigures:
+    """Every trial's audit trail reached the subscriber, each event once (by webhook-id) and in order."""
+    for _ in range(240):  # until nothing is left to deliver (retries every 2 s at most), or two minutes
+        if not books.rows("SELECT 1 FROM webhook_deliveries WHERE status != 'delivered' LIMIT 1"):
+            break
+        await asyncio.sleep(0.5)
+    received: dict[str, list[int]] = {}
+    for event in subscriber.events:
+        received.setdefault(event["data"]["trial_id"], []).append(event["data"]["seq"])
+    for v in verdicts:
+        view = books.read_model_view(v.order_id)
+        if view is None:
+            continue
+        trail = [e["seq"] for e in view["events"]]
+        got = received.get(view["trial_id"], [])
+        if got != trail:
+            missing = sorted(set(trail) - set(got))
+            v.lost.append(f"webhook events {got} at the subscriber, the trail is {trail} (missing {missing})")
+    again = len(subscriber.arrivals) - len(set(subscriber.arrivals))
+    return WebhookFigures(len(subscriber.events), again, subscriber.refused)

@@ -26,6 +26,9 @@ class Stack:
     # "simulated", or "stripe" through this base URL (localstripe, behind the fault proxy)
     payments: str = "simulated"
     stripe_api_base: str | None = None
+    # A webhook subscriber the workers send every trial event to (name "soak"), with its secret.
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
     temporal_port: int = field(default_factory=free_port)
     ui_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
@@ -58,6 +61,17 @@ class Stack:
             **(
                 {"STYLETRIAL_STRIPE_API_BASE": self.stripe_api_base, "STYLETRIAL_STRIPE_API_KEY": LOCALSTRIPE_KEY}
                 if self.stripe_api_base
+                else {}
+            ),
+            **(
+                {
+                    "STYLETRIAL_WEBHOOKS": json.dumps(
+                        [{"name": "soak", "url": self.webhook_url, "secrets": [self.webhook_secret]}]
+                    ),
+                    # Retries every half second to two: the campaign takes minutes, not a day.
+                    "STYLETRIAL_WEBHOOK_BACKOFF": json.dumps([0.5, 1.0] + [2.0] * 500),
+                }
+                if self.webhook_url
                 else {}
             ),
         }

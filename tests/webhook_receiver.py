@@ -62,5 +62,9 @@ class Receiver:
             await self._task
             self._server = self._task = None
 
+    @property
+    def started(self) -> bool:
+        return self._server is not None
+
     def ids(self) -> list[str]:
         return [e["id"] for e in self.events]

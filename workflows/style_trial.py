@@ -120,6 +120,7 @@ class StyleTrialWorkflow:
         # The running deadline timer and the deadline it sleeps until (lean events): kept while it holds.
         self._timer: asyncio.Future[None] | None = None
         self._timer_for: tuple[datetime, str] | None = None
+        self._timer_started_at = workflow.now()  # the clock of the task that started the running timer
         try:
             self._trial = Trial(start.order, start.policy, workflow.now())
         except DomainError as err:
@@ -137,7 +138,9 @@ class StyleTrialWorkflow:
             trial.tick(now)
             step = trial.next_step(now)
             if step is not None:
+                asked_at = workflow.now()
                 await self._perform(trial, step)
+                self._require_a_later_task(asked_at, f"the answer to {type(step).__name__}")
                 self._require_a_real_task()
                 continue
             # Report the change before answering waiting commands: once a command has answered, the
@@ -154,6 +157,9 @@ class StyleTrialWorkflow:
             try:
                 if await self._wait(deadline):
                     assert deadline is not None
+                    if self._history_clock:
+                        self._require_a_later_task(deadline[0], f"the timer for {deadline[1]}", strictly=False)
+                        self._require_a_later_task(self._timer_started_at, f"the timer for {deadline[1]}")
                     # The timer fired, so its deadline has passed, whatever this task's clock says.
                     self._clock = max(self._clock, deadline[0])
             except asyncio.CancelledError:
@@ -182,6 +188,7 @@ class StyleTrialWorkflow:
         Whether a timer starts depends only on the deadline, never on this task's clock (see `_wake_clock`).
         """
         if not self._lean_events:
+            self._timer_started_at = workflow.now()
             try:
                 await workflow.wait_condition(
                     lambda: self._changed,
@@ -198,6 +205,7 @@ class StyleTrialWorkflow:
             if deadline is not None:
                 sleep = workflow.sleep(self._timer_length(deadline[0]), summary=deadline[1])
                 self._timer = asyncio.ensure_future(sleep)
+                self._timer_started_at = workflow.now()
             self._timer_for = deadline
         timer = self._timer
         await workflow.wait_condition(lambda: self._changed or (timer is not None and timer.done()))
@@ -252,6 +260,28 @@ class StyleTrialWorkflow:
                 f"(length {last_length}): no workflow task started it; failing it so the run is replayed"
             )
         self._resumed_at = (now, length)
+
+    def _require_a_later_task(self, since: datetime, what: str, *, strictly: bool = True) -> None:
+        """Fail an activation that delivers a timer's firing or an activity's answer at a clock no later than
+        `since`: the deadline the timer slept until (`strictly=False`), the clock of the task that started the
+        timer, or that of the task that scheduled the activity.
+
+        A workflow task that delivers either starts after the event, so its clock is later: a timer fires
+        at or after its deadline (its length was measured from the clock of the task that started it), and
+        an activity answers after the task that scheduled it. An activation at an earlier clock is a worker
+        replaying the history to answer a query for a trial it does not hold, applying events whose task
+        has not started yet (see `_wake_clock`); left to go on, it decides at that stale clock and sends its
+        commands with the real task, ahead of a command that arrives with it, which no later replay does
+        (found by the fault campaign: a fired timer's activity recorded before an update's acceptance, and
+        every replay failing). `_require_a_real_task` catches most such activations by history length; this
+        check does not depend on which tasks ran workflow code. Failing it costs one failed query and evicts
+        the run; the real task replays it from scratch."""
+        now = workflow.now()
+        if now < since or (strictly and now == since):
+            raise RuntimeError(
+                f"{what} arrived in an activation at {now.isoformat()}, not after {since.isoformat()}: no workflow "
+                "task started it; failing it so the run is replayed"
+            )
 
     def _timer_length(self, deadline: datetime) -> timedelta:
         """How long to sleep until `deadline`. Only the length depends on this task's clock, never whether a
