@@ -33,7 +33,13 @@ FAILS_AT = {
     # Found by `make soak` on the history clock alone: a command that came with the delayed task was
     # ordered after what the query's replay had decided (the ordering variant; see docs/durability.md).
     "style-trial-soak1s-f2f767ed3a": 240,
+    # Found by the CI fault campaign with the history clock and the history-length check: a timer fired, a
+    # query reached the worker that held the trial before the timer's task did, its activation scheduled
+    # the activity the deadline called for, and the update that came with the real task was accepted after
+    # it (see `_require_a_later_task`). The same worker ran both tasks: no failover this time.
+    "style-trial-soak11s-1528c07dd8": 34,
 }
+SAME_WORKER = {"style-trial-soak11s-1528c07dd8"}
 
 
 def _converter(name: str) -> Any:
@@ -56,15 +62,15 @@ async def test_a_failover_history_is_diagnosed_and_its_reset_point_replays(name:
     events = {e.event_id: e for e in history.events}
     assert found.reset_to is not None
     assert events[found.reset_to].event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
-    # The bad command came from the task that completed at the reset point, the first one a new worker ran
-    # after the trial's own worker died.
+    # The bad command came from the task that completed at the reset point: for the failovers, the first
+    # one a new worker ran after the trial's own worker died.
     started = events[found.reset_to].workflow_task_completed_event_attributes.started_event_id
     workers = [
         e.workflow_task_started_event_attributes.identity
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED and e.event_id <= started
     ]
-    assert workers[-1] != workers[-2]
+    assert (workers[-1] == workers[-2]) == (name in SAME_WORKER)
     # Everything up to the reset point replays on today's code: the reset run starts from a good prefix.
     prefix = WorkflowHistory(history.workflow_id, [e for e in history.events if e.event_id <= found.reset_to])
     replay = await Replayer(workflows=[StyleTrialWorkflow], data_converter=_converter(name)).replay_workflow(
