@@ -98,8 +98,9 @@ async def test_a_trial_s_events_reach_the_subscriber_once_in_order_through_an_ou
     assert receiver.events[-1]["data"]["status"] == "COMPLETED"
 
     # Staff see what went where, and replay one event after the subscriber lost it.
-    listed = (await api.get("/v1/webhooks", params={"trial_id": final["trial_id"]}, headers=R)).json()["items"]
-    assert {d["status"] for d in listed} == {"delivered"} and len(listed) == len(trail)
+    # The subscriber has each event before the loop records its answer: wait for the last records.
+    listed = await eventually(lambda: _all_delivered(api, final["trial_id"], len(trail)), "every delivery recorded")
+    assert [d["event_id"] for d in sorted(listed, key=lambda d: d["seq"])] == trail
     replayed = await api.post(f"/v1/webhooks/{trail[0]}/replay", headers=S)
     assert replayed.status_code == 200 and replayed.json() == {"event_id": trail[0], "deliveries": 1}
     await eventually(lambda: _arrived_twice(receiver, trail[0]), "the replayed event")
@@ -122,6 +123,12 @@ async def _completed(api: httpx.AsyncClient, oid: str) -> dict[str, Any] | None:
 
 async def _received(receiver: Receiver, count: int) -> bool:
     return len(receiver.events) >= count
+
+
+async def _all_delivered(api: httpx.AsyncClient, trial_id: str, count: int) -> list[dict[str, Any]] | None:
+    listed = (await api.get("/v1/webhooks", params={"trial_id": trial_id}, headers=R)).json()["items"]
+    done = len(listed) == count and all(d["status"] == "delivered" for d in listed)
+    return list(listed) if done else None
 
 
 async def _arrived_twice(receiver: Receiver, event_id: str) -> bool:
