@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from activities.ports import LedgerEntry, ReadModelBehind
-from domain.trial_events import trial_events
+from domain.trial_events import TrialEvent, trial_events
 from domain.view import EventView, TrialView, merged
 from persistence.db import make_sessions, one_writer
 from persistence.models import (
@@ -117,7 +117,7 @@ class SqlStore:
                 set_={k: stmt.excluded[k] for k in pieces[0] if k not in ("trial_id", "piece_id")},
             )
             s.execute(stmt, pieces)
-            self._add_to_outbox(s, view, self._append_events(s, view, replace=whole), now)
+            self._add_to_outbox(s, view, self._append_events(s, view, replace=whole), now, replace=whole)
             self._add_derived_movements(s, view, now)
         return True
 
@@ -164,17 +164,24 @@ class SqlStore:
             )
         return new
 
-    def _add_to_outbox(self, s: Session, view: TrialView, events: list[EventView], now: datetime) -> None:
-        """The trial events for the systems around it, and a delivery of each per subscriber. An event
-        already in the outbox stays as it was first written (it may have been delivered): ids are stable."""
+    def _add_to_outbox(
+        self, s: Session, view: TrialView, events: list[EventView], now: datetime, *, replace: bool
+    ) -> None:
+        """The trial events for the systems around it, and a delivery of each per subscriber. Ids are stable:
+        an event already in the outbox stays as it was first written, except that the whole trial
+        (`replace`, which may replace what a workflow task attempt that never completed projected) corrects
+        an entry that no subscriber has received yet."""
         if not events:
             return
+        made = trial_events(view, events)
         rows = [
             {"event_id": e.id, "trial_id": e.data.trial_id, "seq": e.data.seq, "type": e.type.value,
              "occurred_at": e.occurred_at, "body": e.model_dump_json(), "created_at": now}
-            for e in trial_events(view, events)
+            for e in made
         ]  # fmt: skip
         s.execute(self._insert(OutboxEventRecord).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+        if replace:
+            self._correct_undelivered(s, view.trial_id, {e.id: e for e in made})
         if self.subscribers:
             deliveries = [
                 {"subscriber": name, "event_id": r["event_id"], "trial_id": r["trial_id"], "seq": r["seq"],
@@ -186,6 +193,30 @@ class SqlStore:
                 self._insert(WebhookDeliveryRecord).on_conflict_do_nothing(index_elements=["subscriber", "event_id"]),
                 deliveries,
             )
+
+    def _correct_undelivered(self, s: Session, trial_id: str, events: dict[str, TrialEvent]) -> None:
+        """Rewrite stored events whose audit entry differs from the trial's (a dead attempt's), unless a
+        subscriber already has them. Status and amounts move on with the trial; only the entry counts."""
+        delivered = set(
+            s.scalars(
+                select(WebhookDeliveryRecord.event_id).where(
+                    WebhookDeliveryRecord.trial_id == trial_id, WebhookDeliveryRecord.status == "delivered"
+                )
+            )
+        )
+        stored = s.execute(
+            select(OutboxEventRecord.event_id, OutboxEventRecord.body).where(OutboxEventRecord.trial_id == trial_id)
+        ).all()
+        for event_id, body in stored:
+            event = events.get(event_id)
+            if event is None or event_id in delivered:
+                continue
+            if _entry(TrialEvent.model_validate_json(body)) != _entry(event):
+                s.execute(
+                    update(OutboxEventRecord)
+                    .where(OutboxEventRecord.event_id == event_id)
+                    .values(type=event.type.value, occurred_at=event.occurred_at, body=event.model_dump_json())
+                )
 
     def _add_derived_movements(self, s: Session, view: TrialView, now: datetime) -> None:
         # Payment activities write their own rows; what the trial derives without a gateway call (the
@@ -351,6 +382,12 @@ class SqlStore:
         dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         stmt: Insert = dialect_insert(model.__table__)
         return stmt
+
+
+def _entry(e: TrialEvent) -> tuple[Any, ...]:
+    """What an event says happened (its audit entry), without the trial's status and amounts."""
+    d = e.data
+    return (e.type, e.occurred_at, d.seq, d.kind, d.actor, d.channel, d.reference, tuple(d.piece_ids))
 
 
 def _trial_row(revision: int, v: TrialView, now: datetime) -> dict[str, Any]:

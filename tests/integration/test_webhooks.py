@@ -174,3 +174,33 @@ async def test_a_rotation_signs_with_both_secrets(receiver, http):
     assert (await http.post(receiver.url, content=body, headers=signed)).status_code == 204
     forged = headers([new_secret()], "evt_x_1", int(datetime.now(UTC).timestamp()), body)
     assert (await http.post(receiver.url, content=body, headers=forged)).status_code == 400
+
+
+async def test_an_event_a_dead_task_attempt_wrote_is_corrected_until_a_subscriber_has_it(
+    outbox, receiver, http, trials
+):
+    """The attempt that completes a workflow task replaces what a dead attempt projected (see
+    test_store); the outbox follows for events no subscriber has received, and cannot for those it has."""
+    store, queue = outbox
+    views = trials[0]
+    store.project(3000, views[0], replaces_below=4000)
+    real = views[1]
+    last = real.events[-1]
+    dead = real.model_copy(
+        update={"events": [*real.events[:-1], last.model_copy(update={"kind": "not_what_happened"})]}
+    )
+    store.project(21000, dead, whole=False, replaces_below=22000)
+    event_id = f"evt_{real.trial_id}_{last.seq}"
+    assert [r.type for r in queue.deliveries(trial_id=real.trial_id, limit=100) if r.event_id == event_id] == [
+        "trial.other"
+    ]
+    store.project(21000, real, replaces_below=22000)  # the completing attempt: the whole trial
+    d = dispatcher(queue, receiver, http)
+    await deliver_all(d, receiver, len(real.events))
+    assert [e["data"]["kind"] for e in receiver.events] == [e.kind for e in real.events]
+
+    # Once delivered, an event stays as the subscriber received it.
+    store.project(22000, dead, replaces_below=23000)
+    assert [r.type for r in queue.deliveries(trial_id=real.trial_id, limit=100) if r.event_id == event_id] == [
+        receiver.events[-1]["type"]
+    ]
