@@ -21,6 +21,7 @@ from temporalio.converter import DataConverter
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from activities.client_messages import ClientMessages, SmtpEmail, WhatsAppCloud
 from activities.fulfilment import FulfilmentActivities, InMemoryStock
 from activities.notifications import NotificationActivities, RecordingNotifier
 from activities.payments import PaymentActivities
@@ -67,7 +68,27 @@ def default_adapters(settings: Settings) -> Adapters:
     engine = make_engine(settings.resolved_database_url)
     projections = make_engine(settings.resolved_database_url, durable=False)
     store = SqlStore(engine, projections, subscribers=[s.name for s in settings.webhooks])
-    return Adapters(store=store, gateway=payment_gateway(settings, engine), stock=stock(settings, engine))
+    return Adapters(
+        store=store, gateway=payment_gateway(settings, engine), stock=stock(settings, engine),
+        notifier=client_messages(settings),
+    )  # fmt: skip
+
+
+def client_messages(settings: Settings) -> Notifier:
+    """Every notification recorded; those to the client sent on WhatsApp or by email, where configured."""
+    whatsapp = None
+    if settings.whatsapp_phone_number_id and settings.whatsapp_token:
+        whatsapp = WhatsAppCloud(
+            settings.whatsapp_api_base, settings.whatsapp_phone_number_id, settings.whatsapp_token.get_secret_value()
+        )
+    email = None
+    if settings.smtp_host and settings.smtp_from:
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        email = SmtpEmail(
+            settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.smtp_username, password,
+            settings.smtp_starttls,
+        )  # fmt: skip
+    return ClientMessages(RecordingNotifier(), whatsapp, email)
 
 
 def stock(settings: Settings, engine: Engine) -> StockPort:

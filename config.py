@@ -81,6 +81,17 @@ class Settings(BaseSettings):
     stock: Literal["database", "http"] = "database"
     stock_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
     stock_token: SecretStr | None = None
+    # Messages to clients (docs/integrations.md). WhatsApp Business Cloud API: the sending number's id and a
+    # system user's token; email over SMTP. Unset: messages to clients are only recorded.
+    whatsapp_api_base: str = Field(default="https://graph.facebook.com/v21.0", pattern=r"^https?://")
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_token: SecretStr | None = None
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_from: str | None = None
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
     # Webhook subscribers, JSON: [{"name": "oms", "url": "https://...", "secrets": ["whsec_..."]}]
     webhooks: list[WebhookSubscriber] = Field(default_factory=list, max_length=20, repr=False)
     # Seconds between a delivery's attempts (see DEFAULT_WEBHOOK_BACKOFF); its length is the attempts.

@@ -158,7 +158,7 @@ def _remind(trial: "Trial", number: int, now: datetime) -> None:
     trial.reminders_sent.add((number, ends))
     trial.journal.notify(
         NotificationKind.TRIAL_ENDING, ["client", "shopper"],
-        f"The Style Trial ends in {_hours(ends - now)} hours ({ends:%d %b %H:%M} UTC).",
+        f"The Style Trial ends in {_hours(ends - now)} hours ({ends:%d %b %H:%M} UTC).", about=ends,
     )  # fmt: skip
 
 

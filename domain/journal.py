@@ -7,6 +7,7 @@ read model shows the rest. Messages carry ids and amounts, never personal data.
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from domain.order import ClientContact
 from domain.status import Attention
 from domain.steps import Audience, Notification, NotificationKind
 
@@ -28,6 +29,8 @@ class Event:
 class Journal:
     trial_id: str
     shopper_id: str | None
+    order_id: str | None = None
+    contact: ClientContact | None = None  # the client's, for the messages to the client
     events: list[Event] = field(default_factory=list)
     outbox: list[Notification] = field(default_factory=list)
     notifications_sent: int = 0
@@ -40,12 +43,15 @@ class Journal:
         seq = len(self.events) + 1
         self.events.append(Event(seq, now, kind, detail, actor, channel, reference, reason, list(piece_ids or [])))
 
-    def notify(self, kind: NotificationKind, audience: list[Audience], message: str) -> None:
+    def notify(
+        self, kind: NotificationKind, audience: list[Audience], message: str, *, about: datetime | None = None
+    ) -> None:
         self.notifications_sent += 1
         self.outbox.append(
             Notification(
                 key=f"{self.trial_id}-notification-{self.notifications_sent}", trial_id=self.trial_id, kind=kind,
-                audience=audience, shopper_id=self.shopper_id, message=message,
+                audience=audience, shopper_id=self.shopper_id, message=message, order_id=self.order_id,
+                contact=self.contact if "client" in audience else None, about=about,
             )
         )  # fmt: skip
 

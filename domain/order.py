@@ -1,8 +1,9 @@
 """A trial order as fulfilment submits it, and the rules it must satisfy before a trial opens."""
 
-from typing import Annotated
+import re
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 
 from domain.bounds import Days, Few, Id, Label, OrderId, Price, Text
 from domain.errors import DomainError, ErrorCode, require
@@ -15,11 +16,36 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# How a client wants to hear from the engine: personal data, so it travels only inside encrypted payloads,
+# never in logs, search attributes, the read model or trial events.
+Locale = Literal["en", "de", "it", "fr", "ja"]
+
+
+class ClientContact(_Strict):
+    channel: Literal["whatsapp", "email"]
+    # WhatsApp: the number in E.164 (+4915112345678); email: the address.
+    address: Annotated[str, StringConstraints(min_length=3, max_length=254)]
+    locale: Locale = "en"
+    # An IANA zone (Europe/Rome); the trial's deadlines are written in it.
+    time_zone: Annotated[
+        str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$", max_length=64)
+    ] = "UTC"
+
+    @model_validator(mode="after")
+    def _address_fits_channel(self) -> "ClientContact":
+        if self.channel == "whatsapp" and not re.fullmatch(r"\+[1-9][0-9]{6,14}", self.address):
+            raise ValueError("a WhatsApp contact is a number in E.164 form, such as +4915112345678")
+        if self.channel == "email" and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.address):
+            raise ValueError("an email contact is an address such as name@example.com")
+        return self
+
+
 class Customer(_Strict):
     id: Id
     tier: Label
     region: Label
     personal_shopper_id: Id | None = None
+    contact: ClientContact | None = None
 
 
 class Address(_Strict):

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.order import ClientContact
+
 
 class _Message(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -124,7 +126,10 @@ Audience = Literal["client", "shopper", "staff"]
 
 
 class Notification(_Message):
-    """A message to the client, their personal shopper or staff. Carries ids, never personal data."""
+    """A message to the client, their personal shopper or staff: ids, the English text staff read, and for
+    a message to the client, the client's contact (personal data: it travels only in this payload, which is
+    encrypted in history, and is never logged) and the moment the message is about, which the notifier
+    writes in the client's language and time zone (activities/messages.py)."""
 
     key: str
     trial_id: str
@@ -132,6 +137,9 @@ class Notification(_Message):
     audience: list[Audience]
     shopper_id: str | None
     message: str
+    order_id: str | None = None
+    contact: ClientContact | None = None
+    about: datetime | None = None
 
 
 class NotificationResult(_Message):

@@ -69,7 +69,9 @@ class Trial:
         self.pieces: dict[str, Piece] = {
             p.piece_id: Piece(p.piece_id, p.sku, p.description, p.price) for p in order.pieces
         }
-        self.journal = Journal(self.trial_id, order.customer.personal_shopper_id)
+        self.journal = Journal(
+            self.trial_id, order.customer.personal_shopper_id, order.order_id, order.customer.contact
+        )
         self.payments = Payments(
             self.trial_id, order.currency, order.payment_method, policy, self._value_of, self.journal
         )

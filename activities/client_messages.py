@@ -1,0 +1,132 @@
+"""Messages to the client on the channel the order names: WhatsApp (the Cloud API, template messages) or email
+(SMTP). Staff and shoppers keep the recorded notification (ids only in the log) until their own channels
+are configured.
+
+The client's number or address is personal data: it arrives inside the notification (encrypted in
+history), goes to the channel, and is never logged; failures are logged with the notification's key and
+the channel's error code only.
+"""
+
+import asyncio
+import logging
+import smtplib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import Any, Protocol
+
+import httpx
+
+from activities.messages import Rendered, render
+from activities.ports import Notifier
+from domain.order import ClientContact
+from domain.steps import Notification
+
+log = logging.getLogger(__name__)
+TIMEOUT_SECONDS = 10.0
+
+
+class Refused(Exception):
+    """The channel refused this message for good (an unknown template, a number not on WhatsApp): retrying
+    the same message would not help, and the trial goes on without it."""
+
+
+class Channel(Protocol):
+    async def send(self, key: str, to: str, message: Rendered) -> str: ...
+
+
+class WhatsAppCloud:
+    """The WhatsApp Business Cloud API: POST /{phone-number-id}/messages with a template message."""
+
+    def __init__(self, api_base: str, phone_number_id: str, token: str, http: httpx.AsyncClient | None = None) -> None:
+        self._url = f"{api_base.rstrip('/')}/{phone_number_id}/messages"
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self._http = http or httpx.AsyncClient()
+
+    async def send(self, key: str, to: str, message: Rendered) -> str:
+        body = {
+            "messaging_product": "whatsapp", "recipient_type": "individual", "to": to.removeprefix("+"),
+            "type": "template",
+            "template": {
+                "name": message.template, "language": {"code": message.language},
+                "components": [
+                    {"type": "body", "parameters": [{"type": "text", "text": p} for p in message.parameters]}
+                ],
+            },
+        }  # fmt: skip
+        answer = await self._http.post(self._url, json=body, headers=self._headers, timeout=TIMEOUT_SECONDS)
+        if answer.status_code == 429 or answer.status_code >= 500:
+            raise RuntimeError(f"WhatsApp answered {answer.status_code}; trying again")  # the activity retries
+        data: Any = answer.json() if answer.content else {}
+        if not answer.is_success:
+            code = data.get("error", {}).get("code") if isinstance(data, dict) else None
+            raise Refused(f"WhatsApp refused {key} ({answer.status_code}, error {code})")
+        return str(data["messages"][0]["id"])
+
+
+class SmtpEmail:
+    """Email over SMTP (STARTTLS and a login when configured), one message per notification; its
+    Message-ID comes from the notification's key, so a message sent twice is recognisably the same."""
+
+    def __init__(
+        self, host: str, port: int, sender: str, username: str | None = None, password: str | None = None,
+        starttls: bool = True,
+    ) -> None:  # fmt: skip
+        self.host, self.port, self.sender = host, port, sender
+        self.username, self.password, self.starttls = username, password, starttls
+
+    async def send(self, key: str, to: str, message: Rendered) -> str:
+        email = EmailMessage()
+        email["From"], email["To"], email["Subject"] = self.sender, to, message.subject
+        email["Message-ID"] = f"<{key}@styletrial>"
+        email["Content-Language"] = message.language
+        email.set_content(message.text)
+        await asyncio.to_thread(self._send, email)
+        return str(email["Message-ID"])
+
+    def _send(self, email: EmailMessage) -> None:
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=TIMEOUT_SECONDS) as smtp:
+                if self.starttls:
+                    smtp.starttls()
+                if self.username and self.password:
+                    smtp.login(self.username, self.password)
+                smtp.send_message(email)
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as err:
+            raise Refused(f"the mail server refused {email['Message-ID']} ({type(err).__name__})") from None
+
+
+class ClientMessages:
+    """The notifier the engine runs with: every notification is recorded (staff and shoppers, ids only in
+    the log), and one addressed to the client also goes to the client on the order's channel."""
+
+    def __init__(
+        self, record: Notifier, whatsapp: Channel | None = None, email: Channel | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:  # fmt: skip
+        self._record = record
+        self._clock = clock
+        self._channels: dict[str, Channel | None] = {"whatsapp": whatsapp, "email": email}
+
+    async def send(self, notification: Notification) -> bool:
+        await self._record.send(notification)
+        contact = notification.contact
+        if "client" not in notification.audience or contact is None:
+            return True
+        return await self._to_client(notification, contact)
+
+    async def _to_client(self, notification: Notification, contact: ClientContact) -> bool:
+        message = render(notification, contact, self._clock())
+        if message is None:
+            return True
+        channel = self._channels[contact.channel]
+        if channel is None:
+            log.warning("no %s channel configured: %s not sent to the client", contact.channel, notification.key)
+            return False
+        try:
+            reference = await channel.send(notification.key, contact.address, message)
+        except Refused as refused:
+            log.warning("%s", refused)
+            return False
+        log.info("sent %s to the client by %s (%s)", notification.key, contact.channel, reference)
+        return True

@@ -1,0 +1,175 @@
+"""Messages to the client: rendered in the client's language and time zone, sent on WhatsApp through a
+stand-in of the Cloud API that answers as Meta documents (a message id, 400 for an unknown template, 429
+when throttled) and by email to a real SMTP server (aiosmtpd) on loopback."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from typing import Any
+
+import pytest
+import uvicorn
+from aiosmtpd.controller import Controller
+from fastapi import FastAPI, Request, Response
+
+from activities.client_messages import ClientMessages, SmtpEmail, WhatsAppCloud
+from activities.messages import LOCALES, render
+from activities.notifications import RecordingNotifier
+from domain.order import ClientContact
+from domain.steps import Notification, NotificationKind
+from tests.webhook_receiver import free_port
+
+ENDS = datetime(2026, 12, 3, 17, 30, tzinfo=UTC)
+NOW = ENDS - timedelta(hours=48)
+
+
+def reminder(contact: ClientContact | None, audience: list[Any] | None = None) -> Notification:
+    return Notification(
+        key="style-trial-o-1-notification-3", trial_id="style-trial-o-1", kind=NotificationKind.TRIAL_ENDING,
+        audience=audience or ["client", "shopper"], shopper_id="ps-1", message="The Style Trial ends in 48 hours.",
+        order_id="o-1", contact=contact, about=ENDS,
+    )  # fmt: skip
+
+
+def test_a_reminder_reads_in_the_client_s_language_and_time_zone():
+    rome = render(
+        reminder(None), ClientContact(channel="email", address="a@b.it", locale="it", time_zone="Europe/Rome"), NOW
+    )
+    assert rome is not None and rome.language == "it" and rome.template == "style_trial_ending"
+    assert "48 ore" in rome.text and "03/12/2026, ore 18:30" in rome.text and "Europe/Rome" in rome.text
+    assert rome.parameters == ["48", "03/12/2026, ore 18:30 (Europe/Rome)", "o-1"]
+    tokyo = render(
+        reminder(None), ClientContact(channel="email", address="a@b.jp", locale="ja", time_zone="Asia/Tokyo"), NOW
+    )
+    assert tokyo is not None and "2026年12月04日 02:30" in tokyo.text
+    for locale in LOCALES:
+        contact = ClientContact(channel="email", address="a@b.com", locale=locale, time_zone="America/New_York")
+        message = render(reminder(None), contact, NOW)
+        assert message is not None and message.language == locale and "o-1" in message.text and message.subject
+    unknown_zone = ClientContact(channel="email", address="a@b.com", time_zone="Mars/Olympus_Mons")
+    assert "(UTC)" in render(reminder(None), unknown_zone, NOW).text  # type: ignore[union-attr]
+
+
+def test_a_contact_fits_its_channel():
+    with pytest.raises(ValueError, match=r"E\.164"):
+        ClientContact(channel="whatsapp", address="0151 123")
+    with pytest.raises(ValueError, match="email"):
+        ClientContact(channel="email", address="not-an-address")
+    with pytest.raises(ValueError):
+        ClientContact.model_validate({"channel": "email", "address": "a@b.com", "locale": "xx"})
+
+
+def ours(caplog: Any) -> str:
+    """What the engine logged (the SMTP server's own log shows the envelope, as a mail server's does)."""
+    return "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("activities"))
+
+
+class CloudApi:
+    """Meta's Graph API for messages, as documented: templates it knows, a message id per message."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.throttle_next = 0
+        self.known_templates = {"style_trial_ending"}
+        app = FastAPI()
+
+        @app.post("/v21.0/{phone_number_id}/messages")
+        async def messages(phone_number_id: str, request: Request) -> Response:
+            if request.headers.get("authorization") != "Bearer wa-token":
+                return Response(status_code=401)
+            if self.throttle_next:
+                self.throttle_next -= 1
+                return Response(json.dumps({"error": {"code": 130429, "message": "Rate limit hit"}}), 429)
+            body = await request.json()
+            if body["template"]["name"] not in self.known_templates:
+                error = {"error": {"code": 132001, "message": "Template name does not exist in the translation"}}
+                return Response(json.dumps(error), 400)
+            self.received.append({"phone_number_id": phone_number_id, **body})
+            answer = {
+                "messaging_product": "whatsapp", "contacts": [{"input": body["to"], "wa_id": body["to"]}],
+                "messages": [{"id": f"wamid.{len(self.received)}"}],
+            }  # fmt: skip
+            return Response(json.dumps(answer), 200, media_type="application/json")
+
+        self.app = app
+
+
+@pytest.fixture
+async def cloud_api() -> AsyncIterator[tuple[CloudApi, str]]:
+    api = CloudApi()
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(api.app, host="127.0.0.1", port=port, log_level="error", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    yield api, f"http://127.0.0.1:{port}/v21.0"
+    server.should_exit = True
+    await task
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp() -> Any:
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield box, controller.port
+    controller.stop()
+
+
+async def test_a_reminder_goes_to_the_client_on_whatsapp_as_a_template(cloud_api, caplog):
+    api, base = cloud_api
+    whatsapp = ClientMessages(
+        RecordingNotifier(), whatsapp=WhatsAppCloud(base, "1234567890", "wa-token"), clock=lambda: NOW
+    )
+    contact = ClientContact(channel="whatsapp", address="+393331234567", locale="it", time_zone="Europe/Rome")
+    caplog.set_level("INFO")
+    api.throttle_next = 1
+    with pytest.raises(RuntimeError, match="429"):  # the activity retries
+        await whatsapp.send(reminder(contact))
+    assert await whatsapp.send(reminder(contact))
+    [sent] = api.received
+    assert sent["to"] == "393331234567" and sent["phone_number_id"] == "1234567890"
+    assert sent["template"]["name"] == "style_trial_ending" and sent["template"]["language"] == {"code": "it"}
+    assert sent["template"]["components"][0]["parameters"][0] == {"type": "text", "text": "48"}
+    assert "393331234567" not in ours(caplog), "the client's number is never logged"
+
+    api.known_templates.clear()  # a template not approved: refused for good, the trial goes on without it
+    assert not await whatsapp.send(reminder(contact))
+    assert "132001" in ours(caplog)
+
+
+async def test_a_reminder_goes_to_the_client_by_email(smtp, caplog):
+    box, port = smtp
+    email = ClientMessages(
+        RecordingNotifier(), email=SmtpEmail("127.0.0.1", port, "trials@example.com", starttls=False)
+    )
+    contact = ClientContact(channel="email", address="client@example.de", locale="de", time_zone="Europe/Berlin")
+    caplog.set_level("INFO")
+    assert await email.send(reminder(contact))
+    [mail] = box.messages
+    assert mail["To"] == "client@example.de" and mail["Subject"] == "Ihr Style Trial endet bald"
+    assert mail["Message-ID"] == "<style-trial-o-1-notification-3@styletrial>"
+    assert "03.12.2026, 18:30 Uhr" in mail.get_content()
+    assert "client@example.de" not in ours(caplog)
+
+
+async def test_staff_and_shopper_messages_and_clients_without_a_channel_are_recorded_only(smtp):
+    box, port = smtp
+    recorder = RecordingNotifier()
+    notifier = ClientMessages(recorder, email=SmtpEmail("127.0.0.1", port, "trials@example.com", starttls=False))
+    assert await notifier.send(reminder(None))  # no contact in the order
+    assert await notifier.send(reminder(ClientContact(channel="email", address="c@example.com"), ["shopper"]))
+    whatsapp_only = ClientContact(channel="whatsapp", address="+4915112345678")
+    assert not await notifier.send(reminder(whatsapp_only))  # no WhatsApp configured: not sent, said so
+    assert box.messages == [] and len(recorder.sent) == 1  # recorded once by key
