@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -31,7 +31,9 @@ from activities.simulated_gateway import SimulatedGateway
 from activities.stripe_gateway import StripeGateway
 from activities.warehouse_stock import WarehouseStock
 from api.app import create_app
+from api.whatsapp import whatsapp_router
 from client.failing_tasks import watch_failing_tasks
+from client.replies import Replies
 from client.trials import TrialClient
 from client.webhooks import Subscriber, WebhookDispatcher
 from config import Settings
@@ -70,17 +72,20 @@ def default_adapters(settings: Settings) -> Adapters:
     store = SqlStore(engine, projections, subscribers=[s.name for s in settings.webhooks])
     return Adapters(
         store=store, gateway=payment_gateway(settings, engine), stock=stock(settings, engine),
-        notifier=client_messages(settings),
+        notifier=client_messages(settings, store),
     )  # fmt: skip
 
 
-def client_messages(settings: Settings) -> Notifier:
+def whatsapp(settings: Settings) -> WhatsAppCloud | None:
+    if not (settings.whatsapp_phone_number_id and settings.whatsapp_token):
+        return None
+    return WhatsAppCloud(
+        settings.whatsapp_api_base, settings.whatsapp_phone_number_id, settings.whatsapp_token.get_secret_value()
+    )
+
+
+def client_messages(settings: Settings, store: SqlStore | None = None) -> Notifier:
     """Every notification recorded; those to the client sent on WhatsApp or by email, where configured."""
-    whatsapp = None
-    if settings.whatsapp_phone_number_id and settings.whatsapp_token:
-        whatsapp = WhatsAppCloud(
-            settings.whatsapp_api_base, settings.whatsapp_phone_number_id, settings.whatsapp_token.get_secret_value()
-        )
     email = None
     if settings.smtp_host and settings.smtp_from:
         password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
@@ -88,7 +93,8 @@ def client_messages(settings: Settings) -> Notifier:
             settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.smtp_username, password,
             settings.smtp_starttls,
         )  # fmt: skip
-    return ClientMessages(RecordingNotifier(), whatsapp, email)
+    remember = store.remember_message if store is not None else None
+    return ClientMessages(RecordingNotifier(), whatsapp(settings), email, remember=remember)
 
 
 def stock(settings: Settings, engine: Engine) -> StockPort:
@@ -203,10 +209,11 @@ def cache_size(settings: Settings) -> int:
     return max(1, settings.worker_cache_mib * 1024 // CACHED_TRIAL_KIB)
 
 
-def build_api(settings: Settings, client: Client, store: SqlStore) -> FastAPI:
+def build_api(settings: Settings, client: Client, store: SqlStore, cloud: WhatsAppCloud | None = None) -> FastAPI:
+    trials = TrialClient(client, settings.task_queue, store)
     return create_app(
         temporal=client,
-        trials=TrialClient(client, settings.task_queue, store),
+        trials=trials,
         store=store,
         tokens=settings.api_tokens,
         policy=settings.resolved_policy,
@@ -214,7 +221,21 @@ def build_api(settings: Settings, client: Client, store: SqlStore) -> FastAPI:
         codec_ui_key=settings.codec_ui_key,
         ui_origins=settings.ui_origins,
         codec_oidc=codec_oidc(settings),
+        whatsapp=whatsapp_replies(settings, trials, store, cloud),
     )
+
+
+def whatsapp_replies(
+    settings: Settings, trials: TrialClient, store: SqlStore, cloud: WhatsAppCloud | None = None
+) -> APIRouter | None:
+    """The inbound WhatsApp webhook, when the app secret, the verify token and a sending number are set."""
+    cloud = cloud or whatsapp(settings)
+    if cloud is None or settings.whatsapp_app_secret is None or settings.whatsapp_verify_token is None:
+        return None
+    return whatsapp_router(
+        Replies(trials, store, cloud), settings.whatsapp_app_secret.get_secret_value(),
+        settings.whatsapp_verify_token.get_secret_value(),
+    )  # fmt: skip
 
 
 async def serve(settings: Settings, *, api: bool, worker: bool) -> None:

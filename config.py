@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     whatsapp_api_base: str = Field(default="https://graph.facebook.com/v21.0", pattern=r"^https?://")
     whatsapp_phone_number_id: str | None = None
     whatsapp_token: SecretStr | None = None
+    # The inbound webhook (replies): the app secret Meta signs with, and the token of its handshake.
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_from: str | None = None

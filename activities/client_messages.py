@@ -63,6 +63,19 @@ class WhatsAppCloud:
             raise Refused(f"WhatsApp refused {key} ({answer.status_code}, error {code})")
         return str(data["messages"][0]["id"])
 
+    async def send_text(self, to: str, text: str, replying_to: str | None = None) -> str:
+        """A free-form text, allowed within the 24 hours after the client wrote (an answer to a reply)."""
+        body: dict[str, Any] = {
+            "messaging_product": "whatsapp", "recipient_type": "individual", "to": to.removeprefix("+"),
+            "type": "text", "text": {"preview_url": False, "body": text},
+        }  # fmt: skip
+        if replying_to:
+            body["context"] = {"message_id": replying_to}
+        answer = await self._http.post(self._url, json=body, headers=self._headers, timeout=TIMEOUT_SECONDS)
+        if not answer.is_success:
+            raise Refused(f"WhatsApp refused an answer ({answer.status_code})")
+        return str(answer.json()["messages"][0]["id"])
+
 
 class SmtpEmail:
     """Email over SMTP (STARTTLS and a login when configured), one message per notification; its
@@ -103,9 +116,13 @@ class ClientMessages:
     def __init__(
         self, record: Notifier, whatsapp: Channel | None = None, email: Channel | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        remember: Callable[[str, str, str, str], None] | None = None,
     ) -> None:  # fmt: skip
         self._record = record
         self._clock = clock
+        # Called with (message id, order id, kind, locale) for each WhatsApp message, so that a reply that
+        # quotes it finds its trial (persistence.store.SqlStore.remember_message).
+        self._remember = remember
         self._channels: dict[str, Channel | None] = {"whatsapp": whatsapp, "email": email}
 
     async def send(self, notification: Notification) -> bool:
@@ -128,5 +145,9 @@ class ClientMessages:
         except Refused as refused:
             log.warning("%s", refused)
             return False
+        if self._remember is not None and contact.channel == "whatsapp" and notification.order_id:
+            await asyncio.to_thread(
+                self._remember, reference, notification.order_id, notification.kind.value, message.language
+            )
         log.info("sent %s to the client by %s (%s)", notification.key, contact.channel, reference)
         return True

@@ -96,3 +96,57 @@ def render(notification: Notification, contact: ClientContact, now: datetime) ->
         parameters=[values["hours"], f"{values['when']} ({values['zone']})", values["order"]],
         subject=subject, text=body.format(**values),
     )  # fmt: skip
+
+
+# Answers to a client's reply, sent as plain text within the conversation the client opened: "noted" with
+# what was decided, "unclear" with what could not be read, "closed" when the trial no longer takes
+# decisions, "which" when the reply quotes no message of ours.
+REPLIES: dict[str, dict[str, str]] = {
+    "noted": {
+        "en": "Thank you, noted for order {order}: {decisions}.",
+        "de": "Danke, für Bestellung {order} vermerkt: {decisions}.",
+        "it": "Grazie, registrato per l'ordine {order}: {decisions}.",
+        "fr": "Merci, c'est noté pour la commande {order} : {decisions}.",
+        "ja": "ありがとうございます。ご注文 {order} について承りました：{decisions}。",
+    },
+    "unclear": {
+        "en": "Sorry, we could not read that ({why}). Please write, for example: keep 1, 3; return 2.",
+        "de": "Entschuldigung, das konnten wir nicht lesen ({why}). Schreiben Sie zum Beispiel: behalten 1, 3; zurück 2.",
+        "it": "Ci scusi, non siamo riusciti a leggerlo ({why}). Scriva per esempio: tengo 1, 3; rendo 2.",
+        "fr": "Désolés, nous n'avons pas pu le lire ({why}). Écrivez par exemple : garder 1, 3 ; retour 2.",
+        "ja": "申し訳ありません、読み取れませんでした（{why}）。例：キープ 1 3; 返品 2",
+    },
+    "closed": {
+        "en": "Thank you. The trial for order {order} is closed, so nothing was changed; your personal shopper will be glad to help.",
+        "de": "Danke. Der Trial für Bestellung {order} ist abgeschlossen, es wurde nichts geändert; Ihr Personal Shopper hilft gern.",
+        "it": "Grazie. La prova per l'ordine {order} è chiusa, quindi non è stato cambiato nulla; il suo personal shopper sarà lieto di aiutarla.",
+        "fr": "Merci. L'essai de la commande {order} est clos, rien n'a été modifié ; votre personal shopper se fera un plaisir de vous aider.",
+        "ja": "ありがとうございます。ご注文 {order} のトライアルは終了しているため、変更はありません。担当のパーソナルショッパーがお手伝いします。",
+    },
+    "which": {
+        "en": "Thank you. Please reply to our reminder so we know which order you mean.",
+        "de": "Danke. Bitte antworten Sie auf unsere Erinnerung, damit wir wissen, welche Bestellung Sie meinen.",
+        "it": "Grazie. Risponda al nostro promemoria, così sappiamo a quale ordine si riferisce.",
+        "fr": "Merci. Répondez à notre rappel pour que nous sachions de quelle commande il s'agit.",
+        "ja": "ありがとうございます。どのご注文か分かるよう、リマインダーに返信してください。",
+    },
+}
+_DECIDED = {
+    "en": ("keep", "return"), "de": ("behalten", "zurück"), "it": ("tengo", "rendo"), "fr": ("garder", "retour"),
+    "ja": ("キープ", "返品"),
+}  # fmt: skip
+
+
+def reply_text(kind: str, locale: str, **values: str) -> str:
+    texts = REPLIES[kind]
+    return texts.get(locale, texts["en"]).format(**values)
+
+
+def decisions_text(locale: str, numbers: dict[str, list[int]]) -> str:
+    keep, back = _DECIDED.get(locale, _DECIDED["en"])
+    parts = [
+        f"{word} {', '.join(map(str, numbers[key]))}"
+        for key, word in (("keep", keep), ("return", back))
+        if numbers.get(key)
+    ]
+    return "; ".join(parts)

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from functools import partial
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -56,7 +56,7 @@ def _operation_id(route: APIRoute) -> str:
 def create_app(
     *, temporal: Client, trials: TrialClient, store: SqlStore, tokens: dict[str, str], policy: TrialPolicy,
     codec: EncryptionCodec | None = None, codec_ui_key: str | None = None, ui_origins: Sequence[str] = (),
-    codec_oidc: OidcVerifier | None = None,
+    codec_oidc: OidcVerifier | None = None, whatsapp: APIRouter | None = None,
 ) -> FastAPI:  # fmt: skip
     app = FastAPI(
         title="Style Trial",
@@ -70,6 +70,8 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     for router in (health.router, trial_routes.router, commands.router, webhooks.router):
         app.include_router(router)
+    if whatsapp is not None:
+        app.include_router(whatsapp)
     if codec is not None:
         app.include_router(codec_router(codec, partial(role_of_token, tokens), codec_ui_key, codec_oidc))
         # Only the Temporal UI's origin may call from a browser (the codec server is what it calls).

@@ -265,3 +265,16 @@ class StockOperationRecord(Base):
     action: Mapped[str] = mapped_column(String(16))  # reserve | release
     piece_ids: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class ClientMessageRecord(Base):
+    """A message sent to a client on WhatsApp, by its id, so that the client's reply (which quotes it) finds
+    its trial. No number and no text: the id, the order, the kind and the language to answer in."""
+
+    __tablename__ = "client_messages"
+
+    message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(100), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    locale: Mapped[str] = mapped_column(String(5))
+    sent_at: Mapped[datetime] = mapped_column(Timestamp)

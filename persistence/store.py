@@ -19,6 +19,7 @@ from domain.trial_events import TrialEvent, trial_events
 from domain.view import EventView, TrialView, merged
 from persistence.db import make_sessions, one_writer
 from persistence.models import (
+    ClientMessageRecord,
     MoneyMovementRecord,
     OutboxEventRecord,
     PieceRecord,
@@ -322,6 +323,21 @@ class SqlStore:
         items = rows[:limit]
         last = items[-1] if more and items else None
         return Page(items, Cursor(last.opened_at, last.trial_id) if last else None)
+
+    # ------------------------------------------------------------------ messages to clients
+
+    def remember_message(self, message_id: str, order_id: str, kind: str, locale: str) -> None:
+        """A message sent to a client (see ClientMessageRecord); the same id again changes nothing."""
+        row = {"message_id": message_id, "order_id": order_id, "kind": kind, "locale": locale,
+               "sent_at": datetime.now(UTC)}  # fmt: skip
+        with one_writer(self.engine), self._sessions.begin() as s:
+            s.execute(
+                self._insert(ClientMessageRecord).values(**row).on_conflict_do_nothing(index_elements=["message_id"])
+            )
+
+    def message(self, message_id: str) -> ClientMessageRecord | None:
+        with self._sessions() as s:
+            return s.get(ClientMessageRecord, message_id)
 
     # ------------------------------------------------------------------ ledger
 

@@ -4,6 +4,9 @@ templates, with the trial's end written as Rome's clock shows it; the number app
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
+import json
 import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -74,6 +77,7 @@ async def test_the_client_hears_of_the_trial_ending_on_whatsapp_in_italian(
                 return len(cloud.received) >= 2
 
             await eventually(two_reminders, "the 48 h and 24 h reminders on WhatsApp", seconds=30)
+            assert len(cloud.templates()) == len(cloud.received)
             ends = datetime.fromisoformat((await api.get(base, headers=R)).json()["trial_ends_at"])
             rome = ends.astimezone(ZoneInfo("Europe/Rome")).strftime("%d/%m/%Y, ore %H:%M")
             for sent in cloud.received[:2]:
@@ -89,3 +93,121 @@ async def test_the_client_hears_of_the_trial_ending_on_whatsapp_in_italian(
         engine.dispose()
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert NUMBER.removeprefix("+") not in logged and NUMBER not in logged, "the client's number is never logged"
+
+
+APP_SECRET = "test-app-secret"  # a throwaway for this test, not a real app's
+
+
+def inbound(message_id: str, text: str, quoting: str | None) -> bytes:
+    message: dict[str, object] = {
+        "from": NUMBER.removeprefix("+"), "id": message_id, "timestamp": "1764000000", "type": "text",
+        "text": {"body": text},
+    }  # fmt: skip
+    if quoting:
+        message["context"] = {"from": "15550001111", "id": quoting}
+    change = {"field": "messages", "value": {"messaging_product": "whatsapp", "messages": [message]}}
+    return json.dumps({"object": "whatsapp_business_account", "entry": [{"id": "waba", "changes": [change]}]}).encode()
+
+
+def signed(body: bytes, secret: str = APP_SECRET) -> dict[str, str]:
+    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Hub-Signature-256": signature, "Content-Type": "application/json"}
+
+
+async def test_a_client_s_whatsapp_reply_becomes_decisions_in_the_audit_trail(dev_env: WorkflowEnvironment, tmp_path):
+    cloud = CloudApi()
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(cloud.app, host="127.0.0.1", port=port, log_level="error", lifespan="off"))
+    serving = asyncio.create_task(server.serve())
+    url = f"sqlite:///{tmp_path / 'replies.sqlite'}"
+    upgrade(url)
+    engine = make_engine(url)
+    store = SqlStore(engine)
+    queue = f"replies-{uuid.uuid4()}"
+    settings = Settings(
+        task_queue=queue, api_tokens=TOKENS, data_dir=tmp_path, time_scale=86_400 / 1.0,
+        whatsapp_app_secret=APP_SECRET, whatsapp_verify_token="verify-me",
+    )  # fmt: skip
+    sender = WhatsAppCloud(f"http://127.0.0.1:{port}/v21.0", "1234567890", "wa-token")
+    notifier = ClientMessages(RecordingNotifier(), whatsapp=sender, remember=store.remember_message)
+    try:
+        async with build_worker(dev_env.client, queue, Adapters(store=store, notifier=notifier)):
+            api = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=build_api(settings, dev_env.client, store, sender)),
+                base_url="http://api",
+            )
+            handshake = {"hub.mode": "subscribe", "hub.verify_token": "verify-me", "hub.challenge": "1158201444"}
+            assert (await api.get("/v1/whatsapp/webhook", params=handshake)).text == "1158201444"
+            o = order(5)
+            contact = ClientContact(channel="whatsapp", address=NUMBER, locale="it", time_zone="Europe/Rome")
+            o = o.model_copy(update={"customer": o.customer.model_copy(update={"contact": contact})})
+            base = f"/v1/trials/{o.order_id}"
+            assert (
+                await api.post("/v1/trials", json=o.model_dump(mode="json", exclude_none=True), headers=F)
+            ).status_code == 201
+
+            async def view() -> dict[str, object]:
+                return dict((await api.get(base, headers=R)).json())
+
+            await eventually(lambda: _status(api, base, "AWAITING_DISPATCH"), "the trial to open")
+            parcel = {"carrier": "DHL", "tracking_number": "T1", "piece_ids": [f"p{i}" for i in range(1, 6)]}
+            await api.post(f"{base}/dispatch", json={"parcels": [parcel]}, headers=F)
+            await api.post(f"{base}/delivery", json={"tracking_number": "T1"}, headers=F)
+
+            async def reminded() -> bool:
+                return bool(cloud.templates())
+
+            await eventually(reminded, "the 48 h reminder", seconds=30)
+            reminder_id = "wamid.1"
+
+            # A forged call changes nothing.
+            forged = inbound("wamid.in0", "tengo 1, 3; rendo 2", reminder_id)
+            assert (
+                await api.post("/v1/whatsapp/webhook", content=forged, headers=signed(forged, "other"))
+            ).status_code == 401
+            # An ambiguous reply gets a question and changes nothing.
+            unclear = inbound("wamid.in1", "forse il 2", reminder_id)
+            assert (await api.post("/v1/whatsapp/webhook", content=unclear, headers=signed(unclear))).json() == {
+                "received": ["ambiguous"]
+            }
+            assert cloud.texts()[-1].startswith("Ci scusi")
+            # The reply decides, once, however often WhatsApp delivers it.
+            reply = inbound("wamid.in2", "Tengo 1, 3; rendo 2", reminder_id)
+            for _ in range(2):
+                answer = await api.post("/v1/whatsapp/webhook", content=reply, headers=signed(reply))
+                assert answer.json() == {"received": ["decided"]}
+            trial = await view()
+            decisions = {p["piece_id"]: (p["decision"], p["decided_via"]) for p in trial["pieces"]}  # type: ignore[attr-defined]
+            assert decisions["p1"] == decisions["p3"] == ("keep", "whatsapp") and decisions["p2"] == (
+                "return",
+                "whatsapp",
+            )
+            assert decisions["p4"] == (None, None)
+            decided = [e for e in trial["events"] if e["kind"] == "decided"]  # type: ignore[attr-defined]
+            assert len(decided) == 1 and decided[0]["actor"] == "client" and decided[0]["reference"] == "wamid.in2"
+            assert cloud.texts()[-1] == f"Grazie, registrato per l'ordine {o.order_id}: tengo 1, 3; rendo 2."
+            # A reply quoting nothing of ours: which order?  A reply to a closed trial: a polite answer.
+            stray = inbound("wamid.in3", "tengo 4", None)
+            assert (await api.post("/v1/whatsapp/webhook", content=stray, headers=signed(stray))).json() == {
+                "received": ["asked which order"]
+            }
+            await api.post(f"{base}/decisions", json={"decisions": [
+                {"piece_id": "p4", "decision": "keep"}, {"piece_id": "p5", "decision": "keep"}],
+                "actor": "ps-07", "channel": "phone"}, headers=F)  # fmt: skip
+            await api.post(f"{base}/finish", json={"actor": "client", "channel": "app"}, headers=F)
+            late = inbound("wamid.in4", "rendo 4", reminder_id)
+            assert (await api.post("/v1/whatsapp/webhook", content=late, headers=signed(late))).json() == {
+                "received": ["trial closed"]
+            }
+            assert "chiusa" in cloud.texts()[-1]
+            await api.aclose()
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+        engine.dispose()
+
+
+async def _status(api: httpx.AsyncClient, base: str, status: str) -> bool:
+    r = await api.get(base, headers=R)
+    return r.status_code == 200 and r.json()["status"] == status

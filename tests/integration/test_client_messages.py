@@ -70,7 +70,7 @@ class CloudApi:
     """Meta's Graph API for messages, as documented: templates it knows, a message id per message."""
 
     def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
+        self.received: list[dict[str, Any]] = []  # every message, templates and texts
         self.throttle_next = 0
         self.known_templates = {"style_trial_ending"}
         app = FastAPI()
@@ -83,7 +83,7 @@ class CloudApi:
                 self.throttle_next -= 1
                 return Response(json.dumps({"error": {"code": 130429, "message": "Rate limit hit"}}), 429)
             body = await request.json()
-            if body["template"]["name"] not in self.known_templates:
+            if body["type"] == "template" and body["template"]["name"] not in self.known_templates:
                 error = {"error": {"code": 132001, "message": "Template name does not exist in the translation"}}
                 return Response(json.dumps(error), 400)
             self.received.append({"phone_number_id": phone_number_id, **body})
@@ -94,6 +94,12 @@ class CloudApi:
             return Response(json.dumps(answer), 200, media_type="application/json")
 
         self.app = app
+
+    def templates(self) -> list[dict[str, Any]]:
+        return [m for m in self.received if m["type"] == "template"]
+
+    def texts(self) -> list[str]:
+        return [m["text"]["body"] for m in self.received if m["type"] == "text"]
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from persistence.models import Base
 
 TABLES = {
     "trials", "pieces", "trial_events", "money_movements", "simulated_authorizations", "simulated_operations",
-    "outbox_events", "webhook_deliveries", "stock_reservations", "stock_operations", "alembic_version",
+    "outbox_events", "webhook_deliveries", "stock_reservations", "stock_operations", "client_messages",
+    "alembic_version",
 }  # fmt: skip
 
 

@@ -1,0 +1,59 @@
+"""The WhatsApp Business webhook: Meta's verification handshake, and the messages clients send, each checked
+against `X-Hub-Signature-256` (HMAC-SHA256 of the raw body with the app secret) before anything is read.
+
+A reply to a reminder becomes decisions (client/replies.py). The webhook answers 200 to every signed call,
+whatever became of its messages: Meta retries what it thinks failed, and a retry changes nothing here.
+Delivery statuses are logged by message id only.
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from api.auth import ApiError
+from client.replies import Replies
+
+log = logging.getLogger("styletrial.api")
+MAX_MESSAGES = 50  # per call; Meta batches far fewer
+
+
+def whatsapp_router(replies: Replies, app_secret: str, verify_token: str) -> APIRouter:
+    router = APIRouter(prefix="/v1/whatsapp", tags=["whatsapp"], include_in_schema=True)
+
+    @router.get("/webhook", summary="Meta's subscription handshake")
+    async def verify_whatsapp_webhook(
+        mode: Annotated[str, Query(alias="hub.mode", max_length=20)],
+        token: Annotated[str, Query(alias="hub.verify_token", max_length=200)],
+        challenge: Annotated[str, Query(alias="hub.challenge", max_length=200)],
+    ) -> Response:
+        if mode != "subscribe" or not hmac.compare_digest(token.encode(), verify_token.encode()):
+            raise ApiError(403, "forbidden", "The verify token does not match.")
+        return Response(challenge, media_type="text/plain")
+
+    @router.post("/webhook", summary="Messages and statuses from WhatsApp (signed by Meta)")
+    async def whatsapp_webhook(request: Request) -> dict[str, Any]:
+        body = await request.body()
+        given = request.headers.get("x-hub-signature-256", "")
+        expected = "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise ApiError(401, "unauthenticated", "The X-Hub-Signature-256 header does not match the body.")
+        try:
+            payload = json.loads(body)
+            changes = [c.get("value") or {} for e in payload.get("entry", []) for c in e.get("changes", [])]
+        except (ValueError, AttributeError, TypeError):
+            raise ApiError(422, "invalid_request", "The body is not a WhatsApp webhook payload.") from None
+        outcomes: list[str] = []
+        for value in changes:
+            for status in (value.get("statuses") or [])[:MAX_MESSAGES]:
+                log.info("whatsapp message %s: %s", status.get("id"), status.get("status"))
+            for message in (value.get("messages") or [])[:MAX_MESSAGES]:
+                outcome = await replies.handle(message)
+                log.info("whatsapp reply %s: %s", message.get("id"), outcome)
+                outcomes.append(outcome)
+        return {"received": outcomes}
+
+    return router

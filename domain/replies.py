@@ -1,0 +1,119 @@
+"""A client's written reply to a reminder, read as keep/return decisions: "keep 1, 3; return 2".
+
+Pieces are named by their number in the order (1 for the first piece) or by their id; "all" names every
+piece. The words for keep, return and all are understood in every language the engine writes in. A reply
+that cannot be read with certainty (an unknown word, a number with no piece, a piece both kept and
+returned, nothing decided) is ambiguous: it changes nothing, and the client is asked again.
+"""
+
+import re
+from dataclasses import dataclass
+
+from domain.commands import DecisionValue, PieceDecision
+
+KEEP = {"keep", "kept", "behalten", "behalte", "tengo", "tenere", "tieni", "garder", "garde", "キープ", "残す"}
+RETURN = {
+    "return",
+    "back",
+    "zurück",
+    "zuruck",
+    "retour",
+    "renvoyer",
+    "renvoie",
+    "rendo",
+    "restituisco",
+    "restituire",
+    "返品",
+    "返す",
+}
+ALL = {"all", "alle", "alles", "tutti", "tutto", "tout", "tous", "toutes", "全部", "すべて"}
+_JOINERS = {
+    "and",
+    "und",
+    "e",
+    "et",
+    "je",
+    "ich",
+    "i",
+    "pieces",
+    "piece",
+    "stück",
+    "capi",
+    "capo",
+    "pièces",
+    "pièce",
+    "と",
+    "#",
+}
+_CLAUSES = re.compile(r"[;\n.!?]+")
+_TOKENS = re.compile(r"[,\s、，]+")
+
+
+@dataclass(frozen=True)
+class Ambiguous:
+    why: str
+
+
+def read_reply(text: str, piece_ids: list[str]) -> list[PieceDecision] | Ambiguous:
+    decided: dict[str, DecisionValue] = {}
+    clauses = [c.strip().lower() for c in _CLAUSES.split(text) if c.strip()]
+    if not clauses:
+        return Ambiguous("the reply is empty")
+    for clause in clauses:
+        words = [w for w in _TOKENS.split(clause.replace(":", " ")) if w and w not in _JOINERS]
+        for verb, names in _segments(words):
+            if verb is None:
+                return Ambiguous(f"'{clause}' does not say keep or return for {', '.join(names)}")
+            if not names:
+                return Ambiguous(f"'{clause}' names no piece to {verb}")
+            for word in names:
+                for piece_id in _pieces(word, piece_ids):
+                    if piece_id is None:
+                        return Ambiguous(f"'{word}' is not a piece of this trial")
+                    if decided.get(piece_id, verb) != verb:
+                        return Ambiguous(f"{piece_id} is both kept and returned")
+                    decided[piece_id] = verb
+    if not decided:
+        return Ambiguous("the reply decides no piece")
+    return [PieceDecision(piece_id=p, decision=d) for p, d in decided.items()]
+
+
+def _verb(word: str) -> DecisionValue | None:
+    return "keep" if word in KEEP else "return" if word in RETURN else None
+
+
+def _segments(words: list[str]) -> list[tuple[DecisionValue | None, list[str]]]:
+    """Each verb with the pieces it names: those after it when the clause starts with a verb ("keep 1 3
+    return 2"), those before it otherwise ("1 3 keep")."""
+    if not words:
+        return []
+    segments: list[tuple[DecisionValue | None, list[str]]] = []
+    if _verb(words[0]) is not None:
+        for word in words:
+            verb = _verb(word)
+            if verb is not None:
+                segments.append((verb, []))
+            else:
+                segments[-1][1].append(word)
+        return segments
+    names: list[str] = []
+    for word in words:
+        verb = _verb(word)
+        if verb is None:
+            names.append(word)
+        else:
+            segments.append((verb, names))
+            names = []
+    if names:
+        segments.append((None, names))
+    return segments
+
+
+def _pieces(word: str, piece_ids: list[str]) -> list[str | None]:
+    if word in ALL:
+        return list(piece_ids)
+    if word.isdigit():
+        n = int(word)
+        return [piece_ids[n - 1] if 1 <= n <= len(piece_ids) else None]
+    by_id = {p.lower(): p for p in piece_ids}
+    return [by_id.get(word)]

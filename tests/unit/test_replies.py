@@ -1,0 +1,43 @@
+"""A client's reply read as decisions, in every language the engine writes in; anything uncertain is
+ambiguous and decides nothing."""
+
+import pytest
+
+from domain.replies import Ambiguous, read_reply
+
+PIECES = ["p1", "p2", "p3", "p4", "p5"]
+
+
+def decided(text: str) -> dict[str, str]:
+    read = read_reply(text, PIECES)
+    assert not isinstance(read, Ambiguous), read
+    return {d.piece_id: d.decision for d in read}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "keep 1, 3; return 2",
+        "Keep 1 and 3. Return 2",
+        "behalten 1, 3; zurück 2",
+        "tengo 1 e 3; rendo 2",
+        "je garde 1, 3 ; retour 2",
+        "キープ 1、3; 返品 2",
+        "KEEP p1, p3\nreturn p2",
+        "1, 3 keep; 2 return",
+    ],
+)
+def test_a_reply_in_any_language_decides(text: str):
+    assert decided(text) == {"p1": "keep", "p3": "keep", "p2": "return"}
+
+
+def test_all_names_every_piece():
+    assert decided("return all") == dict.fromkeys(PIECES, "return")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "thanks!", "keep", "keep 9", "keep 1; return 1", "keep 1 return 2 maybe", "keep p9", "keep and return 1"],
+)
+def test_an_uncertain_reply_is_ambiguous(text: str):
+    assert isinstance(read_reply(text, PIECES), Ambiguous)
