@@ -57,6 +57,73 @@ TEMPLATES: dict[NotificationKind, tuple[str, dict[str, tuple[str, str]]]] = {
             ),
         },
     ),
+    NotificationKind.TRIAL_CONFIRMED: (
+        "style_trial_confirmed",
+        {
+            "en": (
+                "Your Style Trial is confirmed",
+                "Your Style Trial of {pieces} pieces (order {order}) is confirmed. "
+                "We will let you know when they ship; you then have seven days to decide.",
+            ),
+            "de": (
+                "Ihr Style Trial ist bestätigt",
+                "Ihr Style Trial mit {pieces} Stücken (Bestellung {order}) ist "
+                "bestätigt. Wir melden uns, sobald sie versandt sind; dann haben Sie sieben Tage Zeit.",
+            ),
+            "it": (
+                "Il suo Style Trial è confermato",
+                "Il suo Style Trial di {pieces} capi (ordine {order}) è "
+                "confermato. La avviseremo alla spedizione; avrà poi sette giorni per decidere.",
+            ),
+            "fr": (
+                "Votre Style Trial est confirmé",
+                "Votre Style Trial de {pieces} pièces (commande {order}) est "
+                "confirmé. Nous vous préviendrons à l'expédition ; vous aurez ensuite sept jours pour décider.",
+            ),
+            "ja": (
+                "スタイル・トライアルが確定しました",
+                "{pieces}点のスタイル・トライアル（ご注文番号 {order}）が確定しました。"
+                "発送時にお知らせします。到着後7日間でご検討いただけます。",
+            ),
+        },
+    ),
+    NotificationKind.TRIAL_SUMMARY: (
+        "style_trial_summary",
+        {
+            "en": (
+                "Your Style Trial is complete",
+                "Your Style Trial (order {order}) is complete: you kept {kept} of "
+                "{pieces} pieces, {charged} charged. Thank you.",
+            ),
+            "de": (
+                "Ihr Style Trial ist abgeschlossen",
+                "Ihr Style Trial (Bestellung {order}) ist abgeschlossen: Sie "
+                "behalten {kept} von {pieces} Stücken, berechnet {charged}. Vielen Dank.",
+            ),
+            "it": (
+                "Il suo Style Trial è concluso",
+                "Il suo Style Trial (ordine {order}) è concluso: ha tenuto {kept} "
+                "capi su {pieces}, addebitati {charged}. Grazie.",
+            ),
+            "fr": (
+                "Votre Style Trial est terminé",
+                "Votre Style Trial (commande {order}) est terminé : vous gardez "
+                "{kept} pièces sur {pieces}, {charged} facturés. Merci.",
+            ),
+            "ja": (
+                "スタイル・トライアルが完了しました",
+                "スタイル・トライアル（ご注文番号 {order}）が完了しました。"
+                "{pieces}点中{kept}点をお手元に残され、{charged}を請求いたしました。ありがとうございました。",
+            ),
+        },
+    ),
+}
+
+# The template parameters each kind fills, in order ({{1}}, {{2}}, ...).
+PARAMETERS: dict[NotificationKind, tuple[str, ...]] = {
+    NotificationKind.TRIAL_ENDING: ("hours", "when_zone", "order"),
+    NotificationKind.TRIAL_CONFIRMED: ("pieces", "order"),
+    NotificationKind.TRIAL_SUMMARY: ("order", "kept", "pieces", "charged"),
 }
 
 
@@ -79,23 +146,23 @@ def zone_of(contact: ClientContact) -> ZoneInfo:
 
 def render(notification: Notification, contact: ClientContact, now: datetime) -> Rendered | None:
     """The message to the client for `notification`, or None for a kind the client is not told of."""
-    if notification.kind not in TEMPLATES or notification.about is None:
+    if notification.kind not in TEMPLATES:
         return None
     template, languages = TEMPLATES[notification.kind]
     language = contact.locale if contact.locale in languages else "en"
     subject, body = languages[language]
-    zone = zone_of(contact)
-    local = notification.about.astimezone(zone)
-    hours = max(0, round((notification.about - now).total_seconds() / 3600))
-    values = {
-        "hours": str(hours), "when": local.strftime(_WHEN[language]), "zone": str(zone.key),
-        "order": notification.order_id or "",
-    }  # fmt: skip
-    return Rendered(
-        template=template, language=language,
-        parameters=[values["hours"], f"{values['when']} ({values['zone']})", values["order"]],
-        subject=subject, text=body.format(**values),
-    )  # fmt: skip
+    values = {"order": notification.order_id or "", **notification.facts}
+    if notification.about is not None:
+        zone = zone_of(contact)
+        when = notification.about.astimezone(zone).strftime(_WHEN[language])
+        hours = max(0, round((notification.about - now).total_seconds() / 3600))
+        values |= {"hours": str(hours), "when": when, "zone": str(zone.key), "when_zone": f"{when} ({zone.key})"}
+    try:
+        text = body.format(**values)
+        parameters = [values[name] for name in PARAMETERS[notification.kind]]
+    except KeyError:
+        return None  # a notification without what its message needs (none is made so): not sent
+    return Rendered(template=template, language=language, parameters=parameters, subject=subject, text=text)
 
 
 # Answers to a client's reply, sent as plain text within the conversation the client opened: "noted" with

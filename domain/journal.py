@@ -31,6 +31,9 @@ class Journal:
     shopper_id: str | None
     order_id: str | None = None
     contact: ClientContact | None = None  # the client's, for the messages to the client
+    # Whether the trial confirms its opening and sums up its end to the client: set by the workflow, since
+    # trials started before it do not (their histories have no such messages to replay).
+    tells_the_client: bool = False
     events: list[Event] = field(default_factory=list)
     outbox: list[Notification] = field(default_factory=list)
     notifications_sent: int = 0
@@ -44,16 +47,22 @@ class Journal:
         self.events.append(Event(seq, now, kind, detail, actor, channel, reference, reason, list(piece_ids or [])))
 
     def notify(
-        self, kind: NotificationKind, audience: list[Audience], message: str, *, about: datetime | None = None
-    ) -> None:
+        self, kind: NotificationKind, audience: list[Audience], message: str, *, about: datetime | None = None,
+        facts: dict[str, str] | None = None,
+    ) -> None:  # fmt: skip
         self.notifications_sent += 1
         self.outbox.append(
             Notification(
                 key=f"{self.trial_id}-notification-{self.notifications_sent}", trial_id=self.trial_id, kind=kind,
                 audience=audience, shopper_id=self.shopper_id, message=message, order_id=self.order_id,
-                contact=self.contact if "client" in audience else None, about=about,
+                contact=self.contact if "client" in audience else None, about=about, facts=facts or {},
             )
         )  # fmt: skip
+
+    def tell_the_client(self, kind: NotificationKind, message: str, facts: dict[str, str]) -> None:
+        """A message only the client receives, when the trial tells the client and the order names a way."""
+        if self.tells_the_client and self.contact is not None:
+            self.notify(kind, ["client"], message, facts=facts)
 
     def sent(self, key: str) -> None:
         self.outbox = [n for n in self.outbox if n.key != key]

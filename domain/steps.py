@@ -120,6 +120,9 @@ class NotificationKind(StrEnum):
     PAYMENT_DECLINED = "payment_declined"
     PAYMENT_ACTION_REQUIRED = "payment_action_required"
     RETURN_LOST = "return_lost"
+    # To the client, on the channel the order names (trials started since the workflow's `client-messages`).
+    TRIAL_CONFIRMED = "trial_confirmed"
+    TRIAL_SUMMARY = "trial_summary"
 
 
 Audience = Literal["client", "shopper", "staff"]
@@ -140,6 +143,8 @@ class Notification(_Message):
     order_id: str | None = None
     contact: ClientContact | None = None
     about: datetime | None = None
+    # What a message to the client says besides the moment: counts and amounts, never personal data.
+    facts: dict[str, str] = {}
 
 
 class NotificationResult(_Message):

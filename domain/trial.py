@@ -46,6 +46,7 @@ from domain.steps import (
     CaptureRequest,
     ChargeRequest,
     Notification,
+    NotificationKind,
     NotificationResult,
     PaymentResult,
     ReleaseRequest,
@@ -497,6 +498,11 @@ class Trial:
         self.accepted_at = now
         if self.final_status is None:
             self.journal.event(now, "authorized", f"Authorized {self._fmt(step.amount)}; awaiting dispatch.")
+            self.journal.tell_the_client(
+                NotificationKind.TRIAL_CONFIRMED,
+                f"The Style Trial of {len(self.pieces)} pieces is confirmed.",
+                {"pieces": str(len(self.pieces)), "value": self._fmt(self._value_of(list(self.pieces)))},
+            )
         else:
             self.journal.event(now, "authorized", "Authorized after the trial ended; the hold is released.")
 
@@ -554,6 +560,12 @@ class Trial:
             p = self.payments
             self.journal.event(
                 now, "completed", f"Completed: charged {self._fmt(p.charged)}, released {self._fmt(p.released)}."
+            )
+            kept = sum(1 for piece in self.pieces.values() if piece.state in CHARGED_FATES)
+            self.journal.tell_the_client(
+                NotificationKind.TRIAL_SUMMARY,
+                f"The Style Trial is complete: {kept} pieces kept.",
+                {"kept": str(kept), "pieces": str(len(self.pieces)), "charged": self._fmt(p.charged)},
             )
 
     def _ready_to_complete(self) -> bool:

@@ -22,12 +22,14 @@ class Driver:
         order: TrialOrder,
         policy: TrialPolicy | None = None,
         gateway: SimulatedGateway | StripeUnderTest | None = None,
+        tells_the_client: bool = False,
     ) -> None:
         self.now = T0
         self.gateway = gateway or SimulatedGateway()
         self.stock = InMemoryStock()
         self.notifier = RecordingNotifier()
         self.trial = Trial(order, policy or TrialPolicy(), self.now)
+        self.trial.journal.tells_the_client = tells_the_client  # as the workflow sets it (patch client-messages)
         self.settle()
 
     def settle(self) -> None:

@@ -47,6 +47,8 @@ PATCH_LEAN_PROJECTION = "lean-projection"
 # Trials started before the lean events restarted their deadline timer on every command and projected with
 # a (regular) activity: three events and another workflow task more per change than a local activity's marker.
 PATCH_LEAN_EVENTS = "lean-events"
+# Trials started before it sent the client no confirmation and no summary (two more notifications each).
+PATCH_CLIENT_MESSAGES = "client-messages"
 # What a cancellation requested in Temporal (the UI's "Request Cancellation", `temporal workflow cancel`)
 # becomes: the domain's cancel, by this actor, for this reason.
 TEMPORAL_CANCEL = cmd.Cancel(actor="temporal-ui-or-cli", reason="Cancellation requested in Temporal (UI or CLI).")
@@ -126,6 +128,8 @@ class StyleTrialWorkflow:
         except DomainError as err:
             # An invalid order fails the workflow at once with its code (see `run`), never a stuck task.
             self._refused = err
+        if self._trial is not None:
+            self._trial.journal.tells_the_client = workflow.patched(PATCH_CLIENT_MESSAGES)
 
     @workflow.run
     async def run(self, start: StartTrial) -> TrialView:

@@ -47,7 +47,8 @@ async def test_the_client_hears_of_the_trial_ending_on_whatsapp_in_italian(
     engine = make_engine(url)
     store = SqlStore(engine)
     queue = f"messages-{uuid.uuid4()}"
-    settings = Settings(task_queue=queue, api_tokens=TOKENS, data_dir=tmp_path, time_scale=86_400 / 0.4)
+    # A trial "day" lasts 1.5 s: the reminders come 7.5 s and 9 s after delivery, the end 1.5 s after them.
+    settings = Settings(task_queue=queue, api_tokens=TOKENS, data_dir=tmp_path, time_scale=86_400 / 1.5)
     notifier = ClientMessages(
         RecordingNotifier(), whatsapp=WhatsAppCloud(f"http://127.0.0.1:{port}/v21.0", "1234567890", "wa-token")
     )
@@ -74,17 +75,39 @@ async def test_the_client_hears_of_the_trial_ending_on_whatsapp_in_italian(
             assert (await api.post(f"{base}/delivery", json={"tracking_number": "T1"}, headers=F)).status_code == 200
 
             async def two_reminders() -> bool:
-                return len(cloud.received) >= 2
+                return len(cloud.received) >= 3  # the confirmation, then the reminders
 
             await eventually(two_reminders, "the 48 h and 24 h reminders on WhatsApp", seconds=30)
             assert len(cloud.templates()) == len(cloud.received)
+            confirmed, *reminders = cloud.received[:3]
+            assert confirmed["template"]["name"] == "style_trial_confirmed"
+            assert [p["text"] for p in confirmed["template"]["components"][0]["parameters"]] == ["5", o.order_id]
             ends = datetime.fromisoformat((await api.get(base, headers=R)).json()["trial_ends_at"])
             rome = ends.astimezone(ZoneInfo("Europe/Rome")).strftime("%d/%m/%Y, ore %H:%M")
-            for sent in cloud.received[:2]:
+            for sent in reminders:
                 assert sent["to"] == NUMBER.removeprefix("+") and sent["template"]["name"] == "style_trial_ending"
                 assert sent["template"]["language"] == {"code": "it"}
                 parameters = [p["text"] for p in sent["template"]["components"][0]["parameters"]]
                 assert parameters[1] == f"{rome} (Europe/Rome)" and parameters[2] == o.order_id
+            # The client keeps three pieces and finishes: the summary follows the final charge.
+            keep = [{"piece_id": f"p{i}", "decision": "keep" if i <= 3 else "return"} for i in range(1, 6)]
+            decided = {"decisions": keep, "actor": "client", "channel": "app"}
+            assert (await api.post(f"{base}/decisions", json=decided, headers=F)).status_code == 200
+            assert (
+                await api.post(f"{base}/finish", json={"actor": "client", "channel": "app"}, headers=F)
+            ).status_code == 200
+            back = {"piece_ids": ["p4", "p5"], "carrier": "DHL", "tracking_number": "R1"}
+            assert (await api.post(f"{base}/returns", json=back, headers=F)).status_code == 200
+            checked = {"inspections": [{"piece_id": "p4", "condition": "ok"}, {"piece_id": "p5", "condition": "ok"}]}
+            assert (await api.post(f"{base}/inspections", json=checked, headers=F)).status_code == 200
+
+            async def summed_up() -> bool:
+                return any(m["template"]["name"] == "style_trial_summary" for m in cloud.templates())
+
+            await eventually(summed_up, "the closing summary", seconds=30)
+            summary = cloud.templates()[-1]
+            assert [p["text"] for p in summary["template"]["components"][0]["parameters"]][:3] == [o.order_id, "3", "5"]
+            assert [m["template"]["name"] for m in cloud.templates()].count("style_trial_ending") == 2
             await api.aclose()
     finally:
         server.should_exit = True

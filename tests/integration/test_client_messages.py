@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 from fastapi import FastAPI, Request, Response
 
 from activities.client_messages import ClientMessages, SmtpEmail, WhatsAppCloud
-from activities.messages import LOCALES, render
+from activities.messages import LOCALES, TEMPLATES, render
 from activities.notifications import RecordingNotifier
 from domain.order import ClientContact
 from domain.steps import Notification, NotificationKind
@@ -52,6 +52,25 @@ def test_a_reminder_reads_in_the_client_s_language_and_time_zone():
     assert "(UTC)" in render(reminder(None), unknown_zone, NOW).text  # type: ignore[union-attr]
 
 
+def test_the_confirmation_and_the_summary_read_in_every_language():
+    for locale in LOCALES:
+        contact = ClientContact(channel="email", address="a@b.com", locale=locale)
+        confirmed = reminder(None).model_copy(
+            update={
+                "kind": NotificationKind.TRIAL_CONFIRMED,
+                "about": None,
+                "facts": {"pieces": "5", "value": "£6,000.00"},
+            }
+        )
+        summary = reminder(None).model_copy(
+            update={"kind": NotificationKind.TRIAL_SUMMARY, "about": None,
+                    "facts": {"kept": "3", "pieces": "5", "charged": "£3,600.00"}}
+        )  # fmt: skip
+        first, last = render(confirmed, contact, NOW), render(summary, contact, NOW)
+        assert first is not None and first.template == "style_trial_confirmed" and first.parameters == ["5", "o-1"]
+        assert last is not None and last.parameters == ["o-1", "3", "5", "£3,600.00"] and "£3,600.00" in last.text
+
+
 def test_a_contact_fits_its_channel():
     with pytest.raises(ValueError, match=r"E\.164"):
         ClientContact(channel="whatsapp", address="0151 123")
@@ -72,7 +91,7 @@ class CloudApi:
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []  # every message, templates and texts
         self.throttle_next = 0
-        self.known_templates = {"style_trial_ending"}
+        self.known_templates = {name for name, _ in TEMPLATES.values()}
         app = FastAPI()
 
         @app.post("/v21.0/{phone_number_id}/messages")
