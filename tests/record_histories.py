@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from bootstrap import Adapters, build_worker
 from domain import commands as cmd
 from domain.examples import decisions, order, parcels
+from domain.order import ClientContact
 from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import SqlStore
@@ -31,7 +32,10 @@ DAY = timedelta(days=1)
 
 async def full_lifecycle(h: Harness) -> TrialUnderTest:
     """Several parcels, staff extension, keep/return/damaged/unreturned, re-authorization, two settlements."""
-    t = await h.start_accepted(order(4, order_id="replay-full"))
+    # The client hears of it by email (confirmation, reminders, summary: patch client-messages).
+    o = order(4, order_id="replay-full")
+    contact = ClientContact(channel="email", address="client@example.com", locale="it", time_zone="Europe/Rome")
+    t = await h.start_accepted(o.model_copy(update={"customer": o.customer.model_copy(update={"contact": contact})}))
     await t.send(W.dispatch, parcels([["p1", "p2"], ["p3", "p4"]]))
     await t.deliver_all()
     await t.send(W.decide, decisions(keep=["p1"], ret=["p2", "p3"]))
