@@ -94,7 +94,7 @@ def client_messages(settings: Settings, store: SqlStore | None = None) -> Notifi
             settings.smtp_starttls,
         )  # fmt: skip
     remember = store.remember_message if store is not None else None
-    return ClientMessages(RecordingNotifier(), whatsapp(settings), email, remember=remember)
+    return ClientMessages(RecordingNotifier(), whatsapp(settings), email, remember=remember, team=settings.team_emails)
 
 
 def stock(settings: Settings, engine: Engine) -> StockPort:

@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = True
+    # Who on the team hears by email: a shopper's id (from the orders) or "staff", to an address. JSON.
+    team_emails: dict[str, str] = Field(default_factory=dict, max_length=10_000, repr=False)
     # Webhook subscribers, JSON: [{"name": "oms", "url": "https://...", "secrets": ["whsec_..."]}]
     webhooks: list[WebhookSubscriber] = Field(default_factory=list, max_length=20, repr=False)
     # Seconds between a delivery's attempts (see DEFAULT_WEBHOOK_BACKOFF); its length is the attempts.

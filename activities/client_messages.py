@@ -110,15 +110,18 @@ class SmtpEmail:
 
 
 class ClientMessages:
-    """The notifier the engine runs with: every notification is recorded (staff and shoppers, ids only in
-    the log), and one addressed to the client also goes to the client on the order's channel."""
+    """The notifier the engine runs with: every notification is recorded (ids only in the log); one
+    addressed to the client also goes to the client on the order's channel, and one addressed to the
+    shopper or to staff goes by email to the addresses configured for them (`team`: a shopper's id, or
+    "staff", to an address)."""
 
     def __init__(
         self, record: Notifier, whatsapp: Channel | None = None, email: Channel | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        remember: Callable[[str, str, str, str], None] | None = None,
+        remember: Callable[[str, str, str, str], None] | None = None, team: dict[str, str] | None = None,
     ) -> None:  # fmt: skip
         self._record = record
+        self._team = team or {}
         self._clock = clock
         # Called with (message id, order id, kind, locale) for each WhatsApp message, so that a reply that
         # quotes it finds its trial (persistence.store.SqlStore.remember_message).
@@ -127,10 +130,34 @@ class ClientMessages:
 
     async def send(self, notification: Notification) -> bool:
         await self._record.send(notification)
+        await self._to_team(notification)
         contact = notification.contact
         if "client" not in notification.audience or contact is None:
             return True
         return await self._to_client(notification, contact)
+
+    async def _to_team(self, notification: Notification) -> None:
+        """The shopper's and staff's copy, in English, by email. Best effort: a failure is logged and not
+        retried (the notification is recorded, and the trial shows staff what needs them), so that a retry
+        never sends the client's message twice."""
+        names = {"shopper": notification.shopper_id or "", "staff": "staff"}
+        addressed = [(who, self._team.get(names[who])) for who in ("shopper", "staff") if who in notification.audience]
+        email = self._channels["email"]
+        for who, address in addressed:
+            if address is None:
+                continue
+            if email is None:
+                log.warning("no email channel configured: %s not sent to the %s", notification.key, who)
+                continue
+            order = notification.order_id or notification.trial_id
+            message = Rendered(
+                template="", language="en", parameters=[], text=f"{notification.message}\n\nOrder {order}.",
+                subject=f"Style Trial {order}: {notification.kind.value.replace('_', ' ')}",
+            )  # fmt: skip
+            try:
+                await email.send(f"{notification.key}-{who}", address, message)
+            except Exception as err:
+                log.warning("%s not sent to the %s: %s", notification.key, who, type(err).__name__)
 
     async def _to_client(self, notification: Notification, contact: ClientContact) -> bool:
         message = render(notification, contact, self._clock())

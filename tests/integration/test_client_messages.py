@@ -198,3 +198,21 @@ async def test_staff_and_shopper_messages_and_clients_without_a_channel_are_reco
     whatsapp_only = ClientContact(channel="whatsapp", address="+4915112345678")
     assert not await notifier.send(reminder(whatsapp_only))  # no WhatsApp configured: not sent, said so
     assert box.messages == [] and len(recorder.sent) == 1  # recorded once by key
+
+
+async def test_the_shopper_and_staff_hear_by_email_where_an_address_is_configured(smtp):
+    box, port = smtp
+    team = {"ps-1": "shopper@maison.example", "staff": "client-relations@maison.example"}
+    email = SmtpEmail("127.0.0.1", port, "trials@example.com", starttls=False)
+    notifier = ClientMessages(RecordingNotifier(), email=email, team=team, clock=lambda: NOW)
+    declined = reminder(None, ["shopper", "staff"]).model_copy(
+        update={"kind": NotificationKind.PAYMENT_ACTION_REQUIRED, "message": "Charging failed after every retry."}
+    )
+    assert await notifier.send(declined)
+    assert sorted(m["To"] for m in box.messages) == ["client-relations@maison.example", "shopper@maison.example"]
+    assert all(m["Subject"] == "Style Trial o-1: payment action required" for m in box.messages)
+    assert "Charging failed after every retry." in box.messages[0].get_content()
+    away = ClientMessages(
+        RecordingNotifier(), email=SmtpEmail("127.0.0.1", free_port(), "t@example.com", starttls=False), team=team
+    )
+    assert await away.send(declined), "a team email that cannot go is logged, never retried"
