@@ -6,6 +6,7 @@ The read model writes them to its outbox in the same transaction as the trial th
 no event without its state and no state without its event; a delivery loop sends them on (webhooks).
 """
 
+import json
 from datetime import datetime
 from enum import StrEnum
 
@@ -149,3 +150,15 @@ def trial_events(view: TrialView, events: list[EventView]) -> list[TrialEvent]:
         )
         for e in events
     ]
+
+
+def schemas() -> dict[str, dict[str, object]]:
+    """A JSON Schema per event type: the envelope, with `type` fixed to that one (docs/trial-events.schema.json)."""
+    envelope = TrialEvent.model_json_schema()
+    out: dict[str, dict[str, object]] = {}
+    for t in EventType:
+        schema = json.loads(json.dumps(envelope))
+        schema["title"] = t.value
+        schema["properties"]["type"] = {"const": t.value, "title": "Type"}
+        out[t.value] = schema
+    return out
