@@ -156,10 +156,12 @@ def _remind(trial: "Trial", number: int, now: datetime) -> None:
     if ends is None or now >= ends:
         return  # a reminder that would arrive after the end is not sent
     trial.reminders_sent.add((number, ends))
-    trial.journal.notify(
-        NotificationKind.TRIAL_ENDING, ["client", "shopper"],
-        f"The Style Trial ends in {_hours(ends - now)} hours ({ends:%d %b %H:%M} UTC).", about=ends,
-    )  # fmt: skip
+    text = f"The Style Trial ends in {_hours(ends - now)} hours ({ends:%d %b %H:%M} UTC)."
+    trial.journal.notify(NotificationKind.TRIAL_ENDING, ["client", "shopper"], text, about=ends)
+    if trial.journal.tells_the_client:
+        # In the audit trail (and so a `trial.reminder` event) only for trials since the client-messages
+        # patch: for older ones it would be a change of view, so a projection their histories do not have.
+        trial.journal.event(now, "reminded", f"Reminder sent: {text}")
 
 
 def _keep_unreturned(trial: "Trial", now: datetime) -> None:

@@ -31,6 +31,7 @@ class EventType(StrEnum):
     DISPATCHED = "trial.dispatched"
     DELIVERED = "trial.delivered"
     ON_TRIAL = "trial.on_trial"
+    REMINDER = "trial.reminder"
     DECIDED = "trial.decided"
     FINISHED_EARLY = "trial.finished_early"
     EXTENDED = "trial.extended"
@@ -69,6 +70,7 @@ _BY_KIND: dict[str, EventType] = {
     "dispatched": EventType.DISPATCHED,
     "delivered": EventType.DELIVERED,
     "trial_started": EventType.ON_TRIAL,
+    "reminded": EventType.REMINDER,
     "decided": EventType.DECIDED,
     "finished_early": EventType.FINISHED_EARLY,
     "extended": EventType.EXTENDED,

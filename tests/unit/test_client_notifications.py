@@ -31,7 +31,9 @@ def a_whole_trial(d: Driver) -> list[tuple[NotificationKind, bool]]:
 
 
 def test_a_trial_that_tells_the_client_confirms_reminds_and_sums_up():
-    sent = a_whole_trial(Driver(with_contact(), tells_the_client=True))
+    d = Driver(with_contact(), tells_the_client=True)
+    sent = a_whole_trial(d)
+    assert [e.kind for e in d.trial.journal.events].count("reminded") == 2, "trial.reminder events"
     assert sent[0] == (NotificationKind.TRIAL_CONFIRMED, True)
     assert sent[-1] == (NotificationKind.TRIAL_SUMMARY, True)
     assert (NotificationKind.TRIAL_ENDING, True) in sent
@@ -41,3 +43,6 @@ def test_an_older_trial_or_an_order_without_a_contact_sends_no_confirmation_nor_
     for d in (Driver(with_contact()), Driver(order(3), tells_the_client=True)):
         kinds = {kind for kind, _ in a_whole_trial(d)}
         assert not kinds & {NotificationKind.TRIAL_CONFIRMED, NotificationKind.TRIAL_SUMMARY}
+    older = Driver(with_contact())
+    a_whole_trial(older)
+    assert "reminded" not in [e.kind for e in older.trial.journal.events], "older trials' views are unchanged"
