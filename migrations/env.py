@@ -1,4 +1,8 @@
-"""Alembic environment: metadata from the models, URL from persistence.migrate (never hard-coded)."""
+"""Alembic environment: metadata from the models; the URL from persistence.migrate (the CLI, the tests) or,
+for the standard `alembic` command run from the repository root, from the settings (STYLETRIAL_DATABASE_URL,
+or the embedded SQLite file in the data folder). Never hard-coded."""
+
+from pathlib import Path
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
@@ -12,6 +16,14 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
+
+if not config.get_main_option("sqlalchemy.url"):
+    from config import Settings
+
+    url = Settings().resolved_database_url
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
 
 
 def run_migrations_offline() -> None:

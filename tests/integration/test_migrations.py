@@ -1,14 +1,16 @@
 """Alembic is the only source of the schema, and it matches the models exactly, on both databases."""
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 
-from persistence.migrate import downgrade, upgrade
+from persistence.migrate import alembic_config, downgrade, upgrade
 from persistence.models import Base
 
 TABLES = {
@@ -49,3 +51,50 @@ def test_styletrial_db_upgrade_builds_the_embedded_database(tmp_path: Path):
         assert "Database at head" in out.stdout
     engine = create_engine(f"sqlite:///{tmp_path / 'data' / 'styletrial.sqlite'}")
     assert set(inspect(engine).get_table_names()) == TABLES
+
+
+def _alembic(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    alembic = str(Path(sys.executable).parent / "alembic")
+    return subprocess.run([alembic, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_standard_alembic_cli_works_from_the_repository_root(db_url: str, tmp_path: Path):
+    """`alembic upgrade head`, `alembic check` and `alembic revision --autogenerate` as a developer types them,
+    with the URL from STYLETRIAL_DATABASE_URL (it used to fail with KeyError: 'url')."""
+    env = {"STYLETRIAL_DATABASE_URL": db_url, "PATH": str(Path(sys.executable).parent), "PYTHONPATH": str(ROOT)}
+    for args in (["downgrade", "base"], ["upgrade", "head"], ["check"], ["current"]):
+        out = _alembic(args, ROOT, env)
+        assert out.returncode == 0, (args, out.stderr)
+    engine = create_engine(db_url)
+    assert set(inspect(engine).get_table_names()) == TABLES
+    engine.dispose()
+    # --autogenerate writes a file: run it on a copy of the migrations, never into the source tree.
+    shutil.copytree(ROOT / "migrations", tmp_path / "migrations", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "alembic.ini", tmp_path / "alembic.ini")
+    out = _alembic(["revision", "--autogenerate", "-m", "nothing changed"], tmp_path, env)
+    assert out.returncode == 0, out.stderr
+    (made,) = [p for p in (tmp_path / "migrations" / "versions").glob("*nothing_changed*.py")]
+    body = made.read_text()
+    # The models and the migrations agree, so the generated revision does nothing.
+    head = ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
+    assert f"Revises: {head}" in body
+    upgrade_body = body.split("def upgrade() -> None:")[1].split("def downgrade")[0]
+    assert [
+        line.strip() for line in upgrade_body.splitlines() if line.strip() and not line.strip().startswith("#")
+    ] == ["pass"]
+
+
+def test_the_standard_alembic_cli_defaults_to_the_embedded_database(tmp_path: Path):
+    env = {
+        "STYLETRIAL_DATA_DIR": str(tmp_path / "data"),
+        "PATH": str(Path(sys.executable).parent),
+        "PYTHONPATH": str(ROOT),
+    }
+    out = _alembic(["upgrade", "head"], ROOT, env)
+    assert out.returncode == 0, out.stderr
+    engine = create_engine(f"sqlite:///{tmp_path / 'data' / 'styletrial.sqlite'}")
+    assert set(inspect(engine).get_table_names()) == TABLES
+    engine.dispose()
