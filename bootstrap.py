@@ -9,15 +9,19 @@ import gc
 import logging
 import signal
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, FastAPI
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import Engine
 from temporalio.client import Client
+from temporalio.client import Interceptor as ClientInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
@@ -37,7 +41,10 @@ from client.replies import Replies
 from client.trials import TrialClient
 from client.webhooks import Subscriber, WebhookDispatcher
 from config import Settings
+from observability.metrics import REGISTRY, serve_metrics
+from observability.tracing import instrument_api, otlp_provider, temporal_interceptor
 from persistence.db import make_engine
+from persistence.metrics import ReadModelCollector
 from persistence.simulated_book import SqlGatewayBook
 from persistence.stock import SqlStock
 from persistence.store import SqlStore
@@ -147,16 +154,21 @@ def codec_oidc(settings: Settings) -> OidcVerifier | None:
     ))  # fmt: skip
 
 
-async def connect(settings: Settings, *, patience: float | None = None) -> Client:
+async def connect(
+    settings: Settings, *, patience: float | None = None, runtime: Runtime | None = None,
+    interceptors: Sequence[ClientInterceptor] = (),
+) -> Client:  # fmt: skip
     """Connect to Temporal, waiting for it to come up: a worker or API started before the server (a compose
-    stack, a restart) waits and retries instead of exiting. `patience` seconds at most; None waits forever."""
+    stack, a restart) waits and retries instead of exiting. `patience` seconds at most; None waits forever.
+    `runtime` carries the SDK's metrics (`sdk_runtime`); `interceptors` its tracing (a worker built from the
+    client inherits them)."""
     deadline = None if patience is None else time.monotonic() + patience
     delay = 0.5
     while True:
         try:
             return await Client.connect(
                 settings.temporal_address, namespace=settings.temporal_namespace,
-                data_converter=data_converter(settings),
+                data_converter=data_converter(settings), runtime=runtime, interceptors=interceptors,
             )  # fmt: skip
         except RuntimeError as err:  # the SDK's "Failed client connect"
             if deadline is not None and time.monotonic() + delay > deadline:
@@ -209,9 +221,46 @@ def cache_size(settings: Settings) -> int:
     return max(1, settings.worker_cache_mib * 1024 // CACHED_TRIAL_KIB)
 
 
-def build_api(settings: Settings, client: Client, store: SqlStore, cloud: WhatsAppCloud | None = None) -> FastAPI:
+def sdk_runtime(settings: Settings) -> Runtime | None:
+    """The Temporal SDK's runtime with its Prometheus metrics on STYLETRIAL_SDK_METRICS_PORT (workflow task
+    and activity latencies, schedule-to-start, sticky cache hits, pollers), or None for the default runtime.
+    One per process: the SDK binds the port when the runtime is made."""
+    if settings.sdk_metrics_port is None:
+        return None
+    address = f"{settings.metrics_host}:{settings.sdk_metrics_port}"
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+
+
+def tracing(settings: Settings, role: str) -> TracerProvider | None:
+    """Traces exported to the OTLP collector in settings, or None (no tracing, no interceptor)."""
+    return otlp_provider(settings.otlp_endpoint, role) if settings.otlp_endpoint else None
+
+
+def engine_metrics(settings: Settings, store: SqlStore) -> Callable[[], None]:
+    """The engine's metrics on STYLETRIAL_METRICS_PORT: this process's (API latency, projection lag) and the
+    read model's (trials, money, outbox), the latter the same from every process (persistence/metrics.py).
+    Returns what stops serving them."""
+    if settings.metrics_port is None:
+        return lambda: None
+    collector = ReadModelCollector(store.engine)
+    REGISTRY.register(collector)
+    server = serve_metrics(settings.metrics_host, settings.metrics_port)
+    log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        REGISTRY.unregister(collector)
+
+    return stop
+
+
+def build_api(
+    settings: Settings, client: Client, store: SqlStore, cloud: WhatsAppCloud | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> FastAPI:  # fmt: skip
     trials = TrialClient(client, settings.task_queue, store)
-    return create_app(
+    app = create_app(
         temporal=client,
         trials=trials,
         store=store,
@@ -223,6 +272,9 @@ def build_api(settings: Settings, client: Client, store: SqlStore, cloud: WhatsA
         codec_oidc=codec_oidc(settings),
         whatsapp=whatsapp_replies(settings, trials, store, cloud),
     )
+    if tracer_provider is not None:
+        instrument_api(app, tracer_provider)
+    return app
 
 
 def whatsapp_replies(
@@ -242,7 +294,9 @@ async def serve(settings: Settings, *, api: bool, worker: bool) -> None:
     """Run the worker and/or the API in this process until SIGINT or SIGTERM, then stop both cleanly."""
     import uvicorn
 
-    client = await connect(settings)
+    provider = tracing(settings, "worker" if not api else "api" if not worker else "dev")
+    interceptors = [temporal_interceptor(provider)] if provider else []
+    client = await connect(settings, runtime=sdk_runtime(settings) if worker else None, interceptors=interceptors)
     # Only a worker builds the adapters: the payment gateway (and its Stripe key) stay out of the API.
     adapters = default_adapters(settings) if worker else None
     stop = asyncio.Event()
@@ -265,10 +319,11 @@ async def serve(settings: Settings, *, api: bool, worker: bool) -> None:
         if settings.webhooks:
             loops.append(asyncio.create_task(webhook_dispatcher(settings, adapters.store, webhook_http).run()))
     server = None
+    store = adapters.store if adapters else SqlStore(make_engine(settings.resolved_database_url))
+    stop_metrics = engine_metrics(settings, store)
     if api:
-        store = adapters.store if adapters else SqlStore(make_engine(settings.resolved_database_url))
         config = uvicorn.Config(
-            build_api(settings, client, store), host=settings.api_host, port=settings.api_port, log_level="warning",
+            build_api(settings, client, store, tracer_provider=provider), host=settings.api_host, port=settings.api_port, log_level="warning",
             timeout_graceful_shutdown=STOP_GRACE_SECONDS,
         )  # fmt: skip
         server = _QuietSignalsServer(config)
@@ -293,6 +348,9 @@ async def serve(settings: Settings, *, api: bool, worker: bool) -> None:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     waiter.cancel()
+    stop_metrics()
+    if provider is not None:
+        provider.shutdown()  # sends the spans still batched
     for task in done:
         if task is not waiter and task.exception():
             raise task.exception()  # type: ignore[misc]

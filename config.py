@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.policy import TrialPolicy
@@ -101,6 +101,21 @@ class Settings(BaseSettings):
     webhooks: list[WebhookSubscriber] = Field(default_factory=list, max_length=20, repr=False)
     # Seconds between a delivery's attempts (see DEFAULT_WEBHOOK_BACKOFF); its length is the attempts.
     webhook_backoff: list[float] = Field(default_factory=lambda: list(DEFAULT_WEBHOOK_BACKOFF), min_length=1)
+
+    # Logs: "json" (one object per line, for a log pipeline) or "console" (readable; `styletrial dev`).
+    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Prometheus: the engine's metrics at http://metrics_host:metrics_port/metrics, and the Temporal SDK's
+    # (workflow task latency, schedule-to-start, cache) at sdk_metrics_port. Unset: not served.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    sdk_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # Traces to an OpenTelemetry collector over OTLP/HTTP (http://collector:4318). Unset: not exported.
+    # The standard OTEL_EXPORTER_OTLP_ENDPOINT is read too.
+    otlp_endpoint: str | None = Field(
+        default=None, pattern=r"^https?://", max_length=2000,
+        validation_alias=AliasChoices("STYLETRIAL_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    )  # fmt: skip
 
     @property
     def resolved_database_url(self) -> str:

@@ -7,11 +7,13 @@ import logging
 
 from bootstrap import serve
 from config import Settings
+from observability.logs import configure_logging
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(Settings(), api=False, worker=True))
+    settings = Settings()
+    configure_logging(settings.log_format, getattr(logging, settings.log_level))
+    asyncio.run(serve(settings, api=False, worker=True))
 
 
 if __name__ == "__main__":

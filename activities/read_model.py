@@ -1,6 +1,7 @@
 """Projection of each trial into the read model and the ledger's derived movements."""
 
 import asyncio
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from temporalio import activity
@@ -8,6 +9,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.ports import ReadModel, ReadModelBehind
 from domain.view import TrialView
+from observability.metrics import PROJECTION_LAG_SECONDS
 
 # The error type the changes activity fails with when the read model is behind; the workflow then sends the
 # whole trial.
@@ -39,14 +41,16 @@ class ReadModelActivities:
 
     @activity.defn(name="read_model.project")
     async def project(self, req: ProjectTrial) -> bool:
-        return await asyncio.to_thread(
+        stored = await asyncio.to_thread(
             self._read_model.project, req.revision, req.view, replaces_below=req.replaces_below
         )
+        _observe_lag("whole")
+        return stored
 
     @activity.defn(name="read_model.project_changes")
     async def project_changes(self, req: ProjectChanges) -> bool:
         try:
-            return await asyncio.to_thread(
+            stored = await asyncio.to_thread(
                 self._read_model.project_changes,
                 req.revision,
                 req.base_revision,
@@ -55,3 +59,12 @@ class ReadModelActivities:
             )
         except ReadModelBehind as err:
             raise ApplicationError(str(err), type=READ_MODEL_BEHIND, non_retryable=True) from err
+        _observe_lag("changes")
+        return stored
+
+
+def _observe_lag(kind: str) -> None:
+    """From the workflow scheduling the projection (its first attempt) to the commit: how far the read model
+    trailed the workflow. A commit after retries counts the whole wait: that is what an operator needs to see."""
+    scheduled = activity.info().scheduled_time
+    PROJECTION_LAG_SECONDS.labels(kind).observe(max(0.0, (datetime.now(UTC) - scheduled).total_seconds()))

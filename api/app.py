@@ -28,6 +28,7 @@ from api.auth import ApiError, role_of_token
 from api.codec_server import UI_CORS_HEADERS, codec_router
 from api.errors import error_response, http_status
 from api.limits import BodyLimit
+from api.observe import RequestContext
 from api.services import Services
 from client.trials import TrialClient
 from domain.bounds import at_the_edge
@@ -79,7 +80,8 @@ def create_app(
             CORSMiddleware, allow_origins=list(ui_origins), allow_methods=["POST", "OPTIONS"],
             allow_headers=list(UI_CORS_HEADERS), allow_credentials=True,
         )  # fmt: skip
-    app.add_middleware(NeverABare500)  # outermost of ours
+    app.add_middleware(NeverABare500)
+    app.add_middleware(RequestContext)  # outermost of ours: X-Request-ID and latency of every answer
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cli.devserver import port_open, start_dev_server
 from config import ROLES, Settings
+from observability.logs import configure_logging
 from persistence.migrate import upgrade
 
 
@@ -46,14 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
+    serving = args.command in ("dev", "worker", "api")
+    # The local stack is read by a person: readable lines, unless STYLETRIAL_LOG_FORMAT says otherwise.
+    fmt = "console" if args.command == "dev" and "log_format" not in settings.model_fields_set else settings.log_format
+    configure_logging(fmt, getattr(logging, settings.log_level) if serving else logging.WARNING)
     _keep_data_private(settings.data_dir)
     try:
         if args.command == "dev":
             dev(settings)
         elif args.command == "worker":
-            logging.getLogger().setLevel(logging.INFO)
             _serve(settings, api=False, worker=True)
         elif args.command == "api":
             if not settings.api_tokens:

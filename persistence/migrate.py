@@ -12,6 +12,9 @@ def alembic_config(url: str) -> Config:
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    # The process's logging is the process's (JSON or console, observability/logs.py): alembic.ini's logging
+    # section is for the standalone `alembic` command only, and would replace the process's handlers.
+    cfg.attributes["configure_logger"] = False
     return cfg
 
 

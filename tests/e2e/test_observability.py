@@ -1,0 +1,242 @@
+"""What an operator watches, on the real dev server: one trace from `POST .../decisions` through the update to
+the projection activity; Prometheus scrapes during a trial (the engine's figures and the SDK's); and a whole
+trial's JSON logs, scanned for the client's personal data and for secrets."""
+
+import io
+import json
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from activities.client_messages import ClientMessages
+from activities.notifications import RecordingNotifier
+from bootstrap import Adapters, build_api, build_worker, engine_metrics, sdk_runtime
+from config import Settings
+from domain.examples import order
+from domain.order import ClientContact, TrialOrder
+from observability.logs import JsonFormatter
+from observability.metrics import API_REQUEST_SECONDS
+from observability.tracing import temporal_interceptor, tracer_provider
+from persistence.db import make_engine
+from persistence.migrate import upgrade
+from persistence.store import SqlStore
+from tests.waiting import eventually
+from tests.webhook_receiver import free_port
+
+pytestmark = [pytest.mark.devserver, pytest.mark.timeout(180)]
+TOKENS = {"tok-fulfil-0123456789": "fulfilment", "tok-read-0123456789": "read"}
+F, R = ({"Authorization": f"Bearer {t}"} for t in TOKENS)
+
+
+@dataclass
+class Stack:
+    api: httpx.AsyncClient
+    store: SqlStore
+    settings: Settings
+
+
+@asynccontextmanager
+async def stack(
+    client: Client, tmp_path, provider: TracerProvider | None = None, **settings: object
+) -> AsyncIterator[Stack]:
+    url = f"sqlite:///{tmp_path / f'obs-{uuid.uuid4().hex[:6]}.sqlite'}"
+    upgrade(url)
+    engine = make_engine(url)
+    store = SqlStore(engine)
+    config = Settings(task_queue=f"obs-{uuid.uuid4()}", api_tokens=TOKENS, data_dir=tmp_path, **settings)  # type: ignore[arg-type]
+    notifier = ClientMessages(RecordingNotifier())
+    try:
+        async with build_worker(client, config.task_queue, Adapters(store=store, notifier=notifier)):
+            app = build_api(config, client, store, tracer_provider=provider)
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as api:
+                yield Stack(api, store, config)
+    finally:
+        engine.dispose()
+
+
+def with_contact(o: TrialOrder) -> TrialOrder:
+    contact = ClientContact(channel="email", address="maria.rossi@example.com", locale="it", time_zone="Europe/Rome")
+    customer = o.customer.model_copy(update={"contact": contact})
+    assert o.shipping_address is not None
+    address = o.shipping_address.model_copy(update={"name": "Maria Rossi", "line1": "Via Condotti 12"})
+    return o.model_copy(update={"customer": customer, "shipping_address": address})
+
+
+async def run_trial(api: httpx.AsyncClient, o: TrialOrder, on_trial: Callable[[], object] | None = None) -> None:
+    """A 3-piece trial from the order to its charge: keep p1, return p2 and p3."""
+    base = f"/v1/trials/{o.order_id}"
+    r = await api.post("/v1/trials", json=o.model_dump(mode="json", exclude_none=True), headers=F)
+    assert r.status_code == 201, r.text
+
+    async def status_is(status: str) -> bool:
+        got = await api.get(base, headers=R)
+        return got.status_code == 200 and got.json()["status"] == status
+
+    await eventually(lambda: status_is("AWAITING_DISPATCH"), "the trial to open")
+    parcel = {"carrier": "DHL", "tracking_number": "T1", "piece_ids": ["p1", "p2", "p3"]}
+    assert (await api.post(f"{base}/dispatch", json={"parcels": [parcel]}, headers=F)).status_code == 200
+    assert (await api.post(f"{base}/delivery", json={"tracking_number": "T1"}, headers=F)).status_code == 200
+    if on_trial is not None:
+        await on_trial()  # type: ignore[misc]
+    decisions = [{"piece_id": "p1", "decision": "keep"}, {"piece_id": "p2", "decision": "return"},
+                 {"piece_id": "p3", "decision": "return"}]  # fmt: skip
+    body = {"decisions": decisions, "actor": "client", "channel": "app"}
+    assert (await api.post(f"{base}/decisions", json=body, headers=F)).status_code == 200
+    assert (await api.post(f"{base}/finish", json={"actor": "client"}, headers=F)).status_code == 200
+    back = {"piece_ids": ["p2", "p3"], "carrier": "DHL", "tracking_number": "R1"}
+    assert (await api.post(f"{base}/returns", json=back, headers=F)).status_code == 200
+    checked = {"inspections": [{"piece_id": p, "condition": "ok"} for p in ("p2", "p3")]}
+    assert (await api.post(f"{base}/inspections", json=checked, headers=F)).status_code == 200
+    await eventually(lambda: status_is("COMPLETED"), "the trial to complete", seconds=30)
+
+
+async def test_one_trace_runs_from_the_decisions_request_through_the_update_to_the_projection(
+    dev_env: WorkflowEnvironment, tmp_path
+):
+    exporter = InMemorySpanExporter()
+    provider = tracer_provider("test", SimpleSpanProcessor(exporter))
+    client = Client(**{**dev_env.client.config(), "interceptors": [temporal_interceptor(provider)]})  # type: ignore[arg-type]
+    async with stack(client, tmp_path, provider) as s:
+        await run_trial(s.api, order(3))
+    spans = exporter.get_finished_spans()
+    (request,) = [
+        sp for sp in spans
+        if sp.name == "POST /v1/trials/{order_id}/decisions" and sp.kind.name == "SERVER"
+    ]  # fmt: skip
+    trace = [sp for sp in spans if sp.context.trace_id == request.context.trace_id]
+    names = {sp.name for sp in trace}
+    assert "StartWorkflowUpdate:decide" in names, names
+    assert "HandleUpdate:decide" in names, names
+    assert {"StartActivity:read_model.project_changes", "RunActivity:read_model.project_changes"} <= names, names
+    # One tree: every span of the trace descends from the request's.
+    by_id = {sp.context.span_id: sp for sp in trace}
+    for sp in trace:
+        node = sp
+        while node.parent is not None and node.parent.span_id in by_id:
+            node = by_id[node.parent.span_id]
+        assert node is request, f"{sp.name} is not under the request"
+    # Span attributes carry ids, never the body (a decision's actor is a client's choice of words).
+    for sp in trace:
+        assert "Maria" not in json.dumps(dict(sp.attributes or {}), default=str)
+
+
+def dispatched() -> float:
+    """Dispatch requests answered so far in this process, read without a scrape (which would cache the
+    read model's figures for 5 s)."""
+    (family,) = API_REQUEST_SECONDS.collect()
+    labels = {"route": "/v1/trials/{order_id}/dispatch", "method": "POST", "status": "200"}
+    return sum(x.value for x in family.samples if x.name.endswith("_count") and x.labels == labels)
+
+
+def scrape(port: int) -> dict[str, float]:
+    """name{labels} -> value, from a Prometheus text page, with each series' labels in alphabetical order."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            series, _, value = line.rpartition(" ")
+            name, _, labels = series.partition("{")
+            pairs = sorted(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', labels))
+            key = name + ("{" + ",".join(f'{k}="{v}"' for k, v in pairs) + "}" if pairs else "")
+            samples[key] = float(value)
+    return samples
+
+
+async def test_prometheus_scrapes_the_engine_and_the_sdk_during_a_trial(dev_env: WorkflowEnvironment, tmp_path):
+    metrics, sdk = free_port(), free_port()
+    config = Settings(metrics_port=metrics, sdk_metrics_port=sdk)
+    # A client on a runtime of its own, as `serve` makes for a worker: the SDK serves its metrics from it.
+    client = await Client.connect(
+        dev_env.client.service_client.config.target_host, runtime=sdk_runtime(config),
+        data_converter=dev_env.client.data_converter,
+    )  # fmt: skip
+    async with stack(client, tmp_path, metrics_port=metrics) as s:
+        stop = engine_metrics(s.settings, s.store)
+        try:
+            o = order(3, currency="EUR", price=150_000)
+            route = 'method="POST",route="/v1/trials/{order_id}/dispatch",status="200"'
+            dispatches = f"styletrial_api_request_duration_seconds_count{{{route}}}"
+            before = dispatched()  # the process's histograms are shared by the tests
+
+            async def while_on_trial() -> None:
+                seen = scrape(metrics)
+                assert seen['styletrial_trials{status="ON_TRIAL"}'] == 1
+                assert seen['styletrial_trials{status="COMPLETED"}'] == 0
+                assert seen[dispatches] == before + 1
+                assert seen['styletrial_projection_lag_seconds_count{kind="changes"}'] >= 1
+                assert seen["process_resident_memory_bytes"] > 0
+
+            await run_trial(s.api, o, while_on_trial)
+
+            async def settled() -> bool:
+                seen = scrape(metrics)
+                return seen.get('styletrial_settlements_charged_minor_units_total{currency="EUR"}') == 150_000
+
+            # The read model's figures are cached for 5 s: the charge shows up within that.
+            await eventually(settled, "the charge in the metrics", seconds=15)
+            seen = scrape(metrics)
+            assert seen['styletrial_settlements_charged_total{currency="EUR"}'] == 1
+            assert seen['styletrial_trials{status="COMPLETED"}'] == 1
+            assert seen["styletrial_trials_needing_attention"] == 0
+            assert seen["styletrial_dunning_in_progress"] == 0
+            # No order id or other per-trial value in any series' labels.
+            page = httpx.get(f"http://127.0.0.1:{metrics}/metrics").text
+            assert o.order_id not in page
+        finally:
+            stop()
+    sdk_page = httpx.get(f"http://127.0.0.1:{sdk}/metrics", timeout=10).text
+    assert re.search(r"^temporal_workflow_completed", sdk_page, re.M), sdk_page[:500]
+    assert re.search(r"^temporal_activity_execution_latency", sdk_page, re.M)
+
+
+SECRETS_AND_PERSONAL = re.compile(
+    r"Maria|Rossi|maria\.rossi@example\.com|Via Condotti|tok-(fulfil|read)-0123456789|pm_card_visa|sk_(test|live)_"
+    r"|whsec_|Bearer ",
+    re.I,
+)
+
+
+async def test_a_whole_trial_s_json_logs_carry_ids_and_no_personal_data_or_secrets(
+    dev_env: WorkflowEnvironment, tmp_path
+):
+    lines = io.StringIO()
+    handler = logging.StreamHandler(lines)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    # Everything the SDK, uvicorn, SQLAlchemy and our code log, at DEBUG: the most a misconfiguration shows.
+    try:
+        async with stack(dev_env.client, tmp_path) as s:
+            o = with_contact(order(3))
+            await run_trial(s.api, o)
+            r = await s.api.get(f"/v1/trials/{o.order_id}", headers={**R, "X-Request-ID": "req-from-the-caller-1"})
+            assert r.headers["X-Request-ID"] == "req-from-the-caller-1"
+            r = await s.api.get(f"/v1/trials/{o.order_id}", headers={**R, "X-Request-ID": "bad id;" * 30})
+            assert re.fullmatch(r"[0-9a-f]{32}", r.headers["X-Request-ID"])  # a new one, not the caller's
+            r = await s.api.get("/v1/nowhere", headers={**R, "X-Request-ID": "req-2"})
+            assert r.status_code == 404 and r.headers["X-Request-ID"] == "req-2"
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    records = [json.loads(line) for line in lines.getvalue().splitlines()]  # every line is one JSON object
+    assert len(records) > 20
+    leaks = [r for r in records if SECRETS_AND_PERSONAL.search(json.dumps(r, ensure_ascii=False))]
+    assert not leaks, leaks[:3]
+    sent = [r for r in records if r["logger"] == "activities.client_messages" or r["logger"].startswith("activities.")]
+    assert sent, "the activities log their work"
+    for r in sent:
+        assert r["trial_id"].endswith(o.order_id) and r["run_id"] and r["attempt"] >= 1 and r["activity"]
+    assert all({"time", "level", "logger", "message"} <= r.keys() for r in records)
