@@ -31,7 +31,9 @@ async def run_demo(settings: Settings, day_seconds: float) -> None:
     policy = TrialPolicy().scaled(86_400 / day_seconds)
     trials = TrialClient(await connect(settings, patience=30), settings.task_queue)
     run = secrets.token_hex(2).upper()
+    ui = f"http://127.0.0.1:{settings.temporal_ui_port}/namespaces/{settings.temporal_namespace}/workflows"
     print(f"Demo run {run}: a trial day lasts {day_seconds:g} s. Orders are DEMO-{run}-*.")
+    print(f"Watch them in the Temporal UI: {ui}", flush=True)
 
     async def until(order_id: str, status: str) -> None:
         for _ in range(600):
@@ -123,12 +125,25 @@ async def run_demo(settings: Settings, day_seconds: float) -> None:
         "declined card": (declined_card, f"AUTHORIZING with needs-attention, REJECTED after {day_seconds:g} s"),
         "dunning": (dunning, "settlement declined off-session: SETTLING, then PAYMENT_ACTION_REQUIRED"),
     }
-    results = await asyncio.gather(*(fn() for fn, _ in scenarios.values()), return_exceptions=True)
-    for (name, (_, what)), result in zip(scenarios.items(), results, strict=True):
-        if isinstance(result, BaseException):
-            print(f"  {name:<18} failed: {result}")
-        else:
-            print(f"  {name:<18} {result:<16} {what}")
+    done = 0
+
+    async def reported(name: str, scenario: Callable[[], Awaitable[str]], what: str) -> str:
+        # Each line as its trial gets where the demo leaves it: the whole demo takes a minute or so.
+        nonlocal done
+        try:
+            order_id = await scenario()
+        except BaseException as err:
+            done += 1
+            print(f"  [{done}/{len(scenarios)}] {name:<18} failed: {err}", flush=True)
+            raise
+        done += 1
+        print(f"  [{done}/{len(scenarios)}] {name:<18} {order_id:<16} {what}", flush=True)
+        return order_id
+
+    print(f"Starting {len(scenarios)} trials ...", flush=True)
+    results = await asyncio.gather(
+        *(reported(name, fn, what) for name, (fn, what) in scenarios.items()), return_exceptions=True
+    )
     if any(isinstance(r, BaseException) for r in results):
         raise SystemExit(1)
-    print("Open the Temporal UI to watch them; `styletrial trial list` shows the read model.")
+    print(f"Done. The Temporal UI shows them at {ui}; `styletrial trial list` shows the read model.")

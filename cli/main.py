@@ -3,10 +3,12 @@
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from cli.devserver import port_open, start_dev_server
@@ -31,11 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
     trial_sub = trial.add_subparsers(dest="trial_command", required=True)
     show = trial_sub.add_parser("show", help="one trial, from its workflow")
     show.add_argument("order_id")
+    show.add_argument("--json", action="store_true", help="the whole trial view as JSON, for scripts")
     lst = trial_sub.add_parser("list", help="trials from the read model, newest first")
     lst.add_argument("--status")
     lst.add_argument("--customer")
     lst.add_argument("--attention", action="store_true", help="only trials that need attention")
     lst.add_argument("--limit", type=int, default=20)
+    lst.add_argument("--json", action="store_true", help="the rows as a JSON array, for scripts")
     recover = trial_sub.add_parser(
         "recover", help="a trial whose workflow task keeps failing: reset it to its last good workflow task"
     )
@@ -68,19 +72,46 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "demo":
             from cli.demo import run_demo
 
-            asyncio.run(run_demo(settings, args.day_seconds))
+            _client_only(lambda: asyncio.run(run_demo(settings, args.day_seconds)))
         elif args.trial_command == "show":
-            asyncio.run(_show(settings, args.order_id))
+            _client_only(lambda: asyncio.run(_show(settings, args.order_id, args.json)))
         elif args.trial_command == "recover":
-            asyncio.run(_recover(settings, args.order_id, args.yes))
+            _client_only(lambda: asyncio.run(_recover(settings, args.order_id, args.yes)))
         else:
-            _list(settings, args.status, args.customer, args.attention, args.limit)
+            _list(settings, args.status, args.customer, args.attention, args.limit, args.json)
     except (KeyboardInterrupt, BrokenPipeError):  # Ctrl-C, or `styletrial trial list | head`
         pass
     except SystemExit:
         raise
     except Exception as err:  # one clear line, not a traceback
         _fail(_explain(err, settings))
+
+
+def _client_only(command: Callable[[], None]) -> None:
+    """Run a short command that talks to Temporal, then leave without the interpreter's shutdown.
+
+    The SDK's client runs a Rust runtime whose threads may still hold Python objects when the interpreter
+    finalizes; now and then that aborted the process (exit 134, `PyGILState_Release`, temporalio/sdk-python
+    issue 300) after the command had done its work. Nothing is left to do at that point but flush what was
+    printed, so the process ends there with the command's status."""
+    code = 0
+    try:
+        command()
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+        if isinstance(stop.code, str):
+            print(stop.code, file=sys.stderr)
+    except (KeyboardInterrupt, BrokenPipeError):
+        code = 130
+    except Exception as err:
+        print(f"styletrial: {_explain(err, Settings())}", file=sys.stderr)
+        code = 1
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 def _keep_data_private(data_dir: Path) -> None:
@@ -99,8 +130,17 @@ def _keep_data_private(data_dir: Path) -> None:
 
 def dev(settings: Settings) -> None:
     host, _, port = settings.temporal_address.rpartition(":")
-    if port_open(host or "127.0.0.1", int(port)) or port_open(settings.api_host, settings.api_port):
-        _fail(f"{settings.temporal_address} or port {settings.api_port} is taken: is another `styletrial dev` running?")
+    ports = [
+        (host or "127.0.0.1", int(port), "STYLETRIAL_TEMPORAL_ADDRESS", "the Temporal server"),
+        ("127.0.0.1", settings.temporal_ui_port, "STYLETRIAL_TEMPORAL_UI_PORT", "the Temporal UI"),
+        (settings.api_host, settings.api_port, "STYLETRIAL_API_PORT", "the API"),
+    ]
+    for where, number, setting, what in ports:
+        if port_open(where, number):
+            _fail(
+                f"port {number} ({what}) is taken: is another `styletrial dev` running? "
+                f"Stop it, or choose another port with {setting}."
+            )
     if not settings.api_tokens:
         # Fresh tokens each run, printed once: nothing secret is stored in the repository or on disk.
         settings = settings.model_copy(update={"api_tokens": {secrets.token_urlsafe(18): role for role in ROLES}})
@@ -157,12 +197,15 @@ def _stop_grace() -> float:
     return STOP_GRACE_SECONDS
 
 
-async def _show(settings: Settings, order_id: str) -> None:
+async def _show(settings: Settings, order_id: str, as_json: bool = False) -> None:
     from bootstrap import connect
     from client.trials import TrialClient
     from domain.money import format_money
 
     view = await TrialClient(await connect(settings, patience=5), settings.task_queue).view(order_id)
+    if as_json:
+        print(view.model_dump_json(indent=2))
+        return
     print(view.summary())
     if view.needs_attention:
         for reason, text in view.attention.items():
@@ -198,21 +241,33 @@ async def _recover(settings: Settings, order_id: str, really: bool) -> None:
     print(f"Reset: the trial goes on as run {run_id}.")
 
 
-def _list(settings: Settings, status: str | None, customer: str | None, attention: bool, limit: int) -> None:
+def _list(
+    settings: Settings, status: str | None, customer: str | None, attention: bool, limit: int, as_json: bool = False
+) -> None:
+    from api.models import TrialSummary
     from domain.money import format_money
+    from domain.status import TrialStatus
     from persistence.db import make_engine
     from persistence.store import SqlStore
 
+    if status is not None and status not in TrialStatus.__members__:
+        _fail(f"--status {status!r} is not a status; one of: {', '.join(TrialStatus.__members__)}.")
     store = SqlStore(make_engine(settings.resolved_database_url))
     page = store.list_trials(
         status=status, customer_id=customer, needs_attention=True if attention else None, limit=limit
     )
+    if as_json:
+        rows = [TrialSummary.model_validate(r._mapping).model_dump(mode="json") for r in page.items]
+        print(json.dumps(rows, indent=2))
+        return
     if not page.items:
         print("No trials match.")
+        return
+    print(f"{'ORDER':<24} {'STATUS':<24} {'CUSTOMER':<14} {'VALUE':>18} {'CHARGED':>18}  ATTENTION")
     for t in page.items:
-        flag = " !" if t.needs_attention else ""
         print(
-            f"{t.order_id:<24} {t.status:<24} {t.customer_id:<14} {format_money(t.value, t.currency):>18} charged {format_money(t.charged, t.currency)}{flag}"
+            f"{t.order_id:<24} {t.status:<24} {t.customer_id:<14} {format_money(t.value, t.currency):>18} "
+            f"{format_money(t.charged, t.currency):>18}  {'yes' if t.needs_attention else ''}"
         )
 
 

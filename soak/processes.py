@@ -55,6 +55,7 @@ class Stack:
             "STYLETRIAL_DATA_DIR": str(self.root),
             "STYLETRIAL_TEMPORAL_ADDRESS": self.address,
             "STYLETRIAL_API_PORT": str(self.api_port),
+            "STYLETRIAL_TEMPORAL_UI_PORT": str(self.ui_port),
             "STYLETRIAL_API_TOKENS": json.dumps(TOKENS),
             "STYLETRIAL_TIME_SCALE": str(self.time_scale),
             "STYLETRIAL_PAYMENTS": self.payments,

@@ -1,27 +1,74 @@
-"""`styletrial demo` against the engine as separate processes: every scenario reaches the status it names."""
+"""The command line against the engine as separate processes: `styletrial demo` brings every scenario to the
+status it names, and the short client-only commands (`trial show`, `trial list`) answer cleanly every time,
+in text and in JSON."""
 
+import json
+import re
 import subprocess
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
 from soak.processes import BIN, Stack
 
-pytestmark = [pytest.mark.devserver, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.devserver, pytest.mark.timeout(300)]
+SCENARIOS = ("awaiting dispatch", "in transit", "on trial", "awaiting returns", "completed", "cancelled",
+             "declined card", "dunning")  # fmt: skip
 
 
-def test_the_demo_starts_every_scenario_and_plays_fulfilment(tmp_path: Path):
-    stack = Stack(tmp_path, time_scale=1, workers=1)
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, subprocess.CompletedProcess[str]]]:
+    stack = Stack(tmp_path_factory.mktemp("demo"), time_scale=1, workers=1)
     stack.start()
     try:
         done = subprocess.run(
             [str(BIN / "styletrial"), "demo", "--day-seconds", "2"], env=stack.env(), capture_output=True,
             text=True, timeout=150,
         )  # fmt: skip
+        yield stack, done
     finally:
         stack.stop()
+
+
+def styletrial(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "styletrial"), *args], env=stack.env(), capture_output=True, text=True, timeout=60)
+
+
+def test_the_demo_starts_every_scenario_plays_fulfilment_and_says_where_to_watch(demo):
+    stack, done = demo
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    for scenario in ("awaiting dispatch", "in transit", "on trial", "awaiting returns", "completed", "cancelled",
-                     "declined card", "dunning"):  # fmt: skip
-        assert any(line.strip().startswith(scenario) and "failed" not in line for line in lines), done.stdout
+    assert f"http://127.0.0.1:{stack.ui_port}/namespaces/default/workflows" in lines[1]
+    progress = [line for line in lines if re.match(r"\s+\[\d/8\]", line)]
+    assert [int(re.search(r"\[(\d)/8\]", line).group(1)) for line in progress] == list(range(1, 9))  # type: ignore[union-attr]
+    for scenario in SCENARIOS:
+        assert any(f"] {scenario} " in line and "failed" not in line for line in progress), done.stdout
+
+
+def test_trial_show_exits_cleanly_fifty_times_in_a_row(demo):
+    """It used to abort now and then with exit 134 (PyGILState_Release) after printing the trial."""
+    stack, done = demo
+    (completed,) = re.findall(r"\] completed\s+(\S+)", done.stdout)
+    codes = []
+    for _ in range(50):
+        shown = styletrial(stack, "trial", "show", completed)
+        codes.append(shown.returncode)
+        assert shown.stdout.startswith(f"Order {completed}: completed"), shown.stdout + shown.stderr
+    assert codes == [0] * 50
+    view = json.loads(styletrial(stack, "trial", "show", completed, "--json").stdout)
+    assert view["order_id"] == completed and view["status"] == "COMPLETED" and len(view["pieces"]) == 5
+    missing = styletrial(stack, "trial", "show", "NO-SUCH-ORDER")
+    assert missing.returncode == 1 and missing.stderr.startswith("styletrial: ") and "Traceback" not in missing.stderr
+
+
+def test_trial_list_has_a_header_a_json_form_and_refuses_an_unknown_status(demo):
+    stack, _ = demo
+    listed = styletrial(stack, "trial", "list")
+    header, *rows = listed.stdout.splitlines()
+    assert header.split() == ["ORDER", "STATUS", "CUSTOMER", "VALUE", "CHARGED", "ATTENTION"]
+    assert len(rows) == 8
+    as_json = json.loads(styletrial(stack, "trial", "list", "--json", "--status", "COMPLETED").stdout)
+    # With two-second days, more than the "completed" scenario may have completed by now.
+    assert as_json and {row["status"] for row in as_json} == {"COMPLETED"} and max(r["charged"] for r in as_json) > 0
+    wrong = styletrial(stack, "trial", "list", "--status", "on_trial")
+    assert wrong.returncode == 1 and "not a status" in wrong.stderr and "ON_TRIAL" in wrong.stderr

@@ -158,6 +158,7 @@ def test_styletrial_dev_serves_the_ui_runs_trials_and_stops_cleanly_on_ctrl_c(tm
         eventually_sync(lambda: _healthy(api_port), "the API, a moment after the banner", 20)
         second = subprocess.run([str(BIN / "styletrial"), "dev"], env=env, capture_output=True, text=True, timeout=30)
         assert second.returncode == 1 and "another `styletrial dev` running" in second.stderr, second.stderr
+        assert f"port {port} (the Temporal server)" in second.stderr and "STYLETRIAL_TEMPORAL_ADDRESS" in second.stderr
         # The dev stack encrypts every payload with the key it keeps in its data folder.
         asyncio.run(
             _one_trial_through(
