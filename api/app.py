@@ -65,7 +65,12 @@ def create_app(
         description="Consignment trials for luxury fashion: fulfilment systems start and feed trials; staff act on "
         'them. Money is in integer minor units. Every error is `{"error": {"code", "message"}}`.',
         generate_unique_id_function=_operation_id,
+        # /docs is served below from a PyPI package's assets, never a CDN: it works offline and behind
+        # firewalls. No ReDoc: its page fetches its logo from Redocly's CDN whatever the options.
+        docs_url=None,
+        redoc_url=None,
     )
+    _offline_docs(app)
     app.state.services = Services(temporal=temporal, trials=trials, store=store, policy=policy)
     app.state.tokens = tokens
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
@@ -87,6 +92,28 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     return app
+
+
+# Swagger UI 5 as the fastapi-offline package ships it (only its files are used, not its code).
+DOCS_ASSETS = "/docs/assets"
+
+
+def _offline_docs(app: FastAPI) -> None:
+    from importlib.resources import files
+
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(files("fastapi_offline") / "static")), name="docs-assets")
+    openapi = app.openapi_url or "/openapi.json"
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi, title=f"{app.title} API", swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css", swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        )  # fmt: skip
 
 
 class NeverABare500:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -156,3 +157,41 @@ async def test_staff_find_and_read_a_trial_in_the_temporal_ui(stack: dict[str, s
         shutil.copy(
             OUTPUT / "2-trial-details.png", Path(__file__).resolve().parents[2] / "docs" / "temporal-ui-trial.png"
         )
+
+
+async def test_the_api_docs_render_offline_with_every_route(stack: dict[str, str]):
+    """/docs needs nothing but the API: every request to another host is refused, and the page still lists the
+    routes (it used to load Swagger UI from a CDN)."""
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    outside: list[str] = []
+
+    async def healthy() -> bool:
+        try:
+            async with httpx.AsyncClient() as http:
+                return (await http.get(f"{stack['api']}/healthz")).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    await eventually(healthy, "the API")
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = await browser.new_page(viewport={"width": 1300, "height": 1000})
+
+        async def only_loopback(route: Any) -> None:
+            if route.request.url.startswith(stack["api"]):
+                await route.continue_()
+            else:
+                outside.append(route.request.url)
+                await route.abort()
+
+        await page.route("**/*", only_loopback)
+        await page.goto(f"{stack['api']}/docs")
+        # Swagger UI marks each operation with its path (and breaks the shown path with zero-width spaces).
+        await page.locator('[data-path="/v1/trials/{order_id}/decisions"]').first.wait_for(timeout=15_000)
+        text = (await all_text(page)).replace("\u200b", "")
+        await page.screenshot(path=str(OUTPUT / "api-docs.png"))
+        await browser.close()
+    for route in ("/v1/trials", "/v1/trials/{order_id}", "/v1/trials/{order_id}/dispatch", "/v1/webhooks", "/readyz"):
+        assert route in text, route
+    assert "Style Trial" in text
+    assert not outside, outside
