@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -71,6 +72,7 @@ def create_app(
         redoc_url=None,
     )
     _offline_docs(app)
+    _tiers_in_schema(app, policy)
     app.state.services = Services(temporal=temporal, trials=trials, store=store, policy=policy)
     app.state.tokens = tokens
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
@@ -114,6 +116,27 @@ def _offline_docs(app: FastAPI) -> None:
             openapi_url=openapi, title=f"{app.title} API", swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
             swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css", swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
         )  # fmt: skip
+
+
+def _tiers_in_schema(app: FastAPI, policy: TrialPolicy) -> None:
+    """The tiers this deployment's policy accepts, as the enum of `Customer.tier` in the OpenAPI document.
+    (The order model cannot say it: the policy is configuration, and the workflow's input must not depend on
+    it. Another tier is refused with `ineligible_tier`.)"""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes,
+            )  # fmt: skip
+            for name in ("Customer", "Customer-Input", "Customer-Output"):
+                tier = schema.get("components", {}).get("schemas", {}).get(name, {}).get("properties", {}).get("tier")
+                if tier is not None:
+                    tier["enum"] = list(policy.eligible_tiers)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class NeverABare500:

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain import commands as cmd
 from domain.bounds import Label
+from domain.status import TrialStatus
 
 
 class ErrorBody(BaseModel):
@@ -31,7 +32,7 @@ class FinishRequest(BaseModel):
 
 class TrialSummary(BaseModel):
     order_id: str
-    status: str
+    status: TrialStatus
     needs_attention: bool
     attention: dict[str, str]
     customer_id: str

@@ -13,6 +13,7 @@ from api.models import ERRORS, TrialList
 from api.params import Filter, OrderId
 from api.services import ServicesDep
 from domain.order import TrialOrder
+from domain.status import TrialStatus
 from domain.view import TrialView
 from domain.workflow_io import StartTrial
 from persistence.store import Cursor
@@ -43,7 +44,7 @@ async def get_trial(order_id: OrderId, _: AnyRole, services: ServicesDep) -> Res
 async def list_trials(
     _: AnyRole,
     services: ServicesDep,
-    status: Filter = None,
+    status: TrialStatus | None = None,
     customer_id: Filter = None,
     needs_attention: bool | None = None,
     ending_before: datetime | None = None,

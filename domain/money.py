@@ -166,6 +166,11 @@ _EXPONENTS: dict[str, int] = {
 }
 
 
+def currencies() -> list[str]:
+    """Every ISO-4217 code the engine knows the minor unit of, for the API's schema."""
+    return sorted(_EXPONENTS)
+
+
 def is_currency(code: str) -> bool:
     return code in _EXPONENTS
 

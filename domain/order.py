@@ -3,11 +3,11 @@
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from domain.bounds import Days, Few, Id, Label, OrderId, Price, Text
 from domain.errors import DomainError, ErrorCode, require
-from domain.money import is_currency
+from domain.money import currencies, is_currency
 from domain.policy import TrialPolicy
 
 
@@ -67,7 +67,8 @@ class OrderPiece(_Strict):
 class TrialOrder(_Strict):
     order_id: OrderId
     customer: Customer
-    currency: Label
+    # An enum in the API's schema; an unknown code is refused by `validate_order` with `invalid_currency`.
+    currency: Annotated[Label, Field(json_schema_extra={"enum": currencies()})]
     pieces: Annotated[list[OrderPiece], Few]
     payment_method: Label
     shipping_address: Address | None = None

@@ -36,3 +36,43 @@ def test_every_command_names_its_roles_and_documents_the_error_shape():
         assert op["description"].startswith("Roles: "), op["operationId"]
         assert {"401", "403", "404", "409", "422", "503"} <= set(op["responses"]), op["operationId"]
         assert any(p["name"] == "Idempotency-Key" for p in op["parameters"]), op["operationId"]
+
+
+def _enum(schema: dict[str, Any], doc: dict[str, Any]) -> list[str]:
+    """The enum a property schema allows, through a $ref or an optional (anyOf with null)."""
+    if "$ref" in schema:
+        return _enum(doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]], doc)
+    if "anyOf" in schema:
+        return [v for s in schema["anyOf"] for v in _enum(s, doc)]
+    return list(schema.get("enum", []))
+
+
+def test_the_closed_vocabularies_are_enums_in_the_schema():
+    doc = _openapi()
+    schemas = doc["components"]["schemas"]
+    assert "ON_TRIAL" in _enum(schemas["TrialView"]["properties"]["status"], doc)
+    assert "ON_TRIAL" in _enum(schemas["TrialSummary"]["properties"]["status"], doc)
+    (status_filter,) = [p for p in doc["paths"]["/v1/trials"]["get"]["parameters"] if p["name"] == "status"]
+    assert "AWAITING_RETURNS" in _enum(status_filter["schema"], doc)
+    assert _enum(schemas["Customer"]["properties"]["tier"], doc) == list(TrialPolicy().eligible_tiers)
+    assert {"GBP", "EUR", "JPY", "USD"} <= set(_enum(schemas["TrialOrder"]["properties"]["currency"], doc))
+    assert _enum(schemas["PieceDecision"]["properties"]["decision"], doc) == ["keep", "return"]
+    assert _enum(schemas["Inspection"]["properties"]["condition"], doc) == ["ok", "damaged"]
+    assert "whatsapp" in _enum(schemas["Decisions"]["properties"]["channel"], doc)
+
+
+def test_an_unknown_status_filter_is_a_422_not_an_empty_list():
+    import asyncio
+
+    import httpx
+
+    none = cast(Any, None)  # refused before any call to Temporal or the database
+    app = create_app(temporal=none, trials=none, store=none, tokens={"t": "read"}, policy=TrialPolicy())
+
+    async def ask() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as api:
+            return await api.get("/v1/trials?status=on_trial", headers={"Authorization": "Bearer t"})
+
+    r = asyncio.run(ask())
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+    assert "status" in r.json()["error"]["message"]
