@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import DomainError, ErrorCode
-from domain.order import validate_order
+from domain.order import TrialOrder, validate_order
 from domain.trial import Trial, trial_id_for
 from domain.view import TrialView, view_of
 from domain.workflow_io import StartTrial
@@ -36,6 +36,9 @@ class TrialClient:
         """
         validate_order(start.order, start.policy)  # refuse bad orders before anything reaches Temporal
         workflow_id = trial_id_for(start.order.order_id)
+        known = await self._known_to_the_read_model(start)
+        if known is not None:
+            return known, False
         try:
             handle = await self._client.start_workflow(
                 StyleTrialWorkflow.run,
@@ -57,6 +60,33 @@ class TrialClient:
                     f"Order {start.order.order_id!r} already has a Style Trial with different contents.",
                 ) from None
             return handle, False
+
+    async def _known_to_the_read_model(self, start: StartTrial) -> WorkflowHandle[Any, Any] | None:
+        """The trial this order already opened, by the read model, or None.
+
+        Temporal deletes a closed trial's history once the namespace's retention has passed, and its workflow
+        id is then free again: without this check the same order would open a second trial (and take a
+        second hold). The read model keeps every trial. While the history exists the whole start input is
+        compared; after it is gone, what the read model keeps of the order: customer, currency and every
+        piece's id, SKU and price."""
+        if self._read_model is None:
+            return None
+        view = await self._read_model.read(self._read_model.view, start.order.order_id)
+        if view is None:
+            return None
+        handle = self._client.get_workflow_handle(trial_id_for(start.order.order_id))
+        try:
+            same = (await self._original_input(handle)).order == start.order
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            same = _same_order(view, start.order)
+        if not same:
+            raise DomainError(
+                ErrorCode.ORDER_CONFLICT,
+                f"Order {start.order.order_id!r} already has a Style Trial with different contents.",
+            )
+        return handle
 
     async def view(self, order_id: str) -> TrialView:
         """The trial from its workflow, through a query: for tools that want the live state. The API reads
@@ -150,6 +180,15 @@ class TrialClient:
         try:
             desc = await handle.describe()
         except RPCError as not_found:
+            # Its history is gone (retention) but the read model remembers it: it ended.
+            if (
+                not_found.status == RPCStatusCode.NOT_FOUND
+                and self._read_model is not None
+                and await self._read_model.read(self._read_model.view, order_id) is not None
+            ):
+                return DomainError(
+                    ErrorCode.TRIAL_FINISHED, f"The trial for order {order_id!r} has ended; it takes no more commands."
+                )
             return self._rpc_failure(order_id, not_found)
         if desc.status != WorkflowExecutionStatus.RUNNING:
             return DomainError(
@@ -162,3 +201,13 @@ class TrialClient:
         if err.status == RPCStatusCode.NOT_FOUND:
             return DomainError(ErrorCode.UNKNOWN_ORDER, f"There is no Style Trial for order {order_id!r}.")
         return err
+
+
+def _same_order(view: TrialView, order: TrialOrder) -> bool:
+    """Whether `order` is the order the trial in `view` opened for, as far as the read model can tell."""
+    pieces = [(p.piece_id, p.sku, p.price) for p in view.pieces]
+    return (
+        view.customer_id == order.customer.id
+        and view.currency == order.currency
+        and pieces == [(p.piece_id, p.sku, p.price) for p in order.pieces]
+    )
