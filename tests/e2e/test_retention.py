@@ -46,7 +46,7 @@ async def test_an_order_whose_history_temporal_deleted_does_not_open_a_second_tr
                 assert (await api.post("/v1/trials", json=body, headers=F)).status_code == 201
 
                 async def status_is(status: str) -> bool:
-                    return (await api.get(base, headers=R)).json()["status"] == status
+                    return bool((await api.get(base, headers=R)).json()["status"] == status)
 
                 await eventually(lambda: status_is("AWAITING_DISPATCH"), "the trial to open")
                 cancel = {"reason": "Client changed their mind", "actor": "cr.test"}
