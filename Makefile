@@ -1,18 +1,28 @@
 # The two commands that matter on a fresh machine: `make run` and `make test`.
-# Each bootstraps .venv/ (Python 3.11) with the project and its dev dependencies by itself.
+# Each bootstraps .venv/ (Python 3.11) with the project and its dev dependencies by itself, at the exact
+# versions and hashes of requirements-dev.lock (`make lock` regenerates both lock files from pyproject.toml).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean soak bench
+.PHONY: run test lint install clean soak bench lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# The lock files: requirements.lock (what the image installs) and requirements-dev.lock (make, CI). Run after
+# changing a dependency in pyproject.toml; tests/unit/test_lock_files.py fails until then.
+PIP_COMPILE = $(BIN)/pip-compile --quiet --strip-extras --generate-hashes --allow-unsafe --no-emit-index-url --no-emit-find-links
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet pip-tools
+	$(PIP_COMPILE) --output-file requirements.lock pyproject.toml
+	$(PIP_COMPILE) --extra dev --output-file requirements-dev.lock pyproject.toml
 
 install: $(STAMP)
 

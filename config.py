@@ -35,7 +35,10 @@ DEFAULT_WEBHOOK_BACKOFF = [5.0 * 2**i for i in range(10)] + [3600.0] * 23
 
 class Settings(BaseSettings):
     # Nested values by double underscore: STYLETRIAL_POLICY__RETURN_WINDOW=P3D, STYLETRIAL_POLICY__TRIAL_DAYS=7
-    model_config = SettingsConfigDict(env_prefix="STYLETRIAL_", env_nested_delimiter="__", extra="ignore")
+    # An empty variable is as good as unset (compose passes `${X:-}` through as "").
+    model_config = SettingsConfigDict(
+        env_prefix="STYLETRIAL_", env_nested_delimiter="__", extra="ignore", env_ignore_empty=True
+    )
 
     data_dir: Path = Path("data")
     temporal_address: str = "127.0.0.1:7233"
@@ -102,6 +105,9 @@ class Settings(BaseSettings):
     # Seconds between a delivery's attempts (see DEFAULT_WEBHOOK_BACKOFF); its length is the attempts.
     webhook_backoff: list[float] = Field(default_factory=lambda: list(DEFAULT_WEBHOOK_BACKOFF), min_length=1)
 
+    # Where staff open the Temporal UI (https://temporal.example.com): the one origin whose pages may call the
+    # codec server from a browser. Unset: the local dev UI on temporal_ui_port.
+    ui_origin: str | None = Field(default=None, pattern=r"^https?://[^/]+$", max_length=300)
     # Logs: "json" (one object per line, for a log pipeline) or "console" (readable; `styletrial dev`).
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -127,4 +133,6 @@ class Settings(BaseSettings):
 
     @property
     def ui_origins(self) -> list[str]:
+        if self.ui_origin:
+            return [self.ui_origin]
         return [f"http://127.0.0.1:{self.temporal_ui_port}", f"http://localhost:{self.temporal_ui_port}"]

@@ -1,9 +1,10 @@
 #!/bin/sh
-# One-shot: wait for the Temporal server, then register the search attributes the workflow upserts
-# (workflows/search_attributes.py; tests/test_compose.py keeps the two lists equal). Safe to run again.
+# Run by create-namespace.sh: register the search attributes the workflow upserts
+# (workflows/search_attributes.py; tests/e2e/test_compose.py keeps the two lists equal). Safe to run again.
 set -eu
 NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
-until temporal operator namespace describe --namespace "$NAMESPACE" >/dev/null 2>&1; do
+# A namespace just created takes a few seconds to reach every part of the server.
+until temporal operator search-attribute list --namespace "$NAMESPACE" >/dev/null 2>&1; do
   echo "waiting for Temporal at $TEMPORAL_ADDRESS and namespace $NAMESPACE ..."
   sleep 2
 done
