@@ -228,7 +228,11 @@ def sdk_runtime(settings: Settings) -> Runtime | None:
     if settings.sdk_metrics_port is None:
         return None
     address = f"{settings.metrics_host}:{settings.sdk_metrics_port}"
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+    # Named and measured like the engine's own metrics: seconds, `_seconds` and `_total` suffixes.
+    metrics = PrometheusConfig(
+        bind_address=address, counters_total_suffix=True, unit_suffix=True, durations_as_seconds=True
+    )
+    return Runtime(telemetry=TelemetryConfig(metrics=metrics))
 
 
 def tracing(settings: Settings, role: str) -> TracerProvider | None:
