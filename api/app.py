@@ -72,7 +72,7 @@ def create_app(
         redoc_url=None,
     )
     _offline_docs(app)
-    _tiers_in_schema(app, policy)
+    _complete_schema(app, policy)
     app.state.services = Services(temporal=temporal, trials=trials, store=store, policy=policy)
     app.state.tokens = tokens
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
@@ -118,17 +118,21 @@ def _offline_docs(app: FastAPI) -> None:
         )  # fmt: skip
 
 
-def _tiers_in_schema(app: FastAPI, policy: TrialPolicy) -> None:
-    """The tiers this deployment's policy accepts, as the enum of `Customer.tier` in the OpenAPI document.
-    (The order model cannot say it: the policy is configuration, and the workflow's input must not depend on
-    it. Another tier is refused with `ineligible_tier`.)"""
+def _complete_schema(app: FastAPI, policy: TrialPolicy) -> None:
+    """The OpenAPI document, completed: a description and an example on every field (api/schema_docs.py),
+    and the tiers this deployment's policy accepts as the enum of `Customer.tier`. (The order model cannot
+    say it: the policy is configuration, and the workflow's input must not depend on it. Another tier is
+    refused with `ineligible_tier`.)"""
     from fastapi.openapi.utils import get_openapi
+
+    from api.schema_docs import document
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes,
             )  # fmt: skip
+            document(schema.get("components", {}).get("schemas", {}))
             for name in ("Customer", "Customer-Input", "Customer-Output"):
                 tier = schema.get("components", {}).get("schemas", {}).get(name, {}).get("properties", {}).get("tier")
                 if tier is not None:

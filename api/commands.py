@@ -12,7 +12,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from api.auth import Fulfilment, FulfilmentOrSupport, Support
-from api.models import ERRORS, FinishRequest
+from api.models import FinishRequest, errors
 from api.params import IdempotencyKey, OrderId
 from api.services import Services, ServicesDep
 from domain import commands as cmd
@@ -23,7 +23,10 @@ from workflows.style_trial import StyleTrialWorkflow as W
 # Every command answers 200 with the trial (sent as stored in the read model, so declared here for the docs).
 router = APIRouter(
     prefix="/v1/trials/{order_id}", tags=["commands"],
-    responses={**ERRORS, 200: {"model": TrialView, "description": "The trial once the command took effect."}},
+    responses={
+        200: {"model": TrialView, "description": "The trial once the command took effect."},
+        **errors(401, 403, 404, 409, 413, 422, 503),
+    },
 )  # fmt: skip
 
 

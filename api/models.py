@@ -19,8 +19,22 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-# The same error shape for every failure, documented in the OpenAPI.
-ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorResponse} for s in (401, 403, 404, 409, 422, 503)}
+# What each error status means, for the OpenAPI document. Every failure has the same shape.
+_ERROR_MEANINGS = {
+    401: "No bearer token, or one the API does not know (`unauthorized`).",
+    403: "The token's role may not do this (`forbidden`).",
+    404: "No trial for this order (`unknown_order`).",
+    409: "Conflicts with the trial's state (`already_dispatched`, `trial_finished`, `order_conflict`, ...).",
+    413: "The body is over 256 KiB (`body_too_large`).",
+    422: "The request breaks a rule about its own contents (`invalid_request`, `invalid_price`, ...).",
+    503: "Temporal or the database is briefly away, or a command waited 30 s (`temporarily_unavailable`): retry "
+    "after Retry-After, with the same Idempotency-Key.",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The error responses a route can return, each in the one error shape: exactly these, no more."""
+    return {s: {"model": ErrorResponse, "description": _ERROR_MEANINGS[s]} for s in statuses}
 
 
 class FinishRequest(BaseModel):

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
 from api.auth import AnyRole, ApiError, Fulfilment
-from api.models import ERRORS, TrialList
+from api.models import TrialList, errors
 from api.params import Filter, OrderId
 from api.services import ServicesDep
 from domain.order import TrialOrder
@@ -18,12 +18,16 @@ from domain.view import TrialView
 from domain.workflow_io import StartTrial
 from persistence.store import Cursor
 
-router = APIRouter(prefix="/v1/trials", tags=["trials"], responses=ERRORS)
+router = APIRouter(prefix="/v1/trials", tags=["trials"])
 # Trials end between these years; a filter outside them is a mistake, and the far ends overflow datetime.
 MIN_FILTER_YEAR, MAX_FILTER_YEAR = 2000, 9000
 
 
-@router.post("", response_model=TrialView, status_code=201, responses={200: {"model": TrialView}})
+@router.post(
+    "", response_model=TrialView, status_code=201,
+    responses={200: {"model": TrialView, "description": "This order's trial, started before."},
+               **errors(401, 403, 409, 413, 422, 503)},
+)  # fmt: skip
 async def start_trial(order: TrialOrder, role: Fulfilment, services: ServicesDep) -> JSONResponse:
     """Start the trial for an order. The same order again with the same body answers 200 with the existing
     trial; the same order id with a different body is 409 `order_conflict`."""
@@ -32,7 +36,7 @@ async def start_trial(order: TrialOrder, role: Fulfilment, services: ServicesDep
     return JSONResponse(view.model_dump(mode="json"), status_code=201 if created else 200)
 
 
-@router.get("/{order_id}", response_model=TrialView)
+@router.get("/{order_id}", response_model=TrialView, responses=errors(401, 404, 422, 503))
 async def get_trial(order_id: OrderId, _: AnyRole, services: ServicesDep) -> Response:
     """The trial as its workflow last reported it to the read model (after every change, before any
     command answers)."""
@@ -40,7 +44,7 @@ async def get_trial(order_id: OrderId, _: AnyRole, services: ServicesDep) -> Res
     return Response(await services.trials.read_json(order_id), media_type="application/json")
 
 
-@router.get("", response_model=TrialList)
+@router.get("", response_model=TrialList, responses=errors(401, 422, 503))
 async def list_trials(
     _: AnyRole,
     services: ServicesDep,

@@ -9,17 +9,17 @@ from fastapi import APIRouter, Query
 from fastapi import Path as FastApiPath
 
 from api.auth import AnyRole, ApiError, Support
-from api.models import ERRORS, Replayed, WebhookDeliveries, WebhookDelivery
+from api.models import Replayed, WebhookDeliveries, WebhookDelivery, errors
 from api.params import Filter
 from api.services import ServicesDep
 from persistence.webhooks import WebhookQueue
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=ERRORS)
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 EventId = Annotated[str, FastApiPath(max_length=260)]
 
 
-@router.get("", response_model=WebhookDeliveries)
+@router.get("", response_model=WebhookDeliveries, responses=errors(401, 403, 422, 503))
 async def list_webhook_deliveries(
     _: AnyRole,
     services: ServicesDep,
@@ -37,7 +37,7 @@ async def list_webhook_deliveries(
     return WebhookDeliveries(items=[WebhookDelivery.model_validate(r._mapping) for r in rows])
 
 
-@router.post("/{event_id}/replay", response_model=Replayed)
+@router.post("/{event_id}/replay", response_model=Replayed, responses=errors(401, 403, 404, 422, 503))
 async def replay_webhook(event_id: EventId, _: Support, services: ServicesDep, subscriber: Filter = None) -> Replayed:
     """Roles: support. Send an event again to every subscriber (or the one named): its deliveries start
     over, and the trial's later events follow it in order. For a dead delivery once the subscriber is fixed,
