@@ -1,0 +1,224 @@
+"""A typed HTTP client for fulfilment systems and tools: the Style Trial API through httpx, with the API's own
+models, and retries that are safe.
+
+    async with StyleTrialApi("https://styletrial-api.example.com", token) as api:
+        started = await api.start_trial(order)                       # TrialOrder -> Started(view, created)
+        await api.dispatch(order.order_id, Dispatch(parcels=[...]))  # -> TrialView
+        view = await api.get_trial(order.order_id)
+
+What is safe to retry, and how (docs/integrations.md, "The HTTP client"):
+- Every command carries an `Idempotency-Key`: the one given, or a new one per call. Each retry of that
+  call sends the same key, so the API answers with the first outcome and the command applies once, even
+  when the first answer was lost on the way back.
+- Starting a trial is idempotent by order: the same order again answers 200 with the existing trial.
+- Retried: connection failures, timeouts, 502, 503 and 504 (after `Retry-After` when the API gives one,
+  otherwise after an exponential backoff). Never a 4xx: the request itself is wrong, and sending it again
+  changes nothing.
+- An error answer raises `ApiError` with the API's code and sentence, and the request id to quote.
+
+It needs only httpx and pydantic: no Temporal, no database, no FastAPI.
+"""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
+from typing import Any, NamedTuple
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel
+
+from api.models import FinishRequest, TrialList, TrialSummary
+from domain import commands as cmd
+from domain.order import TrialOrder
+from domain.status import TrialStatus
+from domain.view import TrialView
+
+__all__ = ["ApiError", "Started", "StyleTrialApi"]
+
+RETRIED_STATUSES = frozenset({502, 503, 504})
+
+
+class ApiError(Exception):
+    """The API refused or failed a request: `status`, the error's `code` and `message`, and `request_id`."""
+
+    def __init__(self, status: int, code: str, message: str, request_id: str | None) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+
+
+class Started(NamedTuple):
+    view: TrialView
+    created: bool  # False: the order had already opened this trial (a retry, or a second system)
+
+
+class StyleTrialApi:
+    def __init__(
+        self, base_url: str, token: str, *, timeout: float = 35.0, attempts: int = 5, backoff: float = 0.5,
+        max_backoff: float = 10.0, transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:  # fmt: skip
+        """`timeout` a little over the API's own 30 s (a command that waited that long answers 503 and is
+        retried); `attempts` tries per call in all, waiting `backoff` seconds doubling to `max_backoff`."""
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), headers={"Authorization": f"Bearer {token}"}, timeout=timeout,
+            transport=transport,
+        )  # fmt: skip
+        self._attempts = attempts
+        self._backoff = backoff
+        self._max_backoff = max_backoff
+
+    async def __aenter__(self) -> "StyleTrialApi":
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # ------------------------------------------------------------------ trials
+
+    async def start_trial(self, order: TrialOrder) -> Started:
+        response = await self._request("POST", "/v1/trials", json=_body(order))
+        return Started(TrialView.model_validate_json(response.content), response.status_code == 201)
+
+    async def get_trial(self, order_id: str) -> TrialView:
+        response = await self._request("GET", f"/v1/trials/{_path(order_id)}")
+        return TrialView.model_validate_json(response.content)
+
+    async def list_trials(
+        self, *, status: TrialStatus | None = None, customer_id: str | None = None,
+        needs_attention: bool | None = None, ending_before: datetime | None = None, limit: int = 50,
+        cursor: str | None = None,
+    ) -> TrialList:  # fmt: skip
+        params: dict[str, Any] = {"limit": limit}
+        for name, value in (("status", status), ("customer_id", customer_id), ("cursor", cursor)):
+            if value is not None:
+                params[name] = str(value)
+        if needs_attention is not None:
+            params["needs_attention"] = "true" if needs_attention else "false"
+        if ending_before is not None:
+            params["ending_before"] = ending_before.isoformat()
+        response = await self._request("GET", "/v1/trials", params=params)
+        return TrialList.model_validate_json(response.content)
+
+    async def all_trials(self, **filters: Any) -> AsyncIterator[TrialSummary]:
+        """Every trial the filters (those of `list_trials`) match, newest first, page after page."""
+        cursor = None
+        while True:
+            page = await self.list_trials(**filters, cursor=cursor)
+            for item in page.items:
+                yield item
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    # ------------------------------------------------------------------ commands
+
+    async def dispatch(self, order_id: str, command: cmd.Dispatch, idempotency_key: str | None = None) -> TrialView:
+        return await self._command(order_id, "dispatch", command, idempotency_key)
+
+    async def record_delivery(
+        self, order_id: str, command: cmd.Delivery, idempotency_key: str | None = None
+    ) -> TrialView:
+        return await self._command(order_id, "delivery", command, idempotency_key)
+
+    async def record_decisions(
+        self, order_id: str, command: cmd.Decisions, idempotency_key: str | None = None
+    ) -> TrialView:
+        return await self._command(order_id, "decisions", command, idempotency_key)
+
+    async def finish_early(
+        self, order_id: str, command: FinishRequest | None = None, idempotency_key: str | None = None
+    ) -> TrialView:
+        return await self._command(order_id, "finish", command or FinishRequest(), idempotency_key)
+
+    async def record_return(
+        self, order_id: str, command: cmd.ReturnShipped, idempotency_key: str | None = None
+    ) -> TrialView:
+        return await self._command(order_id, "returns", command, idempotency_key)
+
+    async def record_inspection(
+        self, order_id: str, command: cmd.Inspection | cmd.Inspections, idempotency_key: str | None = None
+    ) -> TrialView:
+        return await self._command(order_id, "inspections", command, idempotency_key)
+
+    async def extend_trial(
+        self, order_id: str, command: cmd.Extension, idempotency_key: str | None = None
+    ) -> TrialView:
+        return await self._command(order_id, "extension", command, idempotency_key)
+
+    async def waive_piece(self, order_id: str, command: cmd.Waiver, idempotency_key: str | None = None) -> TrialView:
+        return await self._command(order_id, "waivers", command, idempotency_key)
+
+    async def change_payment_method(
+        self, order_id: str, command: cmd.NewPaymentMethod, idempotency_key: str | None = None
+    ) -> TrialView:
+        return await self._command(order_id, "payment-method", command, idempotency_key)
+
+    async def cancel_trial(self, order_id: str, command: cmd.Cancel, idempotency_key: str | None = None) -> TrialView:
+        return await self._command(order_id, "cancel", command, idempotency_key)
+
+    # ------------------------------------------------------------------ internals
+
+    async def _command(self, order_id: str, path: str, command: BaseModel, key: str | None) -> TrialView:
+        # One key for every attempt of this call: what makes a retry the same command.
+        headers = {"Idempotency-Key": key or uuid.uuid4().hex}
+        response = await self._request(
+            "POST", f"/v1/trials/{_path(order_id)}/{path}", json=_body(command), headers=headers
+        )
+        return TrialView.model_validate_json(response.content)
+
+    async def _request(
+        self, method: str, url: str, *, json: Any = None, params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:  # fmt: skip
+        request_id = uuid.uuid4().hex  # the same for every attempt: the API's logs show them together
+        for attempt in range(1, self._attempts + 1):
+            last = attempt == self._attempts
+            try:
+                response = await self._http.request(
+                    method, url, json=json, params=params, headers={**(headers or {}), "X-Request-ID": request_id}
+                )
+            except httpx.TransportError:
+                if last:
+                    raise
+                await asyncio.sleep(self._wait(attempt, None))
+                continue
+            if response.status_code in RETRIED_STATUSES and not last:
+                await asyncio.sleep(self._wait(attempt, response.headers.get("Retry-After")))
+                continue
+            if response.is_success:
+                return response
+            raise _error(response)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _wait(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after is not None and retry_after.isdigit():
+            return min(float(retry_after), self._max_backoff)
+        return min(self._backoff * 2.0 ** (attempt - 1), self._max_backoff)
+
+
+def _body(model: BaseModel) -> Any:
+    return model.model_dump(mode="json", exclude_none=True)
+
+
+def _path(order_id: str) -> str:
+    # Order ids are letters of any script, digits and `. _ : -` (domain.bounds); quoted, so that a wrong id
+    # (with a slash, say) is the API's clean 4xx, never another route.
+    return quote(order_id, safe="")
+
+
+def _error(response: httpx.Response) -> ApiError:
+    try:
+        error = response.json()["error"]
+        code, message = str(error["code"]), str(error["message"])
+    except (ValueError, KeyError, TypeError):
+        code, message = "http_error", response.text[:200] or response.reason_phrase
+    return ApiError(response.status_code, code, message, response.headers.get("X-Request-ID"))
