@@ -242,3 +242,88 @@ async def test_a_whole_trial_s_json_logs_carry_ids_and_no_personal_data_or_secre
     for r in sent:
         assert r["trial_id"].endswith(o.order_id) and r["run_id"] and r["attempt"] >= 1 and r["activity"]
     assert all({"time", "level", "logger", "message"} <= r.keys() for r in records)
+
+
+class _Collector:
+    """An OTLP/HTTP trace receiver on loopback: what a collector would get from the engine."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+        self.spans: list[str] = []
+        spans = self.spans
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.path == "/v1/traces":
+                    request = ExportTraceServiceRequest.FromString(body)
+                    spans.extend(s.name for r in request.resource_spans for ss in r.scope_spans for s in ss.spans)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.end_headers()
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> "_Collector":
+        import threading
+
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+
+
+@pytest.mark.timeout(120)
+def test_styletrial_dev_exports_its_traces_to_an_otlp_collector(tmp_path):
+    """The wiring of `serve`: with STYLETRIAL_OTLP_ENDPOINT set, the API's and the workflow's spans reach a
+    collector over OTLP/HTTP."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.waiting import eventually_sync
+
+    bin_dir = Path(sys.executable).parent
+    port, ui, api = free_port(), free_port(), free_port()
+    with _Collector() as collector:
+        env = {
+            **os.environ, "STYLETRIAL_DATA_DIR": str(tmp_path / "data"), "STYLETRIAL_TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+            "STYLETRIAL_TEMPORAL_UI_PORT": str(ui), "STYLETRIAL_API_PORT": str(api),
+            "STYLETRIAL_API_TOKENS": json.dumps(TOKENS), "STYLETRIAL_OTLP_ENDPOINT": collector.url,
+        }  # fmt: skip
+        dev = subprocess.Popen(
+            [str(bin_dir / "styletrial"), "dev"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        try:
+            assert dev.stdout is not None
+            while not (line := dev.stdout.readline()).startswith("Ctrl-C"):
+                assert line, "styletrial dev exited early"
+            o = order(2)
+
+            def started() -> bool:
+                try:
+                    r = httpx.post(f"http://127.0.0.1:{api}/v1/trials", json=o.model_dump(mode="json"), headers=F)
+                except httpx.TransportError:
+                    return False
+                return r.status_code in (200, 201)
+
+            eventually_sync(started, "the trial to start", 30)
+
+            def exported() -> bool:
+                names = set(collector.spans)
+                return {"POST /v1/trials", "StartWorkflow:StyleTrial", "RunWorkflow:StyleTrial"} <= names
+
+            eventually_sync(exported, "the spans at the collector (batched: a few seconds)", 30)
+        finally:
+            dev.send_signal(signal.SIGINT)
+            dev.wait(timeout=30)
