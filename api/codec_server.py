@@ -19,6 +19,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
 from api.errors import error_response
+from api.models import errors
 from security.codec import EncryptionCodec
 from security.oidc import OidcVerifier
 
@@ -58,19 +59,22 @@ def codec_router(
             return error_response(422, "invalid_request", "The payloads could not be read or decrypted.")
         return Response(json_format.MessageToJson(Payloads(payloads=done)), media_type="application/json")
 
-    @router.post("/codec/decode", summary="Decode payloads (bearer token)")
+    bearer = errors(401, 403, 413, 422)
+    keyed = errors(401, 413, 422)
+
+    @router.post("/codec/decode", summary="Decode payloads (bearer token)", responses=bearer)
     async def decode(request: Request, authorization: str | None = Header(default=None)) -> Response:
         return await transform(request, authorization, None, decode=True)
 
-    @router.post("/codec/encode", summary="Encode payloads (bearer token)")
+    @router.post("/codec/encode", summary="Encode payloads (bearer token)", responses=bearer)
     async def encode(request: Request, authorization: str | None = Header(default=None)) -> Response:
         return await transform(request, authorization, None, decode=False)
 
-    @router.post("/codec/{key}/decode", summary="Decode payloads (UI key in the path)")
+    @router.post("/codec/{key}/decode", summary="Decode payloads (UI key in the path)", responses=keyed)
     async def decode_ui(key: str, request: Request) -> Response:
         return await transform(request, None, key, decode=True)
 
-    @router.post("/codec/{key}/encode", summary="Encode payloads (UI key in the path)")
+    @router.post("/codec/{key}/encode", summary="Encode payloads (UI key in the path)", responses=keyed)
     async def encode_ui(key: str, request: Request) -> Response:
         return await transform(request, None, key, decode=False)
 
