@@ -19,7 +19,6 @@ import asyncio
 import json
 import os
 import random
-import re
 import shutil
 import socket
 import subprocess
@@ -32,7 +31,7 @@ from pathlib import Path
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
-from bench.stats import ms
+from bench.stats import ms, wrk
 from bootstrap import data_converter
 from config import Settings
 from domain.examples import order
@@ -171,16 +170,12 @@ async def main(total: int = 100, clients: int = 50) -> None:
     print(f"command_p99_ms={ms(load.commands, 0.99):.0f}")
 
 
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
 def reads_alone(
     port: int, orders: list[str], clients: int, folder: Path, seconds: int = 10
 ) -> dict[str, dict[str, float]]:
     """GET one trial (a random one of `orders`) and GET the list, each for `seconds` under wrk: requests/s and
     the p50/p99 in ms. Empty when wrk is not installed."""
-    wrk = shutil.which("wrk")
-    if wrk is None:
+    if shutil.which("wrk") is None:
         print("  (wrk is not installed: `apt-get install -y wrk` to measure the reads alone)")
         return {}
     paths = ", ".join(f'"/v1/trials/{o}"' for o in orders)
@@ -191,16 +186,12 @@ def reads_alone(
     figures: dict[str, dict[str, float]] = {}
     for name, target in (("read", ["-s", str(script), "/"]), ("list", ["/v1/trials?limit=50"])):
         *options, path = target
-        out = subprocess.run(
-            [wrk, "-t2", f"-c{clients}", f"-d{seconds}s", "--latency", *options, "-H", AUTH_HEADER,
-             f"http://127.0.0.1:{port}{path}"],
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
-        if "Non-2xx" in out:
-            raise RuntimeError(f"wrk got errors:\n{out}")
-        latency = {q: float(v) * _UNITS[u] for q, v, u in re.findall(r"^\s+(50%|99%)\s+([\d.]+)(us|ms|s)$", out, re.M)}
-        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-        figures[name] = {**latency, "rps": rps}
+        figures[name] = wrk(
+            f"http://127.0.0.1:{port}{path}",
+            connections=clients,
+            seconds=seconds,
+            options=[*options, "-H", AUTH_HEADER],
+        )
     return figures
 
 

@@ -15,7 +15,6 @@ with `observability_metrics_rps_ratio=` and `observability_traced_rps_ratio=` (a
 
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -27,7 +26,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.bench_api import _UNITS
+from bench.stats import wrk
 from domain.examples import order
 from domain.policy import TrialPolicy
 from domain.trial import Trial
@@ -79,17 +78,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wrk(port: int, script: Path, seconds: int) -> dict[str, float]:
-    out = subprocess.run(
-        ["wrk", "-t2", "-c50", f"-d{seconds}s", "--latency", "-s", str(script), "-H", f"Authorization: Bearer {TOKEN}",
-         f"http://127.0.0.1:{port}/"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    if "Non-2xx" in out:
-        raise RuntimeError(f"wrk got errors:\n{out}")
-    latency = {q: float(v) * _UNITS[u] for q, v, u in re.findall(r"^\s+(50%|99%)\s+([\d.]+)(us|ms|s)$", out, re.M)}
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return {"rps": rps, "p50": latency["50%"], "p99": latency["99%"]}
+def reads(port: int, script: Path, seconds: int) -> dict[str, float]:
+    figures = wrk(
+        f"http://127.0.0.1:{port}/", connections=50, seconds=seconds,
+        options=["-s", str(script), "-H", f"Authorization: Bearer {TOKEN}"],
+    )  # fmt: skip
+    return {"rps": figures["rps"], "p50": figures["50%"], "p99": figures["99%"]}
 
 
 def main(rounds: int = 5, seconds: int = 8) -> None:
@@ -125,11 +119,11 @@ def main(rounds: int = 5, seconds: int = 8) -> None:
                     raise RuntimeError("an API did not start")
                 time.sleep(0.2)
         for port, _ in servers.values():
-            wrk(port, script, 2)  # warm up
+            reads(port, script, 2)  # warm up
         results: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
         for i in range(rounds):
             for name in VARIANTS[i % 3 :] + VARIANTS[: i % 3]:
-                results[name].append(wrk(servers[name][0], script, seconds))
+                results[name].append(reads(servers[name][0], script, seconds))
                 r = results[name][-1]
                 print(
                     f"  round {i + 1} {name:<8} {r['rps']:7.0f} req/s  p50 {r['p50']:5.1f} ms  p99 {r['p99']:5.1f} ms",
