@@ -4,12 +4,10 @@ Tests call the same functions with their own adapters instead of patching anythi
 
 import asyncio
 import contextlib
-import dataclasses
 import gc
 import logging
 import signal
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +16,6 @@ from fastapi import APIRouter, FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import Engine
 from temporalio.client import Client
-from temporalio.client import Interceptor as ClientInterceptor
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
@@ -36,6 +31,11 @@ from activities.stripe_gateway import StripeGateway
 from activities.warehouse_stock import WarehouseStock
 from api.app import create_app
 from api.whatsapp import whatsapp_router
+
+# Re-exported: the composition root is where callers look for them.
+from client.connection import codec as codec
+from client.connection import connect as connect
+from client.connection import data_converter as data_converter
 from client.failing_tasks import watch_failing_tasks
 from client.replies import Replies
 from client.trials import TrialClient
@@ -49,7 +49,6 @@ from persistence.simulated_book import SqlGatewayBook
 from persistence.stock import SqlStock
 from persistence.store import SqlStore
 from persistence.webhooks import WebhookQueue
-from security.codec import EncryptionCodec, codec_from, dev_keys
 from security.oidc import OidcConfig, OidcVerifier
 from workflows.style_trial import StyleTrialWorkflow
 
@@ -129,19 +128,6 @@ def payment_gateway(settings: Settings, engine: Engine) -> PaymentGateway:
     return SimulatedGateway(SqlGatewayBook(engine))
 
 
-def data_converter(settings: Settings) -> DataConverter:
-    """Pydantic models as JSON, then encrypted: client data never reaches Temporal's history in clear."""
-    return dataclasses.replace(pydantic_data_converter, payload_codec=codec(settings))
-
-
-def codec(settings: Settings) -> EncryptionCodec:
-    """The payload codec: the configured keys, or in development a key kept in the data folder."""
-    if settings.codec_keys:
-        return codec_from(settings.codec_keys, settings.codec_key_id)
-    keys, active = dev_keys(settings.data_dir)
-    return codec_from(keys, active)
-
-
 def codec_oidc(settings: Settings) -> OidcVerifier | None:
     """Who may read decoded payloads in the Temporal UI, when an identity provider vouches for them."""
     if not settings.codec_oidc_jwks_url:
@@ -152,31 +138,6 @@ def codec_oidc(settings: Settings) -> OidcVerifier | None:
         settings.codec_oidc_jwks_url, settings.codec_oidc_issuer, settings.codec_oidc_audience,
         settings.codec_oidc_role_claim, settings.codec_oidc_support_role,
     ))  # fmt: skip
-
-
-async def connect(
-    settings: Settings, *, patience: float | None = None, runtime: Runtime | None = None,
-    interceptors: Sequence[ClientInterceptor] = (),
-) -> Client:  # fmt: skip
-    """Connect to Temporal, waiting for it to come up: a worker or API started before the server (a compose
-    stack, a restart) waits and retries instead of exiting. `patience` seconds at most; None waits forever.
-    `runtime` carries the SDK's metrics (`sdk_runtime`); `interceptors` its tracing (a worker built from the
-    client inherits them)."""
-    deadline = None if patience is None else time.monotonic() + patience
-    delay = 0.5
-    while True:
-        try:
-            return await Client.connect(
-                settings.temporal_address, namespace=settings.temporal_namespace,
-                data_converter=data_converter(settings), runtime=runtime, interceptors=interceptors,
-            )  # fmt: skip
-        except RuntimeError as err:  # the SDK's "Failed client connect"
-            if deadline is not None and time.monotonic() + delay > deadline:
-                raise
-            log.warning("Temporal at %s is not reachable yet (%s); retrying in %.1f s",
-                        settings.temporal_address, str(err).split(":")[0], delay)  # fmt: skip
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
 
 
 def build_worker(

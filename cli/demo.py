@@ -26,7 +26,7 @@ def _order(tag: str, run: str, n: int, payment_method: str = "pm_card_visa", tie
 
 
 async def run_demo(settings: Settings, day_seconds: float) -> None:
-    from bootstrap import connect
+    from client.connection import connect
 
     policy = TrialPolicy().scaled(86_400 / day_seconds)
     trials = TrialClient(await connect(settings, patience=30), settings.task_queue)

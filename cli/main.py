@@ -220,7 +220,7 @@ def _stop_grace() -> float:
 
 
 async def _show(settings: Settings, order_id: str, as_json: bool = False) -> None:
-    from bootstrap import connect
+    from client.connection import connect
     from client.trials import TrialClient
     from domain.money import format_money
 
@@ -245,7 +245,7 @@ async def _show(settings: Settings, order_id: str, as_json: bool = False) -> Non
 
 
 async def _recover(settings: Settings, order_id: str, really: bool) -> None:
-    from bootstrap import connect
+    from client.connection import connect
     from client.recovery import diagnose, reset
     from domain.trial import trial_id_for
     from workflows.style_trial import StyleTrialWorkflow
