@@ -129,6 +129,16 @@ SPECIFIC: dict[tuple[str, str], tuple[str, Any]] = {
     ("Parcel", "piece_ids"): ("The pieces in this parcel; a piece is in one parcel only.", ["p1", "p2"]),
     ("ParcelView", "recorded_by"): ("Who recorded the delivery: the carrier, or a staff member.", "carrier"),
     ("PieceDecision", "decision"): ("keep or return.", "keep"),
+    ("PieceDecision", "reason"): (
+        "Why it goes back (returns only; a kept piece refuses one): too_small, too_large, fit, colour, quality, not_as_pictured, changed_mind, other.",
+        "too_small",
+    ),
+    ("PieceDecision", "feedback"): (
+        "The client's own words on the piece, kept or returned.",
+        "Lovely cloth, but the sleeves are short.",
+    ),
+    ("PieceView", "return_reason"): ("Why it went back, when the client said.", "too_small"),
+    ("PieceView", "feedback"): ("The client's own words on the piece.", "Lovely cloth, but the sleeves are short."),
     ("PieceView", "state"): ("Where the piece stands.", "ON_TRIAL"),
     ("PieceView", "decided_by"): ("Who decided.", "client"),
     ("PieceView", "decided_via"): ("Where the decision was made.", "whatsapp"),

@@ -10,6 +10,8 @@ from domain.bounds import Days, Few, Id, Label, Text
 Channel = Literal["site", "app", "whatsapp", "phone", "email", "in_person"]
 DecisionValue = Literal["keep", "return"]
 Condition = Literal["ok", "damaged"]
+# Why a piece goes back: what buyers read per SKU and designer (the reporting).
+ReturnReason = Literal["too_small", "too_large", "fit", "colour", "quality", "not_as_pictured", "changed_mind", "other"]
 
 
 class _Command(BaseModel):
@@ -40,6 +42,10 @@ class Delivery(_Command):
 class PieceDecision(_Command):
     piece_id: Id
     decision: DecisionValue
+    # Why it goes back (returns only); optional: a client does not always say.
+    reason: ReturnReason | None = None
+    # The client's own words on the piece, kept or returned (fit, fabric, how it wore).
+    feedback: Text | None = None
 
 
 class Decisions(_Command):

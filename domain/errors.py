@@ -42,6 +42,7 @@ class ErrorCode(StrEnum):
     NOT_WAIVABLE = "not_waivable"
     ACTOR_REQUIRED = "actor_required"
     REASON_REQUIRED = "reason_required"
+    RETURN_REASON_ON_KEEP = "return_reason_on_keep"
     INVALID_PAYMENT_METHOD = "invalid_payment_method"
     # Raised outside the aggregate (client / API), listed here so every code lives in one place
     UNKNOWN_ORDER = "unknown_order"

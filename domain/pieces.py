@@ -94,6 +94,8 @@ class Piece:
     decided_via: cmd.Channel | None = None
     decided_at: datetime | None = None
     decision_reference: str | None = None
+    return_reason: cmd.ReturnReason | None = None
+    feedback: str | None = None
     parcel: str | None = None
     return_tracking: str | None = None
     return_shipped_at: datetime | None = None

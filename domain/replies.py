@@ -4,12 +4,16 @@ Pieces are named by their number in the order (1 for the first piece) or by thei
 piece. The words for keep, return and all are understood in every language the engine writes in. A reply
 that cannot be read with certainty (an unknown word, a number with no piece, a piece both kept and
 returned, nothing decided) is ambiguous: it changes nothing, and the client is asked again.
+
+A clause that returns pieces may say why, in English: "return 2, too small; keep 1" or "return 2 too
+big". The reason goes with the pieces that clause returns (`REASONS` lists the phrases). A reason in a
+clause that only keeps pieces is ambiguous too.
 """
 
 import re
 from dataclasses import dataclass
 
-from domain.commands import DecisionValue, PieceDecision
+from domain.commands import DecisionValue, PieceDecision, ReturnReason
 
 KEEP = {"keep", "kept", "behalten", "behalte", "tengo", "tenere", "tieni", "garder", "garde", "キープ", "残す"}
 RETURN = {
@@ -45,6 +49,16 @@ _JOINERS = {
     "と",
     "#",
 }
+# The phrases of a return reason, tried in this order ("not as pictured" before a bare "colour").
+REASONS: list[tuple[re.Pattern[str], ReturnReason]] = [
+    (re.compile(r"\bnot (?:as|like) (?:pictured|shown|(?:in )?the (?:photo|picture)s?)\b"), "not_as_pictured"),
+    (re.compile(r"\b(?:too|a bit|bit) (?:small|tight|short)\b|\bsize (?:up|too small)\b"), "too_small"),
+    (re.compile(r"\b(?:too|a bit|bit) (?:large|big|loose|long)\b|\bsize down\b"), "too_large"),
+    (re.compile(r"\b(?:does ?n[o']?t|did ?n[o']?t|not) fit\b|\bfit\b"), "fit"),
+    (re.compile(r"\bcolou?rs?\b"), "colour"),
+    (re.compile(r"\bquality\b"), "quality"),
+    (re.compile(r"\bchanged? (?:my )?mind\b"), "changed_mind"),
+]
 _CLAUSES = re.compile(r"[;\n.!?]+")
 _TOKENS = re.compile(r"[,\s、，]+")
 
@@ -56,11 +70,13 @@ class Ambiguous:
 
 def read_reply(text: str, piece_ids: list[str]) -> list[PieceDecision] | Ambiguous:
     decided: dict[str, DecisionValue] = {}
+    reasons: dict[str, ReturnReason] = {}
     clauses = [c.strip().lower() for c in _CLAUSES.split(text) if c.strip()]
     if not clauses:
         return Ambiguous("the reply is empty")
     for clause in clauses:
-        words = [w for w in _TOKENS.split(clause.replace(":", " ")) if w and w not in _JOINERS]
+        reason, rest = _reason(clause)
+        words = [w for w in _TOKENS.split(rest.replace(":", " ")) if w and w not in _JOINERS]
         for verb, names in _segments(words):
             if verb is None:
                 return Ambiguous(f"'{clause}' does not say keep or return for {', '.join(names)}")
@@ -73,9 +89,21 @@ def read_reply(text: str, piece_ids: list[str]) -> list[PieceDecision] | Ambiguo
                     if decided.get(piece_id, verb) != verb:
                         return Ambiguous(f"{piece_id} is both kept and returned")
                     decided[piece_id] = verb
+                    if reason is not None and verb == "return":
+                        reasons[piece_id] = reason
+        if reason is not None and all(verb != "return" for verb, _ in _segments(words)):
+            return Ambiguous(f"'{clause}' gives a reason to return but returns no piece")
     if not decided:
         return Ambiguous("the reply decides no piece")
-    return [PieceDecision(piece_id=p, decision=d) for p, d in decided.items()]
+    return [PieceDecision(piece_id=p, decision=d, reason=reasons.get(p)) for p, d in decided.items()]
+
+
+def _reason(clause: str) -> tuple[ReturnReason | None, str]:
+    """The return reason a clause gives, and the clause without its phrase."""
+    for pattern, reason in REASONS:
+        if pattern.search(clause):
+            return reason, pattern.sub(" ", clause, count=1)
+    return None, clause
 
 
 def _verb(word: str) -> DecisionValue | None:

@@ -228,6 +228,11 @@ class Trial:
             )
             seen.add(d.piece_id)
             check_decision(piece, d.decision)
+            require(
+                d.reason is None or d.decision == "return",
+                ErrorCode.RETURN_REASON_ON_KEEP,
+                f"Piece {d.piece_id!r} is kept; a return reason goes with a return (say how it wore as feedback).",
+            )
 
     def decide(self, c: cmd.Decisions, now: datetime) -> None:
         self.validate_decisions(c, now)
@@ -239,8 +244,11 @@ class Trial:
             piece.decision = d.decision
             piece.decided_by, piece.decided_via, piece.decided_at = c.actor, c.channel, now
             piece.decision_reference = c.reference
+            piece.return_reason = d.reason
+            piece.feedback = d.feedback
             changed.append(d.piece_id)
-        summary = ", ".join(f"{d.piece_id}={d.decision}" for d in c.decisions)
+        # As before when no reason is given: the audit trail of trials decided earlier reads the same.
+        summary = ", ".join(f"{d.piece_id}={d.decision}" + (f" ({d.reason})" if d.reason else "") for d in c.decisions)
         self.journal.event(
             now, "decided", f"Decisions: {summary}.", actor=c.actor, channel=c.channel,
             reference=c.reference, piece_ids=changed,

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from domain.commands import Channel, DecisionValue
+from domain.commands import Channel, DecisionValue, ReturnReason
 from domain.money import format_money
 from domain.payments import MovementKind, Outcome, SettlementState
 from domain.pieces import CHARGED_FATES, PieceState
@@ -23,6 +23,8 @@ class PieceView(BaseModel):
     decided_via: Channel | None = None
     decided_at: datetime | None = None
     decision_reference: str | None = None
+    return_reason: ReturnReason | None = None
+    feedback: str | None = None
     parcel: str | None = None
     return_tracking: str | None = None
     return_shipped_at: datetime | None = None

@@ -119,6 +119,9 @@ class PieceRecord(Base):
     decision: Mapped[str | None] = mapped_column(String(16))
     decided_by: Mapped[str | None] = mapped_column(String(120))
     decided_via: Mapped[str | None] = mapped_column(String(16))
+    # Why a returned piece went back (domain.commands.ReturnReason), and the client's words on the piece.
+    return_reason: Mapped[str | None] = mapped_column(String(32))
+    feedback: Mapped[str | None] = mapped_column(Text)
     charged: Mapped[bool] = mapped_column(Boolean)
     settlement: Mapped[int | None] = mapped_column(Integer)
 

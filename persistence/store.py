@@ -423,5 +423,6 @@ def _piece_row(trial_id: str, position: int, p: Any) -> dict[str, Any]:
     return {
         "trial_id": trial_id, "piece_id": p.piece_id, "position": position, "sku": p.sku,
         "description": p.description, "price": p.price, "state": p.state, "decision": p.decision,
-        "decided_by": p.decided_by, "decided_via": p.decided_via, "charged": p.charged, "settlement": p.settlement,
+        "decided_by": p.decided_by, "decided_via": p.decided_via, "return_reason": p.return_reason,
+        "feedback": p.feedback, "charged": p.charged, "settlement": p.settlement,
     }  # fmt: skip

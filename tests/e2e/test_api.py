@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
 from bootstrap import Adapters, build_api, build_worker
@@ -17,6 +18,7 @@ from domain.examples import order
 from domain.policy import TrialPolicy
 from persistence.db import make_engine
 from persistence.migrate import upgrade
+from persistence.models import PieceRecord
 from persistence.store import SqlStore
 from tests.waiting import eventually
 
@@ -309,6 +311,39 @@ async def test_cancel_before_dispatch_over_http(stack: Stack):
         await stack.http.post(f"/v1/trials/{oid}/cancel", json={"reason": "client request", "actor": "cr"}, headers=F)
     ).json()
     assert view["status"] == "CANCELLED"
+
+
+async def test_a_return_reason_and_the_client_s_words_reach_the_view_and_the_read_model(stack: Stack):
+    oid = await started(stack, n=3)
+    base = f"/v1/trials/{oid}"
+    parcel = {"carrier": "DHL", "tracking_number": "T1", "piece_ids": ["p1", "p2", "p3"]}
+    assert (await stack.http.post(f"{base}/dispatch", json={"parcels": [parcel]}, headers=F)).status_code == 200
+    assert (await stack.http.post(f"{base}/delivery", json={"tracking_number": "T1"}, headers=F)).status_code == 200
+    wrong = {"decisions": [{"piece_id": "p1", "decision": "keep", "reason": "too_small"}], "actor": "client",
+             "channel": "app"}  # fmt: skip
+    assert error(await stack.http.post(f"{base}/decisions", json=wrong, headers=F), 422) == "return_reason_on_keep"
+    unknown = {"decisions": [{"piece_id": "p1", "decision": "return", "reason": "ugly"}], "actor": "client",
+               "channel": "app"}  # fmt: skip
+    assert error(await stack.http.post(f"{base}/decisions", json=unknown, headers=F), 422) == "invalid_request"
+    decided = {"decisions": [
+        {"piece_id": "p1", "decision": "keep", "feedback": "Perfect for the opera."},
+        {"piece_id": "p2", "decision": "return", "reason": "not_as_pictured", "feedback": "Darker than online."},
+        {"piece_id": "p3", "decision": "return", "reason": "too_large"},
+    ], "actor": "ps-07", "channel": "whatsapp", "reference": "wamid.77"}  # fmt: skip
+    view = (await stack.http.post(f"{base}/decisions", json=decided, headers=S)).json()
+    pieces = {p["piece_id"]: (p["return_reason"], p["feedback"]) for p in view["pieces"]}
+    assert pieces == {"p1": (None, "Perfect for the opera."), "p2": ("not_as_pictured", "Darker than online."),
+                      "p3": ("too_large", None)}  # fmt: skip
+    audit = [e for e in view["events"] if e["kind"] == "decided"]
+    assert audit[-1]["detail"] == "Decisions: p1=keep, p2=return (not_as_pictured), p3=return (too_large)."
+    assert audit[-1]["actor"] == "ps-07" and audit[-1]["channel"] == "whatsapp"
+    with stack.store.engine.connect() as conn:
+        rows = dict(
+            conn.execute(
+                select(PieceRecord.piece_id, PieceRecord.return_reason).where(PieceRecord.trial_id == view["trial_id"])
+            ).all()
+        )
+    assert rows == {"p1": None, "p2": "not_as_pictured", "p3": "too_large"}
 
 
 # --------------------------------------------------------------------------- a whole trial, and the lists

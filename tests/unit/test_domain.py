@@ -15,6 +15,7 @@ from domain.policy import TrialPolicy
 from domain.status import TrialStatus
 from domain.steps import CaptureRequest, ChargeRequest, PaymentResult
 from domain.trial import Trial
+from domain.view import view_of
 from tests.domain_support import T0, Driver
 
 DAY = timedelta(days=1)
@@ -181,3 +182,24 @@ def test_a_return_parcel_is_inspected_in_one_command_with_one_audit_line_per_pie
     d.trial.inspect_all(opened, d.now)
     assert [d.trial.pieces[p].state for p in ("p1", "p2")] == [PieceState.RETURNED, PieceState.DAMAGED]
     assert [e.piece_ids for e in d.trial.journal.events if e.kind == "inspected"] == [["p1"], ["p2"]]
+
+
+def test_a_return_carries_its_reason_and_any_piece_the_client_s_words():
+    d = on_trial(3)
+    d.trial.decide(cmd.Decisions(decisions=[
+        cmd.PieceDecision(piece_id="p1", decision="keep", feedback="Wore it to dinner; perfect."),
+        cmd.PieceDecision(piece_id="p2", decision="return", reason="too_small", feedback="Sleeves short."),
+        cmd.PieceDecision(piece_id="p3", decision="return"),
+    ], actor="client", channel="whatsapp", reference="wamid.1"), d.now)  # fmt: skip
+    view = view_of(d.trial)
+    pieces = {p.piece_id: p for p in view.pieces}
+    assert (pieces["p1"].return_reason, pieces["p1"].feedback) == (None, "Wore it to dinner; perfect.")
+    assert (pieces["p2"].return_reason, pieces["p2"].feedback) == ("too_small", "Sleeves short.")
+    assert (pieces["p3"].return_reason, pieces["p3"].feedback) == (None, None)
+    decided = view.events[-1]
+    assert decided.kind == "decided" and decided.actor == "client" and decided.channel == "whatsapp"
+    assert decided.detail == "Decisions: p1=keep, p2=return (too_small), p3=return."
+    # A change of mind replaces the decision, its reason included.
+    d.trial.decide(cmd.Decisions(decisions=[cmd.PieceDecision(piece_id="p2", decision="keep")], actor="client",
+                                 channel="app"), d.now)  # fmt: skip
+    assert {p.piece_id: p.return_reason for p in view_of(d.trial).pieces}["p2"] is None

@@ -78,7 +78,16 @@ def command_for(driver: Driver, action: tuple[Any, ...]) -> tuple[Any, Any] | No
         return t.deliver, cmd.Delivery(tracking_number=f"T{action[1]}")
     if kind == "decide":
         return t.decide, cmd.Decisions(
-            decisions=[cmd.PieceDecision(piece_id=pid(i), decision=d) for i, d in action[1]],
+            # A reason on every other return and feedback on every third piece: money must not care.
+            decisions=[
+                cmd.PieceDecision(
+                    piece_id=pid(i),
+                    decision=d,
+                    reason="too_small" if d == "return" and i % 2 else None,
+                    feedback="wore it once" if i % 3 == 0 else None,
+                )
+                for i, d in action[1]
+            ],
             actor="ps-1",
             channel="whatsapp",
         )

@@ -105,6 +105,9 @@ CASES: list[tuple[Callable[[], Driver], Command, str]] = [
     (on_trial, lambda t: (t.decide, cmd.Decisions(decisions=[], actor="ps-07", channel="app")), "no_decisions"),
     (on_trial, lambda t: (t.decide, decisions(keep=["p1"], actor=" ")), "actor_required"),
     (on_trial, lambda t: (t.decide, decisions(keep=["p1"], ret=["p1"])), "duplicate_decision"),
+    (on_trial, lambda t: (t.decide, cmd.Decisions(
+        decisions=[cmd.PieceDecision(piece_id="p1", decision="keep", reason="too_small")], actor="client", channel="app",
+     )), "return_reason_on_keep"),
     (on_trial, lambda t: (t.finish_early, cmd.FinishEarly(actor="client")), "undecided_pieces"),
     (on_trial, lambda t: (t.inspect, cmd.Inspection(piece_id="p1", condition="ok")), "return_not_shipped"),
     (on_trial, lambda t: (t.ship_return, cmd.ReturnShipped(piece_ids=["p1", "p1"], carrier="DHL", tracking_number="R")),

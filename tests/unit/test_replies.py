@@ -41,3 +41,24 @@ def test_all_names_every_piece():
 )
 def test_an_uncertain_reply_is_ambiguous(text: str):
     assert isinstance(read_reply(text, PIECES), Ambiguous)
+
+
+@pytest.mark.parametrize(
+    ("text", "reasons"),
+    [
+        ("return 2, too small; keep 1", {"p2": "too_small", "p1": None}),
+        ("return 2 too big", {"p2": "too_large"}),
+        ("return 2 and 3 not as pictured", {"p2": "not_as_pictured", "p3": "not_as_pictured"}),
+        ("return all, changed my mind", {"p1": "changed_mind", "p2": "changed_mind", "p3": "changed_mind"}),
+        ("keep 1; return 3, doesn't fit", {"p1": None, "p3": "fit"}),
+        ("return 2 colour", {"p2": "colour"}),
+    ],
+)
+def test_a_return_clause_may_say_why(text: str, reasons: dict[str, str | None]):
+    decided = read_reply(text, ["p1", "p2", "p3"])
+    assert not isinstance(decided, Ambiguous), decided
+    assert {d.piece_id: d.reason for d in decided} == reasons
+
+
+def test_a_reason_in_a_clause_that_only_keeps_is_ambiguous():
+    assert isinstance(read_reply("keep 1 too small", ["p1", "p2"]), Ambiguous)
