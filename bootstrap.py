@@ -49,7 +49,7 @@ from persistence.simulated_book import SqlGatewayBook
 from persistence.stock import SqlStock
 from persistence.store import SqlStore
 from persistence.webhooks import WebhookQueue
-from security.oidc import OidcConfig, OidcVerifier
+from security.oidc import OidcConfig, OidcVerifier, StaffTokens
 from workflows.style_trial import StyleTrialWorkflow
 
 log = logging.getLogger("styletrial")
@@ -126,6 +126,18 @@ def payment_gateway(settings: Settings, engine: Engine) -> PaymentGateway:
             raise ValueError("STYLETRIAL_PAYMENTS=stripe needs STYLETRIAL_STRIPE_API_KEY (a restricted key is enough).")
         return StripeGateway(settings.stripe_api_key.get_secret_value(), settings.stripe_api_base)
     return SimulatedGateway(SqlGatewayBook(engine))
+
+
+def staff_tokens(settings: Settings) -> StaffTokens | None:
+    """People's OpenID Connect tokens on the API, when the provider is configured (api/auth.py)."""
+    if not settings.api_oidc_jwks_url:
+        return None
+    if not (settings.api_oidc_issuer and settings.api_oidc_audience):
+        raise ValueError("STYLETRIAL_API_OIDC_JWKS_URL needs STYLETRIAL_API_OIDC_ISSUER and _AUDIENCE too.")
+    verifier = OidcVerifier(OidcConfig(
+        settings.api_oidc_jwks_url, settings.api_oidc_issuer, settings.api_oidc_audience, settings.api_oidc_role_claim,
+    ))  # fmt: skip
+    return StaffTokens(verifier, settings.api_oidc_roles, settings.api_oidc_actor_claim)
 
 
 def codec_oidc(settings: Settings) -> OidcVerifier | None:
@@ -236,6 +248,7 @@ def build_api(
         ui_origins=settings.ui_origins,
         codec_oidc=codec_oidc(settings),
         whatsapp=whatsapp_replies(settings, trials, store, cloud),
+        staff=staff_tokens(settings),
     )
     if tracer_provider is not None:
         instrument_api(app, tracer_provider)

@@ -108,6 +108,19 @@ class Settings(BaseSettings):
     # Where staff open the Temporal UI (https://temporal.example.com): the one origin whose pages may call the
     # codec server from a browser. Unset: the local dev UI on temporal_ui_port.
     ui_origin: str | None = Field(default=None, pattern=r"^https?://[^/]+$", max_length=300)
+    # People calling the API with their own OpenID Connect access tokens (beside the machines' static
+    # tokens): the provider's JWKS, issuer and audience; the claim holding their groups, and which group
+    # gives which role (first match wins); the claim naming them in the audit trail. Unset: static only.
+    api_oidc_jwks_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
+    api_oidc_issuer: str | None = None
+    api_oidc_audience: str | None = None
+    api_oidc_role_claim: str = "groups"
+    api_oidc_roles: dict[str, str] = Field(
+        default_factory=lambda: {
+            "styletrial-support": "support", "styletrial-fulfilment": "fulfilment", "styletrial-read": "read",
+        },
+    )  # fmt: skip
+    api_oidc_actor_claim: str = "sub"
     # Logs: "json" (one object per line, for a log pipeline) or "console" (readable; `styletrial dev`).
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -122,6 +135,14 @@ class Settings(BaseSettings):
         default=None, pattern=r"^https?://", max_length=2000,
         validation_alias=AliasChoices("STYLETRIAL_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
     )  # fmt: skip
+
+    @field_validator("api_oidc_roles")
+    @classmethod
+    def _are_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        wrong = sorted(role for role in value.values() if role not in ROLES)
+        if wrong:
+            raise ValueError(f"api_oidc_roles maps groups to {wrong}; a role is one of {', '.join(ROLES)}")
+        return value
 
     @property
     def resolved_database_url(self) -> str:

@@ -37,7 +37,7 @@ from domain.errors import DomainError
 from domain.policy import TrialPolicy
 from persistence.store import SqlStore
 from security.codec import EncryptionCodec
-from security.oidc import OidcVerifier
+from security.oidc import OidcVerifier, StaffTokens
 
 _log = logging.getLogger("styletrial.api")
 # A request body larger than this is refused before it is read (the largest real one, a 30-piece order,
@@ -58,7 +58,7 @@ def _operation_id(route: APIRoute) -> str:
 def create_app(
     *, temporal: Client, trials: TrialClient, store: SqlStore, tokens: dict[str, str], policy: TrialPolicy,
     codec: EncryptionCodec | None = None, codec_ui_key: str | None = None, ui_origins: Sequence[str] = (),
-    codec_oidc: OidcVerifier | None = None, whatsapp: APIRouter | None = None,
+    codec_oidc: OidcVerifier | None = None, whatsapp: APIRouter | None = None, staff: StaffTokens | None = None,
 ) -> FastAPI:  # fmt: skip
     app = FastAPI(
         title="Style Trial",
@@ -75,6 +75,7 @@ def create_app(
     _complete_schema(app, policy)
     app.state.services = Services(temporal=temporal, trials=trials, store=store, policy=policy)
     app.state.tokens = tokens
+    app.state.staff = staff  # people's OpenID Connect tokens (api/auth.py), when configured
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     for router in (health.router, trial_routes.router, commands.router, webhooks.router):
         app.include_router(router)

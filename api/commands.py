@@ -8,10 +8,10 @@ the same Temporal update, so it gets the first answer instead of applying twice 
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
-from api.auth import Fulfilment, FulfilmentOrSupport, Support
+from api.auth import Fulfilment, FulfilmentOrSupport, Support, named
 from api.models import FinishRequest, errors
 from api.params import IdempotencyKey, OrderId
 from api.services import Services, ServicesDep
@@ -31,8 +31,9 @@ router = APIRouter(
 
 
 async def _send(
-    services: Services, order_id: str, name: str, update: Any, command: BaseModel, key: str | None
+    request: Request, services: Services, order_id: str, name: str, update: Any, command: BaseModel, key: str | None
 ) -> Response:
+    command = named(request, command)
     # The trial as the read model stored it, as JSON text: not parsed and validated again for every answer.
     raw = await services.trials.send_json(order_id, update, command, f"{name}:{key}" if key else None)
     return Response(raw, media_type="application/json")
@@ -41,50 +42,57 @@ async def _send(
 @router.post("/dispatch", summary="Dispatched in one or more parcels (pieces in none are unavailable)",
              description="Roles: fulfilment.")  # fmt: skip
 async def dispatch(
-    order_id: OrderId, body: cmd.Dispatch, _: Fulfilment, services: ServicesDep, idempotency_key: IdempotencyKey = None
+    request: Request,
+    order_id: OrderId,
+    body: cmd.Dispatch,
+    _: Fulfilment,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    return await _send(services, order_id, "dispatch", W.dispatch, body, idempotency_key)
+    return await _send(request, services, order_id, "dispatch", W.dispatch, body, idempotency_key)
 
 
 @router.post("/delivery", summary="One parcel delivered", description="Roles: fulfilment, support.")
 async def record_delivery(
-    order_id: OrderId, body: cmd.Delivery, role: FulfilmentOrSupport, services: ServicesDep,
+    request: Request, order_id: OrderId, body: cmd.Delivery, role: FulfilmentOrSupport, services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:  # fmt: skip
+    body = named(request, body)
     if role == "support" and not (body.actor and body.actor.strip()):
         raise DomainError(ErrorCode.ACTOR_REQUIRED, "Staff recording a delivery must give their name (actor).")
     if role == "support" and not (body.reason and body.reason.strip()):
         raise DomainError(ErrorCode.REASON_REQUIRED, "Staff recording a delivery must give a reason.")
-    return await _send(services, order_id, "delivery", W.deliver, body, idempotency_key)
+    return await _send(request, services, order_id, "delivery", W.deliver, body, idempotency_key)
 
 
 @router.post(
     "/decisions", summary="Keep/return decisions for delivered pieces", description="Roles: fulfilment, support."
 )
 async def record_decisions(
-    order_id: OrderId, body: cmd.Decisions, _: FulfilmentOrSupport, services: ServicesDep,
+    request: Request, order_id: OrderId, body: cmd.Decisions, _: FulfilmentOrSupport, services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:  # fmt: skip
-    return await _send(services, order_id, "decisions", W.decide, body, idempotency_key)
+    return await _send(request, services, order_id, "decisions", W.decide, body, idempotency_key)
 
 
 @router.post(
     "/finish", summary="The client is done early (every piece decided)", description="Roles: fulfilment, support."
 )
 async def finish_early(
-    order_id: OrderId, body: FinishRequest, _: FulfilmentOrSupport, services: ServicesDep,
+    request: Request, order_id: OrderId, body: FinishRequest, _: FulfilmentOrSupport, services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:  # fmt: skip
+    body = named(request, body)
     command = cmd.FinishEarly(actor=body.actor, channel=body.channel)
-    return await _send(services, order_id, "finish", W.finish_early, command, idempotency_key)
+    return await _send(request, services, order_id, "finish", W.finish_early, command, idempotency_key)
 
 
 @router.post("/returns", summary="A return was shipped (carrier scan)", description="Roles: fulfilment.")
 async def record_return(
-    order_id: OrderId, body: cmd.ReturnShipped, _: Fulfilment, services: ServicesDep,
+    request: Request, order_id: OrderId, body: cmd.ReturnShipped, _: Fulfilment, services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:  # fmt: skip
-    return await _send(services, order_id, "returns", W.ship_return, body, idempotency_key)
+    return await _send(request, services, order_id, "returns", W.ship_return, body, idempotency_key)
 
 
 @router.post(
@@ -94,39 +102,49 @@ async def record_return(
     "(all or nothing: one piece that cannot be inspected refuses them all).",
 )
 async def record_inspection(
-    order_id: OrderId, body: cmd.Inspection | cmd.Inspections, _: Fulfilment, services: ServicesDep,
+    request: Request, order_id: OrderId, body: cmd.Inspection | cmd.Inspections, _: Fulfilment, services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:  # fmt: skip
     if isinstance(body, cmd.Inspections):
-        return await _send(services, order_id, "inspections", W.inspect_returns, body, idempotency_key)
-    return await _send(services, order_id, "inspections", W.inspect, body, idempotency_key)
+        return await _send(request, services, order_id, "inspections", W.inspect_returns, body, idempotency_key)
+    return await _send(request, services, order_id, "inspections", W.inspect, body, idempotency_key)
 
 
 @router.post("/extension", summary="Extend the trial (1–7 days, 14 in total)", description="Roles: support.")
 async def extend_trial(
-    order_id: OrderId, body: cmd.Extension, _: Support, services: ServicesDep, idempotency_key: IdempotencyKey = None
+    request: Request,
+    order_id: OrderId,
+    body: cmd.Extension,
+    _: Support,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    return await _send(services, order_id, "extension", W.extend, body, idempotency_key)
+    return await _send(request, services, order_id, "extension", W.extend, body, idempotency_key)
 
 
 @router.post("/waivers", summary="Waive a piece that has not been charged", description="Roles: support.")
 async def waive_piece(
-    order_id: OrderId, body: cmd.Waiver, _: Support, services: ServicesDep, idempotency_key: IdempotencyKey = None
+    request: Request,
+    order_id: OrderId,
+    body: cmd.Waiver,
+    _: Support,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    return await _send(services, order_id, "waivers", W.waive, body, idempotency_key)
+    return await _send(request, services, order_id, "waivers", W.waive, body, idempotency_key)
 
 
 @router.post("/payment-method", summary="A new payment method (retries at once)", description="Roles: support.")
 async def change_payment_method(
-    order_id: OrderId, body: cmd.NewPaymentMethod, _: Support, services: ServicesDep,
+    request: Request, order_id: OrderId, body: cmd.NewPaymentMethod, _: Support, services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:  # fmt: skip
-    return await _send(services, order_id, "payment-method", W.change_payment_method, body, idempotency_key)
+    return await _send(request, services, order_id, "payment-method", W.change_payment_method, body, idempotency_key)
 
 
 @router.post("/cancel", summary="Cancel before dispatch", description="Roles: fulfilment, support.")
 async def cancel_trial(
-    order_id: OrderId, body: cmd.Cancel, _: FulfilmentOrSupport, services: ServicesDep,
+    request: Request, order_id: OrderId, body: cmd.Cancel, _: FulfilmentOrSupport, services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:  # fmt: skip
-    return await _send(services, order_id, "cancel", W.cancel, body, idempotency_key)
+    return await _send(request, services, order_id, "cancel", W.cancel, body, idempotency_key)

@@ -8,6 +8,7 @@ audience are ours, and its role claim names the support role.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
@@ -27,19 +28,66 @@ class OidcVerifier:
         # Caches the provider's keys, and fetches again when a token names a key it has not seen (rotation).
         self._keys = jwt.PyJWKClient(config.jwks_url, cache_keys=True, timeout=5)
 
-    def role_of(self, token: str) -> str | None:
-        """ "support" for a valid token that carries the support role, "staff" for a valid token without it,
-        None for anything else (bad signature, expired, another issuer or audience, not a JWT). Blocking:
-        the first call, and a call after key rotation, fetch the provider's keys."""
+    def claims_of(self, token: str) -> dict[str, Any] | None:
+        """The claims of a valid token: its signature verifies against the provider's keys, it is unexpired,
+        and its issuer and audience are ours. None for anything else (not a JWT included). Blocking: the
+        first call, and a call after key rotation, fetch the provider's keys."""
         c = self.config
         try:
             key = self._keys.get_signing_key_from_jwt(token)
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token, key.key, algorithms=["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"],
-                audience=c.audience, issuer=c.issuer, options={"require": ["exp", "iss", "aud"]},
+                audience=c.audience, issuer=c.issuer, options={"require": ["exp", "iss", "aud", "sub"]},
             )  # fmt: skip
         except (jwt.PyJWTError, jwt.PyJWKClientError):
             return None
-        roles = claims.get(c.role_claim)
-        held = {roles} if isinstance(roles, str) else set(roles) if isinstance(roles, list) else set()
-        return "support" if c.support_role in held else "staff"
+        return claims
+
+    def groups_of(self, claims: dict[str, Any]) -> set[str]:
+        roles = claims.get(self.config.role_claim)
+        return (
+            {roles}
+            if isinstance(roles, str)
+            else {r for r in roles if isinstance(r, str)}
+            if isinstance(roles, list)
+            else set()
+        )
+
+    def role_of(self, token: str) -> str | None:
+        """ "support" for a valid token that carries the support role, "staff" for a valid token without it,
+        None for anything else."""
+        claims = self.claims_of(token)
+        if claims is None:
+            return None
+        return "support" if self.config.support_role in self.groups_of(claims) else "staff"
+
+
+@dataclass(frozen=True)
+class Person:
+    """A member of staff calling the API with their own signed-in token: their role, and who they are."""
+
+    role: str
+    actor: str  # the token's subject (or the configured claim): what the audit trail records
+
+
+class StaffTokens:
+    """The API's people: OpenID Connect access tokens beside the static tokens machines use. The token's
+    groups (`role_claim`) map to an API role through `roles` ({"styletrial-support": "support", ...}); the
+    first group that maps wins, in the order `roles` lists them. The actor is the `actor_claim` (`sub`)."""
+
+    def __init__(self, verifier: OidcVerifier, roles: dict[str, str], actor_claim: str = "sub") -> None:
+        self._verifier = verifier
+        self._roles = roles
+        self._actor_claim = actor_claim
+
+    def person(self, token: str) -> Person | None:
+        """The person a valid token names, or None (invalid, or no group that maps to a role). Blocking."""
+        claims = self._verifier.claims_of(token)
+        if claims is None:
+            return None
+        groups = self._verifier.groups_of(claims)
+        role = next((role for group, role in self._roles.items() if group in groups), None)
+        actor = claims.get(self._actor_claim)
+        if role is None or not isinstance(actor, str) or not actor.strip():
+            return None
+        return Person(role=role, actor=actor)

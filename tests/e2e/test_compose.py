@@ -30,7 +30,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from bootstrap import codec, codec_oidc
+from bootstrap import codec, codec_oidc, staff_tokens
 from cli.main import build_parser
 from config import Settings
 from tests.machine import ensure_debian_package, free_port
@@ -184,6 +184,7 @@ def test_each_engine_service_runs_a_real_command_with_valid_settings(
         ui = resolved["services"]["temporal-ui"]["environment"]
         # No key in the UI's settings (it serves them to anyone): it passes the signed-in staff's token.
         assert settings.codec_ui_key is None and codec_oidc(settings) is not None
+        assert staff_tokens(settings) is not None, "people sign in to the API with the same provider"
         assert ui["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "true" and ui["TEMPORAL_AUTH_ENABLED"] == "true"
         assert settings.codec_oidc_audience == ui["TEMPORAL_AUTH_CLIENT_ID"]
     else:
