@@ -242,7 +242,7 @@ def build_api(
         trials=trials,
         store=store,
         tokens=settings.api_tokens,
-        policy=settings.resolved_policy,
+        policy=settings.policy_table,
         codec=codec(settings),
         codec_ui_key=settings.codec_ui_key,
         ui_origins=settings.ui_origins,

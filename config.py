@@ -3,10 +3,10 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.policy import TrialPolicy
+from domain.policy import PolicyOverride, PolicyTable, TrialPolicy
 from security.webhook_signing import key_of
 
 ROLES = ("fulfilment", "support", "read")
@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     api_tokens: dict[str, str] = Field(default_factory=dict, repr=False)
     # Every duration and limit of the lifecycle; new trials take it in their input (replay never reads it).
     policy: TrialPolicy = TrialPolicy()
+    # What tiers and regions get differently, JSON: [{"tier": "EIP_PREMIUM", "trial_days": 10,
+    # "extension_total_max_days": 21, "return_window": "P7D"}, {"region": "JP", "dispatch_sla": "PT72H"}]
+    # (docs/operations.md). Checked at start-up: a mistake stops the process with a sentence.
+    policies: list[PolicyOverride] = Field(default_factory=list, max_length=200)
     # Divides every policy duration (a demo runs a seven-day trial in minutes). 1 in production.
     time_scale: float = Field(default=1.0, gt=0)
     # Payload encryption: {"key-id": "<base64 32 bytes>"}; the active id encrypts, every key decrypts.
@@ -150,7 +154,17 @@ class Settings(BaseSettings):
 
     @property
     def resolved_policy(self) -> TrialPolicy:
+        """The base policy, scaled: what a client of no particular tier or region override gets."""
         return self.policy.scaled(self.time_scale)
+
+    @property
+    def policy_table(self) -> PolicyTable:
+        return PolicyTable(base=self.policy, overrides=tuple(self.policies), scale=self.time_scale)
+
+    @model_validator(mode="after")
+    def _policies_hold(self) -> "Settings":
+        self.policy_table  # noqa: B018 (builds and checks the table: a mistake stops the process here)
+        return self
 
     @property
     def ui_origins(self) -> list[str]:

@@ -34,7 +34,7 @@ from api.services import Services
 from client.trials import TrialClient
 from domain.bounds import at_the_edge
 from domain.errors import DomainError
-from domain.policy import TrialPolicy
+from domain.policy import PolicyTable, TrialPolicy
 from persistence.store import SqlStore
 from security.codec import EncryptionCodec
 from security.oidc import OidcVerifier, StaffTokens
@@ -56,7 +56,7 @@ def _operation_id(route: APIRoute) -> str:
 
 
 def create_app(
-    *, temporal: Client, trials: TrialClient, store: SqlStore, tokens: dict[str, str], policy: TrialPolicy,
+    *, temporal: Client, trials: TrialClient, store: SqlStore, tokens: dict[str, str], policy: TrialPolicy | PolicyTable,
     codec: EncryptionCodec | None = None, codec_ui_key: str | None = None, ui_origins: Sequence[str] = (),
     codec_oidc: OidcVerifier | None = None, whatsapp: APIRouter | None = None, staff: StaffTokens | None = None,
 ) -> FastAPI:  # fmt: skip
@@ -72,8 +72,9 @@ def create_app(
         redoc_url=None,
     )
     _offline_docs(app)
-    _complete_schema(app, policy)
-    app.state.services = Services(temporal=temporal, trials=trials, store=store, policy=policy)
+    policies = policy if isinstance(policy, PolicyTable) else PolicyTable(base=policy)
+    _complete_schema(app, policies.base)
+    app.state.services = Services(temporal=temporal, trials=trials, store=store, policies=policies)
     app.state.tokens = tokens
     app.state.staff = staff  # people's OpenID Connect tokens (api/auth.py), when configured
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)

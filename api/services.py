@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 from temporalio.client import Client
 
 from client.trials import TrialClient
-from domain.policy import TrialPolicy
+from domain.policy import PolicyTable
 from persistence.store import SqlStore
 
 
@@ -16,7 +16,8 @@ class Services:
     temporal: Client
     trials: TrialClient
     store: SqlStore
-    policy: TrialPolicy
+    # The policy each new trial starts with, by the client's tier and region (domain.policy.PolicyTable).
+    policies: PolicyTable
 
 
 async def _services(request: Request) -> Services:  # async: no thread pool hand-off (see api.auth)

@@ -31,7 +31,9 @@ MIN_FILTER_YEAR, MAX_FILTER_YEAR = 2000, 9000
 async def start_trial(order: TrialOrder, role: Fulfilment, services: ServicesDep) -> JSONResponse:
     """Start the trial for an order. The same order again with the same body answers 200 with the existing
     trial; the same order id with a different body is 409 `order_conflict`."""
-    _, created = await services.trials.start(StartTrial(order=order, policy=services.policy))
+    # The policy for this client's tier and region, resolved now and carried in the trial's input.
+    policy = services.policies.for_client(order.customer.tier, order.customer.region)
+    _, created = await services.trials.start(StartTrial(order=order, policy=policy))
     view = await services.trials.read(order.order_id)
     return JSONResponse(view.model_dump(mode="json"), status_code=201 if created else 200)
 

@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
 
-    settings = Settings()
+    settings = _settings()
     if args.command == "healthcheck":
         _healthcheck(args.url or f"http://127.0.0.1:{settings.api_port}/readyz")
     serving = args.command in ("dev", "worker", "api")
@@ -91,6 +91,22 @@ def main(argv: list[str] | None = None) -> None:
         raise
     except Exception as err:  # one clear line, not a traceback
         _fail(_explain(err, settings))
+
+
+def _settings() -> Settings:
+    """The settings, or one line per mistake and exit 1: a process never starts on settings that would
+    start trials with a broken policy, a role that does not exist, or a URL that is not one."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as err:
+        mistakes = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in err.errors()
+        ]
+        print("styletrial: the settings are not valid:\n  " + "\n  ".join(mistakes), file=sys.stderr)
+        sys.exit(1)
 
 
 def _healthcheck(url: str) -> None:

@@ -5,7 +5,7 @@ The workflow never reads settings: whatever policy a trial started with is the p
 
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
@@ -55,3 +55,106 @@ class TrialPolicy(BaseModel):
                 "dunning_schedule": tuple(s(d) for d in self.dunning_schedule),
             }
         )
+
+
+# The fields a tier or a region may set differently; the rest (tiers, piece limit, the day) hold for all.
+OVERRIDABLE = (
+    "trial_days", "max_trial_days", "return_window", "return_receipt", "dispatch_sla", "delivery_sla",
+    "extension_max_days", "extension_total_max_days", "reminders_before_end", "payment_fix_window",
+    "dunning_schedule",
+)  # fmt: skip
+
+
+class PolicyOverride(BaseModel):
+    """What one tier, one region (a hub), or one tier in one region gets differently."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tier: str | None = None
+    region: str | None = None
+    trial_days: int | None = None
+    max_trial_days: int | None = None
+    return_window: timedelta | None = None
+    return_receipt: timedelta | None = None
+    dispatch_sla: timedelta | None = None
+    delivery_sla: timedelta | None = None
+    extension_max_days: int | None = None
+    extension_total_max_days: int | None = None
+    reminders_before_end: tuple[timedelta, ...] | None = None
+    payment_fix_window: timedelta | None = None
+    dunning_schedule: tuple[timedelta, ...] | None = None
+
+    def changes(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in OVERRIDABLE if getattr(self, name) is not None}
+
+    @property
+    def specificity(self) -> int:
+        """Applied in this order, the later winning a field both set: a region (its hub's SLAs), then a tier
+        (what the tier is offered), then that tier in that region."""
+        return (2 if self.tier is not None else 0) + (1 if self.region is not None else 0)
+
+
+class PolicyTable(BaseModel):
+    """The policy each new trial starts with, chosen by the client's tier and region, then scaled.
+
+    Resolved once, when the trial starts, and carried in its input: changing the table changes new trials
+    only, and replay never reads it. Checked whole when it is built, so a mistake stops the process at
+    start-up instead of reaching a trial: an override for a tier the policy does not accept, one that names
+    neither tier nor region or changes nothing, two for the same tier and region, and any resolved policy
+    with a duration or a count that is not positive or a trial longer than its maximum.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base: TrialPolicy = TrialPolicy()
+    overrides: tuple[PolicyOverride, ...] = ()
+    # Divides every duration of a resolved policy (a demo or an end-to-end test runs a week in seconds).
+    scale: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "PolicyTable":
+        seen: set[tuple[str | None, str | None]] = set()
+        for o in self.overrides:
+            where = f"the override for tier={o.tier!r} region={o.region!r}"
+            if o.tier is None and o.region is None:
+                raise ValueError(f"{where} names neither a tier nor a region")
+            if o.tier is not None and o.tier not in self.base.eligible_tiers:
+                raise ValueError(f"{where}: {o.tier!r} is not a tier ({', '.join(self.base.eligible_tiers)})")
+            if not o.changes():
+                raise ValueError(f"{where} changes nothing")
+            if (o.tier, o.region) in seen:
+                raise ValueError(f"{where} is given twice")
+            seen.add((o.tier, o.region))
+            combos = [(o.tier or t, o.region) for t in ([o.tier] if o.tier else self.base.eligible_tiers)]
+            for tier, region in combos:
+                _check_policy(self._resolve(tier, region), f"the policy for tier={tier!r} region={region!r}")
+        _check_policy(self.base, "the base policy")
+        return self
+
+    def for_client(self, tier: str, region: str) -> TrialPolicy:
+        return self._resolve(tier, region).scaled(self.scale)
+
+    def _resolve(self, tier: str, region: str | None) -> TrialPolicy:
+        policy = self.base
+        applying = [o for o in self.overrides if o.tier in (None, tier) and o.region in (None, region)]
+        for o in sorted(applying, key=lambda o: o.specificity):
+            policy = TrialPolicy.model_validate({**policy.model_dump(), **o.changes()})
+        return policy
+
+
+def _check_policy(p: TrialPolicy, what: str) -> None:
+    durations = {
+        "return_window": p.return_window, "return_receipt": p.return_receipt, "dispatch_sla": p.dispatch_sla,
+        "delivery_sla": p.delivery_sla, "payment_fix_window": p.payment_fix_window, "day": p.day,
+    }  # fmt: skip
+    for name, value in durations.items():
+        if value <= timedelta(0):
+            raise ValueError(f"{what}: {name} must be positive, not {value}")
+    for name in ("reminders_before_end", "dunning_schedule"):
+        if any(d <= timedelta(0) for d in getattr(p, name)):
+            raise ValueError(f"{what}: every {name} must be positive")
+    for name in ("trial_days", "max_trial_days", "extension_max_days", "extension_total_max_days", "max_pieces"):
+        if getattr(p, name) < 1:
+            raise ValueError(f"{what}: {name} must be at least 1, not {getattr(p, name)}")
+    if p.trial_days > p.max_trial_days:
+        raise ValueError(f"{what}: trial_days ({p.trial_days}) is more than max_trial_days ({p.max_trial_days})")
