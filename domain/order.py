@@ -62,6 +62,8 @@ class OrderPiece(_Strict):
     sku: Id
     description: Text
     price: Price  # minor units
+    # The designer (house, label): what buyers read keep rates and return reasons by.
+    designer: Label | None = None
 
 
 class TrialOrder(_Strict):

@@ -88,6 +88,7 @@ class Piece:
     sku: str
     description: str
     price: int
+    designer: str | None = None
     state: PieceState = PieceState.RESERVED
     decision: cmd.DecisionValue | None = None
     decided_by: str | None = None

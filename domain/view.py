@@ -17,6 +17,7 @@ class PieceView(BaseModel):
     sku: str
     description: str
     price: int
+    designer: str | None = None
     state: PieceState
     decision: DecisionValue | None
     decided_by: str | None = None

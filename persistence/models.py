@@ -119,6 +119,10 @@ class PieceRecord(Base):
     decision: Mapped[str | None] = mapped_column(String(16))
     decided_by: Mapped[str | None] = mapped_column(String(120))
     decided_via: Mapped[str | None] = mapped_column(String(16))
+    designer: Mapped[str | None] = mapped_column(String(120))
+    # When it reached the client and when it was (last) decided: the reports' time to decide.
+    delivered_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    decided_at: Mapped[datetime | None] = mapped_column(Timestamp)
     # Why a returned piece went back (domain.commands.ReturnReason), and the client's words on the piece.
     return_reason: Mapped[str | None] = mapped_column(String(32))
     feedback: Mapped[str | None] = mapped_column(Text)
