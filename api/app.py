@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client, RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from api import commands, health, webhooks
+from api import commands, health, reports, webhooks
 from api import trials as trial_routes
 from api.auth import ApiError, role_of_token
 from api.codec_server import UI_CORS_HEADERS, codec_router
@@ -78,7 +78,7 @@ def create_app(
     app.state.tokens = tokens
     app.state.staff = staff  # people's OpenID Connect tokens (api/auth.py), when configured
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
-    for router in (health.router, trial_routes.router, commands.router, webhooks.router):
+    for router in (health.router, trial_routes.router, commands.router, webhooks.router, reports.router):
         app.include_router(router)
     if whatsapp is not None:
         app.include_router(whatsapp)

@@ -53,7 +53,10 @@ COMMON: dict[str, tuple[str, Any]] = {
         "MjAyNi0xMS0yNFQwOTozMDowMCswMDowMHxzdHlsZS10cmlhbC1BLTEwMDE=",
     ),
     "event_id": ("The trial event's id, sent to subscribers as `webhook-id`.", "evt_style-trial-A-1001_3"),
-    "designer": ("The piece's designer (house, label): what buyers read keep rates and return reasons by.", "Loro Piana"),
+    "designer": (
+        "The piece's designer (house, label): what buyers read keep rates and return reasons by.",
+        "Loro Piana",
+    ),
     "days": ("Days to add to the trial (1-7 at a time, 14 in total).", 3),
     "payment_method": ("The client's saved payment method at the gateway.", "pm_card_visa"),
 }

@@ -9,7 +9,9 @@ import os
 import secrets
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 from cli.devserver import port_open, start_dev_server
 from config import ROLES, Settings
@@ -29,6 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--day-seconds", type=float, default=6.0, help="how long a trial 'day' lasts in the demo (default 6 s)"
     )
+    report = sub.add_parser("report", help="reports for client relations and buying, from the read model")
+    report.add_argument("name", choices=["keep-rate", "return-reasons", "decision-time", "attention"])
+    report.add_argument("--by", help="shopper, region, tier, designer or sku (return-reasons: sku or designer)")
+    report.add_argument("--since", type=date.fromisoformat, help="first day trials opened on (default: 30 days ago)")
+    report.add_argument("--until", type=date.fromisoformat, help="last day, included (default: today)")
+    report.add_argument("--csv", action="store_true", help="CSV instead of a table")
     check = sub.add_parser(
         "healthcheck", help="exit 0 if URL answers 200 within 4 s (default: this host's API /readyz); for containers"
     )
@@ -75,6 +83,8 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "db":
             upgrade(settings.resolved_database_url)
             print(f"Database at head: {_redacted(settings.resolved_database_url)}")
+        elif args.command == "report":
+            _report(settings, args.name, args.by, args.since, args.until, args.csv)
         elif args.command == "demo":
             from cli.demo import run_demo
 
@@ -91,6 +101,57 @@ def main(argv: list[str] | None = None) -> None:
         raise
     except Exception as err:  # one clear line, not a traceback
         _fail(_explain(err, settings))
+
+
+REPORT_GROUPS = {
+    "keep-rate": ("shopper", "region", "tier", "designer", "sku"), "decision-time": ("shopper", "region", "tier", "designer", "sku"),
+    "return-reasons": ("sku", "designer"), "attention": (),
+}  # fmt: skip
+
+
+def _report(
+    settings: Settings, name: str, by: str | None, since: date | None, until: date | None, as_csv: bool
+) -> None:
+    """The same reports as the API's /v1/reports/* (persistence/reports.py), as a table or CSV."""
+    import csv
+    import dataclasses
+    from datetime import UTC, datetime, time, timedelta
+
+    from persistence import reports
+    from persistence.db import make_engine
+
+    groups = REPORT_GROUPS[name]
+    if by is not None and by not in groups:
+        _fail(f"--by {by!r}: {name} groups by {', '.join(groups) or 'hub only'}.")
+    last = until or datetime.now(UTC).date()
+    first = since or last - timedelta(days=29)
+    if first > last:
+        _fail("--since must not be after --until.")
+    start, end = datetime.combine(first, time(), UTC), datetime.combine(last, time(), UTC) + timedelta(days=1)
+    engine = make_engine(settings.resolved_database_url)
+    if name == "keep-rate":
+        rows: list[Any] = reports.keep_rate(engine, by or "designer", start, end)  # type: ignore[arg-type]
+    elif name == "return-reasons":
+        rows = reports.return_reasons(engine, by or "designer", start, end)  # type: ignore[arg-type]
+    elif name == "decision-time":
+        rows = reports.decision_time(engine, by or "region", start, end)  # type: ignore[arg-type]
+    else:
+        rows = reports.attention(engine, start, end)
+    table = [dataclasses.asdict(r) for r in rows]
+    header = list(table[0]) if table else []
+    if as_csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(header)
+        writer.writerows([row[h] for h in header] for row in table)
+        return
+    print(f"{name}, trials opened {first} to {last}" + (f", by {by or 'default'}" if groups else ""))
+    if not table:
+        print("No trials in that range.")
+        return
+    widths = [max(len(h), *(len(str(row[h])) for row in table)) for h in header]
+    print("  ".join(h.upper().ljust(w) for h, w in zip(header, widths, strict=True)))
+    for row in table:
+        print("  ".join(str(row[h]).ljust(w) for h, w in zip(header, widths, strict=True)))
 
 
 def _settings() -> Settings:

@@ -21,7 +21,8 @@ def test_every_operation_has_a_meaningful_operation_id():
     assert set(ids) == {
         "healthz", "readyz", "start_trial", "get_trial", "list_trials", "dispatch", "record_delivery",
         "record_decisions", "finish_early", "record_return", "record_inspection", "extend_trial", "waive_piece",
-        "change_payment_method", "cancel_trial", "list_webhook_deliveries", "replay_webhook",
+        "change_payment_method", "cancel_trial", "list_webhook_deliveries", "replay_webhook", "keep_rate_report",
+        "return_reasons_report", "decision_time_report", "attention_report",
     }, ids  # fmt: skip
 
 
@@ -100,6 +101,10 @@ ROUTE_ERRORS = {
     ("get", "/v1/trials/{order_id}"): {"401", "404", "422", "503"},
     ("get", "/v1/webhooks"): {"401", "403", "422", "503"},
     ("post", "/v1/webhooks/{event_id}/replay"): {"401", "403", "404", "422", "503"},
+    **{
+        ("get", f"/v1/reports/{name}"): {"401", "422", "503"}
+        for name in ("keep-rate", "return-reasons", "decision-time", "attention")
+    },
 }
 
 

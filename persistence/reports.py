@@ -1,0 +1,153 @@
+"""Reports for client relations and buying, from the read model (never from Temporal's visibility).
+
+Every report covers the trials *opened* in a date range [since, until) and groups money by currency: no
+amount is ever converted (there is no silent FX), so a designer sold in two currencies has two rows.
+
+- `keep_rate`: of the pieces with a decision, how many were kept, and the price of those kept, by
+  personal shopper, region, tier, designer or SKU.
+- `return_reasons`: why returned pieces went back, by SKU or designer ("not given" when the client did
+  not say).
+- `decision_time`: the average time from a piece's delivery to its (last) decision, by the same groups as
+  the keep rate.
+- `attention`: trials needing staff by hub (region), with the open trials beside them.
+
+Each is one aggregate query that the indexes serve (trials by `opened_at`, pieces by trial), measured at
+1,000,000 trials by bench/bench_reports.py.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import Engine, and_, case, func, literal, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from domain.status import FINAL_STATUSES
+from persistence.models import PieceRecord, TrialRecord
+
+KeepRateBy = Literal["shopper", "region", "tier", "designer", "sku"]
+ReasonsBy = Literal["sku", "designer"]
+NOT_GIVEN = "not_given"
+NO_DESIGNER = "(no designer)"
+NO_SHOPPER = "(no shopper)"
+
+
+@dataclass(frozen=True)
+class KeepRateRow:
+    key: str
+    currency: str
+    decided: int
+    kept: int
+    keep_rate: float
+    revenue_kept: int  # minor units of `currency`
+
+
+@dataclass(frozen=True)
+class ReasonRow:
+    key: str
+    reason: str
+    returned: int
+
+
+@dataclass(frozen=True)
+class DecisionTimeRow:
+    key: str
+    decided: int
+    average_hours: float
+
+
+@dataclass(frozen=True)
+class AttentionRow:
+    hub: str
+    needing_attention: int
+    open_trials: int
+
+
+def _group(by: str) -> ColumnElement[Any]:
+    columns: dict[str, Any] = {
+        "shopper": func.coalesce(TrialRecord.personal_shopper_id, literal(NO_SHOPPER)),
+        "region": TrialRecord.region,
+        "tier": TrialRecord.tier,
+        "designer": func.coalesce(PieceRecord.designer, literal(NO_DESIGNER)),
+        "sku": PieceRecord.sku,
+    }
+    labelled: ColumnElement[Any] = columns[by].label("key")
+    return labelled
+
+
+def _in_range(since: datetime, until: datetime) -> ColumnElement[bool]:
+    return and_(TrialRecord.opened_at >= since, TrialRecord.opened_at < until)
+
+
+def keep_rate(engine: Engine, by: KeepRateBy, since: datetime, until: datetime) -> list[KeepRateRow]:
+    key = _group(by)
+    kept = func.sum(case((PieceRecord.decision == "keep", 1), else_=0))
+    revenue = func.sum(case((PieceRecord.decision == "keep", PieceRecord.price), else_=0))
+    query = (
+        select(key, TrialRecord.currency, func.count().label("decided"), kept.label("kept"), revenue.label("revenue"))
+        .select_from(TrialRecord)
+        .join(PieceRecord, PieceRecord.trial_id == TrialRecord.trial_id)
+        .where(_in_range(since, until), PieceRecord.decision.is_not(None))
+        .group_by(key, TrialRecord.currency)
+        .order_by(TrialRecord.currency, key)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [
+        KeepRateRow(r.key, r.currency, r.decided, int(r.kept), round(int(r.kept) / r.decided, 4), int(r.revenue))
+        for r in rows
+    ]
+
+
+def return_reasons(engine: Engine, by: ReasonsBy, since: datetime, until: datetime) -> list[ReasonRow]:
+    key = _group(by)
+    reason = func.coalesce(PieceRecord.return_reason, literal(NOT_GIVEN)).label("reason")
+    query = (
+        select(key, reason, func.count().label("returned"))
+        .select_from(TrialRecord)
+        .join(PieceRecord, PieceRecord.trial_id == TrialRecord.trial_id)
+        .where(_in_range(since, until), PieceRecord.decision == "return")
+        .group_by(key, reason)
+        .order_by(key, func.count().desc(), reason)
+    )
+    with engine.connect() as conn:
+        return [ReasonRow(r.key, r.reason, r.returned) for r in conn.execute(query).all()]
+
+
+def decision_time(engine: Engine, by: KeepRateBy, since: datetime, until: datetime) -> list[DecisionTimeRow]:
+    key = _group(by)
+    seconds = _seconds_between(engine, PieceRecord.delivered_at, PieceRecord.decided_at)
+    query = (
+        select(key, func.count().label("decided"), func.avg(seconds).label("seconds"))
+        .select_from(TrialRecord)
+        .join(PieceRecord, PieceRecord.trial_id == TrialRecord.trial_id)
+        .where(_in_range(since, until), PieceRecord.decided_at.is_not(None), PieceRecord.delivered_at.is_not(None))
+        .group_by(key)
+        .order_by(key)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [DecisionTimeRow(r.key, r.decided, round(float(r.seconds or 0) / 3600, 2)) for r in rows]
+
+
+def attention(engine: Engine, since: datetime, until: datetime) -> list[AttentionRow]:
+    open_trial = TrialRecord.status.not_in([s.value for s in FINAL_STATUSES])
+    query = (
+        select(
+            TrialRecord.region.label("hub"),
+            func.sum(case((TrialRecord.needs_attention.is_(True), 1), else_=0)).label("needing"),
+            func.sum(case((open_trial, 1), else_=0)).label("open"),
+        )
+        .where(_in_range(since, until))
+        .group_by(TrialRecord.region)
+        .order_by(TrialRecord.region)
+    )
+    with engine.connect() as conn:
+        return [AttentionRow(r.hub, int(r.needing), int(r.open)) for r in conn.execute(query).all()]
+
+
+def _seconds_between(engine: Engine, start: Any, end: Any) -> ColumnElement[Any]:
+    # SQLite keeps timestamps as ISO text (julianday reads it, offset included); PostgreSQL as timestamptz.
+    if engine.dialect.name == "sqlite":
+        return (func.julianday(end) - func.julianday(start)) * 86400.0
+    return func.extract("epoch", end - start)
