@@ -51,7 +51,8 @@ def _rows(n: int, seed: int = 7) -> tuple[io.StringIO, io.StringIO]:
             pieces.write(
                 f"{tid}\tp{k}\t{k}\tSKU-{rng.randrange(5000)}\tPiece\t{price}\tD{rng.randrange(60):02d}\t"
                 f"{'KEPT' if keep else 'RETURNED'}\t{'keep' if keep else 'return'}\tclient\tapp\t"
-                f"{decided.isoformat()}\t{delivered.isoformat()}\t{reason or chr(92) + 'N'}\t\\N\t{'t' if keep else 'f'}\t1\n"
+                f"{decided.isoformat()}\t{delivered.isoformat()}\t{reason or chr(92) + 'N'}\t\\N\t{'t' if keep else 'f'}\t1\t"
+                f"{opened.isoformat()}\t{currency}\t{tier}\t{region}\t{shopper}\n"
             )
         trials.write(
             f"{tid}\tG{i:07d}\t1\tCOMPLETED\t{'t' if i % 997 == 0 else 'f'}\t{{}}\tcus-{i % 50000}\t{tier}\t{region}\t"
@@ -72,7 +73,8 @@ TRIAL_COLUMNS = (
 )
 PIECE_COLUMNS = (
     "trial_id, piece_id, position, sku, description, price, designer, state, decision, decided_by, decided_via, "
-    "decided_at, delivered_at, return_reason, feedback, charged, settlement"
+    "decided_at, delivered_at, return_reason, feedback, charged, settlement, trial_opened_at, currency, tier, region, "
+    "personal_shopper_id"
 )
 
 

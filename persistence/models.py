@@ -120,6 +120,13 @@ class PieceRecord(Base):
     decided_by: Mapped[str | None] = mapped_column(String(120))
     decided_via: Mapped[str | None] = mapped_column(String(16))
     designer: Mapped[str | None] = mapped_column(String(120))
+    # Its trial's opening and client, copied (they never change): the reports read pieces alone, by the
+    # index on trial_opened_at, with no join (persistence/reports.py).
+    trial_opened_at: Mapped[datetime | None] = mapped_column(Timestamp, index=True)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    tier: Mapped[str | None] = mapped_column(String(32))
+    region: Mapped[str | None] = mapped_column(String(64))
+    personal_shopper_id: Mapped[str | None] = mapped_column(String(120))
     # When it reached the client and when it was (last) decided: the reports' time to decide.
     delivered_at: Mapped[datetime | None] = mapped_column(Timestamp)
     decided_at: Mapped[datetime | None] = mapped_column(Timestamp)

@@ -11,8 +11,9 @@ amount is ever converted (there is no silent FX), so a designer sold in two curr
   the keep rate.
 - `attention`: trials needing staff by hub (region), with the open trials beside them.
 
-Each is one aggregate query that the indexes serve (trials by `opened_at`, pieces by trial), measured at
-1,000,000 trials by bench/bench_reports.py.
+The piece reports read the pieces table alone: each piece carries its trial's opening time, currency, tier,
+region and shopper (they never change), so a date range is one range scan of the index on
+`trial_opened_at` with no join. Measured at 1,000,000 trials by bench/bench_reports.py.
 """
 
 from dataclasses import dataclass
@@ -65,9 +66,9 @@ class AttentionRow:
 
 def _group(by: str) -> ColumnElement[Any]:
     columns: dict[str, Any] = {
-        "shopper": func.coalesce(TrialRecord.personal_shopper_id, literal(NO_SHOPPER)),
-        "region": TrialRecord.region,
-        "tier": TrialRecord.tier,
+        "shopper": func.coalesce(PieceRecord.personal_shopper_id, literal(NO_SHOPPER)),
+        "region": PieceRecord.region,
+        "tier": PieceRecord.tier,
         "designer": func.coalesce(PieceRecord.designer, literal(NO_DESIGNER)),
         "sku": PieceRecord.sku,
     }
@@ -76,7 +77,7 @@ def _group(by: str) -> ColumnElement[Any]:
 
 
 def _in_range(since: datetime, until: datetime) -> ColumnElement[bool]:
-    return and_(TrialRecord.opened_at >= since, TrialRecord.opened_at < until)
+    return and_(PieceRecord.trial_opened_at >= since, PieceRecord.trial_opened_at < until)
 
 
 def keep_rate(engine: Engine, by: KeepRateBy, since: datetime, until: datetime) -> list[KeepRateRow]:
@@ -84,12 +85,10 @@ def keep_rate(engine: Engine, by: KeepRateBy, since: datetime, until: datetime) 
     kept = func.sum(case((PieceRecord.decision == "keep", 1), else_=0))
     revenue = func.sum(case((PieceRecord.decision == "keep", PieceRecord.price), else_=0))
     query = (
-        select(key, TrialRecord.currency, func.count().label("decided"), kept.label("kept"), revenue.label("revenue"))
-        .select_from(TrialRecord)
-        .join(PieceRecord, PieceRecord.trial_id == TrialRecord.trial_id)
+        select(key, PieceRecord.currency, func.count().label("decided"), kept.label("kept"), revenue.label("revenue"))
         .where(_in_range(since, until), PieceRecord.decision.is_not(None))
-        .group_by(key, TrialRecord.currency)
-        .order_by(TrialRecord.currency, key)
+        .group_by(key, PieceRecord.currency)
+        .order_by(PieceRecord.currency, key)
     )
     with engine.connect() as conn:
         rows = conn.execute(query).all()
@@ -104,8 +103,6 @@ def return_reasons(engine: Engine, by: ReasonsBy, since: datetime, until: dateti
     reason = func.coalesce(PieceRecord.return_reason, literal(NOT_GIVEN)).label("reason")
     query = (
         select(key, reason, func.count().label("returned"))
-        .select_from(TrialRecord)
-        .join(PieceRecord, PieceRecord.trial_id == TrialRecord.trial_id)
         .where(_in_range(since, until), PieceRecord.decision == "return")
         .group_by(key, reason)
         .order_by(key, func.count().desc(), reason)
@@ -119,8 +116,6 @@ def decision_time(engine: Engine, by: KeepRateBy, since: datetime, until: dateti
     seconds = _seconds_between(engine, PieceRecord.delivered_at, PieceRecord.decided_at)
     query = (
         select(key, func.count().label("decided"), func.avg(seconds).label("seconds"))
-        .select_from(TrialRecord)
-        .join(PieceRecord, PieceRecord.trial_id == TrialRecord.trial_id)
         .where(_in_range(since, until), PieceRecord.decided_at.is_not(None), PieceRecord.delivered_at.is_not(None))
         .group_by(key)
         .order_by(key)
@@ -138,7 +133,7 @@ def attention(engine: Engine, since: datetime, until: datetime) -> list[Attentio
             func.sum(case((TrialRecord.needs_attention.is_(True), 1), else_=0)).label("needing"),
             func.sum(case((open_trial, 1), else_=0)).label("open"),
         )
-        .where(_in_range(since, until))
+        .where(TrialRecord.opened_at >= since, TrialRecord.opened_at < until)
         .group_by(TrialRecord.region)
         .order_by(TrialRecord.region)
     )

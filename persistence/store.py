@@ -112,7 +112,7 @@ class SqlStore:
             if s.execute(upsert).first() is None:
                 return False
             delivered = {pid: parcel.delivered_at for parcel in view.parcels for pid in parcel.piece_ids}
-            pieces = [_piece_row(view.trial_id, i, p, delivered.get(p.piece_id)) for i, p in enumerate(view.pieces)]
+            pieces = [_piece_row(view, i, p, delivered.get(p.piece_id)) for i, p in enumerate(view.pieces)]
             stmt = self._insert(PieceRecord)
             stmt = stmt.on_conflict_do_update(
                 index_elements=["trial_id", "piece_id"],
@@ -420,9 +420,10 @@ def _trial_row(revision: int, v: TrialView, now: datetime) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _piece_row(trial_id: str, position: int, p: Any, delivered_at: datetime | None) -> dict[str, Any]:
+def _piece_row(v: TrialView, position: int, p: Any, delivered_at: datetime | None) -> dict[str, Any]:
     return {
-        "trial_id": trial_id, "piece_id": p.piece_id, "position": position, "sku": p.sku,
+        "trial_id": v.trial_id, "trial_opened_at": v.opened_at, "currency": v.currency, "tier": v.tier,
+        "region": v.region, "personal_shopper_id": v.personal_shopper_id, "piece_id": p.piece_id, "position": position, "sku": p.sku,
         "description": p.description, "price": p.price, "designer": p.designer, "state": p.state,
         "decision": p.decision, "decided_by": p.decided_by, "decided_via": p.decided_via,
         "decided_at": p.decided_at, "delivered_at": delivered_at, "return_reason": p.return_reason,

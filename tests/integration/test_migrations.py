@@ -8,7 +8,7 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from persistence.migrate import alembic_config, downgrade, upgrade
 from persistence.models import Base
@@ -97,4 +97,35 @@ def test_the_standard_alembic_cli_defaults_to_the_embedded_database(tmp_path: Pa
     assert out.returncode == 0, out.stderr
     engine = create_engine(f"sqlite:///{tmp_path / 'data' / 'styletrial.sqlite'}")
     assert set(inspect(engine).get_table_names()) == TABLES
+    engine.dispose()
+
+
+def test_0009_gives_the_pieces_already_there_their_trial_s_opening_and_client(db_url: str):
+    from datetime import UTC, datetime
+
+    from domain.examples import order
+    from domain.policy import TrialPolicy
+    from domain.trial import Trial
+    from domain.view import view_of
+    from persistence.store import SqlStore
+
+    downgrade(db_url, "0008")
+    engine = create_engine(db_url)
+    opened = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    view = view_of(Trial(order(2, shopper="ps-9"), TrialPolicy(), opened))
+    with engine.begin() as conn:  # a trial and its pieces as the 0008 schema held them
+        conn.execute(text(
+            "INSERT INTO trials (trial_id, order_id, revision, status, needs_attention, attention, customer_id, tier, "
+            "region, personal_shopper_id, currency, value, authorized, charged, released, opened_at, extension_days, "
+            "updated_at) VALUES (:t, :o, 1, 'AUTHORIZING', false, '{}', 'c', 'EIP', 'JP', 'ps-9', 'JPY', 1, 0, 0, 0, "
+            ":at, 0, :at)"), {"t": view.trial_id, "o": view.order_id, "at": opened if db_url.startswith("postgresql") else opened.replace(tzinfo=None)})  # fmt: skip
+        for i, p in enumerate(view.pieces):
+            conn.execute(text(
+                "INSERT INTO pieces (trial_id, piece_id, position, sku, description, price, state, charged) "
+                "VALUES (:t, :p, :i, 'S', 'd', 1, 'RESERVED', false)"), {"t": view.trial_id, "p": p.piece_id, "i": i})  # fmt: skip
+    upgrade(db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT region, tier, currency, personal_shopper_id FROM pieces")).all()
+    assert [tuple(r) for r in rows] == [("JP", "EIP", "JPY", "ps-9")] * 2
+    assert SqlStore(engine).list_trials(limit=5).items  # the trial is still read as before
     engine.dispose()
