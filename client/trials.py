@@ -36,9 +36,11 @@ class TrialClient:
         """
         validate_order(start.order, start.policy)  # refuse bad orders before anything reaches Temporal
         workflow_id = trial_id_for(start.order.order_id)
-        known = await self._known_to_the_read_model(start)
-        if known is not None:
-            return known, False
+        handle = self._client.get_workflow_handle(workflow_id)
+        # Temporal deletes a closed trial's history once the namespace's retention has passed, and its
+        # workflow id is then free again; the read model keeps every trial. One indexed lookup of an id.
+        if self._read_model is not None and await self._read_model.read(self._read_model.has_trial, workflow_id):
+            return await self._same_order_again(handle, start), False
         try:
             handle = await self._client.start_workflow(
                 StyleTrialWorkflow.run,
@@ -52,33 +54,19 @@ class TrialClient:
             )
             return handle, True
         except WorkflowAlreadyStartedError:
-            handle = self._client.get_workflow_handle(workflow_id)
-            existing = await self._original_input(handle)
-            if existing.order != start.order:
-                raise DomainError(
-                    ErrorCode.ORDER_CONFLICT,
-                    f"Order {start.order.order_id!r} already has a Style Trial with different contents.",
-                ) from None
-            return handle, False
+            return await self._same_order_again(handle, start), False
 
-    async def _known_to_the_read_model(self, start: StartTrial) -> WorkflowHandle[Any, Any] | None:
-        """The trial this order already opened, by the read model, or None.
-
-        Temporal deletes a closed trial's history once the namespace's retention has passed, and its workflow
-        id is then free again: without this check the same order would open a second trial (and take a
-        second hold). The read model keeps every trial. While the history exists the whole start input is
-        compared; after it is gone, what the read model keeps of the order: customer, currency and every
-        piece's id, SKU and price."""
-        if self._read_model is None:
-            return None
-        view = await self._read_model.read(self._read_model.view, start.order.order_id)
-        if view is None:
-            return None
-        handle = self._client.get_workflow_handle(trial_id_for(start.order.order_id))
+    async def _same_order_again(self, handle: WorkflowHandle[Any, Any], start: StartTrial) -> WorkflowHandle[Any, Any]:
+        """The trial this order already opened, when `start` is the same order; `order_conflict` otherwise.
+        While the history exists the whole start input is compared; after retention deleted it, what the read
+        model keeps of the order: customer, currency and every piece's id, SKU and price."""
         try:
             same = (await self._original_input(handle)).order == start.order
         except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:
+            view = None
+            if err.status == RPCStatusCode.NOT_FOUND and self._read_model is not None:
+                view = await self._read_model.read(self._read_model.view, start.order.order_id)
+            if view is None:
                 raise
             same = _same_order(view, start.order)
         if not same:

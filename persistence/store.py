@@ -241,6 +241,11 @@ class SqlStore:
                 self._insert(MoneyMovementRecord).on_conflict_do_nothing(index_elements=["idempotency_key"]), rows
             )
 
+    def has_trial(self, trial_id: str) -> bool:
+        """Whether the read model holds this trial (by primary key; nothing else is read)."""
+        with self._sessions() as s:
+            return s.scalar(select(TrialRecord.trial_id).where(TrialRecord.trial_id == trial_id)) is not None
+
     def trial(self, order_id: str) -> TrialRecord | None:
         with self._sessions() as s:
             return s.scalar(
