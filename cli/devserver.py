@@ -58,8 +58,11 @@ def start_dev_server(
             args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             preexec_fn=_die_with_parent if die_with_parent and sys.platform == "linux" else None,
         )  # fmt: skip
+    # Ready when the frontend answers, and the UI too unless headless: the server opens the UI a moment after
+    # the frontend, and whoever started it prints or follows the UI's link next.
+    ports = [port] if "--headless" in (extra_args or []) else [port, ui_port]
     deadline = time.monotonic() + 60
-    while not port_open("127.0.0.1", port):
+    while not all(port_open("127.0.0.1", p) for p in ports):
         if proc.poll() is not None:
             raise SystemExit(
                 f"The Temporal dev server exited (code {proc.returncode}); see {data_dir}/temporal-server.log"

@@ -8,7 +8,6 @@ import logging
 import os
 import secrets
 import sys
-import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -260,10 +259,6 @@ def dev(settings: Settings) -> None:
         die_with_parent=True,
     )
     try:
-        # The server opens its frontend first and its UI a moment later: the banner's link must work.
-        deadline = time.monotonic() + 30
-        while not port_open("127.0.0.1", settings.temporal_ui_port) and time.monotonic() < deadline:
-            time.sleep(0.1)
         print(
             f"Temporal UI:     http://127.0.0.1:{settings.temporal_ui_port}/namespaces/{settings.temporal_namespace}/workflows"
         )
