@@ -21,8 +21,7 @@ from domain.examples import order
 from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import SqlStore
-from tests.integration.test_codec_oidc import _jwk
-from tests.machine import QuietHandler, http_server
+from tests.oidc import jwks_provider
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.devserver, pytest.mark.timeout(120)]
@@ -32,18 +31,8 @@ MACHINE = {"Authorization": "Bearer tok-oms"}
 
 @pytest.fixture(scope="module")
 def provider() -> Iterator[tuple[str, rsa.RSAPrivateKey]]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    body = httpx.Response(200, json={"keys": [_jwk(key, "k1")]}).content
-
-    class Jwks(QuietHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-    with http_server(Jwks) as url:
-        yield f"{url}/jwks", key
+    with jwks_provider() as served:
+        yield served
 
 
 def person(key: rsa.RSAPrivateKey, sub: str, groups: Any, **claims: Any) -> dict[str, str]:

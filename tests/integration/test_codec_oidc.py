@@ -20,30 +20,15 @@ from temporalio.testing import WorkflowEnvironment
 from bootstrap import build_api, codec
 from config import Settings
 from tests.integration.test_encryption import NAME, plain
-from tests.machine import QuietHandler, http_server
+from tests.oidc import jwks_provider
 
 ISSUER, AUDIENCE = "https://sso.example-retailer.test", "temporal-ui"
 
 
-def _jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
-    data = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-    return {**data, "kid": kid, "use": "sig", "alg": "RS256"}
-
-
 @pytest.fixture(scope="module")
 def provider() -> Iterator[tuple[str, rsa.RSAPrivateKey]]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    body = json.dumps({"keys": [_jwk(key, "k1")]}).encode()
-
-    class Jwks(QuietHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-    with http_server(Jwks) as url:
-        yield f"{url}/jwks", key
+    with jwks_provider() as served:
+        yield served
 
 
 def _token(key: rsa.RSAPrivateKey, **claims: Any) -> str:
