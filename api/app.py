@@ -31,7 +31,7 @@ from api.errors import error_response, http_status
 from api.limits import BodyLimit
 from api.observe import RequestContext
 from api.services import Services
-from client.trials import TrialClient
+from client.trials import CommandNotProcessed, TrialClient
 from domain.bounds import at_the_edge
 from domain.errors import DomainError
 from domain.policy import PolicyTable, TrialPolicy
@@ -173,7 +173,7 @@ class NeverABare500:
             with at_the_edge():  # every body and parameter from outside is held to domain.bounds
                 await asyncio.wait_for(self.app(scope, receive, tracking), REQUEST_TIMEOUT_SECONDS)
             return
-        except (RPCError, RPCTimeoutOrCancelledError, TimeoutError, OperationalError) as err:
+        except (RPCError, RPCTimeoutOrCancelledError, TimeoutError, OperationalError, CommandNotProcessed) as err:
             if started:
                 raise
             _log.warning("dependency unavailable on %s %s: %s", scope["method"], scope["path"], type(err).__name__)

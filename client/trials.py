@@ -21,6 +21,15 @@ from persistence.store import SqlStore
 from workflows.presentation import static_details, static_summary
 from workflows.style_trial import Answer, StyleTrialWorkflow
 
+# The codes a workflow's refusal can carry: its domain's. Any other failure type is not a refusal.
+_DOMAIN_CODES = frozenset(code.value for code in ErrorCode)
+# What the server answers for an update it accepted but no worker processed (the worker was lost).
+UNPROCESSED_UPDATE = "UnprocessedUpdate"
+
+
+class CommandNotProcessed(Exception):
+    """A command Temporal dropped before the workflow saw it: nothing changed; retrying it is safe."""
+
 
 class TrialClient:
     def __init__(self, client: Client, task_queue: str, read_model: SqlStore | None = None) -> None:
@@ -135,8 +144,14 @@ class TrialClient:
                 answer = await handle.execute_update(update, command, id=update_id)
         except WorkflowUpdateFailedError as err:
             cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type:
+            if isinstance(cause, ApplicationError) and cause.type in _DOMAIN_CODES:
                 raise DomainError(ErrorCode(cause.type), cause.message) from None
+            if isinstance(cause, ApplicationError) and cause.type == UNPROCESSED_UPDATE:
+                # The server dropped the update before any worker ran it (its worker died meanwhile, found by
+                # the fault campaign): nothing was applied, and the same command again is safe.
+                raise CommandNotProcessed(
+                    f"The command for order {order_id!r} reached no worker; send it again."
+                ) from None
             raise
         except RPCError as err:
             raise await self._closed_or_unknown(order_id, handle, err) from None
