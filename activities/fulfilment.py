@@ -17,6 +17,7 @@ class InMemoryStock:
 
     def __init__(self) -> None:
         self.reserved: dict[str, set[str]] = {}
+        self.written_off: dict[str, set[str]] = {}
         self._done: dict[str, list[str]] = {}
 
     async def reserve(self, key: str, trial_id: str, piece_ids: list[str]) -> list[str]:
@@ -33,6 +34,13 @@ class InMemoryStock:
             self._done[key] = released
         return self._done[key]
 
+    async def write_off(self, key: str, trial_id: str, piece_ids: list[str]) -> list[str]:
+        if key not in self._done:
+            self.reserved.setdefault(trial_id, set()).difference_update(piece_ids)
+            self.written_off.setdefault(trial_id, set()).update(piece_ids)
+            self._done[key] = list(piece_ids)
+        return self._done[key]
+
 
 class FulfilmentActivities:
     def __init__(self, stock: StockPort) -> None:
@@ -40,9 +48,7 @@ class FulfilmentActivities:
 
     @activity.defn(name="fulfilment.stock")
     async def stock(self, req: StockRequest) -> StockResult:
-        if req.action == "reserve":
-            done = await self._stock.reserve(req.key, req.trial_id, req.piece_ids)
-        else:
-            done = await self._stock.release(req.key, req.trial_id, req.piece_ids)
+        move = {"reserve": self._stock.reserve, "release": self._stock.release, "write_off": self._stock.write_off}
+        done = await move[req.action](req.key, req.trial_id, req.piece_ids)
         log.info("stock %s for %s: %d piece(s)", req.action, req.trial_id, len(done))
         return StockResult(piece_ids=done)

@@ -124,6 +124,11 @@ class StockPort(Protocol):
 
     async def release(self, key: str, trial_id: str, piece_ids: list[str]) -> list[str]: ...
 
+    async def write_off(self, key: str, trial_id: str, piece_ids: list[str]) -> list[str]:
+        """The units left the warehouse and are gone (a parcel lost in transit): the reservation ends and
+        they never return to stock. Answers the pieces written off."""
+        ...
+
 
 class Notifier(Protocol):
     async def send(self, notification: Notification) -> bool: ...

@@ -47,8 +47,8 @@ class StepKind:
 
 
 async def _stock(ports: Ports, step: StockRequest) -> StockResult:
-    move = ports.stock.reserve if step.action == "reserve" else ports.stock.release
-    return StockResult(piece_ids=await move(step.key, step.trial_id, step.piece_ids))
+    move = {"reserve": ports.stock.reserve, "release": ports.stock.release, "write_off": ports.stock.write_off}
+    return StockResult(piece_ids=await move[step.action](step.key, step.trial_id, step.piece_ids))
 
 
 async def _notify(ports: Ports, step: Notification) -> NotificationResult:
@@ -80,7 +80,7 @@ STEP_KINDS: dict[type, StepKind] = {
     ),
     StockRequest: StepKind(
         FulfilmentActivities.stock,
-        lambda step, money: f"{step.action.capitalize()} stock for {len(step.piece_ids)} piece(s)",
+        lambda step, money: f"{step.action.replace('_', ' ').capitalize()} stock for {len(step.piece_ids)} piece(s)",
         _stock,
     ),
     Notification: StepKind(

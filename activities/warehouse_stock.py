@@ -2,8 +2,9 @@
 
     POST {base}/v1/reservations   {"key", "trial_id", "piece_ids"}  ->  200 {"piece_ids": [the ones held]}
     POST {base}/v1/releases       {"key", "trial_id", "piece_ids"}  ->  200 {"piece_ids": [the ones freed]}
+    POST {base}/v1/write-offs     {"key", "trial_id", "piece_ids"}  ->  200 {"piece_ids": [the ones written off]}
 
-Both are idempotent by `key` (also sent as `Idempotency-Key`): the same key again answers as the first call
+All three are idempotent by `key` (also sent as `Idempotency-Key`): the same key again answers as the first call
 did and changes nothing. A piece missing from a reservation's answer is unavailable. The activity retries
 what may pass (a timeout, 408, 429, 5xx); a 4xx otherwise means the request itself is wrong, and retrying
 it would not help, so the activity fails for good and the trial's workflow task shows it.
@@ -29,6 +30,9 @@ class WarehouseStock:
 
     async def release(self, key: str, trial_id: str, piece_ids: list[str]) -> list[str]:
         return await self._call("releases", key, trial_id, piece_ids)
+
+    async def write_off(self, key: str, trial_id: str, piece_ids: list[str]) -> list[str]:
+        return await self._call("write-offs", key, trial_id, piece_ids)
 
     async def _call(self, what: str, key: str, trial_id: str, piece_ids: list[str]) -> list[str]:
         body = {"key": key, "trial_id": trial_id, "piece_ids": piece_ids}

@@ -66,6 +66,32 @@ async def record_delivery(
 
 
 @router.post(
+    "/lost-parcels",
+    summary="An outbound parcel was lost in transit (its pieces are never charged; reship: replacements follow)",
+    description="Roles: support, fulfilment. Flags a carrier claim. Once nothing is on its way the trial starts "
+    "with what arrived, or is cancelled with its hold released when nothing did.",
+)
+async def declare_parcel_lost(
+    request: Request, order_id: OrderId, body: cmd.LostParcel, _: FulfilmentOrSupport, services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:  # fmt: skip
+    return await _send(request, services, order_id, "lost-parcels", W.declare_parcel_lost, body, idempotency_key)
+
+
+@router.post(
+    "/reshipments",
+    summary="Replacements for a lost parcel's pieces left in new parcels",
+    description="Roles: fulfilment. Same authorization; the trial's clock waits for the new parcels. A piece "
+    "awaiting a reship that is in none of them is lost for good.",
+)
+async def reship(
+    request: Request, order_id: OrderId, body: cmd.Reshipment, _: Fulfilment, services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:  # fmt: skip
+    return await _send(request, services, order_id, "reshipments", W.reship, body, idempotency_key)
+
+
+@router.post(
     "/decisions", summary="Keep/return decisions for delivered pieces", description="Roles: fulfilment, support."
 )
 async def record_decisions(

@@ -125,6 +125,16 @@ SPECIFIC: dict[tuple[str, str], tuple[str, Any]] = {
     ("MovementView", "reference"): ("The gateway's reference for it.", "pi_3Qx2aB"),
     ("MovementView", "expires_at"): ("When a hold lapses (UTC); null for other kinds.", ISO_TIME),
     ("MovementView", "decline_code"): ("The gateway's reason for a decline.", "insufficient_funds"),
+    ("LostParcel", "reason"): ("What the carrier said, or why staff believe it lost.", "Carrier confirmed loss at hub"),
+    ("LostParcel", "reship"): (
+        "True when the warehouse sends replacements (the trial waits for them); false: the pieces are gone.",
+        True,
+    ),
+    ("Reshipment", "parcels"): (
+        "New parcels with replacements for pieces awaiting a reship; any such piece in none is lost for good.",
+        [{"carrier": "DHL Express", "tracking_number": "JD014600009999", "piece_ids": ["p2"]}],
+    ),
+    ("ParcelView", "lost_at"): ("When it was declared lost in transit (UTC); null unless lost.", ISO_TIME),
     ("NewPaymentMethod", "actor"): ("The staff member who took the new payment method.", "cr.anna"),
     ("OrderPiece", "price"): (
         "Price in minor units of the order's currency; a whole number, at most 99,999,999.",

@@ -94,6 +94,23 @@ class NewPaymentMethod(_Command):
     actor: Label
 
 
+class LostParcel(_Command):
+    """Staff (or fulfilment, told by the carrier) declare an outbound parcel lost. Its pieces are never
+    charged; with `reship` the warehouse sends replacements as a new parcel and the trial waits for it."""
+
+    tracking_number: Id
+    reason: Text
+    actor: Label
+    reship: bool = False
+
+
+class Reshipment(_Command):
+    """Fulfilment: replacements for the pieces of lost parcels left the warehouse, in one or more new
+    parcels. A piece awaiting a reship and in none of them is lost for good (as at dispatch)."""
+
+    parcels: Annotated[list[Parcel], Few]
+
+
 class Cancel(_Command):
     reason: Text
     actor: Label

@@ -69,11 +69,19 @@ def dispatch_sla(trial: "Trial") -> Iterator[Deadline]:
 
 
 def delivery_sla(trial: "Trial") -> Iterator[Deadline]:
+    """Counted from the latest shipment: the dispatch, or the reship of a lost parcel's pieces."""
     flagged = Attention.DELIVERY_OVERDUE in trial.sla_flagged
-    if trial.status == TrialStatus.IN_TRANSIT and trial.dispatched_at and not flagged:
-        yield Deadline(
-            trial.dispatched_at + trial.policy.delivery_sla, "Delivery SLA", partial(_delivery_overdue, trial)
-        )
+    shipped = trial.shipped_at
+    on_its_way = any(p.on_its_way for p in trial.parcels.values())
+    if trial.status == TrialStatus.IN_TRANSIT and shipped and not flagged and on_its_way:
+        yield Deadline(shipped + trial.policy.delivery_sla, "Delivery SLA", partial(_delivery_overdue, trial))
+
+
+def reship_sla(trial: "Trial") -> Iterator[Deadline]:
+    """Replacements for a lost parcel are due within the dispatch SLA of its loss; late, staff are told."""
+    since = trial.reship_awaited_since
+    if since is not None and trial.final_status is None and Attention.RESHIP_OVERDUE not in trial.sla_flagged:
+        yield Deadline(since + trial.policy.dispatch_sla, "Reship SLA", partial(_reship_overdue, trial))
 
 
 def reminders(trial: "Trial") -> Iterator[Deadline]:
@@ -150,6 +158,12 @@ _delivery_overdue = _overdue(
     "Not every parcel was delivered within the delivery SLA.",
 )
 
+_reship_overdue = _overdue(
+    Attention.RESHIP_OVERDUE,
+    NotificationKind.RESHIP_OVERDUE,
+    "The pieces of a lost parcel were not reshipped within the dispatch SLA.",
+)
+
 
 def _remind(trial: "Trial", number: int, now: datetime) -> None:
     ends = trial.trial_ends_at
@@ -191,6 +205,7 @@ DEADLINES: tuple[Rule, ...] = (
     reauthorization,
     dispatch_sla,
     delivery_sla,
+    reship_sla,
     reminders,
     trial_end,
     return_window,

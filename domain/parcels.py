@@ -15,6 +15,12 @@ class ParcelRecord:
     piece_ids: list[str]
     delivered_at: datetime | None = None
     recorded_by: str | None = None
+    # Declared lost in transit by staff: it will never be delivered (a carrier claim is open for it).
+    lost_at: datetime | None = None
+
+    @property
+    def on_its_way(self) -> bool:
+        return self.delivered_at is None and self.lost_at is None
 
 
 def check_parcels(parcels: list[cmd.Parcel], require_piece: Callable[[str], object]) -> None:
@@ -47,6 +53,20 @@ def parcel_to_deliver(parcels: dict[str, ParcelRecord], tracking_number: str) ->
         raise DomainError(ErrorCode.UNKNOWN_PARCEL, f"No parcel of this order has tracking number {tracking_number!r}.")
     msg = f"Parcel {tracking_number!r} was already delivered."
     require(parcel.delivered_at is None, ErrorCode.ALREADY_DELIVERED, msg)
+    msg = f"Parcel {tracking_number!r} was declared lost in transit; its pieces can no longer be delivered."
+    require(parcel.lost_at is None, ErrorCode.PARCEL_LOST, msg)
+    return parcel
+
+
+def parcel_to_declare_lost(parcels: dict[str, ParcelRecord], tracking_number: str) -> ParcelRecord:
+    """Only a parcel still on its way can be lost: one delivered reached the client."""
+    parcel = parcels.get(tracking_number)
+    if parcel is None:
+        raise DomainError(ErrorCode.UNKNOWN_PARCEL, f"No parcel of this order has tracking number {tracking_number!r}.")
+    msg = f"Parcel {tracking_number!r} was delivered; a delivered parcel cannot be lost in transit."
+    require(parcel.delivered_at is None, ErrorCode.ALREADY_DELIVERED, msg)
+    msg = f"Parcel {tracking_number!r} was already declared lost."
+    require(parcel.lost_at is None, ErrorCode.PARCEL_LOST, msg)
     return parcel
 
 

@@ -5,10 +5,12 @@
        └──left out of every parcel──▶ UNAVAILABLE          │                          │  └─window closed─▶ KEPT_UNRETURNED
                                                           └──return shipped──▶ RETURN_IN_TRANSIT ◀─┘
     RETURN_IN_TRANSIT ──inspected ok──▶ RETURNED · ──inspected damaged──▶ DAMAGED · ──not received──▶ LOST_IN_RETURN
+    IN_TRANSIT ──parcel lost──▶ LOST_IN_TRANSIT · ──parcel lost, to be reshipped──▶ AWAITING_RESHIP
+    AWAITING_RESHIP ──reshipped──▶ IN_TRANSIT · ──left out of the reship──▶ LOST_IN_TRANSIT
     any piece not yet charged and not in a never-charged fate ──waived by staff──▶ WAIVED
 
-Kept, kept-unreturned and damaged pieces are charged; unavailable, returned, lost and waived pieces never
-are. The validators refuse a command whose move the table does not allow, with the domain's error code; a
+Kept, kept-unreturned and damaged pieces are charged; unavailable, returned, lost (on the way out or back)
+and waived pieces never are. A piece awaiting a reship may still be charged: a replacement is on its way. The validators refuse a command whose move the table does not allow, with the domain's error code; a
 move that reaches `Piece.move` without being allowed is a bug and raises.
 """
 
@@ -33,10 +35,21 @@ class PieceState(StrEnum):
     LOST_IN_RETURN = "LOST_IN_RETURN"
     KEPT_UNRETURNED = "KEPT_UNRETURNED"
     WAIVED = "WAIVED"
+    # The outbound parcel was lost by the carrier: a replacement is coming (AWAITING_RESHIP), or not.
+    AWAITING_RESHIP = "AWAITING_RESHIP"
+    LOST_IN_TRANSIT = "LOST_IN_TRANSIT"
 
 
 CHARGED_FATES = frozenset({PieceState.KEPT, PieceState.KEPT_UNRETURNED, PieceState.DAMAGED})
-NEVER_CHARGED = frozenset({PieceState.UNAVAILABLE, PieceState.RETURNED, PieceState.LOST_IN_RETURN, PieceState.WAIVED})
+NEVER_CHARGED = frozenset(
+    {
+        PieceState.UNAVAILABLE,
+        PieceState.RETURNED,
+        PieceState.LOST_IN_RETURN,
+        PieceState.WAIVED,
+        PieceState.LOST_IN_TRANSIT,
+    }
+)
 TERMINAL = CHARGED_FATES | NEVER_CHARGED
 
 
@@ -52,6 +65,10 @@ class Move(StrEnum):
     RETURN_WINDOW_CLOSED = "return window closed"
     RETURN_NOT_RECEIVED = "return not received in time"
     WAIVED = "waived by staff"
+    LOST = "parcel lost in transit"
+    LOST_TO_RESHIP = "parcel lost in transit, to be reshipped"
+    RESHIPPED = "reshipped"
+    NOT_RESHIPPED = "left out of the reship"
 
 
 S = PieceState
@@ -69,6 +86,10 @@ TRANSITIONS: dict[tuple[PieceState, Move], PieceState] = {
     (S.RETURN_IN_TRANSIT, Move.INSPECTED_OK): S.RETURNED,
     (S.RETURN_IN_TRANSIT, Move.INSPECTED_DAMAGED): S.DAMAGED,
     (S.RETURN_IN_TRANSIT, Move.RETURN_NOT_RECEIVED): S.LOST_IN_RETURN,
+    (S.IN_TRANSIT, Move.LOST): S.LOST_IN_TRANSIT,
+    (S.IN_TRANSIT, Move.LOST_TO_RESHIP): S.AWAITING_RESHIP,
+    (S.AWAITING_RESHIP, Move.RESHIPPED): S.IN_TRANSIT,
+    (S.AWAITING_RESHIP, Move.NOT_RESHIPPED): S.LOST_IN_TRANSIT,
     **{(state, Move.WAIVED): S.WAIVED for state in _WAIVABLE},
 }
 
@@ -119,7 +140,7 @@ class Piece:
 # Each check raises the domain's error with a sentence for the caller; the trial asks them from its
 # validators, before anything changes.
 
-_NOT_YET_DELIVERED = (PieceState.RESERVED, PieceState.IN_TRANSIT)
+_NOT_YET_DELIVERED = (PieceState.RESERVED, PieceState.IN_TRANSIT, PieceState.AWAITING_RESHIP)
 _ON_ITS_WAY_BACK = (PieceState.RETURN_IN_TRANSIT, PieceState.RETURNED, PieceState.DAMAGED)
 
 

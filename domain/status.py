@@ -29,3 +29,7 @@ class Attention(StrEnum):
     SETTLEMENT_DECLINED = "settlement_declined"
     PAYMENT_ACTION_REQUIRED = "payment_action_required"
     RETURN_LOST = "return_lost"
+    # An outbound parcel was declared lost: a carrier claim is to be filed (it stays until staff see it done).
+    CARRIER_CLAIM = "carrier_claim"
+    # Lost pieces were to be reshipped, and no reship came within the dispatch SLA.
+    RESHIP_OVERDUE = "reship_overdue"

@@ -99,7 +99,8 @@ class ReleaseResult(_Message):
 class StockRequest(_Message):
     key: str
     trial_id: str
-    action: Literal["reserve", "release"]
+    # write_off: the units left the warehouse and are gone (a parcel lost in transit); never back in stock.
+    action: Literal["reserve", "release", "write_off"]
     piece_ids: list[str]
 
 
@@ -120,6 +121,8 @@ class NotificationKind(StrEnum):
     PAYMENT_DECLINED = "payment_declined"
     PAYMENT_ACTION_REQUIRED = "payment_action_required"
     RETURN_LOST = "return_lost"
+    PARCEL_LOST = "parcel_lost"
+    RESHIP_OVERDUE = "reship_overdue"
     # To the client, on the channel the order names (trials started since the workflow's `client-messages`).
     TRIAL_CONFIRMED = "trial_confirmed"
     TRIAL_SUMMARY = "trial_summary"

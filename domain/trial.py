@@ -25,7 +25,13 @@ from domain.errors import DomainError, ErrorCode, require
 from domain.journal import Journal
 from domain.money import format_money
 from domain.order import TrialOrder, validate_order
-from domain.parcels import ParcelRecord, check_delivery_time, check_parcels, parcel_to_deliver
+from domain.parcels import (
+    ParcelRecord,
+    check_delivery_time,
+    check_parcels,
+    parcel_to_declare_lost,
+    parcel_to_deliver,
+)
 from domain.payments import Paid, Payments
 from domain.pieces import (
     CHARGED_FATES,
@@ -37,6 +43,7 @@ from domain.pieces import (
     check_inspectable,
     check_returnable,
     check_waivable,
+    described,
 )
 from domain.policy import TrialPolicy
 from domain.status import Attention, TrialStatus
@@ -83,6 +90,10 @@ class Trial:
         # fulfilment and the trial clock
         self.parcels: dict[str, ParcelRecord] = {}
         self.dispatched_at: datetime | None = None
+        # When the latest parcel left the warehouse: the dispatch, or a reship of lost pieces since.
+        self.shipped_at: datetime | None = None
+        # When pieces of a lost parcel began to wait for their reship (None: none waits).
+        self.reship_awaited_since: datetime | None = None
         self.trial_days = order.trial_days or policy.trial_days
         self.extension_days = 0
         self.trial_ends_at: datetime | None = None
@@ -147,7 +158,7 @@ class Trial:
 
     def dispatch(self, c: cmd.Dispatch, now: datetime) -> None:
         self.validate_dispatch(c, now)
-        self.dispatched_at = now
+        self.dispatched_at = self.shipped_at = now
         self.journal.clear(Attention.DISPATCH_OVERDUE)
         for parcel in c.parcels:
             self.parcels[parcel.tracking_number] = ParcelRecord(
@@ -199,13 +210,102 @@ class Trial:
             reason=c.reason,
             piece_ids=list(parcel.piece_ids),
         )
-        if all(p.delivered_at is not None for p in self.parcels.values()):
+        if not self._awaiting_parcels():
             # The seven-day clock starts when the last parcel arrives, not at dispatch.
             last = max(p.delivered_at for p in self.parcels.values() if p.delivered_at is not None)
-            self.trial_ends_at = last + self.policy.day * self.trial_days
-            self.journal.clear(Attention.DELIVERY_OVERDUE)
-            self.journal.event(now, "trial_started", f"Trial runs until {self.trial_ends_at:%d %b %H:%M} UTC.")
+            self._start_clock(last, now)
         self._advance(now)
+
+    def _awaiting_parcels(self) -> bool:
+        """A parcel is still on its way, or lost pieces wait for their reship: the clock cannot start."""
+        return any(p.on_its_way for p in self.parcels.values()) or self.reship_awaited_since is not None
+
+    def _start_clock(self, start: datetime, now: datetime) -> None:
+        self.trial_ends_at = start + self.policy.day * self.trial_days
+        self.journal.clear(Attention.DELIVERY_OVERDUE, Attention.RESHIP_OVERDUE)
+        self.journal.event(now, "trial_started", f"Trial runs until {self.trial_ends_at:%d %b %H:%M} UTC.")
+
+    # ------------------------------------------------------------------ commands: a parcel lost on its way out
+
+    def validate_lost_parcel(self, c: cmd.LostParcel, now: datetime) -> None:
+        self._require_open()
+        self._require_actor_and_reason(c.actor, c.reason, "Declaring a parcel lost")
+        require(self.dispatched_at is not None, ErrorCode.NOT_DISPATCHED, "Nothing has been dispatched yet.")
+        parcel_to_declare_lost(self.parcels, c.tracking_number)
+
+    def declare_lost(self, c: cmd.LostParcel, now: datetime) -> None:
+        """The parcel's pieces are never charged and their units written off; with `reship` replacements are
+        awaited. The trial goes on with the rest, or, once nothing is on its way and nothing arrived, is
+        cancelled with its hold released."""
+        self.validate_lost_parcel(c, now)
+        parcel = self.parcels[c.tracking_number]
+        parcel.lost_at = now
+        lost = [pid for pid in parcel.piece_ids if self.pieces[pid].state == PieceState.IN_TRANSIT]
+        for pid in lost:
+            self.pieces[pid].move(Move.LOST_TO_RESHIP if c.reship else Move.LOST)
+        self.stock.write_off(lost)
+        if c.reship and lost and self.reship_awaited_since is None:
+            self.reship_awaited_since = now
+            self.sla_flagged.discard(Attention.RESHIP_OVERDUE)
+        then = "replacements will be reshipped" if c.reship else "its pieces will not be charged"
+        text = f"Parcel {parcel.tracking_number} ({parcel.carrier}) lost in transit; {then}."
+        self.journal.event(now, "parcel_lost", text, actor=c.actor, reason=c.reason, piece_ids=lost)
+        claim = f"Parcel {parcel.tracking_number} ({parcel.carrier}) was lost in transit: file a carrier claim."
+        self.journal.flag(Attention.CARRIER_CLAIM, claim)
+        self.journal.notify(NotificationKind.PARCEL_LOST, ["shopper", "staff"], text)
+        self._after_transit_change(now)
+        self._advance(now)
+
+    def validate_reship(self, c: cmd.Reshipment, now: datetime) -> None:
+        self._require_open()
+        awaiting = {p.piece_id for p in self.pieces.values() if p.state == PieceState.AWAITING_RESHIP}
+        require(bool(awaiting), ErrorCode.NOTHING_TO_RESHIP, "No piece of this order is waiting for a reship.")
+        check_parcels(c.parcels, self._require_piece)
+        for parcel in c.parcels:
+            msg = f"Tracking number {parcel.tracking_number!r} is already used by a parcel of this order."
+            require(parcel.tracking_number not in self.parcels, ErrorCode.DUPLICATE_TRACKING_NUMBER, msg)
+            for pid in parcel.piece_ids:
+                state = described(self.pieces[pid].state)
+                msg = f"Piece {pid!r} is {state}; only pieces of a lost parcel awaiting a reship can be reshipped."
+                require(pid in awaiting, ErrorCode.NOT_AWAITING_RESHIP, msg)
+
+    def reship(self, c: cmd.Reshipment, now: datetime) -> None:
+        """Replacements left the warehouse on the same authorization; the clock waits for them. A piece
+        awaiting a reship in none of the parcels is lost for good."""
+        self.validate_reship(c, now)
+        shipped: list[str] = []
+        for parcel in c.parcels:
+            self.parcels[parcel.tracking_number] = ParcelRecord(
+                parcel.carrier, parcel.tracking_number, list(parcel.piece_ids)
+            )
+            for pid in parcel.piece_ids:
+                self.pieces[pid].parcel = parcel.tracking_number
+                self.pieces[pid].move(Move.RESHIPPED)
+                shipped.append(pid)
+        left_out = [p.piece_id for p in self.pieces.values() if p.state == PieceState.AWAITING_RESHIP]
+        for pid in left_out:
+            self.pieces[pid].move(Move.NOT_RESHIPPED)
+        self.stock.reserve_again(shipped)
+        self.reship_awaited_since = None
+        if shipped:
+            self.shipped_at = now
+            self.sla_flagged.discard(Attention.DELIVERY_OVERDUE)
+        self.journal.clear(Attention.RESHIP_OVERDUE)
+        text = f"Reshipped {len(shipped)} piece(s) in {len(c.parcels)} parcel(s); {len(left_out)} not reshipped."
+        self.journal.event(now, "reshipped", text, piece_ids=shipped)
+        self._after_transit_change(now)
+        self._advance(now)
+
+    def _after_transit_change(self, now: datetime) -> None:
+        """A parcel lost, or a reship that sent nothing: once nothing is on its way, the trial starts with what
+        arrived (the clock from now: the client was waiting for the rest until now), or, when nothing did,
+        is cancelled and its hold released."""
+        if self.trial_ends_at is not None or self.final_status is not None or self._awaiting_parcels():
+            return
+        if any(p.delivered_at is not None for p in self.parcels.values()):
+            self._start_clock(now, now)
+        else:
+            self.end(now, TrialStatus.CANCELLED, "Nothing arrived: every parcel was lost in transit.")
 
     # ------------------------------------------------------------------ commands: decisions
 
@@ -531,7 +631,7 @@ class Trial:
 
     def _record_stock(self, step: StockRequest, r: StockResult, now: datetime) -> None:
         self.stock.record(step)
-        if step.action == "reserve" and self.final_status is not None:
+        if step.key == f"{self.trial_id}-stock-reserve" and self.final_status is not None:
             # Cancelled while the reservation was being made: give the stock straight back.
             self.stock.release(list(self.pieces))
 

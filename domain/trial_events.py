@@ -30,6 +30,8 @@ class EventType(StrEnum):
     RELEASED = "payment.released"
     DISPATCHED = "trial.dispatched"
     DELIVERED = "trial.delivered"
+    PARCEL_LOST = "trial.parcel_lost"
+    RESHIPPED = "trial.reshipped"
     ON_TRIAL = "trial.on_trial"
     REMINDER = "trial.reminder"
     DECIDED = "trial.decided"
@@ -69,6 +71,8 @@ _BY_KIND: dict[str, EventType] = {
     "released": EventType.RELEASED,
     "dispatched": EventType.DISPATCHED,
     "delivered": EventType.DELIVERED,
+    "parcel_lost": EventType.PARCEL_LOST,
+    "reshipped": EventType.RESHIPPED,
     "trial_started": EventType.ON_TRIAL,
     "reminded": EventType.REMINDER,
     "decided": EventType.DECIDED,

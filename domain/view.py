@@ -39,6 +39,7 @@ class ParcelView(BaseModel):
     piece_ids: list[str]
     delivered_at: datetime | None
     recorded_by: str | None
+    lost_at: datetime | None = None
 
 
 class Amounts(BaseModel):

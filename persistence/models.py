@@ -276,7 +276,7 @@ class StockOperationRecord(Base):
 
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     trial_id: Mapped[str] = mapped_column(String(200), index=True)
-    action: Mapped[str] = mapped_column(String(16))  # reserve | release
+    action: Mapped[str] = mapped_column(String(16))  # reserve | release | write_off
     piece_ids: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
 

@@ -26,6 +26,10 @@ class SqlStock:
     async def release(self, key: str, trial_id: str, piece_ids: list[str]) -> list[str]:
         return await asyncio.to_thread(self._change, "release", key, trial_id, piece_ids)
 
+    async def write_off(self, key: str, trial_id: str, piece_ids: list[str]) -> list[str]:
+        # The reservation ends as with a release; the operation's row keeps that the units were lost.
+        return await asyncio.to_thread(self._change, "write_off", key, trial_id, piece_ids)
+
     def held(self, trial_id: str) -> list[str]:
         """The pieces reserved for a trial now."""
         with self._sessions() as s:

@@ -448,6 +448,28 @@ class StyleTrialWorkflow:
         self._check(lambda t, now: t.validate_delivery(c, now))
 
     @workflow.update(
+        name="declare_parcel_lost",
+        description="Staff: an outbound parcel was lost in transit; its pieces are never charged (reship: replacements follow).",
+    )
+    async def declare_parcel_lost(self, c: cmd.LostParcel) -> Answer:
+        return await self._apply(lambda t, now: t.declare_lost(c, now))
+
+    @declare_parcel_lost.validator
+    def _check_declare_parcel_lost(self, c: cmd.LostParcel) -> None:
+        self._check(lambda t, now: t.validate_lost_parcel(c, now))
+
+    @workflow.update(
+        name="reship",
+        description="Fulfilment: replacements for a lost parcel's pieces left in new parcels; the clock waits for them.",
+    )
+    async def reship(self, c: cmd.Reshipment) -> Answer:
+        return await self._apply(lambda t, now: t.reship(c, now))
+
+    @reship.validator
+    def _check_reship(self, c: cmd.Reshipment) -> None:
+        self._check(lambda t, now: t.validate_reship(c, now))
+
+    @workflow.update(
         name="decide",
         description="Record keep/return decisions for delivered pieces, with actor, channel and an optional message reference.",
     )

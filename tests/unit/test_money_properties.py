@@ -15,7 +15,7 @@ from activities.simulated_gateway import SimulatedGateway
 from domain import commands as cmd
 from domain.errors import DomainError
 from domain.order import Customer, OrderPiece, TrialOrder
-from domain.pieces import CHARGED_FATES, NEVER_CHARGED
+from domain.pieces import CHARGED_FATES, NEVER_CHARGED, PieceState
 from domain.status import TrialStatus
 from domain.view import view_of
 from tests.domain_support import Driver
@@ -53,6 +53,10 @@ actions = st.one_of(
     st.tuples(st.just("finish"), st.just(0)),
     st.tuples(st.just("cancel"), st.just(0)),
     st.tuples(st.just("new_payment_method"), st.sampled_from(TOKENS)),
+    # A parcel lost on its way out (T0-T3, or a reshipped N0-N3), with or without replacements to follow.
+    st.tuples(st.just("lose"), st.sampled_from(["T0", "T1", "T2", "T3", "N0", "N1"]), st.booleans()),
+    # Replacements for pieces awaiting a reship, one parcel each slot (-1: not reshipped).
+    st.tuples(st.just("reship"), st.lists(st.integers(min_value=-1, max_value=1), min_size=30, max_size=30)),
 )
 
 
@@ -105,6 +109,17 @@ def command_for(driver: Driver, action: tuple[Any, ...]) -> tuple[Any, Any] | No
         return t.finish_early, cmd.FinishEarly(actor="client")
     if kind == "cancel":
         return t.cancel, cmd.Cancel(reason="changed mind", actor="cr")
+    if kind == "lose":
+        return t.declare_lost, cmd.LostParcel(tracking_number=action[1], reason="carrier", actor="cr", reship=action[2])
+    if kind == "reship":
+        shipped: dict[int, list[str]] = {}
+        for i, slot in enumerate(action[1][: len(ids)]):
+            if slot >= 0 and t.pieces[ids[i]].state == PieceState.AWAITING_RESHIP:
+                shipped.setdefault(slot, []).append(ids[i])
+        n = len(t.parcels)
+        return t.reship, cmd.Reshipment(
+            parcels=[cmd.Parcel(carrier="DHL", tracking_number=f"N{n + k}", piece_ids=v) for k, v in shipped.items()]
+        )
     if kind == "new_payment_method":
         return t.change_payment_method, cmd.NewPaymentMethod(payment_method=action[1], actor="cr")
     return None
@@ -140,8 +155,15 @@ def drive_to_the_end(driver: Driver) -> None:
                 driver.now,
             )
         elif status == TrialStatus.IN_TRANSIT:
-            for parcel in t.parcels.values():
-                if parcel.delivered_at is None:
+            awaiting = [p.piece_id for p in t.pieces.values() if p.state == PieceState.AWAITING_RESHIP]
+            if awaiting:
+                tracking = f"N{len(t.parcels)}"
+                t.reship(
+                    cmd.Reshipment(parcels=[cmd.Parcel(carrier="DHL", tracking_number=tracking, piece_ids=awaiting)]),
+                    driver.now,
+                )
+            for parcel in list(t.parcels.values()):
+                if parcel.on_its_way:
                     t.deliver(cmd.Delivery(tracking_number=parcel.tracking_number), driver.now)
         elif status == TrialStatus.PAYMENT_ACTION_REQUIRED:
             t.change_payment_method(cmd.NewPaymentMethod(payment_method="pm_card_visa", actor="cr"), driver.now)
@@ -155,10 +177,11 @@ def drive_to_the_end(driver: Driver) -> None:
 # examples reach decisions, returns and both settlements rather than stalling before dispatch.
 random_actions = st.lists(actions, max_size=8)
 scripts = st.builds(
-    lambda a, dispatch, b, decide, c, d, e: [
+    lambda a, dispatch, b, lose, decide, c, d, e: [
         *a,
         dispatch,
         *b,
+        lose,
         ("deliver", 0),
         ("deliver", 1),
         ("deliver", 2),
@@ -177,6 +200,12 @@ scripts = st.builds(
         ),
     ),
     random_actions,
+    # One time in three a parcel goes missing, reshipped or not (a clock move otherwise).
+    st.one_of(
+        st.tuples(st.just("advance"), st.just(1)),
+        st.tuples(st.just("advance"), st.just(2)),
+        st.tuples(st.just("lose"), st.sampled_from(["T0", "T1", "T2"]), st.booleans()),
+    ),
     st.tuples(
         st.just("decide"),
         st.lists(
@@ -222,6 +251,8 @@ def money_follows_the_pieces(driver: Driver, script: list[tuple[Any, ...]]) -> N
     event(f"ended {t.status.value}")
     event(f"{'some' if t.payments.charged else 'no'} money charged")
     event(f"{len(t.payments.settlements)} settlement(s)")
+    if any(p.state == PieceState.LOST_IN_TRANSIT for p in t.pieces.values()):
+        event("a piece lost in transit")
     event(
         f"{sum(1 for m in t.payments.movements if m.outcome == 'declined')} declines"
         if any(m.outcome == "declined" for m in t.payments.movements)

@@ -58,6 +58,17 @@ def p4_waived() -> Driver:
     return d
 
 
+def trk2_lost_to_reship() -> Driver:
+    """TRK1 delivered; TRK2 lost, its pieces (p3, p4) awaiting replacements."""
+    d = dispatched()
+    d.trial.deliver(cmd.Delivery(tracking_number="TRK1"), d.now)
+    d.trial.declare_lost(
+        cmd.LostParcel(tracking_number="TRK2", reason="carrier", actor="cr.amelia", reship=True), d.now
+    )
+    d.settle()
+    return d
+
+
 def closed() -> Driver:
     d = on_trial()
     d.advance(7 * DAY + timedelta(minutes=1))
@@ -70,6 +81,10 @@ def return_window_over() -> Driver:
     d.trial.ship_return(cmd.ReturnShipped(piece_ids=["p3"], carrier="DHL", tracking_number="R3"), d.now)
     d.advance(3 * DAY)
     return d
+
+
+def _reship(groups: list[list[str]], tracking: str) -> cmd.Reshipment:
+    return cmd.Reshipment(parcels=parcels(groups, tracking=tracking).parcels)
 
 
 def _sent(t: Trial) -> datetime:
@@ -101,6 +116,23 @@ CASES: list[tuple[Callable[[], Driver], Command, str]] = [
      "invalid_delivery_time"),
     (dispatched, lambda t: (t.deliver, cmd.Delivery(tracking_number="TRK1", actor="cr.amelia")), "reason_required"),
     (on_trial, lambda t: (t.deliver, cmd.Delivery(tracking_number="TRK1")), "already_delivered"),
+    (accepted, lambda t: (t.declare_lost, cmd.LostParcel(tracking_number="TRK1", reason="r", actor="a")), "not_dispatched"),
+    (dispatched, lambda t: (t.declare_lost, cmd.LostParcel(tracking_number="NOPE", reason="r", actor="a")),
+     "unknown_parcel"),
+    (dispatched, lambda t: (t.declare_lost, cmd.LostParcel(tracking_number="TRK1", reason=" ", actor="a")),
+     "reason_required"),
+    (dispatched, lambda t: (t.declare_lost, cmd.LostParcel(tracking_number="TRK1", reason="r", actor="")),
+     "actor_required"),
+    (on_trial, lambda t: (t.declare_lost, cmd.LostParcel(tracking_number="TRK1", reason="r", actor="a")),
+     "already_delivered"),
+    (dispatched, lambda t: (t.reship, _reship([["p1"]], "NEW")), "nothing_to_reship"),
+    (trk2_lost_to_reship, lambda t: (t.declare_lost, cmd.LostParcel(tracking_number="TRK2", reason="r", actor="a")),
+     "parcel_lost"),
+    (trk2_lost_to_reship, lambda t: (t.deliver, cmd.Delivery(tracking_number="TRK2")), "parcel_lost"),
+    (trk2_lost_to_reship, lambda t: (t.reship, _reship([["p1"]], "NEW")), "not_awaiting_reship"),
+    (trk2_lost_to_reship, lambda t: (t.reship, _reship([["p3"]], "TRK")), "duplicate_tracking_number"),
+    (trk2_lost_to_reship, lambda t: (t.reship, _reship([["p3"], ["p3"]], "NEW")), "piece_in_two_parcels"),
+    (trk2_lost_to_reship, lambda t: (t.decide, decisions(keep=["p3"])), "not_delivered"),
     (on_trial, lambda t: (t.decide, decisions(keep=["ghost"])), "unknown_piece"),
     (on_trial, lambda t: (t.decide, cmd.Decisions(decisions=[], actor="ps-07", channel="app")), "no_decisions"),
     (on_trial, lambda t: (t.decide, decisions(keep=["p1"], actor=" ")), "actor_required"),
