@@ -181,6 +181,7 @@ def build_worker(
             payments.capture,
             payments.charge,
             payments.release,
+            payments.refund,
             fulfilment.stock,
             notifications.send,
             read_model.project,

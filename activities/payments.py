@@ -26,11 +26,13 @@ from domain.steps import (
     CaptureRequest,
     ChargeRequest,
     PaymentResult,
+    RefundRequest,
+    RefundResult,
     ReleaseRequest,
     ReleaseResult,
 )
 
-R = TypeVar("R", AuthorizationResult, PaymentResult, ReleaseResult)
+R = TypeVar("R", AuthorizationResult, PaymentResult, ReleaseResult, RefundResult)
 
 
 class PaymentActivities:
@@ -60,6 +62,12 @@ class PaymentActivities:
     async def release(self, req: ReleaseRequest) -> ReleaseResult:
         # The amount released is whatever the hold still had; the ledger learns it from the answer.
         return await self._once(req, "release", 0, None, ReleaseResult, lambda: self._gateway.release(req))
+
+    @activity.defn(name="payments.refund")
+    async def refund(self, req: RefundRequest) -> RefundResult:
+        return await self._once(
+            req, "refund", req.amount, req.settlement, RefundResult, lambda: self._gateway.refund(req)
+        )
 
     async def _once(
         self, req: AnyRequest, kind: str, amount: int, settlement: int | None, result_type: type[R],

@@ -13,6 +13,8 @@ from domain.steps import (
     ChargeRequest,
     Notification,
     PaymentResult,
+    RefundRequest,
+    RefundResult,
     ReleaseRequest,
     ReleaseResult,
 )
@@ -53,7 +55,8 @@ def check_amount(amount: int, currency: str) -> None:
         raise InvalidPaymentRequest("invalid_amount", f"{amount!r} is not a positive whole number of minor units.")
 
 
-AnyRequest = AuthorizeRequest | CaptureRequest | ChargeRequest | ReleaseRequest
+AnyRequest = AuthorizeRequest | CaptureRequest | ChargeRequest | ReleaseRequest | RefundRequest
+AnyResult = AuthorizationResult | PaymentResult | ReleaseResult | RefundResult
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,12 @@ class PaymentGateway(Protocol):
 
     async def release(self, req: ReleaseRequest) -> ReleaseResult: ...
 
-    async def lookup(self, req: AnyRequest) -> AuthorizationResult | PaymentResult | ReleaseResult | None:
+    async def refund(self, req: RefundRequest) -> RefundResult:
+        """Give back part or all of a capture or charge. A refund larger than what is left of the payment
+        is declined (`refund_exceeds_payment`), never carried out."""
+        ...
+
+    async def lookup(self, req: AnyRequest) -> AnyResult | None:
         """What the gateway already did for `req` (under its idempotency key), if anything; Stripe finds it
         by the PaymentIntent's metadata. Asked when an earlier attempt may have reached the gateway but died
         before the ledger heard the answer."""

@@ -34,6 +34,7 @@ from pydantic import BaseModel
 
 from activities.ports import (
     AnyRequest,
+    AnyResult,
     GatewayBook,
     GatewayCapabilities,
     GatewayOperation,
@@ -49,11 +50,13 @@ from domain.steps import (
     CaptureRequest,
     ChargeRequest,
     PaymentResult,
+    RefundRequest,
+    RefundResult,
     ReleaseRequest,
     ReleaseResult,
 )
 
-_R = TypeVar("_R", AuthorizationResult, PaymentResult, ReleaseResult)
+_R = TypeVar("_R", AuthorizationResult, PaymentResult, ReleaseResult, RefundResult)
 _A = TypeVar("_A")
 _T = TypeVar("_T")
 
@@ -69,6 +72,7 @@ _RESULT_TYPES: dict[str, type[BaseModel]] = {
     "capture": PaymentResult,
     "charge": PaymentResult,
     "release": ReleaseResult,
+    "refund": RefundResult,
 }
 
 
@@ -130,7 +134,7 @@ class SimulatedGateway:
         self._failures[operation] = self._failures.get(operation, 0) + times
 
     def decline_next(self, operation: str, code: str = "card_declined") -> None:
-        """Make the next new `operation` call ("authorize" or "charge") decline with `code` (for tests)."""
+        """Make the next new `operation` call ("authorize", "charge" or "refund") decline with `code` (for tests)."""
         self._forced_declines.setdefault(operation, []).append(code)
 
     # -- the port -----------------------------------------------------------------------------------
@@ -229,13 +233,48 @@ class SimulatedGateway:
             self.book.save(auth)
         return self._answer(req, "release", released, req.authorization_id, ReleaseResult(released=released))
 
-    async def lookup(self, req: AnyRequest) -> AuthorizationResult | PaymentResult | ReleaseResult | None:
+    async def refund(self, req: RefundRequest) -> RefundResult:
+        return await self._run(self._refund, req)
+
+    def _refund(self, req: RefundRequest) -> RefundResult:
+        """From the capture or charge named, never more than is left of it."""
+        self._begin("refund", req)
+        check_amount(req.amount, req.currency)
+        answered = self.book.answers(req.key)
+        if (kept := self._kept(answered, RefundResult)) is not None:
+            return kept
+        ops = self.book.operations(req.trial_id)
+        paid = sum(
+            o.amount
+            for o in ops
+            if o.kind in ("capture", "charge") and o.approved and o.reference == req.payment_reference
+        )
+        refunded = sum(
+            o.amount for o in ops
+            if o.kind == "refund" and o.approved and o.result.get("payment_reference") == req.payment_reference
+        )  # fmt: skip
+        decline = self._forced("refund") or (
+            "payment_not_found" if paid == 0 else "refund_exceeds_payment" if req.amount > paid - refunded else None
+        )
+        if decline:
+            result = RefundResult(
+                approved=False, payment_reference=req.payment_reference, decline_code=decline,
+                decline_message=_message(decline),
+            )  # fmt: skip
+        else:
+            result = RefundResult(
+                approved=True, reference=self._id("simre", req.key, len(answered)), amount=req.amount,
+                payment_reference=req.payment_reference,
+            )  # fmt: skip
+        return self._answer(req, "refund", req.amount, result.reference, result)
+
+    async def lookup(self, req: AnyRequest) -> AnyResult | None:
         answers = await self._run(self.book.answers, req.key)
         if not answers:
             return None
         latest = answers[-1]
         found = _RESULT_TYPES[latest.kind].model_validate(latest.result)
-        assert isinstance(found, AuthorizationResult | PaymentResult | ReleaseResult)
+        assert isinstance(found, AuthorizationResult | PaymentResult | ReleaseResult | RefundResult)
         return found
 
     # -- what tests and the dashboard read ----------------------------------------------------------
@@ -308,4 +347,6 @@ def _message(code: str) -> str:
         "insufficient_funds": "The card has insufficient funds.",
         "card_declined": "The card was declined.",
         "amount_too_large": f"The amount is above the gateway's limit of {MAX_AMOUNT:,} minor units.",
+        "refund_exceeds_payment": "The refund is larger than what is left of the payment.",
+        "payment_not_found": "The gateway has no such payment.",
     }.get(code, "The payment was declined.")

@@ -20,6 +20,7 @@ from domain.steps import (
     ChargeRequest,
     Notification,
     NotificationResult,
+    RefundRequest,
     ReleaseRequest,
     Step,
     StepResult,
@@ -77,6 +78,11 @@ STEP_KINDS: dict[type, StepKind] = {
         PaymentActivities.release,
         lambda step, money: "Release what is left of the authorization",
         lambda ports, step: ports.gateway.release(step),
+    ),
+    RefundRequest: StepKind(
+        PaymentActivities.refund,
+        lambda step, money: f"Refund {money(step.amount)} for piece {step.piece_id}",
+        lambda ports, step: ports.gateway.refund(step),
     ),
     StockRequest: StepKind(
         FulfilmentActivities.stock,

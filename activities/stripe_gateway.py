@@ -6,7 +6,8 @@
 | capture             | capture with `amount_to_capture` (its metadata names the settlement); Stripe releases the uncaptured rest at once |
 | charge              | PaymentIntent confirmed off-session on the saved PaymentMethod, captured at once     |
 | release             | cancel the PaymentIntent (its metadata names the release that did it)              |
-| lookup              | the PaymentIntent whose metadata carries the idempotency key                        |
+| refund              | a Refund on the PaymentIntent that captured or charged the piece, `amount` given    |
+| lookup              | the PaymentIntent (or Refund) whose metadata carries the idempotency key            |
 
 A standard PaymentIntent can be captured once, so `capabilities.multiple_captures` is False and every capture
 answers `remaining_authorized=0`: the trial then charges later settlements off-session. Re-authorizing is an
@@ -34,6 +35,7 @@ import stripe
 
 from activities.ports import (
     AnyRequest,
+    AnyResult,
     GatewayCapabilities,
     InvalidPaymentRequest,
     TransientGatewayError,
@@ -48,6 +50,8 @@ from domain.steps import (
     CaptureRequest,
     ChargeRequest,
     PaymentResult,
+    RefundRequest,
+    RefundResult,
     ReleaseRequest,
     ReleaseResult,
 )
@@ -122,10 +126,16 @@ class StripeGateway:
     async def release(self, req: ReleaseRequest) -> ReleaseResult:
         return await asyncio.to_thread(self._release, req)
 
-    async def lookup(self, req: AnyRequest) -> AuthorizationResult | PaymentResult | ReleaseResult | None:
+    async def refund(self, req: RefundRequest) -> RefundResult:
+        return await asyncio.to_thread(self._refund, req)
+
+    async def lookup(self, req: AnyRequest) -> AnyResult | None:
         # Captures and releases act on an existing PaymentIntent whose state answers a retry by itself.
         if isinstance(req, AuthorizeRequest | ChargeRequest):
             return await asyncio.to_thread(self._lookup, req)
+        if isinstance(req, RefundRequest):
+            found = await asyncio.to_thread(self._find_refund, req)
+            return _refunded(found, req) if found is not None else None
         return None
 
     # -- calls --------------------------------------------------------------------------------------
@@ -202,6 +212,30 @@ class StripeGateway:
                 intent = intents.cancel(intent.id, options={"idempotency_key": req.key})
         mine = metadata(intent, RELEASE) == req.key
         return ReleaseResult(released=intent.amount - _received(intent) if intent.status == "canceled" and mine else 0)
+
+    def _refund(self, req: RefundRequest) -> RefundResult:
+        """A Refund on the PaymentIntent, its metadata naming the movement. Stripe refuses more than is left
+        of the payment (`charge_already_refunded`, or an amount too large): a declined result, not a bug."""
+        check_amount(req.amount, req.currency)
+        params = {
+            "payment_intent": req.payment_reference, "amount": req.amount,
+            "metadata": {KEY: req.key, TRIAL: req.trial_id},
+        }  # fmt: skip
+        try:
+            with _errors():
+                refund = self._client.v1.refunds.create(params=params, options={"idempotency_key": req.key})  # type: ignore[arg-type]
+        except _Declined as d:
+            return RefundResult(
+                approved=False, payment_reference=req.payment_reference, decline_code=d.code, decline_message=d.message
+            )
+        return _refunded(refund, req)
+
+    def _find_refund(self, req: RefundRequest) -> stripe.Refund | None:
+        with _errors():
+            pages = self._client.v1.refunds.list(
+                params={"payment_intent": req.payment_reference, "limit": 100}
+            ).auto_paging_iter()
+            return next((r for r in pages if (r.to_dict().get("metadata") or {}).get(KEY) == req.key), None)
 
     def _lookup(self, req: AuthorizeRequest | ChargeRequest) -> AuthorizationResult | PaymentResult | None:
         intent = self._find(req.key)
@@ -280,7 +314,7 @@ class StripeGateway:
 
 # Stripe's error codes for a request that is well formed but that Stripe will not carry out as asked.
 _REFUSED_AS_ASKED = frozenset({
-    "amount_too_small", "amount_too_large", "invalid_charge_amount", "payment_method_unactivated",
+    "amount_too_small", "amount_too_large", "invalid_charge_amount", "charge_already_refunded", "charge_disputed", "payment_method_unactivated",
     "payment_method_not_available", "payment_method_unexpected_state", "payment_intent_incompatible_payment_method",
 })  # fmt: skip
 
@@ -330,6 +364,19 @@ def _payment(intent: stripe.PaymentIntent) -> PaymentResult:
     if intent.status == "requires_action":
         return _authentication_required().payment(intent.id)
     return _declined_intent(intent).payment(intent.id)
+
+
+def _refunded(refund: stripe.Refund, req: RefundRequest) -> RefundResult:
+    # A pending refund is on its way (some payment methods take days); only a failed or cancelled one is not.
+    status = refund.to_dict().get("status")
+    if status in ("failed", "canceled"):
+        code = refund.to_dict().get("failure_reason") or f"refund_{status}"
+        return RefundResult(
+            approved=False, reference=refund.id, payment_reference=req.payment_reference, decline_code=code
+        )
+    return RefundResult(
+        approved=True, reference=refund.id, amount=int(refund.amount), payment_reference=req.payment_reference
+    )
 
 
 def _declined_intent(intent: stripe.PaymentIntent) -> _Declined:

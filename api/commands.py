@@ -168,6 +168,19 @@ async def change_payment_method(
     return await _send(request, services, order_id, "payment-method", W.change_payment_method, body, idempotency_key)
 
 
+@router.post(
+    "/refunds",
+    summary="Refund a charged piece, all or part of its price (once per piece)",
+    description="Roles: support. Also after the trial completed, within its refund window (`refunds_until`). The "
+    "refund goes to the gateway under its own idempotency key, from the payment that charged the piece.",
+)
+async def refund_piece(
+    request: Request, order_id: OrderId, body: cmd.Refund, _: Support, services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:  # fmt: skip
+    return await _send(request, services, order_id, "refunds", W.refund, body, idempotency_key)
+
+
 @router.post("/cancel", summary="Cancel before dispatch", description="Roles: fulfilment, support.")
 async def cancel_trial(
     request: Request, order_id: OrderId, body: cmd.Cancel, _: FulfilmentOrSupport, services: ServicesDep,

@@ -135,6 +135,14 @@ SPECIFIC: dict[tuple[str, str], tuple[str, Any]] = {
         [{"carrier": "DHL Express", "tracking_number": "JD014600009999", "piece_ids": ["p2"]}],
     ),
     ("ParcelView", "lost_at"): ("When it was declared lost in transit (UTC); null unless lost.", ISO_TIME),
+    ("Amounts", "refunded"): ("Given back to the client by refunds, in minor units.", 0),
+    ("PieceView", "refunded"): ("What was refunded for the piece (then REFUNDED), in minor units.", 420000),
+    ("TrialView", "refunds_until"): (
+        "Until when support may still refund a charged piece of this completed trial (UTC); null otherwise.",
+        ISO_TIME,
+    ),
+    ("Refund", "reason"): ("Why the money goes back.", "Late return accepted as goodwill"),
+    ("Refund", "amount"): ("How much, in minor units; the whole price when omitted, never more.", 420000),
     ("NewPaymentMethod", "actor"): ("The staff member who took the new payment method.", "cr.anna"),
     ("OrderPiece", "price"): (
         "Price in minor units of the order's currency; a whole number, at most 99,999,999.",

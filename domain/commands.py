@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.bounds import Days, Few, Id, Label, Text
+from domain.bounds import Days, Few, Id, Label, Price, Text
 
 Channel = Literal["site", "app", "whatsapp", "phone", "email", "in_person"]
 DecisionValue = Literal["keep", "return"]
@@ -109,6 +109,16 @@ class Reshipment(_Command):
     parcels. A piece awaiting a reship and in none of them is lost for good (as at dispatch)."""
 
     parcels: Annotated[list[Parcel], Few]
+
+
+class Refund(_Command):
+    """Support gives back a charged piece's price, or part of it (`amount`, minor units; all of it when
+    omitted): a late return accepted as goodwill, a fault found after keeping. Once per piece."""
+
+    piece_id: Id
+    reason: Text
+    actor: Label
+    amount: Price | None = None
 
 
 class Cancel(_Command):

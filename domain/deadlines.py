@@ -118,6 +118,13 @@ def return_receipt(trial: "Trial") -> Iterator[Deadline]:
             )
 
 
+def refund_window(trial: "Trial") -> Iterator[Deadline]:
+    """After completion: the end of the time in which support may refund a charged piece."""
+    until = trial.refunds_until
+    if until is not None:
+        yield Deadline(until, f"Refund window closes {until:%d %b %H:%M} UTC", partial(_close_refunds, trial))
+
+
 def settlement_retries(trial: "Trial") -> Iterator[Deadline]:
     for s in trial.payments.settlements:
         if s.state == "waiting" and s.next_attempt_at:
@@ -199,6 +206,10 @@ def _lose_return(trial: "Trial", piece_id: str, now: datetime) -> None:
     trial.journal.event(now, "return_lost", f"Return of {piece_id} not received; lost in return.", piece_ids=[piece_id])
 
 
+def _close_refunds(trial: "Trial", now: datetime) -> None:
+    trial.refund_window_closed = True
+
+
 DEADLINES: tuple[Rule, ...] = (
     payment_fix_window,
     hold_expiry,
@@ -211,6 +222,9 @@ DEADLINES: tuple[Rule, ...] = (
     return_window,
     return_receipt,
     settlement_retries,
+    refund_window,
 )
+# Rules that still hold once the trial has a final status (the others name nothing then, or are ignored).
+AFTER_THE_END: tuple[Rule, ...] = (refund_window,)
 # Rules whose deadlines have no effect of their own (see the module's docstring).
 WAKE_ONLY = frozenset({reauthorization})

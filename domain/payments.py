@@ -12,7 +12,9 @@ Rules that live here:
   off-session; an expired hold is never captured;
 - a hold is re-authorized `reauthorize_before_expiry` before it expires while value is still chargeable;
 - a declined settlement is retried on the dunning schedule counted from its first decline, then waits for
-  a new payment method (action required).
+  a new payment method (action required);
+- a refund gives back part or all of what one piece was charged, from the payment that charged it, under a
+  key of its own; the trial refuses a second one for the piece, and the ledger a second movement.
 """
 
 from collections.abc import Callable, Sequence
@@ -32,6 +34,8 @@ from domain.steps import (
     ChargeRequest,
     NotificationKind,
     PaymentResult,
+    RefundRequest,
+    RefundResult,
     ReleaseRequest,
     ReleaseResult,
     Step,
@@ -39,7 +43,7 @@ from domain.steps import (
 
 HoldState = Literal["active", "consumed", "released", "expired", "failed"]
 SettlementState = Literal["due", "waiting", "action_required", "paid", "void"]
-MovementKind = Literal["authorization", "capture", "charge", "release", "expiry"]
+MovementKind = Literal["authorization", "capture", "charge", "release", "expiry", "refund"]
 Outcome = Literal["succeeded", "declined"]
 
 
@@ -89,6 +93,18 @@ class Movement:
     decline_code: str | None = None
 
 
+@dataclass
+class Refund:
+    """Money given back for one piece, from the payment of the settlement that charged it."""
+
+    piece_id: str
+    amount: int
+    settlement: int
+    payment_reference: str
+    attempt: int
+    state: Literal["due", "refunded", "declined"] = "due"
+
+
 class Paid(StrEnum):
     """What a capture or charge answer did to its settlement."""
 
@@ -115,6 +131,7 @@ class Payments:
     holds: list[Hold] = field(default_factory=list)
     settlements: list[Settlement] = field(default_factory=list)
     movements: list[Movement] = field(default_factory=list)
+    refunds: list[Refund] = field(default_factory=list)
 
     # ------------------------------------------------------------------ derived
 
@@ -131,6 +148,10 @@ class Payments:
     @property
     def charged(self) -> int:
         return sum(m.amount for m in self.movements if m.kind in ("capture", "charge") and m.outcome == "succeeded")
+
+    @property
+    def refunded(self) -> int:
+        return sum(m.amount for m in self.movements if m.kind == "refund" and m.outcome == "succeeded")
 
     @property
     def released(self) -> int:
@@ -218,6 +239,34 @@ class Payments:
             key=f"{self.trial_id}-release-{hold.number}", trial_id=self.trial_id,
             authorization_id=hold.authorization_id, currency=self.currency, at=at,
         )  # fmt: skip
+
+    def refund(self, piece_id: str, amount: int, settlement: int) -> None:
+        """Ask for a refund of `amount` for a piece charged by `settlement` (the trial has checked it)."""
+        paid = self.settlements[settlement - 1]
+        assert paid.state == "paid" and paid.reference is not None
+        attempt = 1 + sum(1 for r in self.refunds if r.piece_id == piece_id)
+        self.refunds.append(Refund(piece_id, amount, settlement, paid.reference, attempt))
+
+    def refund_request(self, at: datetime) -> RefundRequest | None:
+        """The first refund not yet made: asked for even after the trial has completed."""
+        due = next((r for r in self.refunds if r.state == "due"), None)
+        if due is None:
+            return None
+        return RefundRequest(
+            key=f"{self.trial_id}-refund-{due.piece_id}-{due.attempt}", trial_id=self.trial_id,
+            piece_id=due.piece_id, payment_reference=due.payment_reference, amount=due.amount,
+            currency=self.currency, settlement=due.settlement, at=at,
+        )  # fmt: skip
+
+    def record_refund(self, step: RefundRequest, r: RefundResult, now: datetime) -> bool:
+        """Books the answer; True when the money went back."""
+        refund = next(x for x in self.refunds if x.state == "due" and x.piece_id == step.piece_id)
+        refund.state = "refunded" if r.approved else "declined"
+        self.movement(
+            step.key, "refund", step.amount, now, outcome="succeeded" if r.approved else "declined",
+            reference=r.reference, settlement=step.settlement, decline_code=r.decline_code,
+        )  # fmt: skip
+        return r.approved
 
     def being_charged(self, piece_id: str, in_flight: Step | None) -> bool:
         if isinstance(in_flight, CaptureRequest | ChargeRequest):

@@ -8,9 +8,11 @@
     IN_TRANSIT ──parcel lost──▶ LOST_IN_TRANSIT · ──parcel lost, to be reshipped──▶ AWAITING_RESHIP
     AWAITING_RESHIP ──reshipped──▶ IN_TRANSIT · ──left out of the reship──▶ LOST_IN_TRANSIT
     any piece not yet charged and not in a never-charged fate ──waived by staff──▶ WAIVED
+    KEPT | KEPT_UNRETURNED | DAMAGED, once charged ──refunded by support──▶ REFUNDED
 
 Kept, kept-unreturned and damaged pieces are charged; unavailable, returned, lost (on the way out or back)
-and waived pieces never are. A piece awaiting a reship may still be charged: a replacement is on its way. The validators refuse a command whose move the table does not allow, with the domain's error code; a
+and waived pieces never are. A piece awaiting a reship may still be charged: a replacement is on its way.
+A refunded piece was charged and then given back all or part of its price (`refunded` says how much), once. The validators refuse a command whose move the table does not allow, with the domain's error code; a
 move that reaches `Piece.move` without being allowed is a bug and raises.
 """
 
@@ -38,6 +40,8 @@ class PieceState(StrEnum):
     # The outbound parcel was lost by the carrier: a replacement is coming (AWAITING_RESHIP), or not.
     AWAITING_RESHIP = "AWAITING_RESHIP"
     LOST_IN_TRANSIT = "LOST_IN_TRANSIT"
+    # Charged, then refunded (a late return accepted as goodwill, a fault found after keeping).
+    REFUNDED = "REFUNDED"
 
 
 CHARGED_FATES = frozenset({PieceState.KEPT, PieceState.KEPT_UNRETURNED, PieceState.DAMAGED})
@@ -50,7 +54,7 @@ NEVER_CHARGED = frozenset(
         PieceState.LOST_IN_TRANSIT,
     }
 )
-TERMINAL = CHARGED_FATES | NEVER_CHARGED
+TERMINAL = CHARGED_FATES | NEVER_CHARGED | {PieceState.REFUNDED}
 
 
 class Move(StrEnum):
@@ -69,6 +73,7 @@ class Move(StrEnum):
     LOST_TO_RESHIP = "parcel lost in transit, to be reshipped"
     RESHIPPED = "reshipped"
     NOT_RESHIPPED = "left out of the reship"
+    REFUNDED = "refunded by support"
 
 
 S = PieceState
@@ -90,6 +95,7 @@ TRANSITIONS: dict[tuple[PieceState, Move], PieceState] = {
     (S.IN_TRANSIT, Move.LOST_TO_RESHIP): S.AWAITING_RESHIP,
     (S.AWAITING_RESHIP, Move.RESHIPPED): S.IN_TRANSIT,
     (S.AWAITING_RESHIP, Move.NOT_RESHIPPED): S.LOST_IN_TRANSIT,
+    **{(state, Move.REFUNDED): S.REFUNDED for state in (S.KEPT, S.KEPT_UNRETURNED, S.DAMAGED)},
     **{(state, Move.WAIVED): S.WAIVED for state in _WAIVABLE},
 }
 
@@ -123,12 +129,22 @@ class Piece:
     return_shipped_at: datetime | None = None
     settlement: int | None = None
     charged: bool = False
+    # A refund asked for and not yet answered by the gateway, then what was refunded (minor units).
+    refund_pending: int | None = None
+    refunded: int | None = None
 
     def move(self, move: Move) -> None:
         after = TRANSITIONS.get((self.state, move))
         if after is None:
             raise ValueError(f"piece {self.piece_id!r} cannot go from {self.state.value} by {move.value!r}")
         self.state = after
+
+    @property
+    def net(self) -> int:
+        """What the client pays for the piece in the end: its price in a charged fate, less a refund."""
+        if self.state in CHARGED_FATES:
+            return self.price
+        return self.price - (self.refunded or 0) if self.state == PieceState.REFUNDED else 0
 
     @property
     def chargeable(self) -> bool:
@@ -182,3 +198,15 @@ def check_waivable(piece: Piece, being_charged: bool) -> None:
     require(allows(piece.state, Move.WAIVED), ErrorCode.NOT_WAIVABLE, msg)
     msg = f"Piece {pid!r} is being charged right now; try again in a moment."
     require(not being_charged, ErrorCode.NOT_WAIVABLE, msg)
+
+
+def check_refundable(piece: Piece, amount: int) -> None:
+    pid = piece.piece_id
+    msg = f"Piece {pid!r} has been refunded already; a piece is refunded once."
+    require(piece.state != PieceState.REFUNDED, ErrorCode.ALREADY_REFUNDED, msg)
+    msg = f"Piece {pid!r} is being refunded right now."
+    require(piece.refund_pending is None, ErrorCode.ALREADY_REFUNDED, msg)
+    msg = f"Piece {pid!r} is {described(piece.state)} and has not been charged; there is nothing to refund."
+    require(piece.charged and allows(piece.state, Move.REFUNDED), ErrorCode.NOT_REFUNDABLE, msg)
+    msg = f"A refund of piece {pid!r} is 1 to {piece.price} minor units (what was charged for it); got {amount}."
+    require(0 < amount <= piece.price, ErrorCode.INVALID_REFUND_AMOUNT, msg)

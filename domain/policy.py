@@ -31,6 +31,9 @@ class TrialPolicy(BaseModel):
     reminders_before_end: tuple[timedelta, ...] = (48 * HOUR, 24 * HOUR)
     payment_fix_window: timedelta = 24 * HOUR
     reauthorize_before_expiry: timedelta = DAY
+    # How long after a trial completes support may still refund a charged piece (a late return accepted
+    # as goodwill, a fault found after keeping); the trial's workflow stays open, waiting, until then.
+    refund_window: timedelta = 30 * DAY
     # Delays after the first declined settlement attempt at which the charge is tried again.
     dunning_schedule: tuple[timedelta, ...] = Field(default=(DAY, 3 * DAY, 7 * DAY))
 
@@ -47,6 +50,7 @@ class TrialPolicy(BaseModel):
                 "day": s(self.day),
                 "return_window": s(self.return_window),
                 "return_receipt": s(self.return_receipt),
+                "refund_window": s(self.refund_window),
                 "dispatch_sla": s(self.dispatch_sla),
                 "delivery_sla": s(self.delivery_sla),
                 "reminders_before_end": tuple(s(d) for d in self.reminders_before_end),
@@ -61,7 +65,7 @@ class TrialPolicy(BaseModel):
 OVERRIDABLE = (
     "trial_days", "max_trial_days", "return_window", "return_receipt", "dispatch_sla", "delivery_sla",
     "extension_max_days", "extension_total_max_days", "reminders_before_end", "payment_fix_window",
-    "dunning_schedule",
+    "dunning_schedule", "refund_window",
 )  # fmt: skip
 
 
@@ -83,6 +87,7 @@ class PolicyOverride(BaseModel):
     reminders_before_end: tuple[timedelta, ...] | None = None
     payment_fix_window: timedelta | None = None
     dunning_schedule: tuple[timedelta, ...] | None = None
+    refund_window: timedelta | None = None
 
     def changes(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in OVERRIDABLE if getattr(self, name) is not None}
@@ -146,6 +151,7 @@ def _check_policy(p: TrialPolicy, what: str) -> None:
     durations = {
         "return_window": p.return_window, "return_receipt": p.return_receipt, "dispatch_sla": p.dispatch_sla,
         "delivery_sla": p.delivery_sla, "payment_fix_window": p.payment_fix_window, "day": p.day,
+        "refund_window": p.refund_window,
     }  # fmt: skip
     for name, value in durations.items():
         if value <= timedelta(0):

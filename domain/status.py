@@ -33,3 +33,5 @@ class Attention(StrEnum):
     CARRIER_CLAIM = "carrier_claim"
     # Lost pieces were to be reshipped, and no reship came within the dispatch SLA.
     RESHIP_OVERDUE = "reship_overdue"
+    # The gateway refused a refund support asked for: look at it there, then refund again.
+    REFUND_DECLINED = "refund_declined"

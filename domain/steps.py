@@ -63,6 +63,19 @@ class ReleaseRequest(_Message):
     at: datetime
 
 
+class RefundRequest(_Message):
+    """Give back `amount` of the payment `payment_reference` (a capture's or a charge's)."""
+
+    key: str
+    trial_id: str
+    piece_id: str
+    payment_reference: str
+    amount: int
+    currency: str
+    settlement: int
+    at: datetime
+
+
 class AuthorizationResult(_Message):
     approved: bool
     authorization_id: str | None = None
@@ -91,6 +104,16 @@ class PaymentResult(_Message):
 
 class ReleaseResult(_Message):
     released: int
+
+
+class RefundResult(_Message):
+    approved: bool
+    reference: str | None = None
+    amount: int = 0
+    # The payment it was taken from, as the gateway knows it.
+    payment_reference: str | None = None
+    decline_code: str | None = None
+    decline_message: str | None = None
 
 
 # --- fulfilment -----------------------------------------------------------------------------------
@@ -123,6 +146,8 @@ class NotificationKind(StrEnum):
     RETURN_LOST = "return_lost"
     PARCEL_LOST = "parcel_lost"
     RESHIP_OVERDUE = "reship_overdue"
+    REFUNDED = "refunded"
+    REFUND_DECLINED = "refund_declined"
     # To the client, on the channel the order names (trials started since the workflow's `client-messages`).
     TRIAL_CONFIRMED = "trial_confirmed"
     TRIAL_SUMMARY = "trial_summary"
@@ -154,5 +179,5 @@ class NotificationResult(_Message):
     delivered: bool
 
 
-Step = AuthorizeRequest | CaptureRequest | ChargeRequest | ReleaseRequest | StockRequest | Notification
-StepResult = AuthorizationResult | PaymentResult | ReleaseResult | StockResult | NotificationResult
+Step = AuthorizeRequest | CaptureRequest | ChargeRequest | ReleaseRequest | RefundRequest | StockRequest | Notification
+StepResult = AuthorizationResult | PaymentResult | ReleaseResult | RefundResult | StockResult | NotificationResult

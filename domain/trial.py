@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from domain import commands as cmd
-from domain.deadlines import DEADLINES, WAKE_ONLY
+from domain.deadlines import AFTER_THE_END, DEADLINES, WAKE_ONLY
 from domain.errors import DomainError, ErrorCode, require
 from domain.journal import Journal
 from domain.money import format_money
@@ -41,6 +41,7 @@ from domain.pieces import (
     PieceState,
     check_decision,
     check_inspectable,
+    check_refundable,
     check_returnable,
     check_waivable,
     described,
@@ -56,6 +57,8 @@ from domain.steps import (
     NotificationKind,
     NotificationResult,
     PaymentResult,
+    RefundRequest,
+    RefundResult,
     ReleaseRequest,
     ReleaseResult,
     Step,
@@ -101,6 +104,11 @@ class Trial:
         self.reminders_sent: set[tuple[int, datetime]] = set()
         self.sla_flagged: set[Attention] = set()
         self.final_settlement_planned = False
+        self.completed_at: datetime | None = None
+        # Whether support may refund charged pieces after completion, for `policy.refund_window`: set by the
+        # workflow, since trials started before it ended at completion (their histories wait for nothing).
+        self.refunds_after_completion = False
+        self.refund_window_closed = False
         self.journal.event(now, "opened", f"Trial opened for {len(self.pieces)} pieces worth {self._fmt(order.value)}.")
 
     # ------------------------------------------------------------------ derived state
@@ -137,8 +145,22 @@ class Trial:
 
     @property
     def finished(self) -> bool:
-        """Nothing more will ever happen: a final status and no request left to make."""
-        return self.final_status is not None and self.in_flight is None and self._pending_step(None) is None
+        """Nothing more will ever happen: a final status, no request left to make, no refund window open."""
+        return (
+            self.final_status is not None
+            and self.in_flight is None
+            and self._pending_step(None) is None
+            and self.refunds_until is None
+        )
+
+    @property
+    def refunds_until(self) -> datetime | None:
+        """While a completed trial that charged something may still refund it: until when."""
+        if not self.refunds_after_completion or self.refund_window_closed or self.completed_at is None:
+            return None
+        if self.payments.charged == 0:
+            return None
+        return self.completed_at + self.policy.refund_window
 
     def _value_of(self, piece_ids: Sequence[str]) -> int:
         # A piece waived after its settlement was planned (but before it was paid) drops out of it.
@@ -499,6 +521,26 @@ class Trial:
         self.payments.new_payment_method(c.payment_method)
         self.journal.event(now, "payment_method_changed", "A new payment method was supplied.", actor=c.actor)
 
+    def validate_refund(self, c: cmd.Refund, now: datetime) -> None:
+        if self.final_status is not None and self.refunds_until is None:
+            self._require_open()  # cancelled, rejected, or completed with its refund window closed
+        self._require_actor_and_reason(c.actor, c.reason, "A refund")
+        piece = self._require_piece(c.piece_id)
+        check_refundable(piece, piece.price if c.amount is None else c.amount)
+
+    def refund(self, c: cmd.Refund, now: datetime) -> None:
+        """Support gives back a charged piece's price, or part of it; the gateway is asked next (`next_step`)."""
+        self.validate_refund(c, now)
+        piece = self.pieces[c.piece_id]
+        amount = piece.price if c.amount is None else c.amount
+        assert piece.settlement is not None
+        piece.refund_pending = amount
+        self.payments.refund(piece.piece_id, amount, piece.settlement)
+        self.journal.event(
+            now, "refund_requested", f"Refund of {self._fmt(amount)} for {piece.piece_id} requested.",
+            actor=c.actor, reason=c.reason, piece_ids=[piece.piece_id],
+        )  # fmt: skip
+
     def validate_cancel(self, c: cmd.Cancel, now: datetime) -> None:
         self._require_open()
         self._require_actor_and_reason(c.actor, c.reason, "A cancellation")
@@ -526,17 +568,16 @@ class Trial:
             if rule in WAKE_ONLY:
                 continue
             for deadline in rule(self):
-                if self.final_status is not None:
-                    return  # a trial that ended (rejected for want of payment) has no more deadlines
+                if self.final_status is not None and rule not in AFTER_THE_END:
+                    break  # a trial that ended (rejected for want of payment) has no more deadlines but these
                 if deadline.apply is not None and now >= deadline.at:
                     deadline.apply(now)
         self._advance(now)
 
     def next_deadline(self, now: datetime) -> tuple[datetime, str] | None:
         """The earliest future moment at which a deadline falls due, with a label for the timer."""
-        if self.final_status is not None:
-            return None
-        ahead = [d for rule in DEADLINES for d in rule(self) if d.at > now]
+        rules = AFTER_THE_END if self.final_status is not None else DEADLINES
+        ahead = [d for rule in rules for d in rule(self) if d.at > now]
         first = min(ahead, key=lambda d: d.at, default=None)
         return (first.at, first.label) if first else None
 
@@ -587,6 +628,9 @@ class Trial:
         release = self.payments.stale_release(ended, now or self.opened_at)
         if release is not None:
             return release
+        refund = self.payments.refund_request(now or self.opened_at)
+        if refund is not None:
+            return refund
         release_stock = self.stock.release_request()
         if release_stock is not None:
             return release_stock
@@ -629,6 +673,22 @@ class Trial:
     def _record_release(self, step: ReleaseRequest, r: ReleaseResult, now: datetime) -> None:
         self.payments.record_release(step, r, now)
 
+    def _record_refund(self, step: RefundRequest, r: RefundResult, now: datetime) -> None:
+        piece = self.pieces[step.piece_id]
+        piece.refund_pending = None
+        if self.payments.record_refund(step, r, now):
+            piece.refunded = step.amount
+            piece.move(Move.REFUNDED)
+            text = f"Refunded {self._fmt(step.amount)} for {piece.piece_id}."
+            self.journal.event(now, "refunded", text, reference=r.reference, piece_ids=[piece.piece_id])
+            self.journal.notify(NotificationKind.REFUNDED, ["shopper"], text)
+            self.journal.clear(Attention.REFUND_DECLINED)
+            return
+        text = f"The gateway declined the refund of {self._fmt(step.amount)} for {piece.piece_id} ({r.decline_code})."
+        self.journal.event(now, "refund_declined", text, piece_ids=[piece.piece_id])
+        self.journal.flag(Attention.REFUND_DECLINED, f"{text} Look at the payment at the gateway, then refund again.")
+        self.journal.notify(NotificationKind.REFUND_DECLINED, ["staff"], text)
+
     def _record_stock(self, step: StockRequest, r: StockResult, now: datetime) -> None:
         self.stock.record(step)
         if step.key == f"{self.trial_id}-stock-reserve" and self.final_status is not None:
@@ -662,6 +722,7 @@ class Trial:
             self.journal.event(now, "all_pieces_settled", "Every piece has its final fate.")
         if self._ready_to_complete() and self.payments.hold is None and self.in_flight is None:
             self.final_status = TrialStatus.COMPLETED
+            self.completed_at = now
             self.journal.clear(
                 Attention.REAUTHORIZATION_FAILED, Attention.SETTLEMENT_DECLINED, Attention.PAYMENT_ACTION_REQUIRED
             )
@@ -720,6 +781,7 @@ _RECORDERS: dict[tuple[type, type], Callable[[Trial, Any, Any, datetime], None]]
     (CaptureRequest, PaymentResult): Trial._record_payment,
     (ChargeRequest, PaymentResult): Trial._record_payment,
     (ReleaseRequest, ReleaseResult): Trial._record_release,
+    (RefundRequest, RefundResult): Trial._record_refund,
     (StockRequest, StockResult): Trial._record_stock,
     (Notification, NotificationResult): Trial._record_notification,
 }

@@ -49,6 +49,9 @@ class EventType(StrEnum):
     CHARGED = "settlement.charged"
     DECLINED = "settlement.declined"
     CAPTURE_REFUSED = "settlement.capture_refused"
+    REFUND_REQUESTED = "settlement.refund_requested"
+    REFUNDED = "settlement.refunded"
+    REFUND_DECLINED = "settlement.refund_declined"
     ALL_SETTLED = "settlement.all_settled"
     COMPLETED = "trial.completed"
     CANCELLED = "trial.cancelled"
@@ -89,6 +92,9 @@ _BY_KIND: dict[str, EventType] = {
     "charged": EventType.CHARGED,
     "charge_declined": EventType.DECLINED,
     "capture_refused": EventType.CAPTURE_REFUSED,
+    "refund_requested": EventType.REFUND_REQUESTED,
+    "refunded": EventType.REFUNDED,
+    "refund_declined": EventType.REFUND_DECLINED,
     "all_pieces_settled": EventType.ALL_SETTLED,
     "completed": EventType.COMPLETED,
     "cancelled": EventType.CANCELLED,

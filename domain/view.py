@@ -31,6 +31,7 @@ class PieceView(BaseModel):
     return_shipped_at: datetime | None = None
     settlement: int | None = None
     charged: bool = False
+    refunded: int | None = None
 
 
 class ParcelView(BaseModel):
@@ -48,6 +49,7 @@ class Amounts(BaseModel):
     charged: int
     released: int
     outstanding: int
+    refunded: int = 0
 
 
 class MovementView(BaseModel):
@@ -101,6 +103,8 @@ class TrialView(BaseModel):
     closed_at: datetime | None
     return_deadline: datetime | None
     extension_days: int
+    # A completed trial's charged pieces may be refunded until then (null: no refund window open).
+    refunds_until: datetime | None = None
     pieces: list[PieceView]
     parcels: list[ParcelView]
     amounts: Amounts
@@ -128,11 +132,12 @@ def view_of(trial: Trial) -> TrialView:
         personal_shopper_id=customer.personal_shopper_id, currency=trial.currency, opened_at=trial.opened_at,
         accepted_at=trial.accepted_at, dispatched_at=trial.dispatched_at, trial_ends_at=trial.trial_ends_at,
         closed_at=trial.closed_at, return_deadline=trial.return_deadline, extension_days=trial.extension_days,
+        refunds_until=trial.refunds_until,
         pieces=[PieceView.model_validate(p, from_attributes=True) for p in trial.pieces.values()],
         parcels=[ParcelView.model_validate(x, from_attributes=True) for x in trial.parcels.values()],
         amounts=Amounts(
             value=trial.order.value, authorized=pay.authorized, charged=pay.charged, released=pay.released,
-            outstanding=trial.outstanding,
+            outstanding=trial.outstanding, refunded=pay.refunded,
         ),
         settlements=[
             SettlementView(

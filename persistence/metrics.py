@@ -65,7 +65,7 @@ class ReadModelCollector(Collector):
             money = conn.execute(
                 select(MoneyMovementRecord.kind, MoneyMovementRecord.status, MoneyMovementRecord.currency,
                        func.count(), func.coalesce(func.sum(MoneyMovementRecord.amount), 0))
-                .where(MoneyMovementRecord.kind.in_(CHARGING_KINDS))
+                .where(MoneyMovementRecord.kind.in_((*CHARGING_KINDS, "refund")))
                 .where(MoneyMovementRecord.status.in_(("succeeded", "declined")))
                 .group_by(MoneyMovementRecord.kind, MoneyMovementRecord.status, MoneyMovementRecord.currency)
             ).all()  # fmt: skip
@@ -103,8 +103,17 @@ class ReadModelCollector(Collector):
             "styletrial_settlements_declined_minor_units", "Money asked for and declined, in minor units.",
             labels=["currency"],
         )  # fmt: skip
+        refunded = CounterMetricFamily(
+            "styletrial_refunds_minor_units", "Money given back to clients (refunds that succeeded), in minor units.",
+            labels=["currency"],
+        )  # fmt: skip
+        refunds: dict[str, int] = {}
         totals: dict[tuple[str, str], list[int]] = {}
-        for _kind, status, currency, count, amount in money:
+        for kind, status, currency, count, amount in money:
+            if kind == "refund":
+                if status == "succeeded":
+                    refunds[currency] = refunds.get(currency, 0) + int(amount)
+                continue
             entry = totals.setdefault((status, currency), [0, 0])
             entry[0] += int(count)
             entry[1] += int(amount)
@@ -115,6 +124,9 @@ class ReadModelCollector(Collector):
             else:
                 declined_n.add_metric([currency], count)
                 declined_amount.add_metric([currency], amount)
+
+        for currency, amount in sorted(refunds.items()):
+            refunded.add_metric([currency], amount)
 
         depth = GaugeMetricFamily(
             "styletrial_outbox_depth", "Webhook deliveries not yet delivered, by subscriber and status (pending, dead).",
@@ -131,4 +143,7 @@ class ReadModelCollector(Collector):
                 oldest.add_metric([subscriber], first_due.timestamp())
         outbox = CounterMetricFamily("styletrial_outbox_events", "Trial events written to the outbox.")
         outbox.add_metric([], events)
-        return [trials, needs, dunning, charged_n, charged_amount, declined_n, declined_amount, depth, oldest, outbox]
+        return [
+            trials, needs, dunning, charged_n, charged_amount, declined_n, declined_amount, refunded, depth, oldest,
+            outbox,
+        ]  # fmt: skip

@@ -23,6 +23,7 @@ class Driver:
         policy: TrialPolicy | None = None,
         gateway: SimulatedGateway | StripeUnderTest | None = None,
         tells_the_client: bool = False,
+        refunds_after_completion: bool = False,
     ) -> None:
         self.now = T0
         self.gateway = gateway or SimulatedGateway()
@@ -30,6 +31,7 @@ class Driver:
         self.notifier = RecordingNotifier()
         self.trial = Trial(order, policy or TrialPolicy(), self.now)
         self.trial.journal.tells_the_client = tells_the_client  # as the workflow sets it (patch client-messages)
+        self.trial.refunds_after_completion = refunds_after_completion  # (patch refund-window)
         self.settle()
 
     def settle(self) -> None:

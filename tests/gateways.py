@@ -122,10 +122,22 @@ class StripeUnderTest(StripeGateway):
         return when is not None and expires_at is not None and expires_at <= when
 
     def total(self, trial_id: str, kind: str) -> int:
+        """What was taken by captures or charges (before any refund), or given back by the engine's refunds."""
+        intents = self.intents(trial_id)
+        if kind == "refund":
+            return sum(self._refunded(i["id"]) for i in intents)
         manual = kind == "capture"
+        # localstripe counts the engine's refunds in what a payment received; Stripe's amount_received does not.
         return sum(
-            received_amount(i) for i in self.intents(trial_id) if (i.get("capture_method") == "manual") == manual
+            received_amount(i) + (0 if "amount_received" in i else self._refunded(i["id"]))
+            for i in intents
+            if (i.get("capture_method") == "manual") == manual
         )
+
+    def _refunded(self, intent_id: str) -> int:
+        """The engine's refunds of one PaymentIntent (localstripe also shows an uncaptured remainder as one)."""
+        refunds = self.client.v1.refunds.list(params={"payment_intent": intent_id, "limit": 100}).auto_paging_iter()
+        return sum(int(r.amount) for r in refunds if (r.to_dict().get("metadata") or {}).get(KEY))
 
     def keys(self, trial_id: str) -> list[str]:
         return [i["metadata"][KEY] for i in self.intents(trial_id)]

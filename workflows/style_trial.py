@@ -49,6 +49,9 @@ PATCH_LEAN_PROJECTION = "lean-projection"
 PATCH_LEAN_EVENTS = "lean-events"
 # Trials started before it sent the client no confirmation and no summary (two more notifications each).
 PATCH_CLIENT_MESSAGES = "client-messages"
+# Trials started before it ended at completion; since, a trial that charged something stays open for the
+# policy's refund window after it completes, so that support can refund a piece (a `refund` update).
+PATCH_REFUND_WINDOW = "refund-window"
 # What a cancellation requested in Temporal (the UI's "Request Cancellation", `temporal workflow cancel`)
 # becomes: the domain's cancel, by this actor, for this reason.
 TEMPORAL_CANCEL = cmd.Cancel(actor="temporal-ui-or-cli", reason="Cancellation requested in Temporal (UI or CLI).")
@@ -130,6 +133,7 @@ class StyleTrialWorkflow:
             self._refused = err
         if self._trial is not None:
             self._trial.journal.tells_the_client = workflow.patched(PATCH_CLIENT_MESSAGES)
+            self._trial.refunds_after_completion = workflow.patched(PATCH_REFUND_WINDOW)
 
     @workflow.run
     async def run(self, start: StartTrial) -> TrialView:
@@ -550,6 +554,17 @@ class StyleTrialWorkflow:
     @change_payment_method.validator
     def _check_change_payment_method(self, c: cmd.NewPaymentMethod) -> None:
         self._check(lambda t, now: t.validate_payment_method(c, now))
+
+    @workflow.update(
+        name="refund",
+        description="Support: refund a charged piece, all or part of its price, once; also after completion, within the refund window.",
+    )
+    async def refund(self, c: cmd.Refund) -> Answer:
+        return await self._apply(lambda t, now: t.refund(c, now))
+
+    @refund.validator
+    def _check_refund(self, c: cmd.Refund) -> None:
+        self._check(lambda t, now: t.validate_refund(c, now))
 
     @workflow.update(name="cancel", description="Cancel before dispatch; the authorization and the stock are released.")
     async def cancel(self, c: cmd.Cancel) -> Answer:

@@ -21,7 +21,7 @@ def test_every_operation_has_a_meaningful_operation_id():
     assert set(ids) == {
         "healthz", "readyz", "start_trial", "get_trial", "list_trials", "dispatch", "record_delivery",
         "record_decisions", "finish_early", "record_return", "record_inspection", "extend_trial", "waive_piece",
-        "change_payment_method", "cancel_trial", "declare_parcel_lost", "reship", "list_webhook_deliveries", "replay_webhook", "keep_rate_report",
+        "change_payment_method", "cancel_trial", "declare_parcel_lost", "reship", "refund_piece", "list_webhook_deliveries", "replay_webhook", "keep_rate_report",
         "return_reasons_report", "decision_time_report", "attention_report",
     }, ids  # fmt: skip
 
@@ -32,7 +32,7 @@ def test_every_command_names_its_roles_and_documents_the_error_shape():
         op for path, item in paths.items() if path.startswith("/v1/trials/") and path.count("/") == 4
         for op in item.values()
     ]  # fmt: skip
-    assert len(commands) == 12
+    assert len(commands) == 13
     for op in commands:
         assert op["description"].startswith("Roles: "), op["operationId"]
         assert {"401", "403", "404", "409", "422", "503"} <= set(op["responses"]), op["operationId"]

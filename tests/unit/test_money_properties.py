@@ -2,12 +2,16 @@
 
 Total charged = sum of prices of pieces in a charged fate; no piece is charged twice; a returned,
 waived, unavailable or lost piece is never charged; nothing stays authorized at the end; and a refused
-command changes nothing at all.
+command changes nothing at all. With refunds: charged - refunded = what the pieces cost in the end (a
+refunded piece its price less its refund); a piece is refunded at most once and never by more than it was
+charged; the gateway gave back exactly what the ledger says.
 """
 
+import contextlib
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +19,7 @@ from activities.simulated_gateway import SimulatedGateway
 from domain import commands as cmd
 from domain.errors import DomainError
 from domain.order import Customer, OrderPiece, TrialOrder
-from domain.pieces import CHARGED_FATES, NEVER_CHARGED, PieceState
+from domain.pieces import CHARGED_FATES, NEVER_CHARGED, TERMINAL, PieceState
 from domain.status import TrialStatus
 from domain.view import view_of
 from tests.domain_support import Driver
@@ -57,6 +61,8 @@ actions = st.one_of(
     st.tuples(st.just("lose"), st.sampled_from(["T0", "T1", "T2", "T3", "N0", "N1"]), st.booleans()),
     # Replacements for pieces awaiting a reship, one parcel each slot (-1: not reshipped).
     st.tuples(st.just("reship"), st.lists(st.integers(min_value=-1, max_value=1), min_size=30, max_size=30)),
+    # A refund of a piece: its whole price (None), one minor unit, half, all of it, or one more than it cost.
+    st.tuples(st.just("refund"), piece_index, st.sampled_from([None, "one", "half", "all", "over"])),
 )
 
 
@@ -120,6 +126,14 @@ def command_for(driver: Driver, action: tuple[Any, ...]) -> tuple[Any, Any] | No
         return t.reship, cmd.Reshipment(
             parcels=[cmd.Parcel(carrier="DHL", tracking_number=f"N{n + k}", piece_ids=v) for k, v in shipped.items()]
         )
+    if kind == "refund":
+        charged = [p.piece_id for p in t.pieces.values() if p.charged]
+        if action[1] < 0 and charged:  # -1: whichever piece was charged first
+            action = (kind, ids.index(charged[0]), action[2])
+        piece = t.pieces.get(pid(action[1]))
+        price = piece.price if piece else 1
+        amount = {None: None, "one": 1, "half": max(1, price // 2), "all": price, "over": price + 1}[action[2]]
+        return t.refund, cmd.Refund(piece_id=pid(action[1]), reason="goodwill", actor="cr", amount=amount)
     if kind == "new_payment_method":
         return t.change_payment_method, cmd.NewPaymentMethod(payment_method=action[1], actor="cr")
     return None
@@ -131,7 +145,12 @@ def check_money(driver: Driver) -> None:
     assert t.payments.charged == sum(p.price for p in charged_pieces), (
         "money moved without pieces (or pieces without money)"
     )
-    assert all(p.state in CHARGED_FATES for p in charged_pieces)
+    assert all(p.state in CHARGED_FATES or p.state == PieceState.REFUNDED for p in charged_pieces)
+    assert t.payments.charged - t.payments.refunded == sum(p.net for p in charged_pieces), "refunds and pieces disagree"
+    refunded = [r.piece_id for r in t.payments.refunds if r.state == "refunded"]
+    assert len(refunded) == len(set(refunded)), "a piece was refunded twice"
+    assert all(0 < (p.refunded or 0) <= p.price for p in t.pieces.values() if p.state == PieceState.REFUNDED)
+    assert driver.gateway.total(t.trial_id, "refund") == t.payments.refunded, "the gateway refunded otherwise"
     assert not any(p.charged for p in t.pieces.values() if p.state in NEVER_CHARGED)
     paid = [s for s in t.payments.settlements if s.state == "paid"]
     per_piece = [pid for s in paid for pid in s.piece_ids if t.pieces[pid].charged]
@@ -145,39 +164,45 @@ def drive_to_the_end(driver: Driver) -> None:
     for _ in range(120):
         if t.finished:
             return
-        status = t.status
-        if status == TrialStatus.AWAITING_DISPATCH:
-            reserved = [p.piece_id for p in t.pieces.values() if p.state.value == "RESERVED"]
-            t.dispatch(
-                cmd.Dispatch(
-                    parcels=[cmd.Parcel(carrier="DHL", tracking_number="FINAL", piece_ids=reserved)] if reserved else []
-                ),
+        drive_one_day(driver)
+    raise AssertionError(f"trial never finished: {t.status}")
+
+
+def drive_one_day(driver: Driver) -> None:
+    """What fulfilment and staff would do next, then a day passes."""
+    t = driver.trial
+    status = t.status
+    if status == TrialStatus.AWAITING_DISPATCH:
+        reserved = [p.piece_id for p in t.pieces.values() if p.state.value == "RESERVED"]
+        t.dispatch(
+            cmd.Dispatch(
+                parcels=[cmd.Parcel(carrier="DHL", tracking_number="FINAL", piece_ids=reserved)] if reserved else []
+            ),
+            driver.now,
+        )
+    elif status == TrialStatus.IN_TRANSIT:
+        awaiting = [p.piece_id for p in t.pieces.values() if p.state == PieceState.AWAITING_RESHIP]
+        if awaiting:
+            tracking = f"N{len(t.parcels)}"
+            t.reship(
+                cmd.Reshipment(parcels=[cmd.Parcel(carrier="DHL", tracking_number=tracking, piece_ids=awaiting)]),
                 driver.now,
             )
-        elif status == TrialStatus.IN_TRANSIT:
-            awaiting = [p.piece_id for p in t.pieces.values() if p.state == PieceState.AWAITING_RESHIP]
-            if awaiting:
-                tracking = f"N{len(t.parcels)}"
-                t.reship(
-                    cmd.Reshipment(parcels=[cmd.Parcel(carrier="DHL", tracking_number=tracking, piece_ids=awaiting)]),
-                    driver.now,
-                )
-            for parcel in list(t.parcels.values()):
-                if parcel.on_its_way:
-                    t.deliver(cmd.Delivery(tracking_number=parcel.tracking_number), driver.now)
-        elif status == TrialStatus.PAYMENT_ACTION_REQUIRED:
-            t.change_payment_method(cmd.NewPaymentMethod(payment_method="pm_card_visa", actor="cr"), driver.now)
-        driver.settle()
-        driver.advance(timedelta(days=1))
-        check_money(driver)
-    raise AssertionError(f"trial never finished: {t.status}")
+        for parcel in list(t.parcels.values()):
+            if parcel.on_its_way:
+                t.deliver(cmd.Delivery(tracking_number=parcel.tracking_number), driver.now)
+    elif status == TrialStatus.PAYMENT_ACTION_REQUIRED:
+        t.change_payment_method(cmd.NewPaymentMethod(payment_method="pm_card_visa", actor="cr"), driver.now)
+    driver.settle()
+    driver.advance(timedelta(days=1))
+    check_money(driver)
 
 
 # Random actions around the lifecycle's backbone (dispatch, deliveries, time passing), so that most
 # examples reach decisions, returns and both settlements rather than stalling before dispatch.
 random_actions = st.lists(actions, max_size=8)
 scripts = st.builds(
-    lambda a, dispatch, b, lose, decide, c, d, e: [
+    lambda a, dispatch, b, lose, decide, c, refund, d, e: [
         *a,
         dispatch,
         *b,
@@ -188,6 +213,7 @@ scripts = st.builds(
         decide,
         *c,
         ("advance", 24 * 7),
+        refund,
         *d,
         ("advance", 24 * 3),
         *e,
@@ -216,6 +242,8 @@ scripts = st.builds(
         ),
     ),
     random_actions,
+    # A refund once the trial has closed (its kept pieces charged, returns still awaited).
+    st.tuples(st.just("refund"), st.integers(min_value=-1, max_value=29), st.sampled_from([None, "half", "over"])),
     random_actions,
     random_actions,
 )
@@ -239,9 +267,13 @@ def money_follows_the_pieces(driver: Driver, script: list[tuple[Any, ...]]) -> N
             before = view_of(t).model_dump()
             try:
                 apply(command, driver.now)
+                if action[0] in ("lose", "reship", "refund"):
+                    event(f"{action[0]} accepted")
             except DomainError as err:
                 assert err.code and err.message
                 assert view_of(t).model_dump() == before, f"refused {action[0]} ({err.code}) changed the trial"
+                if action[0] == "refund":
+                    event(f"refund refused: {err.code.value}")
             driver.settle()
         check_money(driver)
 
@@ -261,7 +293,80 @@ def money_follows_the_pieces(driver: Driver, script: list[tuple[Any, ...]]) -> N
     assert driver.gateway.held(t.trial_id, driver.now) == 0, "something is still authorized at the end"
     assert t.payments.authorized == 0
     if t.status == TrialStatus.COMPLETED:
-        assert all(p.state.value in {s.value for s in CHARGED_FATES | NEVER_CHARGED} for p in t.pieces.values())
-        assert t.payments.charged == sum(p.price for p in t.pieces.values() if p.state in CHARGED_FATES)
+        assert all(p.state in TERMINAL for p in t.pieces.values())
+        assert t.payments.charged - t.payments.refunded == sum(p.net for p in t.pieces.values())
     else:
         assert t.payments.charged == 0
+
+
+# After completion: refunds of any piece, any amount, repeated, while the refund window is open.
+after_completion = st.lists(
+    st.tuples(
+        st.just("refund"),
+        st.integers(min_value=-1, max_value=31),
+        st.sampled_from([None, "one", "half", "all", "over"]),
+    ),
+    max_size=12,
+)
+
+
+# A trial whose kept pieces are charged at its close, refunded while its returns are awaited and after.
+charged_at_close = st.builds(
+    lambda keep, during, rest: [
+        ("dispatch", [0] * 30),
+        ("deliver", 0),
+        ("decide", [(i, "keep" if k else "return") for i, k in enumerate(keep)]),
+        ("advance", 24 * 7),
+        *during,
+        *rest,
+    ],
+    st.lists(st.booleans(), min_size=1, max_size=30).filter(any),
+    after_completion,
+    random_actions,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(order=orders, script=st.one_of(scripts, charged_at_close), refunds=after_completion)
+def test_refunds_after_completion_give_back_at_most_what_each_piece_was_charged(
+    order: TrialOrder, script: list[tuple[Any, ...]], refunds: list[tuple[Any, ...]]
+):
+    driver = Driver(order, refunds_after_completion=True)
+    t = driver.trial
+    for action in script:
+        if action[0] == "advance":
+            driver.advance(timedelta(hours=action[1]))
+        elif (pair := command_for(driver, action)) is not None:
+            with contextlib.suppress(DomainError):
+                pair[0](pair[1], driver.now)
+                if action[0] == "refund":
+                    event("a refund while the trial ran")
+            driver.settle()
+            check_money(driver)
+    for _ in range(60):
+        if t.final_status is not None:
+            break
+        drive_one_day(driver)
+    if t.status != TrialStatus.COMPLETED:
+        return
+    window = t.refunds_until
+    assert (window is None) == (t.payments.charged == 0), "a completed trial that charged keeps its refund window"
+    for action in refunds:
+        apply, command = command_for(driver, action) or (None, None)
+        assert apply is not None
+        before = view_of(t).model_dump()
+        try:
+            apply(command, driver.now)
+        except DomainError as err:
+            assert err.code and err.message
+            assert view_of(t).model_dump() == before, f"refused refund ({err.code}) changed the trial"
+        driver.settle()
+        check_money(driver)
+        event("a refund after completion" if t.payments.refunded else "no refund")
+    if window is not None:
+        driver.advance(t.policy.refund_window)
+        assert t.finished
+        with pytest.raises(DomainError) as closed:
+            t.refund(cmd.Refund(piece_id=next(iter(t.pieces)), reason="late", actor="cr"), driver.now)
+        assert closed.value.code.value == "trial_finished"
+    check_money(driver)

@@ -13,7 +13,7 @@ from activities.payments import PaymentActivities
 from activities.simulated_gateway import SimulatedGateway
 from domain import commands as cmd
 from domain.examples import decisions, order, parcels
-from domain.steps import AuthorizeRequest, CaptureRequest, ChargeRequest, PaymentResult
+from domain.steps import AuthorizeRequest, CaptureRequest, ChargeRequest, PaymentResult, RefundRequest, RefundResult
 from persistence.store import SqlStore
 from tests.gateways import StripeUnderTest
 from tests.support import Harness
@@ -126,6 +126,47 @@ async def test_a_declined_renewal_settles_off_session_and_never_captures_the_exp
     assert gateway.held(trial.trial_id) == 0
 
 
+async def test_refunds_during_and_after_the_trial_go_back_once_each_from_the_payment_that_charged(
+    harness: Harness, gateway: Gateway, store: SqlStore
+):
+    o = unique(3, price=100_000)
+    trial = await harness.start_on_trial(o)
+    await trial.send(W.decide, decisions(keep=["p1", "p2"], ret=["p3"]))
+    await trial.advance(7 * DAY + timedelta(minutes=1))
+    view = await trial.wait_status("AWAITING_RETURNS")
+    capture = next(m for m in view.movements if m.kind == "capture")
+
+    # A fault found after keeping, while p3's return is awaited: half of p1 back.
+    goodwill = cmd.Refund(piece_id="p1", reason="Seam opened after a week", actor="cr.amelia", amount=50_000)
+    view = await trial.send(W.refund, goodwill)
+    p1 = next(p for p in view.pieces if p.piece_id == "p1")
+    assert (p1.state, p1.refunded, view.amounts.refunded) == ("REFUNDED", 50_000, 50_000)
+    refund = next(m for m in view.movements if m.kind == "refund")
+    assert refund.outcome == "succeeded" and refund.settlement == capture.settlement
+    assert await trial.refused(W.refund, goodwill) == "already_refunded"
+    too_much = cmd.Refund(piece_id="p2", reason="r", actor="cr.amelia", amount=100_001)
+    assert await trial.refused(W.refund, too_much) == "invalid_refund_amount"
+    assert await trial.refused(W.refund, cmd.Refund(piece_id="p3", reason="r", actor="a")) == "not_refundable"
+
+    await trial.send(W.ship_return, cmd.ReturnShipped(piece_ids=["p3"], carrier="DHL", tracking_number="R3"))
+    view = await trial.send(W.inspect, cmd.Inspection(piece_id="p3", condition="ok"))
+    assert view.status == "COMPLETED" and view.refunds_until is not None
+    # Completed, and still open for the refund window: a late return accepted as goodwill.
+    late = cmd.Refund(piece_id="p2", reason="Late return accepted as goodwill", actor="cr.amelia")
+    view = await trial.send(W.refund, late)
+    assert view.amounts.refunded == 150_000 and view.amounts.charged == 200_000
+    assert await trial.refused(W.refund, late) == "already_refunded"
+    assert await trial.refused(W.dispatch, parcels([["p1"]])) == "trial_finished"
+
+    await trial.advance(30 * DAY)
+    result = await trial.result()  # the workflow ends once the refund window closes
+    assert result.refunds_until is None and result.amounts.refunded == 150_000
+    assert gateway.total(trial.trial_id, "refund") == 150_000
+    assert gateway.total(trial.trial_id, "capture") == 200_000, "refunds take nothing from what was captured"
+    refunds = [(m.kind, m.status, m.amount) for m in store.movements(trial.trial_id) if m.kind == "refund"]
+    assert refunds == [("refund", "succeeded", 50_000), ("refund", "succeeded", 100_000)]
+
+
 # -- a worker dying between the gateway's answer and the ledger -------------------------------------
 
 
@@ -134,7 +175,7 @@ class DiesAfterTheCall:
 
     def __init__(self, inner: Gateway) -> None:
         self.inner = inner
-        self.pending = {"authorize", "capture", "charge"}
+        self.pending = {"authorize", "capture", "charge", "refund"}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -153,6 +194,9 @@ class DiesAfterTheCall:
 
     async def charge(self, req: ChargeRequest) -> PaymentResult:
         return await self._then_die("charge", await self.inner.charge(req))  # type: ignore[no-any-return]
+
+    async def refund(self, req: RefundRequest) -> RefundResult:
+        return await self._then_die("refund", await self.inner.refund(req))  # type: ignore[no-any-return]
 
 
 async def test_a_retry_after_a_crash_moves_no_money_twice_on_the_gateways_side(gateway: Gateway, store: SqlStore):
@@ -188,10 +232,21 @@ async def test_a_retry_after_a_crash_moves_no_money_twice_on_the_gateways_side(g
     charged = await env.run(activities.charge, charge_req)
     assert charged.approved and await env.run(activities.charge, charge_req) == charged
 
+    assert captured.reference is not None
+    refund_req = RefundRequest(
+        key=f"{trial}-refund-p1-1", trial_id=trial, piece_id="p1", payment_reference=captured.reference,
+        amount=80_000, currency="EUR", settlement=1, at=AT + 3 * DAY,
+    )  # fmt: skip
+    with pytest.raises(ConnectionResetError):
+        await env.run(activities.refund, refund_req)
+    refunded = await env.run(activities.refund, refund_req)
+    assert refunded.approved and refunded.amount == 80_000 and await env.run(activities.refund, refund_req) == refunded
+
     assert gateway.total(trial, "capture") == 200_000
     assert gateway.total(trial, "charge") == 50_000
+    assert gateway.total(trial, "refund") == 80_000, "one refund, not two"
     assert [(m.kind, m.status) for m in store.movements(trial)] == [
-        ("authorization", "succeeded"), ("capture", "succeeded"), ("charge", "succeeded"),
+        ("authorization", "succeeded"), ("capture", "succeeded"), ("charge", "succeeded"), ("refund", "succeeded"),
     ]  # fmt: skip
     if isinstance(gateway, StripeUnderTest):
         assert sorted(gateway.keys(trial)) == [f"{trial}-authorize-1", f"{trial}-settlement-2-1"], (

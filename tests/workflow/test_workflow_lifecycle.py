@@ -348,3 +348,43 @@ async def test_transient_gateway_failures_are_retried_without_moving_money_twice
     result_view = await trial.send(W.finish_early, cmd.FinishEarly(actor="client"))
     assert result_view.amounts.charged == 240_000
     assert len([o for o in gateway.operations if o.trial_id == trial.trial_id and o.kind == "capture"]) == 1
+
+
+async def test_a_parcel_lost_on_its_way_is_reshipped_and_its_first_units_written_off(
+    harness: Harness, gateway: SimulatedGateway
+):
+    o = order(4)
+    trial = await harness.start_accepted(o)
+    await trial.send(W.dispatch, parcels([["p1", "p2"], ["p3", "p4"]]))
+    await trial.send(W.deliver, cmd.Delivery(tracking_number="TRK1"))
+    lost = cmd.LostParcel(tracking_number="TRK2", reason="Carrier confirmed the loss", actor="cr.amelia", reship=True)
+    view = await trial.send(W.declare_parcel_lost, lost)
+    assert view.status == "IN_TRANSIT" and view.trial_ends_at is None and "carrier_claim" in view.attention
+    assert {p.piece_id: p.state for p in view.pieces}["p3"] == "AWAITING_RESHIP"
+    assert await trial.refused(W.deliver, cmd.Delivery(tracking_number="TRK2")) == "parcel_lost"
+    await trial.wait_for(lambda v: True, "the write-off")
+    assert harness.stock.written_off[trial.trial_id] == {"p3", "p4"}
+
+    replacement = cmd.Reshipment(parcels=parcels([["p3", "p4"]], tracking="NEW").parcels)
+    view = await trial.send(W.reship, replacement)
+    assert {p.piece_id: p.state for p in view.pieces}["p4"] == "IN_TRANSIT"
+    assert harness.stock.reserved[trial.trial_id] >= {"p3", "p4"}
+    view = await trial.send(W.deliver, cmd.Delivery(tracking_number="NEW1"))
+    assert view.status == "ON_TRIAL"
+    await trial.send(W.decide, decisions(keep=["p1", "p3"], ret=["p2", "p4"]))
+    await trial.advance(7 * DAY + timedelta(minutes=1))
+    view = await trial.wait_status("AWAITING_RETURNS")
+    # The reship asked the client for nothing: no new client-present authorization (the hold is only renewed).
+    assert view.amounts.charged == 240_000 and len([m for m in view.movements if "-authorize-" in m.key]) == 1
+
+
+async def test_a_trial_whose_only_parcel_is_lost_is_cancelled_and_its_hold_released(
+    harness: Harness, gateway: SimulatedGateway
+):
+    trial = await harness.start_accepted(order(2))
+    await trial.send(W.dispatch, parcels([["p1", "p2"]]))
+    await trial.send(W.declare_parcel_lost, cmd.LostParcel(tracking_number="TRK1", reason="Lost", actor="cr.amelia"))
+    result = await trial.result()
+    assert result.status == "CANCELLED" and result.amounts.charged == 0
+    assert {p.state for p in result.pieces} == {"LOST_IN_TRANSIT"}
+    assert gateway.held(trial.trial_id) == 0
