@@ -11,7 +11,7 @@ import pytest
 
 from activities.ports import InvalidPaymentRequest, TransientGatewayError
 from activities.simulated_gateway import SimulatedGateway
-from domain.steps import AuthorizeRequest, CaptureRequest, ChargeRequest, ReleaseRequest
+from domain.steps import AuthorizeRequest, CaptureRequest, ChargeRequest, RefundRequest, ReleaseRequest
 from persistence.db import make_engine
 from persistence.simulated_book import SqlGatewayBook
 from tests.databases import sqlite_database
@@ -76,6 +76,44 @@ def release(trial: str, auth_id: str, n: int = 1) -> ReleaseRequest:
     return ReleaseRequest(
         key=f"{trial}-release-{n}", trial_id=trial, authorization_id=auth_id, currency="GBP", at=AT + timedelta(days=1)
     )
+
+
+def refund(trial: str, payment: str, amount: int, piece: str = "p1", n: int = 1) -> RefundRequest:
+    return RefundRequest(
+        key=f"{trial}-refund-{piece}-{n}", trial_id=trial, piece_id=piece, payment_reference=payment, amount=amount,
+        currency="GBP", settlement=1, at=AT + timedelta(days=20),
+    )  # fmt: skip
+
+
+async def test_refunds_give_back_part_of_a_capture_and_of_a_charge_and_a_lookup_finds_them(
+    adapter: Gateway, trial: str
+):
+    auth = await adapter.authorize(authorize(trial))
+    captured = await adapter.capture(capture(trial, auth.authorization_id, 200_000))
+    charged = await adapter.charge(charge(trial, 60_000))
+    first = await adapter.refund(refund(trial, captured.reference, 120_000))
+    second = await adapter.refund(refund(trial, charged.reference, 60_000, piece="p2"))
+    assert (
+        first.approved and first.amount == 120_000 and first.reference and first.payment_reference == captured.reference
+    )
+    assert second.approved and second.amount == 60_000
+    assert adapter.total(trial, "refund") == 180_000
+    assert adapter.total(trial, "capture") == 200_000 and adapter.total(trial, "charge") == 60_000
+    # What an activity retried after its worker died asks first: the refund is found under its key.
+    found = await adapter.lookup(refund(trial, captured.reference, 120_000))
+    assert found is not None and found.approved and found.reference == first.reference
+    assert await adapter.lookup(refund(trial, captured.reference, 1_000, piece="p9")) is None
+
+
+async def test_a_refund_of_more_than_is_left_of_the_payment_is_declined(trial: str):
+    # The simulated gateway, as Stripe does (localstripe does not check: the trial never asks for more).
+    adapter = SimulatedGateway()
+    auth = await adapter.authorize(authorize(trial))
+    captured = await adapter.capture(capture(trial, auth.authorization_id, 100_000))
+    assert (await adapter.refund(refund(trial, captured.reference, 70_000))).approved
+    over = await adapter.refund(refund(trial, captured.reference, 40_000, piece="p2"))
+    assert not over.approved and over.decline_code == "refund_exceeds_payment"
+    assert adapter.total(trial, "refund") == 70_000
 
 
 async def test_a_client_present_authorization_holds_the_amount_for_seven_days(adapter: Gateway, trial: str):
