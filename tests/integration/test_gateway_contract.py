@@ -109,7 +109,9 @@ async def test_a_refund_of_more_than_is_left_of_the_payment_is_declined(trial: s
     # The simulated gateway, as Stripe does (localstripe does not check: the trial never asks for more).
     adapter = SimulatedGateway()
     auth = await adapter.authorize(authorize(trial))
+    assert auth.authorization_id is not None
     captured = await adapter.capture(capture(trial, auth.authorization_id, 100_000))
+    assert captured.reference is not None
     assert (await adapter.refund(refund(trial, captured.reference, 70_000))).approved
     over = await adapter.refund(refund(trial, captured.reference, 40_000, piece="p2"))
     assert not over.approved and over.decline_code == "refund_exceeds_payment"
