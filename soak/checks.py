@@ -17,7 +17,7 @@ from domain.trial import trial_id_for
 from domain.view import TrialView
 
 CHARGED_FATES = {"KEPT", "KEPT_UNRETURNED", "DAMAGED"}
-NEVER_CHARGED = {"UNAVAILABLE", "RETURNED", "LOST_IN_RETURN", "WAIVED"}
+NEVER_CHARGED = {"UNAVAILABLE", "RETURNED", "LOST_IN_RETURN", "WAIVED", "LOST_IN_TRANSIT"}
 AT_REST = {"COMPLETED", "CANCELLED", "REJECTED"}
 WAITING = {"PAYMENT_ACTION_REQUIRED"}
 
@@ -65,6 +65,10 @@ class Gateway(Protocol):
         """Holds still in place."""
         ...
 
+    def refunded(self, trial_id: str) -> list[tuple[str, int]]:
+        """(idempotency key, amount) of every refund that gave money back."""
+        ...
+
 
 class SimulatedGatewayBook:
     def __init__(self, books: Books) -> None:
@@ -84,6 +88,13 @@ class SimulatedGatewayBook:
         )  # fmt: skip
         return [str(r[0]) for r in rows]
 
+    def refunded(self, trial_id: str) -> list[tuple[str, int]]:
+        rows = self.books.rows(
+            "SELECT key, amount FROM simulated_operations WHERE trial_id = :t AND kind = 'refund' AND approved",
+            t=trial_id,
+        )  # fmt: skip
+        return [(str(k), int(a)) for k, a in rows]
+
 
 class StripeDashboard:
     """What localstripe holds: every PaymentIntent, read once, grouped by the trial in its metadata."""
@@ -96,13 +107,24 @@ class StripeDashboard:
             trial = (data.get("metadata") or {}).get(TRIAL)
             if trial:
                 self.by_trial.setdefault(str(trial), []).append(data)
+        # The engine's refunds (localstripe also shows an uncaptured remainder as a refund, without metadata).
+        self.refunds: dict[str, list[dict[str, Any]]] = {}
+        for refund in client.v1.refunds.list(params={"limit": 100}).auto_paging_iter():
+            data = refund.to_dict()
+            trial = (data.get("metadata") or {}).get(TRIAL)
+            if trial:
+                self.refunds.setdefault(str(trial), []).append(data)
 
     def moved(self, trial_id: str) -> list[tuple[str, int]]:
-        return [
-            (str(i["metadata"][KEY]), received_amount(i))
-            for i in self.by_trial.get(trial_id, [])
-            if received_amount(i) > 0
-        ]
+        # localstripe counts refunds in what a payment received; what it took is that plus the refunds.
+        back: Counter[str] = Counter()
+        for r in self.refunds.get(trial_id, []):
+            back[str(r.get("payment_intent"))] += int(r["amount"])
+        taken = [(str(i["metadata"][KEY]), received_amount(i) + back[i["id"]]) for i in self.by_trial.get(trial_id, [])]
+        return [(k, a) for k, a in taken if a > 0]
+
+    def refunded(self, trial_id: str) -> list[tuple[str, int]]:
+        return [(str(r["metadata"][KEY]), int(r["amount"])) for r in self.refunds.get(trial_id, [])]
 
     def held(self, trial_id: str) -> list[str]:
         return [str(i["id"]) for i in self.by_trial.get(trial_id, []) if i["status"] == "requires_capture"]
@@ -159,8 +181,15 @@ async def check_trial(client: Client, books: Books, gateway: Gateway, order_id: 
     wrongly = [p["piece_id"] for p in view["pieces"] if p["charged"] and p["state"] in NEVER_CHARGED]
     if wrongly or (v.status in {"CANCELLED", "REJECTED"} and charged):
         v.duplicated.append(f"charged pieces that are never charged: {wrongly or 'all'}")
+    refunded = view["amounts"].get("refunded", 0)
+    refunds = {p["piece_id"]: p.get("refunded") or 0 for p in view["pieces"] if p["state"] == "REFUNDED"}
+    if refunded != sum(refunds.values()) or any(not 0 < r <= prices[p] for p, r in refunds.items()):
+        v.duplicated.append(f"refunded {refunded} is not what its refunded pieces say ({refunds})")
+    if any(p not in charged_pieces for p in refunds):
+        v.duplicated.append(f"refunded pieces that were never charged: {sorted(set(refunds) - charged_pieces)}")
     if v.status == "COMPLETED":
-        owed = sum(p["price"] for p in view["pieces"] if p["state"] in CHARGED_FATES)
+        # Every piece in a charged fate, and every refunded one (before its refund), was charged once.
+        owed = sum(p["price"] for p in view["pieces"] if p["state"] in CHARGED_FATES | {"REFUNDED"})
         if charged < owed:
             v.lost.append(f"completed with {charged} charged of {owed} owed")
         if charged > owed:
@@ -178,6 +207,18 @@ async def check_trial(client: Client, books: Books, gateway: Gateway, order_id: 
     if not ledger_total == gateway_total == charged:
         bucket = v.duplicated if max(ledger_total, gateway_total) > charged else v.lost
         bucket.append(f"ledger {ledger_total}, gateway {gateway_total}, read model {charged} disagree")
+    ledger_back = books.rows(
+        "SELECT idempotency_key, amount FROM money_movements WHERE trial_id = :t "
+        "AND kind = 'refund' AND status = 'succeeded'", t=trial_id,
+    )  # fmt: skip
+    given_back = gateway.refunded(trial_id)
+    twice = [k for k, n in Counter(k for k, _ in given_back).items() if n > 1]
+    if twice:
+        v.duplicated.append(f"the gateway refunded twice under {twice}")
+    ledger_back_total, gateway_back_total = sum(a for _, a in ledger_back), sum(a for _, a in given_back)
+    if not ledger_back_total == gateway_back_total == refunded:
+        bucket = v.duplicated if max(ledger_back_total, gateway_back_total) > refunded else v.lost
+        bucket.append(f"refunds: ledger {ledger_back_total}, gateway {gateway_back_total}, read model {refunded}")
     if v.status in AT_REST:
         held = gateway.held(trial_id)
         if held:

@@ -95,6 +95,11 @@ class Plan:
     extend: int
     cancel: bool
     new_payment_method: bool
+    # The carrier loses this parcel (by index), and replacements are reshipped or not.
+    lose: int | None = None
+    reship: bool = False
+    # Support refunds a charged piece once the trial is at rest: this share of its price (1: all, no amount).
+    refund: float | None = None
 
     @property
     def order_id(self) -> str:
@@ -129,14 +134,17 @@ def random_plan(rng: random.Random, prefix: str, payments: str = "simulated") ->
     returning = [p for p, d in decisions.items() if d == "return"]
     sent = [p for p in returning if rng.random() > 0.15]
     half = rng.randint(0, len(sent))
-    return Plan(
+    plan = Plan(
         order=order, parcels=parcels, decisions=decisions, batches=rng.randint(1, 3),
         change_mind=rng.random() < 0.2, finish_early=rng.random() < 0.4,
         ship_back=[b for b in (sent[:half], sent[half:]) if b],
         damaged={p for p in sent if rng.random() < 0.15}, never_inspected={p for p in sent if rng.random() < 0.05},
         waive=rng.choice(shipped) if rng.random() < 0.1 else None, extend=rng.choice([0, 0, 0, 0, 1, 2]),
         cancel=rng.random() < 0.03, new_payment_method=rng.random() < 0.6,
+        lose=rng.randrange(len(parcels)) if rng.random() < 0.08 else None, reship=rng.random() < 0.6,
+        refund=rng.choice([1.0, 0.5]) if rng.random() < 0.15 else None,
     )  # fmt: skip
+    return plan
 
 
 async def wait_for(
@@ -180,6 +188,18 @@ async def play(api: Api, plan: Plan, day: float, rng: random.Random) -> None:
         for i, ps in enumerate(plan.parcels)
     ]
     await api.call("POST", f"{base}/dispatch", F, {"parcels": parcels})
+    if plan.lose is not None:
+        # The carrier lost one parcel: support declares it, and the warehouse may send replacements.
+        lost = parcels.pop(plan.lose)
+        await api.call(
+            "POST", f"{base}/lost-parcels", S,
+            {"tracking_number": lost["tracking_number"], "reason": "carrier lost it", "actor": "cr.soak",
+             "reship": plan.reship},
+        )  # fmt: skip
+        if plan.reship:
+            again = {**lost, "tracking_number": f"N-{lost['tracking_number']}"}
+            await api.call("POST", f"{base}/reshipments", F, {"parcels": [again]})
+            parcels.append(again)
     for i, parcel in enumerate(parcels):
         await asyncio.sleep(rng.uniform(0, 0.3 * day))
         staff = i == 0 and rng.random() < 0.1
@@ -229,3 +249,12 @@ async def play(api: Api, plan: Plan, day: float, rng: random.Random) -> None:
     view = await wait_status(api, oid, AT_REST | WAITING, 45 * day)
     if view is not None and view["status"] == "PAYMENT_ACTION_REQUIRED" and plan.new_payment_method:
         await api.call("POST", f"{base}/payment-method", S, {"payment_method": "pm_card_visa", "actor": "cr.soak"})
+    if view is not None and plan.refund is not None:
+        # A refund after completion (the trial's workflow waits for it): all of a charged piece, or a share.
+        charged = [p for p in view["pieces"] if p["charged"] and p["state"] != "REFUNDED"]
+        if charged:
+            piece = rng.choice(charged)
+            refund: dict[str, Any] = {"piece_id": piece["piece_id"], "reason": "goodwill", "actor": "cr.soak"}
+            if plan.refund < 1:
+                refund["amount"] = max(1, int(piece["price"] * plan.refund))
+            await api.call("POST", f"{base}/refunds", S, refund)

@@ -90,12 +90,45 @@ async def cancel_requested_in_temporal(h: Harness) -> TrialUnderTest:
     return t
 
 
+async def lost_reshipped_refunded(h: Harness) -> TrialUnderTest:
+    """A parcel lost and reshipped, a kept piece refunded while returns are awaited and another after
+    completion (the refund window: patch refund-window)."""
+    t = await h.start_accepted(order(4, order_id="replay-lost-refunded"))
+    await t.send(W.dispatch, parcels([["p1", "p2"], ["p3", "p4"]]))
+    await t.send(W.deliver, cmd.Delivery(tracking_number="TRK1"))
+    lost = cmd.LostParcel(tracking_number="TRK2", reason="carrier lost it", actor="cr.amelia", reship=True)
+    await t.send(W.declare_parcel_lost, lost)
+    await t.send(W.reship, cmd.Reshipment(parcels=parcels([["p3", "p4"]], tracking="NEW").parcels))
+    await t.send(W.deliver, cmd.Delivery(tracking_number="NEW1"))
+    await t.send(W.decide, decisions(keep=["p1", "p2", "p3"], ret=["p4"]))
+    await t.advance(7 * DAY + timedelta(minutes=1))
+    await t.wait_status("AWAITING_RETURNS")
+    await t.send(W.refund, cmd.Refund(piece_id="p1", reason="seam opened", actor="cr.amelia", amount=60_000))
+    await t.send(W.ship_return, cmd.ReturnShipped(piece_ids=["p4"], carrier="DHL", tracking_number="R1"))
+    await t.send(W.inspect, cmd.Inspection(piece_id="p4", condition="ok"))
+    await t.wait_status("COMPLETED")
+    await t.send(W.refund, cmd.Refund(piece_id="p2", reason="late return accepted", actor="cr.amelia"))
+    await t.result()
+    return t
+
+
+async def all_lost(h: Harness) -> TrialUnderTest:
+    """The only parcel lost, nothing to reship: cancelled, the hold released."""
+    t = await h.start_accepted(order(2, order_id="replay-all-lost"))
+    await t.send(W.dispatch, parcels([["p1", "p2"]]))
+    await t.send(W.declare_parcel_lost, cmd.LostParcel(tracking_number="TRK1", reason="stolen", actor="cr.amelia"))
+    await t.result()
+    return t
+
+
 SCENARIOS: dict[str, Callable[[Harness], Awaitable[TrialUnderTest]]] = {
     "full_lifecycle": full_lifecycle,
     "rejected": rejected,
     "dunning": dunning,
     "cancelled": cancelled,
     "cancel_requested_in_temporal": cancel_requested_in_temporal,
+    "lost_reshipped_refunded": lost_reshipped_refunded,
+    "all_lost": all_lost,
 }
 
 

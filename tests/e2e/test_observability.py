@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -25,6 +26,8 @@ from bootstrap import Adapters, build_api, build_worker, engine_metrics, sdk_run
 from config import Settings
 from domain.examples import order
 from domain.order import ClientContact, TrialOrder
+from domain.policy import TrialPolicy
+from domain.trial import trial_id_for
 from observability.logs import JsonFormatter
 from observability.metrics import API_REQUEST_SECONDS
 from observability.tracing import temporal_interceptor, tracer_provider
@@ -161,7 +164,9 @@ async def test_prometheus_scrapes_the_engine_and_the_sdk_during_a_trial(dev_env:
         dev_env.client.service_client.config.target_host, runtime=sdk_runtime(config),
         data_converter=dev_env.client.data_converter,
     )  # fmt: skip
-    async with stack(client, tmp_path, metrics_port=metrics) as s:
+    # A one-second refund window, so that the trial's workflow completes (the SDK's completion metric).
+    quick = TrialPolicy(refund_window=timedelta(seconds=1))
+    async with stack(client, tmp_path, metrics_port=metrics, policy=quick) as s:
         stop = engine_metrics(s.settings, s.store)
         try:
             o = order(3, currency="EUR", price=150_000)
@@ -193,6 +198,7 @@ async def test_prometheus_scrapes_the_engine_and_the_sdk_during_a_trial(dev_env:
             # No order id or other per-trial value in any series' labels.
             page = httpx.get(f"http://127.0.0.1:{metrics}/metrics").text
             assert o.order_id not in page
+            await client.get_workflow_handle(trial_id_for(o.order_id)).result()
         finally:
             stop()
     sdk_page = httpx.get(f"http://127.0.0.1:{sdk}/metrics", timeout=10).text

@@ -19,6 +19,7 @@ from client.failing_tasks import flag_failing_tasks
 from client.recovery import diagnose, reset
 from domain import commands as cmd
 from domain.examples import order, parcels
+from domain.policy import TrialPolicy
 from domain.view import TrialView
 from persistence.db import make_engine
 from persistence.migrate import upgrade
@@ -53,7 +54,9 @@ async def test_a_failing_trial_is_flagged_then_recovered_with_its_money_right(de
     client = dev_env.client
     broken = Adapters(store=ProjectionWithABug(engine))
     async with build_worker(client, queue, broken):
-        t = await Harness(client, queue, broken, _sleep).start(order(2, price=50_000))
+        # A one-second refund window: the workflow ends a moment after the trial completes (its result below).
+        quick = TrialPolicy(refund_window=timedelta(seconds=1))
+        t = await Harness(client, queue, broken, _sleep).start(order(2, price=50_000), quick)
         oid = t.handle.id.removeprefix("style-trial-")
 
         async def flagged() -> bool:
