@@ -177,7 +177,9 @@ async def play(api: Api, plan: Plan, day: float, rng: random.Random) -> None:
     if view is not None and view["status"] == "AUTHORIZING" and plan.new_payment_method:
         # a declined authorization: staff supply a card that works, within the fix window
         await api.call("POST", f"{base}/payment-method", S, {"payment_method": "pm_card_visa", "actor": "cr.soak"})
-    view = await wait_status(api, oid, {"AWAITING_DISPATCH", "REJECTED", "CANCELLED"}, 30 * day)
+    # Patient: under worker kills and dropped gateway calls an authorization's activity may retry for
+    # minutes (a killed attempt waits out its 30 s timeout, and the backoff doubles); a warehouse waits too.
+    view = await wait_status(api, oid, {"AWAITING_DISPATCH", "REJECTED", "CANCELLED"}, 150 * day)
     if view is None or view["status"] != "AWAITING_DISPATCH":
         return
     if plan.cancel:
