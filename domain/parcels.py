@@ -47,10 +47,15 @@ def check_parcels(parcels: list[cmd.Parcel], require_piece: Callable[[str], obje
             seen_pieces.add(pid)
 
 
-def parcel_to_deliver(parcels: dict[str, ParcelRecord], tracking_number: str) -> ParcelRecord:
+def _parcel(parcels: dict[str, ParcelRecord], tracking_number: str) -> ParcelRecord:
     parcel = parcels.get(tracking_number)
     if parcel is None:
         raise DomainError(ErrorCode.UNKNOWN_PARCEL, f"No parcel of this order has tracking number {tracking_number!r}.")
+    return parcel
+
+
+def parcel_to_deliver(parcels: dict[str, ParcelRecord], tracking_number: str) -> ParcelRecord:
+    parcel = _parcel(parcels, tracking_number)
     msg = f"Parcel {tracking_number!r} was already delivered."
     require(parcel.delivered_at is None, ErrorCode.ALREADY_DELIVERED, msg)
     msg = f"Parcel {tracking_number!r} was declared lost in transit; its pieces can no longer be delivered."
@@ -60,9 +65,7 @@ def parcel_to_deliver(parcels: dict[str, ParcelRecord], tracking_number: str) ->
 
 def parcel_to_declare_lost(parcels: dict[str, ParcelRecord], tracking_number: str) -> ParcelRecord:
     """Only a parcel still on its way can be lost: one delivered reached the client."""
-    parcel = parcels.get(tracking_number)
-    if parcel is None:
-        raise DomainError(ErrorCode.UNKNOWN_PARCEL, f"No parcel of this order has tracking number {tracking_number!r}.")
+    parcel = _parcel(parcels, tracking_number)
     msg = f"Parcel {tracking_number!r} was delivered; a delivered parcel cannot be lost in transit."
     require(parcel.delivered_at is None, ErrorCode.ALREADY_DELIVERED, msg)
     msg = f"Parcel {tracking_number!r} was already declared lost."
