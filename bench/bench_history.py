@@ -76,7 +76,10 @@ async def realistic_trial(trials: TrialClient, extra: int, per_piece: bool) -> t
 
 async def measure(env: WorkflowEnvironment, trials: TrialClient, extra: int, per_piece: bool) -> dict[str, float]:
     workflow_id, commands = await realistic_trial(trials, extra, per_piece)
-    history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+    # The whole history: the workflow ends once the trial's refund window (15 s at this scale) has closed.
+    handle = env.client.get_workflow_handle(workflow_id)
+    await handle.result()
+    history = await handle.fetch_history()
     sizes = Counter[str]()
     counts = Counter[str]()
     for e in history.events:
