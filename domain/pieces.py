@@ -78,7 +78,7 @@ class Move(StrEnum):
 
 S = PieceState
 _WAIVABLE = (S.RESERVED, S.IN_TRANSIT, S.ON_TRIAL, S.KEPT, S.AWAITING_RETURN, S.RETURN_IN_TRANSIT, S.DAMAGED,
-             S.KEPT_UNRETURNED)  # fmt: skip
+             S.KEPT_UNRETURNED, S.AWAITING_RESHIP)  # fmt: skip
 TRANSITIONS: dict[tuple[PieceState, Move], PieceState] = {
     (S.RESERVED, Move.DISPATCHED): S.IN_TRANSIT,
     (S.RESERVED, Move.LEFT_OUT): S.UNAVAILABLE,

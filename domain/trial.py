@@ -240,7 +240,9 @@ class Trial:
 
     def _awaiting_parcels(self) -> bool:
         """A parcel is still on its way, or lost pieces wait for their reship: the clock cannot start."""
-        return any(p.on_its_way for p in self.parcels.values()) or self.reship_awaited_since is not None
+        return any(p.on_its_way for p in self.parcels.values()) or any(
+            p.state == PieceState.AWAITING_RESHIP for p in self.pieces.values()
+        )
 
     def _start_clock(self, start: datetime, now: datetime) -> None:
         self.trial_ends_at = start + self.policy.day * self.trial_days
@@ -322,8 +324,10 @@ class Trial:
         """A parcel lost, or a reship that sent nothing: once nothing is on its way, the trial starts with what
         arrived (the clock from now: the client was waiting for the rest until now), or, when nothing did,
         is cancelled and its hold released."""
-        if self.trial_ends_at is not None or self.final_status is not None or self._awaiting_parcels():
+        settled = self.dispatched_at is None or self.trial_ends_at is not None or self.final_status is not None
+        if settled or self._awaiting_parcels():
             return
+        self.reship_awaited_since = None
         if any(p.delivered_at is not None for p in self.parcels.values()):
             self._start_clock(now, now)
         else:
@@ -505,6 +509,7 @@ class Trial:
         self.journal.event(
             now, "waived", f"Piece {c.piece_id} waived.", actor=c.actor, reason=c.reason, piece_ids=[c.piece_id]
         )
+        self._after_transit_change(now)  # the last piece awaiting a reship waived: nothing more is coming
         self._advance(now)
 
     def validate_payment_method(self, c: cmd.NewPaymentMethod, now: datetime) -> None:
@@ -527,6 +532,9 @@ class Trial:
         self._require_actor_and_reason(c.actor, c.reason, "A refund")
         piece = self._require_piece(c.piece_id)
         check_refundable(piece, piece.price if c.amount is None else c.amount)
+        paid = self.payments.settlements[piece.settlement - 1] if piece.settlement else None
+        msg = f"The gateway gave no reference for the payment of piece {c.piece_id!r}; refund it at the gateway."
+        require(paid is not None and paid.reference is not None, ErrorCode.NOT_REFUNDABLE, msg)
 
     def refund(self, c: cmd.Refund, now: datetime) -> None:
         """Support gives back a charged piece's price, or part of it; the gateway is asked next (`next_step`)."""

@@ -157,3 +157,31 @@ def test_the_delivery_sla_of_a_reship_counts_from_the_reship():
     assert "delivery_overdue" not in d.trial.journal.attention
     d.advance(8 * DAY)
     assert "delivery_overdue" in d.trial.journal.attention
+
+
+def test_waiving_the_last_piece_awaiting_a_reship_lets_the_trial_go_on():
+    d = dispatched_in_two()
+    d.trial.deliver(cmd.Delivery(tracking_number="TRK1"), d.now)
+    d.trial.declare_lost(lost("TRK2", reship=True), d.now)
+    for pid in ("p3", "p4"):
+        d.trial.waive(cmd.Waiver(piece_id=pid, reason="replacement out of stock", actor="cr.amelia"), d.now)
+    d.settle()
+    assert status(d) == TrialStatus.ON_TRIAL and states(d)["p4"] == "WAIVED"
+    d.advance(4 * DAY)
+    assert "reship_overdue" not in attention(d)
+
+
+def test_waiving_every_piece_awaiting_a_reship_when_nothing_arrived_cancels_the_trial():
+    d = Driver(order(1))
+    d.trial.dispatch(parcels([["p1"]]), d.now)
+    d.trial.declare_lost(lost("TRK1", reship=True), d.now)
+    d.trial.waive(cmd.Waiver(piece_id="p1", reason="goodwill", actor="cr.amelia"), d.now)
+    d.settle()
+    assert status(d) == TrialStatus.CANCELLED and d.gateway.held(d.trial.trial_id, d.now) == 0
+
+
+def test_a_waiver_before_dispatch_changes_nothing_else():
+    d = Driver(order(2))
+    d.trial.waive(cmd.Waiver(piece_id="p1", reason="goodwill", actor="cr.amelia"), d.now)
+    d.settle()
+    assert status(d) == TrialStatus.AWAITING_DISPATCH
