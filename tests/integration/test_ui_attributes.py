@@ -127,6 +127,9 @@ async def test_staff_read_a_summary_and_a_per_piece_table_and_never_personal_dat
         "extend",
         "waive",
         "change_payment_method",
+        "declare_parcel_lost",
+        "reship",
+        "refund",
     }
     assert all(d.description for d in metadata.definition.update_definitions)
     shown = [summary, details, current, str(desc.typed_search_attributes), str(await desc.memo())]
