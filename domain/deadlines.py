@@ -80,8 +80,7 @@ def delivery_sla(trial: "Trial") -> Iterator[Deadline]:
 def reship_sla(trial: "Trial") -> Iterator[Deadline]:
     """Replacements for a lost parcel are due within the dispatch SLA of its loss; late, staff are told."""
     since = trial.reship_awaited_since
-    awaiting = any(p.state == PieceState.AWAITING_RESHIP for p in trial.pieces.values())
-    if since is not None and awaiting and Attention.RESHIP_OVERDUE not in trial.sla_flagged:
+    if since is not None and Attention.RESHIP_OVERDUE not in trial.sla_flagged:
         yield Deadline(since + trial.policy.dispatch_sla, "Reship SLA", partial(_reship_overdue, trial))
 
 

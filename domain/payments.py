@@ -240,12 +240,20 @@ class Payments:
             authorization_id=hold.authorization_id, currency=self.currency, at=at,
         )  # fmt: skip
 
+    def payment_reference(self, settlement: int | None) -> str | None:
+        """The gateway's reference for the payment of a paid settlement, which a refund gives back from."""
+        paid = self.settlements[settlement - 1] if settlement else None
+        return paid.reference if paid is not None and paid.state == "paid" else None
+
+    def being_refunded(self, piece_id: str) -> bool:
+        return any(r.piece_id == piece_id and r.state == "due" for r in self.refunds)
+
     def refund(self, piece_id: str, amount: int, settlement: int) -> None:
         """Ask for a refund of `amount` for a piece charged by `settlement` (the trial has checked it)."""
-        paid = self.settlements[settlement - 1]
-        assert paid.state == "paid" and paid.reference is not None
+        reference = self.payment_reference(settlement)
+        assert reference is not None
         attempt = 1 + sum(1 for r in self.refunds if r.piece_id == piece_id)
-        self.refunds.append(Refund(piece_id, amount, settlement, paid.reference, attempt))
+        self.refunds.append(Refund(piece_id, amount, settlement, reference, attempt))
 
     def refund_request(self, at: datetime) -> RefundRequest | None:
         """The first refund not yet made: asked for even after the trial has completed."""

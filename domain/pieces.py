@@ -129,8 +129,7 @@ class Piece:
     return_shipped_at: datetime | None = None
     settlement: int | None = None
     charged: bool = False
-    # A refund asked for and not yet answered by the gateway, then what was refunded (minor units).
-    refund_pending: int | None = None
+    # What was refunded (minor units), once the gateway made it.
     refunded: int | None = None
 
     def move(self, move: Move) -> None:
@@ -200,12 +199,12 @@ def check_waivable(piece: Piece, being_charged: bool) -> None:
     require(not being_charged, ErrorCode.NOT_WAIVABLE, msg)
 
 
-def check_refundable(piece: Piece, amount: int) -> None:
+def check_refundable(piece: Piece, amount: int, being_refunded: bool) -> None:
     pid = piece.piece_id
     msg = f"Piece {pid!r} has been refunded already; a piece is refunded once."
     require(piece.state != PieceState.REFUNDED, ErrorCode.ALREADY_REFUNDED, msg)
     msg = f"Piece {pid!r} is being refunded right now."
-    require(piece.refund_pending is None, ErrorCode.ALREADY_REFUNDED, msg)
+    require(not being_refunded, ErrorCode.ALREADY_REFUNDED, msg)
     msg = f"Piece {pid!r} is {described(piece.state)} and has not been charged; there is nothing to refund."
     require(piece.charged and allows(piece.state, Move.REFUNDED), ErrorCode.NOT_REFUNDABLE, msg)
     msg = f"A refund of piece {pid!r} is 1 to {piece.price} minor units (what was charged for it); got {amount}."

@@ -119,11 +119,14 @@ class RefundResult(_Message):
 # --- fulfilment -----------------------------------------------------------------------------------
 
 
+# write_off: the units left the warehouse and are gone (a parcel lost in transit); never back in stock.
+StockAction = Literal["reserve", "release", "write_off"]
+
+
 class StockRequest(_Message):
     key: str
     trial_id: str
-    # write_off: the units left the warehouse and are gone (a parcel lost in transit); never back in stock.
-    action: Literal["reserve", "release", "write_off"]
+    action: StockAction
     piece_ids: list[str]
 
 

@@ -5,59 +5,62 @@ key, so a retried activity never reserves, releases or writes off twice."""
 
 from dataclasses import dataclass, field
 
-from domain.steps import StockRequest
+from domain.steps import StockAction, StockRequest
+
+
+@dataclass
+class _Queue:
+    """Pieces waiting for one kind of request, and how many such requests were made (numbering the keys)."""
+
+    action: StockAction
+    name: str  # in the key: `<trial>-stock-<name>-<n>`
+    pieces: list[str] = field(default_factory=list)
+    made: int = 0
+
+    def add(self, piece_ids: list[str]) -> None:
+        self.pieces.extend(p for p in piece_ids if p not in self.pieces)
+
+    def request(self, trial_id: str) -> StockRequest | None:
+        if not self.pieces:
+            return None
+        key = f"{trial_id}-stock-{self.name}-{self.made + 1}"
+        return StockRequest(key=key, trial_id=trial_id, action=self.action, piece_ids=list(self.pieces))
+
+    def done(self, piece_ids: list[str]) -> None:
+        self.made += 1
+        self.pieces = [p for p in self.pieces if p not in piece_ids]
 
 
 @dataclass
 class Stock:
     trial_id: str
     reserved: bool = False
-    to_release: list[str] = field(default_factory=list)
-    releases: int = 0
-    to_write_off: list[str] = field(default_factory=list)
-    write_offs: int = 0
-    to_reserve_again: list[str] = field(default_factory=list)
-    reserves_again: int = 0
+    to_release: _Queue = field(default_factory=lambda: _Queue("release", "release"))
+    to_write_off: _Queue = field(default_factory=lambda: _Queue("write_off", "write-off"))
+    to_reserve_again: _Queue = field(default_factory=lambda: _Queue("reserve", "reserve-again"))
 
     def release(self, piece_ids: list[str]) -> None:
-        self.to_release.extend(p for p in piece_ids if p not in self.to_release)
+        self.to_release.add(piece_ids)
 
     def write_off(self, piece_ids: list[str]) -> None:
-        self.to_write_off.extend(p for p in piece_ids if p not in self.to_write_off)
+        self.to_write_off.add(piece_ids)
 
     def reserve_again(self, piece_ids: list[str]) -> None:
-        self.to_reserve_again.extend(p for p in piece_ids if p not in self.to_reserve_again)
+        self.to_reserve_again.add(piece_ids)
 
     def release_request(self) -> StockRequest | None:
         """Stock to give back or write off: asked for even once the trial has ended."""
-        if self.to_release:
-            key = f"{self.trial_id}-stock-release-{self.releases + 1}"
-            return StockRequest(key=key, trial_id=self.trial_id, action="release", piece_ids=list(self.to_release))
-        if self.to_write_off:
-            key = f"{self.trial_id}-stock-write-off-{self.write_offs + 1}"
-            return StockRequest(key=key, trial_id=self.trial_id, action="write_off", piece_ids=list(self.to_write_off))
-        return None
+        return self.to_release.request(self.trial_id) or self.to_write_off.request(self.trial_id)
 
     def reserve_request(self, piece_ids: list[str]) -> StockRequest | None:
         if not self.reserved:
             key = f"{self.trial_id}-stock-reserve"
             return StockRequest(key=key, trial_id=self.trial_id, action="reserve", piece_ids=piece_ids)
-        if self.to_reserve_again:
-            key = f"{self.trial_id}-stock-reserve-again-{self.reserves_again + 1}"
-            return StockRequest(
-                key=key, trial_id=self.trial_id, action="reserve", piece_ids=list(self.to_reserve_again)
-            )
-        return None
+        return self.to_reserve_again.request(self.trial_id)
 
     def record(self, step: StockRequest) -> None:
         if step.action == "reserve" and not self.reserved:
             self.reserved = True
-        elif step.action == "reserve":
-            self.reserves_again += 1
-            self.to_reserve_again = [p for p in self.to_reserve_again if p not in step.piece_ids]
-        elif step.action == "write_off":
-            self.write_offs += 1
-            self.to_write_off = [p for p in self.to_write_off if p not in step.piece_ids]
-        else:
-            self.releases += 1
-            self.to_release = [p for p in self.to_release if p not in step.piece_ids]
+            return
+        queue = {"reserve": self.to_reserve_again, "write_off": self.to_write_off, "release": self.to_release}
+        queue[step.action].done(step.piece_ids)

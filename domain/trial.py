@@ -95,8 +95,6 @@ class Trial:
         self.dispatched_at: datetime | None = None
         # When the latest parcel left the warehouse: the dispatch, or a reship of lost pieces since.
         self.shipped_at: datetime | None = None
-        # When pieces of a lost parcel began to wait for their reship (None: none waits).
-        self.reship_awaited_since: datetime | None = None
         self.trial_days = order.trial_days or policy.trial_days
         self.extension_days = 0
         self.trial_ends_at: datetime | None = None
@@ -244,6 +242,16 @@ class Trial:
             p.state == PieceState.AWAITING_RESHIP for p in self.pieces.values()
         )
 
+    @property
+    def reship_awaited_since(self) -> datetime | None:
+        """When the pieces now awaiting a reship were lost (the earliest loss); None when none waits."""
+        lost = [
+            self.parcels[p.parcel].lost_at
+            for p in self.pieces.values()
+            if p.state == PieceState.AWAITING_RESHIP and p.parcel is not None
+        ]
+        return min((at for at in lost if at is not None), default=None)
+
     def _start_clock(self, start: datetime, now: datetime) -> None:
         self.trial_ends_at = start + self.policy.day * self.trial_days
         self.journal.clear(Attention.DELIVERY_OVERDUE, Attention.RESHIP_OVERDUE)
@@ -262,15 +270,14 @@ class Trial:
         awaited. The trial goes on with the rest, or, once nothing is on its way and nothing arrived, is
         cancelled with its hold released."""
         self.validate_lost_parcel(c, now)
+        if c.reship and self.reship_awaited_since is None:
+            self.sla_flagged.discard(Attention.RESHIP_OVERDUE)  # a new wait for a reship: its SLA starts again
         parcel = self.parcels[c.tracking_number]
         parcel.lost_at = now
         lost = [pid for pid in parcel.piece_ids if self.pieces[pid].state == PieceState.IN_TRANSIT]
         for pid in lost:
             self.pieces[pid].move(Move.LOST_TO_RESHIP if c.reship else Move.LOST)
         self.stock.write_off(lost)
-        if c.reship and lost and self.reship_awaited_since is None:
-            self.reship_awaited_since = now
-            self.sla_flagged.discard(Attention.RESHIP_OVERDUE)
         then = "replacements will be reshipped" if c.reship else "its pieces will not be charged"
         text = f"Parcel {parcel.tracking_number} ({parcel.carrier}) lost in transit; {then}."
         self.journal.event(now, "parcel_lost", text, actor=c.actor, reason=c.reason, piece_ids=lost)
@@ -310,7 +317,6 @@ class Trial:
         for pid in left_out:
             self.pieces[pid].move(Move.NOT_RESHIPPED)
         self.stock.reserve_again(shipped)
-        self.reship_awaited_since = None
         if shipped:
             self.shipped_at = now
             self.sla_flagged.discard(Attention.DELIVERY_OVERDUE)
@@ -327,7 +333,6 @@ class Trial:
         settled = self.dispatched_at is None or self.trial_ends_at is not None or self.final_status is not None
         if settled or self._awaiting_parcels():
             return
-        self.reship_awaited_since = None
         if any(p.delivered_at is not None for p in self.parcels.values()):
             self._start_clock(now, now)
         else:
@@ -531,10 +536,10 @@ class Trial:
             self._require_open()  # cancelled, rejected, or completed with its refund window closed
         self._require_actor_and_reason(c.actor, c.reason, "A refund")
         piece = self._require_piece(c.piece_id)
-        check_refundable(piece, piece.price if c.amount is None else c.amount)
-        paid = self.payments.settlements[piece.settlement - 1] if piece.settlement else None
+        amount = piece.price if c.amount is None else c.amount
+        check_refundable(piece, amount, self.payments.being_refunded(piece.piece_id))
         msg = f"The gateway gave no reference for the payment of piece {c.piece_id!r}; refund it at the gateway."
-        require(paid is not None and paid.reference is not None, ErrorCode.NOT_REFUNDABLE, msg)
+        require(self.payments.payment_reference(piece.settlement) is not None, ErrorCode.NOT_REFUNDABLE, msg)
 
     def refund(self, c: cmd.Refund, now: datetime) -> None:
         """Support gives back a charged piece's price, or part of it; the gateway is asked next (`next_step`)."""
@@ -542,7 +547,6 @@ class Trial:
         piece = self.pieces[c.piece_id]
         amount = piece.price if c.amount is None else c.amount
         assert piece.settlement is not None
-        piece.refund_pending = amount
         self.payments.refund(piece.piece_id, amount, piece.settlement)
         self.journal.event(
             now, "refund_requested", f"Refund of {self._fmt(amount)} for {piece.piece_id} requested.",
@@ -683,7 +687,6 @@ class Trial:
 
     def _record_refund(self, step: RefundRequest, r: RefundResult, now: datetime) -> None:
         piece = self.pieces[step.piece_id]
-        piece.refund_pending = None
         if self.payments.record_refund(step, r, now):
             piece.refunded = step.amount
             piece.move(Move.REFUNDED)
@@ -698,8 +701,9 @@ class Trial:
         self.journal.notify(NotificationKind.REFUND_DECLINED, ["staff"], text)
 
     def _record_stock(self, step: StockRequest, r: StockResult, now: datetime) -> None:
+        first_reservation = step.action == "reserve" and not self.stock.reserved
         self.stock.record(step)
-        if step.key == f"{self.trial_id}-stock-reserve" and self.final_status is not None:
+        if first_reservation and self.final_status is not None:
             # Cancelled while the reservation was being made: give the stock straight back.
             self.stock.release(list(self.pieces))
 
