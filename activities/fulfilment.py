@@ -42,13 +42,18 @@ class InMemoryStock:
         return self._done[key]
 
 
+async def move_stock(stock: StockPort, req: StockRequest) -> list[str]:
+    """The port's operation for the request's action; the pieces it answers for."""
+    move = {"reserve": stock.reserve, "release": stock.release, "write_off": stock.write_off}[req.action]
+    return await move(req.key, req.trial_id, req.piece_ids)
+
+
 class FulfilmentActivities:
     def __init__(self, stock: StockPort) -> None:
         self._stock = stock
 
     @activity.defn(name="fulfilment.stock")
     async def stock(self, req: StockRequest) -> StockResult:
-        move = {"reserve": self._stock.reserve, "release": self._stock.release, "write_off": self._stock.write_off}
-        done = await move[req.action](req.key, req.trial_id, req.piece_ids)
+        done = await move_stock(self._stock, req)
         log.info("stock %s for %s: %d piece(s)", req.action, req.trial_id, len(done))
         return StockResult(piece_ids=done)

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from activities.fulfilment import FulfilmentActivities
+from activities.fulfilment import FulfilmentActivities, move_stock
 from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities
 from activities.ports import Notifier, PaymentGateway, StockPort
@@ -48,8 +48,7 @@ class StepKind:
 
 
 async def _stock(ports: Ports, step: StockRequest) -> StockResult:
-    move = {"reserve": ports.stock.reserve, "release": ports.stock.release, "write_off": ports.stock.write_off}
-    return StockResult(piece_ids=await move[step.action](step.key, step.trial_id, step.piece_ids))
+    return StockResult(piece_ids=await move_stock(ports.stock, step))
 
 
 async def _notify(ports: Ports, step: Notification) -> NotificationResult:

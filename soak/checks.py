@@ -75,11 +75,7 @@ class SimulatedGatewayBook:
         self.books = books
 
     def moved(self, trial_id: str) -> list[tuple[str, int]]:
-        rows = self.books.rows(
-            "SELECT key, amount FROM simulated_operations WHERE trial_id = :t "
-            "AND kind IN ('capture', 'charge') AND approved", t=trial_id,
-        )  # fmt: skip
-        return [(str(k), int(a)) for k, a in rows]
+        return self._approved(trial_id, "capture", "charge")
 
     def held(self, trial_id: str) -> list[str]:
         rows = self.books.rows(
@@ -89,11 +85,14 @@ class SimulatedGatewayBook:
         return [str(r[0]) for r in rows]
 
     def refunded(self, trial_id: str) -> list[tuple[str, int]]:
+        return self._approved(trial_id, "refund")
+
+    def _approved(self, trial_id: str, *kinds: str) -> list[tuple[str, int]]:
+        """(key, amount) of the operations of these kinds that the gateway carried out."""
         rows = self.books.rows(
-            "SELECT key, amount FROM simulated_operations WHERE trial_id = :t AND kind = 'refund' AND approved",
-            t=trial_id,
-        )  # fmt: skip
-        return [(str(k), int(a)) for k, a in rows]
+            "SELECT key, kind, amount FROM simulated_operations WHERE trial_id = :t AND approved", t=trial_id
+        )
+        return [(str(k), int(a)) for k, kind, a in rows if kind in kinds]
 
 
 class StripeDashboard:
