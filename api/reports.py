@@ -7,7 +7,7 @@ default, at most ten years. Money stays in each trial's currency, one row per cu
 
 import asyncio
 import html
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import pygal
@@ -23,8 +23,6 @@ from persistence import reports
 from persistence.reports import KeepRateBy, ReasonsBy
 
 router = APIRouter(tags=["reports"])
-DEFAULT_DAYS = 30
-MAX_DAYS = 3660
 
 Since = Annotated[
     date | None, Query(description="First day (UTC) trials opened on; 30 days before `until` by default.")
@@ -86,14 +84,11 @@ class AttentionReport(Report):
 
 
 def _range(since: date | None, until: date | None) -> tuple[date, date, datetime, datetime]:
-    last = until or datetime.now(UTC).date()
-    first = since or last - timedelta(days=DEFAULT_DAYS - 1)
-    if first > last:
-        raise ApiError(422, "invalid_request", "since must not be after until.")
-    if (last - first).days >= MAX_DAYS:
-        raise ApiError(422, "invalid_request", f"A report covers at most {MAX_DAYS} days.")
-    start = datetime.combine(first, time(), UTC)
-    return first, last, start, datetime.combine(last, time(), UTC) + timedelta(days=1)
+    try:
+        r = reports.date_range(since, until, datetime.now(UTC).date())
+    except ValueError as err:
+        raise ApiError(422, "invalid_request", str(err)) from None
+    return r.first, r.last, r.start, r.end
 
 
 RESPONSES = errors(401, 422, 503)

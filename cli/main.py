@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from cli.devserver import port_open, start_dev_server
 from config import ROLES, Settings
@@ -115,7 +115,7 @@ def _report(
     """The same reports as the API's /v1/reports/* (persistence/reports.py), as a table or CSV."""
     import csv
     import dataclasses
-    from datetime import UTC, datetime, time, timedelta
+    from datetime import UTC, datetime
 
     from persistence import reports
     from persistence.db import make_engine
@@ -123,11 +123,11 @@ def _report(
     groups = REPORT_GROUPS[name]
     if by is not None and by not in groups:
         _fail(f"--by {by!r}: {name} groups by {', '.join(groups) or 'hub only'}.")
-    last = until or datetime.now(UTC).date()
-    first = since or last - timedelta(days=29)
-    if first > last:
-        _fail("--since must not be after --until.")
-    start, end = datetime.combine(first, time(), UTC), datetime.combine(last, time(), UTC) + timedelta(days=1)
+    try:
+        days = reports.date_range(since, until, datetime.now(UTC).date())
+    except ValueError as err:
+        _fail(f"{err} (--since and --until are days, YYYY-MM-DD)")
+    start, end = days.start, days.end
     engine = make_engine(settings.resolved_database_url)
     if name == "keep-rate":
         rows: list[Any] = reports.keep_rate(engine, by or "designer", start, end)  # type: ignore[arg-type]
@@ -144,7 +144,7 @@ def _report(
         writer.writerow(header)
         writer.writerows([row[h] for h in header] for row in table)
         return
-    print(f"{name}, trials opened {first} to {last}" + (f", by {by or 'default'}" if groups else ""))
+    print(f"{name}, trials opened {days.first} to {days.last}" + (f", by {by or 'default'}" if groups else ""))
     if not table:
         print("No trials in that range.")
         return
@@ -388,6 +388,6 @@ def _redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     print(f"styletrial: {message}", file=sys.stderr)
     sys.exit(1)

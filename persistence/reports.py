@@ -17,7 +17,7 @@ region and shopper (they never change), so a date range is one range scan of the
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Engine, and_, case, func, literal, select
@@ -31,6 +31,42 @@ ReasonsBy = Literal["sku", "designer"]
 NOT_GIVEN = "not_given"
 NO_DESIGNER = "(no designer)"
 NO_SHOPPER = "(no shopper)"
+DEFAULT_DAYS = 30
+MAX_DAYS = 3660
+# The days a range may name. Outside them a day's arithmetic overflows Python's dates (a request for
+# 0001-01-01 was a 500 once); no trial opened before 2000 or will after 2999.
+EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Whole UTC days, `first` to `last` included, by the day a trial opened; [start, end) as instants."""
+
+    first: date
+    last: date
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.first, time(), UTC)
+
+    @property
+    def end(self) -> datetime:
+        return datetime.combine(self.last, time(), UTC) + timedelta(days=1)
+
+
+def date_range(since: date | None, until: date | None, today: date) -> DateRange:
+    """The range a report covers: the last 30 days to `until` (today) by default, at most ten years.
+    Raises ValueError with the sentence to show when the range cannot be."""
+    for name, day in (("since", since), ("until", until)):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise ValueError(f"{name} must lie between {EARLIEST} and {LATEST}.")
+    last = until or today
+    first = since or max(EARLIEST, last - timedelta(days=DEFAULT_DAYS - 1))
+    if first > last:
+        raise ValueError("since must not be after until.")
+    if (last - first).days >= MAX_DAYS:
+        raise ValueError(f"A report covers at most {MAX_DAYS} days.")
+    return DateRange(first, last)
 
 
 @dataclass(frozen=True)

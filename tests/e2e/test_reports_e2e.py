@@ -100,6 +100,8 @@ async def test_reports_over_http_from_the_cli_and_as_charts_in_the_browser(dev_e
                     assert {i["hub"]: i["open_trials"] for i in hubs} == {"JP": 1, "UK": 1}
                     wrong = await api.get("/v1/reports/keep-rate?since=2026-11-30&until=2026-11-01", headers=R)
                     assert wrong.status_code == 422
+                    edge = await api.get("/v1/reports/attention?until=0001-01-01", headers=R)
+                    assert edge.status_code == 422 and edge.json()["error"]["code"] == "invalid_request"
                     assert (await api.get("/v1/reports/keep-rate?by=colour", headers=R)).status_code == 422
                     assert (await api.get("/v1/reports/keep-rate")).status_code == 401
 
