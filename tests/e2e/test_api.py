@@ -489,12 +489,18 @@ async def test_temporal_unreachable_is_a_503_with_retry_after_and_the_connection
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=build_api(settings, client, api_store)), base_url="http://api"
     ) as http:
-        for method, path, payload, who in (
-            ("POST", "/v1/trials", body(), F),
-            ("GET", "/v1/trials/not-projected-anywhere", None, R),
-            ("POST", "/v1/trials/x/finish", {}, F),
-        ):
-            r = await http.request(method, path, json=payload, headers=who)
+        # At once: each waits out the SDK's retries (about 10 s) before it answers.
+        answers = await asyncio.gather(
+            *(
+                http.request(method, path, json=payload, headers=who)
+                for method, path, payload, who in (
+                    ("POST", "/v1/trials", body(), F),
+                    ("GET", "/v1/trials/not-projected-anywhere", None, R),
+                    ("POST", "/v1/trials/x/finish", {}, F),
+                )
+            )
+        )
+        for r in answers:
             assert error(r, 503) == "temporarily_unavailable"
             assert r.headers["retry-after"].isdigit()
         assert (await http.get("/v1/trials", headers=R)).status_code == 200  # lists need only the database
