@@ -39,6 +39,11 @@ class KeepRateItem(BaseModel):
     revenue_kept: int = Field(
         description="The price of the kept pieces, in minor units of `currency`.", examples=[9_360_000]
     )
+    refunded: int = Field(
+        description="What support refunded of these pieces after charging them (a goodwill return, a fault "
+        "found later), in minor units of `currency`: `revenue_kept - refunded` is what they brought in the end.",
+        examples=[120_000],
+    )
 
 
 class ReasonItem(BaseModel):

@@ -135,6 +135,8 @@ class PieceRecord(Base):
     feedback: Mapped[str | None] = mapped_column(Text)
     charged: Mapped[bool] = mapped_column(Boolean)
     settlement: Mapped[int | None] = mapped_column(Integer)
+    # What support refunded of the piece after charging it (minor units; null: nothing), for the reports.
+    refunded: Mapped[int | None] = mapped_column(BigInteger)
 
     trial: Mapped[TrialRecord] = relationship(back_populates="pieces", lazy="raise")
 

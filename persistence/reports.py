@@ -3,8 +3,9 @@
 Every report covers the trials *opened* in a date range [since, until) and groups money by currency: no
 amount is ever converted (there is no silent FX), so a designer sold in two currencies has two rows.
 
-- `keep_rate`: of the pieces with a decision, how many were kept, and the price of those kept, by
-  personal shopper, region, tier, designer or SKU.
+- `keep_rate`: of the pieces with a decision, how many were kept, the price of those kept, and what
+  support refunded of them after the charge (goodwill, a fault found later), by personal shopper, region,
+  tier, designer or SKU. revenue kept - refunded is what the kept pieces brought in the end.
 - `return_reasons`: why returned pieces went back, by SKU or designer ("not given" when the client did
   not say).
 - `decision_time`: the average time from a piece's delivery to its (last) decision, by the same groups as
@@ -77,6 +78,7 @@ class KeepRateRow:
     kept: int
     keep_rate: float
     revenue_kept: int  # minor units of `currency`
+    refunded: int  # of these pieces, what support gave back after charging them (minor units)
 
 
 @dataclass(frozen=True)
@@ -120,8 +122,16 @@ def keep_rate(engine: Engine, by: KeepRateBy, since: datetime, until: datetime) 
     key = _group(by)
     kept = func.sum(case((PieceRecord.decision == "keep", 1), else_=0))
     revenue = func.sum(case((PieceRecord.decision == "keep", PieceRecord.price), else_=0))
+    refunded = func.coalesce(func.sum(PieceRecord.refunded), 0)
     query = (
-        select(key, PieceRecord.currency, func.count().label("decided"), kept.label("kept"), revenue.label("revenue"))
+        select(
+            key,
+            PieceRecord.currency,
+            func.count().label("decided"),
+            kept.label("kept"),
+            revenue.label("revenue"),
+            refunded.label("refunded"),
+        )
         .where(_in_range(since, until), PieceRecord.decision.is_not(None))
         .group_by(key, PieceRecord.currency)
         .order_by(PieceRecord.currency, key)
@@ -129,7 +139,15 @@ def keep_rate(engine: Engine, by: KeepRateBy, since: datetime, until: datetime) 
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     return [
-        KeepRateRow(r.key, r.currency, r.decided, int(r.kept), round(int(r.kept) / r.decided, 4), int(r.revenue))
+        KeepRateRow(
+            r.key,
+            r.currency,
+            r.decided,
+            int(r.kept),
+            round(int(r.kept) / r.decided, 4),
+            int(r.revenue),
+            int(r.refunded),
+        )
         for r in rows
     ]
 

@@ -432,5 +432,5 @@ def _piece_row(v: TrialView, position: int, p: Any, delivered_at: datetime | Non
         "description": p.description, "price": p.price, "designer": p.designer, "state": p.state,
         "decision": p.decision, "decided_by": p.decided_by, "decided_via": p.decided_via,
         "decided_at": p.decided_at, "delivered_at": delivered_at, "return_reason": p.return_reason,
-        "feedback": p.feedback, "charged": p.charged, "settlement": p.settlement,
+        "feedback": p.feedback, "charged": p.charged, "settlement": p.settlement, "refunded": p.refunded,
     }  # fmt: skip

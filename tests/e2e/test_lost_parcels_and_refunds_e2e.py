@@ -109,6 +109,9 @@ async def test_a_lost_parcel_is_reshipped_and_a_kept_piece_refunded_after_comple
             assert retried.status_code == 200 and retried.json()["amounts"]["refunded"] == 50_000, "once, not twice"
             r = await api.post(f"{base}/refunds", json=refund, headers=S)
             assert r.status_code == 409 and r.json()["error"]["code"] == "already_refunded"
+            # Buying sees it: the keep-rate report has the refund beside the revenue kept.
+            (row,) = (await api.get("/v1/reports/keep-rate?by=tier", headers=F)).json()["items"]
+            assert (row["revenue_kept"], row["refunded"]) == (300_000, 50_000)
 
             # Once the refund window closes the workflow ends; the trial takes no more refunds.
             await dev_env.client.get_workflow_handle(trial_id).result()

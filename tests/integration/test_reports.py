@@ -86,3 +86,20 @@ def test_keep_rate_reasons_time_and_attention_by_group_and_currency(store: SqlSt
     # Outside the range: nothing.
     later = T0 + timedelta(days=2)
     assert keep_rate(store.engine, "designer", later, later + timedelta(days=1)) == []
+
+
+def test_the_keep_rate_says_what_support_refunded_of_the_kept_pieces(store: SqlStore):
+    d = decided(
+        designed(order(3, price=100_000), ["Loro Piana", "Loro Piana", "The Row"]),
+        [("keep", None), ("keep", None), ("return", "fit")], HOUR,
+    )  # fmt: skip
+    d.advance(timedelta(days=8))  # the trial ends and the kept pieces are charged
+    first, second, _ = list(d.trial.pieces)
+    d.trial.refund(cmd.Refund(piece_id=first, reason="a seam opened", actor="cr-1", amount=30_000), d.now)
+    d.settle()
+    assert d.trial.pieces[first].refunded == 30_000 and d.trial.pieces[second].refunded is None
+    store.project(1, view_of(d.trial))
+
+    rows = {r.key: r for r in keep_rate(store.engine, "designer", T0 - timedelta(days=1), T0 + timedelta(days=1))}
+    assert (rows["Loro Piana"].revenue_kept, rows["Loro Piana"].refunded) == (200_000, 30_000)
+    assert (rows["The Row"].revenue_kept, rows["The Row"].refunded) == (0, 0)
