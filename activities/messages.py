@@ -117,6 +117,36 @@ TEMPLATES: dict[NotificationKind, tuple[str, dict[str, tuple[str, str]]]] = {
             ),
         },
     ),
+    NotificationKind.REFUNDED: (
+        "style_trial_refunded",
+        {
+            "en": (
+                "Your Style Trial refund",
+                "We have refunded {amount} for {piece} (order {order}). Your bank may take a few days to show it "
+                "on your card.",
+            ),
+            "de": (
+                "Ihre Style-Trial-Erstattung",
+                "Wir haben {amount} für {piece} erstattet (Bestellung {order}). Je nach Bank erscheint der Betrag "
+                "in einigen Tagen auf Ihrer Karte.",
+            ),
+            "it": (
+                "Il suo rimborso Style Trial",
+                "Abbiamo rimborsato {amount} per {piece} (ordine {order}). Secondo i tempi della sua banca, "
+                "l'importo apparirà sulla carta in pochi giorni.",
+            ),
+            "fr": (
+                "Votre remboursement Style Trial",
+                "Nous avons remboursé {amount} pour {piece} (commande {order}). Selon votre banque, le montant "
+                "apparaîtra sur votre carte d'ici quelques jours.",
+            ),
+            "ja": (
+                "スタイル・トライアルの返金について",
+                "{piece}について{amount}を返金いたしました（ご注文番号 {order}）。"
+                "カードへの反映まで、カード会社により数日かかる場合がございます。",
+            ),
+        },
+    ),
 }
 
 # The template parameters each kind fills, in order ({{1}}, {{2}}, ...).
@@ -124,6 +154,7 @@ PARAMETERS: dict[NotificationKind, tuple[str, ...]] = {
     NotificationKind.TRIAL_ENDING: ("hours", "when_zone", "order"),
     NotificationKind.TRIAL_CONFIRMED: ("pieces", "order"),
     NotificationKind.TRIAL_SUMMARY: ("order", "kept", "pieces", "charged"),
+    NotificationKind.REFUNDED: ("amount", "piece", "order"),
 }
 
 

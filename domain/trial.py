@@ -692,7 +692,13 @@ class Trial:
             piece.move(Move.REFUNDED)
             text = f"Refunded {self._fmt(step.amount)} for {piece.piece_id}."
             self.journal.event(now, "refunded", text, reference=r.reference, piece_ids=[piece.piece_id])
-            self.journal.notify(NotificationKind.REFUNDED, ["shopper"], text)
+            # The client hears of it too (trials since the client-messages patch, as every client message):
+            # one notification with more addressees, so the workflow schedules what it always did.
+            tell = self.journal.tells_the_client and self.journal.contact is not None
+            self.journal.notify(
+                NotificationKind.REFUNDED, ["shopper", "client"] if tell else ["shopper"], text,
+                facts={"amount": self._fmt(step.amount), "piece": piece.description},
+            )  # fmt: skip
             self.journal.clear(Attention.REFUND_DECLINED)
             return
         text = f"The gateway declined the refund of {self._fmt(step.amount)} for {piece.piece_id} ({r.decline_code})."

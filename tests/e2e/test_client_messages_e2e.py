@@ -30,8 +30,8 @@ from tests.waiting import eventually
 from tests.webhook_receiver import free_port
 
 pytestmark = [pytest.mark.devserver, pytest.mark.timeout(180)]
-TOKENS = {"tok-fulfil": "fulfilment", "tok-read": "read"}
-F, R = ({"Authorization": f"Bearer {t}"} for t in TOKENS)
+TOKENS = {"tok-fulfil": "fulfilment", "tok-read": "read", "tok-support": "support"}
+F, R, S = ({"Authorization": f"Bearer {t}"} for t in TOKENS)
 NUMBER = "+393339876543"
 
 
@@ -108,6 +108,18 @@ async def test_the_client_hears_of_the_trial_ending_on_whatsapp_in_italian(
             summary = cloud.templates()[-1]
             assert [p["text"] for p in summary["template"]["components"][0]["parameters"]][:3] == [o.order_id, "3", "5"]
             assert [m["template"]["name"] for m in cloud.templates()].count("style_trial_ending") == 2
+            # A fault found after keeping: support refunds p1 in the refund window, and the client hears of it.
+            refund = {"piece_id": "p1", "reason": "a seam opened", "actor": "cr-1", "amount": 25_000}
+            r = await api.post(f"{base}/refunds", json=refund, headers=S)
+            assert r.status_code == 200, r.text
+
+            async def refunded() -> bool:
+                return cloud.templates()[-1]["template"]["name"] == "style_trial_refunded"
+
+            await eventually(refunded, "the refund notice", seconds=30)
+            told = cloud.templates()[-1]
+            assert told["template"]["language"] == {"code": "it"}
+            assert [p["text"] for p in told["template"]["components"][0]["parameters"]][2] == o.order_id
             await api.aclose()
     finally:
         server.should_exit = True

@@ -71,6 +71,19 @@ def test_the_confirmation_and_the_summary_read_in_every_language():
         assert last is not None and last.parameters == ["o-1", "3", "5", "£3,600.00"] and "£3,600.00" in last.text
 
 
+def test_the_refund_reads_in_every_language_with_amount_piece_and_order():
+    for locale in LOCALES:
+        contact = ClientContact(channel="whatsapp", address="+447700900123", locale=locale)
+        refunded = reminder(None).model_copy(
+            update={"kind": NotificationKind.REFUNDED, "about": None,
+                    "facts": {"amount": "£450.00", "piece": "Cashmere overcoat"}}
+        )  # fmt: skip
+        message = render(refunded, contact, NOW)
+        assert message is not None and message.template == "style_trial_refunded" and message.language == locale
+        assert message.parameters == ["£450.00", "Cashmere overcoat", "o-1"]
+        assert all(part in message.text for part in message.parameters) and "{" not in message.subject
+
+
 def test_a_contact_fits_its_channel():
     with pytest.raises(ValueError, match=r"E\.164"):
         ClientContact(channel="whatsapp", address="0151 123")

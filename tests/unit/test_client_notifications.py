@@ -1,5 +1,6 @@
-"""Which messages reach the client: the confirmation and the summary only for trials that tell the client
-(the workflow's `client-messages` patch) and whose order names a way to reach them; reminders as before."""
+"""Which messages reach the client: the confirmation, the summary and a refund only for trials that tell the
+client (the workflow's `client-messages` patch) and whose order names a way to reach them; reminders as
+before."""
 
 from datetime import timedelta
 
@@ -7,6 +8,7 @@ from domain import commands as cmd
 from domain.examples import decisions, order, parcels
 from domain.order import ClientContact
 from domain.steps import NotificationKind
+from domain.view import view_of
 from tests.domain_support import Driver
 
 CONTACT = ClientContact(channel="email", address="client@example.com", locale="fr", time_zone="Europe/Paris")
@@ -17,7 +19,7 @@ def with_contact(n: int = 3):
     return o.model_copy(update={"customer": o.customer.model_copy(update={"contact": CONTACT})})
 
 
-def a_whole_trial(d: Driver) -> list[tuple[NotificationKind, bool]]:
+def a_whole_trial(d: Driver, *, to_the_end: bool = True) -> list[tuple[NotificationKind, bool]]:
     d.trial.dispatch(parcels([["p1", "p2", "p3"]]), d.now)
     d.trial.deliver(cmd.Delivery(tracking_number="TRK1"), d.now)
     d.settle()
@@ -26,7 +28,7 @@ def a_whole_trial(d: Driver) -> list[tuple[NotificationKind, bool]]:
     d.trial.finish_early(cmd.FinishEarly(actor="client"), d.now)
     d.settle()
     d.advance(timedelta(days=20))
-    assert d.trial.finished
+    assert d.trial.finished or not to_the_end
     return [(n.kind, n.contact is not None) for n in d.notifier.sent.values()]
 
 
@@ -46,3 +48,24 @@ def test_an_older_trial_or_an_order_without_a_contact_sends_no_confirmation_nor_
     older = Driver(with_contact())
     a_whole_trial(older)
     assert "reminded" not in [e.kind for e in older.trial.journal.events], "older trials' views are unchanged"
+
+
+def test_a_refunded_client_is_told_once_with_the_amount_and_the_piece():
+    d = Driver(with_contact(), tells_the_client=True, refunds_after_completion=True)
+    a_whole_trial(d, to_the_end=False)
+    assert view_of(d.trial).status == "COMPLETED" and d.trial.refunds_until is not None  # in its refund window
+    d.trial.refund(cmd.Refund(piece_id="p2", reason="a seam opened", actor="cr-1", amount=30_000), d.now)
+    d.settle()
+    (told,) = [n for n in d.notifier.sent.values() if n.kind == NotificationKind.REFUNDED]
+    assert told.audience == ["shopper", "client"] and told.contact == CONTACT
+    assert told.facts == {"amount": d.trial._fmt(30_000), "piece": d.trial.pieces["p2"].description}
+
+
+def test_an_older_trial_tells_only_the_shopper_of_a_refund():
+    d = Driver(with_contact(), refunds_after_completion=True)
+    a_whole_trial(d, to_the_end=False)
+    assert view_of(d.trial).status == "COMPLETED" and d.trial.refunds_until is not None  # in its refund window
+    d.trial.refund(cmd.Refund(piece_id="p2", reason="goodwill", actor="cr-1"), d.now)
+    d.settle()
+    (told,) = [n for n in d.notifier.sent.values() if n.kind == NotificationKind.REFUNDED]
+    assert told.audience == ["shopper"] and told.contact is None
