@@ -4,7 +4,8 @@
 
 A fresh database on the local server (dropped afterwards) is migrated to head and filled with `trials`
 closed trials (default 1,000,000) opened over two years, 3 pieces each: tiers, 12 regions, 400 shoppers,
-60 designers, 5,000 SKUs, three currencies, decisions with reasons, delivery and decision times. Then each
+60 designers, 5,000 SKUs, three currencies, decisions with reasons, delivery and decision times, 2% of the
+kept pieces refunded. Then each
 report runs `runs` times (default 20) over the last 30 days (the page's default) and over a whole year,
 and the p50 and p95 are reported, ending with `report_<name>_30d_p95_ms=` lines.
 """
@@ -47,12 +48,16 @@ def _rows(n: int, seed: int = 7) -> tuple[io.StringIO, io.StringIO]:
             value += price
             keep = rng.random() < 0.55
             reason = "" if keep else (rng.choice(REASONS) or "")
+            # 2% of the kept pieces refunded later, all or part of their price.
+            refund = rng.choice([price, price // 2]) if keep and rng.random() < 0.02 else None
+            state = "RETURNED" if not keep else "KEPT" if refund is None else "REFUNDED"
+            refunded = "\\N" if refund is None else str(refund)
             decided = delivered + timedelta(hours=rng.randrange(1, 160))
             pieces.write(
                 f"{tid}\tp{k}\t{k}\tSKU-{rng.randrange(5000)}\tPiece\t{price}\tD{rng.randrange(60):02d}\t"
-                f"{'KEPT' if keep else 'RETURNED'}\t{'keep' if keep else 'return'}\tclient\tapp\t"
+                f"{state}\t{'keep' if keep else 'return'}\tclient\tapp\t"
                 f"{decided.isoformat()}\t{delivered.isoformat()}\t{reason or chr(92) + 'N'}\t\\N\t{'t' if keep else 'f'}\t1\t"
-                f"{opened.isoformat()}\t{currency}\t{tier}\t{region}\t{shopper}\n"
+                f"{opened.isoformat()}\t{currency}\t{tier}\t{region}\t{shopper}\t{refunded}\n"
             )
         trials.write(
             f"{tid}\tG{i:07d}\t1\tCOMPLETED\t{'t' if i % 997 == 0 else 'f'}\t{{}}\tcus-{i % 50000}\t{tier}\t{region}\t"
@@ -74,7 +79,7 @@ TRIAL_COLUMNS = (
 PIECE_COLUMNS = (
     "trial_id, piece_id, position, sku, description, price, designer, state, decision, decided_by, decided_via, "
     "decided_at, delivered_at, return_reason, feedback, charged, settlement, trial_opened_at, currency, tier, region, "
-    "personal_shopper_id"
+    "personal_shopper_id, refunded"
 )
 
 
