@@ -77,3 +77,21 @@ async def test_a_failover_history_is_diagnosed_and_its_reset_point_replays(name:
         prefix, raise_on_replay_failure=False
     )
     assert replay.replay_failure is None, replay.replay_failure
+
+
+# Found by `make soak` on 2 Dec 2026 (Stripe adapter, seed 2). A worker ran the trial's tasks up to event 95,
+# then lost it to another worker when the Temporal server restarted, and kept its run in cache. 38 s later
+# the other worker died and the stale worker got the trial's next task with the whole history. Its cached
+# run caught up over events the other worker had decided and failed the task (TMPRL1100 at event 99, an
+# update the other worker had accepted). The retry, on a worker with nothing cached, replayed the history
+# from the start and the trial completed with its money right. docs/durability.md has the timeline.
+SELF_HEALED = "style-trial-soak2s-f6f026ec60"
+
+
+async def test_a_task_a_stale_cache_failed_leaves_a_history_that_replays_whole_and_needs_no_recovery():
+    history = _history(SELF_HEALED)
+    found = await diagnose(history, [StyleTrialWorkflow], _converter(SELF_HEALED))
+    assert found.problem is None, found.describe()
+    failed = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+    assert len(failed) == 1 and "TMPRL1100" in failed[0].workflow_task_failed_event_attributes.failure.message
+    assert list(history.events)[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
