@@ -114,7 +114,7 @@ async def test_the_client_hears_of_the_trial_ending_on_whatsapp_in_italian(
             assert r.status_code == 200, r.text
 
             async def refunded() -> bool:
-                return cloud.templates()[-1]["template"]["name"] == "style_trial_refunded"
+                return bool(cloud.templates()[-1]["template"]["name"] == "style_trial_refunded")
 
             await eventually(refunded, "the refund notice", seconds=30)
             told = cloud.templates()[-1]
