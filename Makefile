@@ -34,12 +34,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Two test processes (pytest-xdist), each with its own Temporal servers, taking tests as they finish: the
-# machines here have two cores, and most tests wait on timers and servers rather than compute (one run used
-# one core on average). `make test PYTEST_WORKERS=0` runs the suite in one process.
+# Two test processes (pytest-xdist), each with its own Temporal servers, taking a test module each as they
+# finish, in collection order (the fault campaigns first, see tests/conftest.py): the machines here have two
+# cores, and most tests wait on timers and servers rather than compute (one serial run used one core on
+# average). `make test PYTEST_WORKERS=0` runs the suite in one process.
 PYTEST_WORKERS ?= 2
 test: lint
-	$(BIN)/pytest -n $(PYTEST_WORKERS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The fault campaign: random trials over HTTP against separate processes (dev server, two workers, API)
 # while workers are SIGKILLed and the server and the API restarted; 200 on the simulated gateway, then 60

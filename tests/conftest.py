@@ -119,10 +119,17 @@ LAYERS = ("unit", "workflow", "integration", "e2e")
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Each test is marked with its layer (its folder), and `devserver` when it uses the real dev server,
-    so `pytest -m unit` or `-m "not devserver"` select as expected."""
+    so `pytest -m unit` or `-m "not devserver"` select as expected.
+
+    The two fault campaigns go first, the Stripe one (the longer, 1.5 to 4 minutes) before the other. `make
+    test` runs two processes that take a test module each as they finish (pytest-xdist `--dist loadfile`,
+    in this order): each process starts with one campaign, instead of a campaign starting late and running
+    alone at the end."""
     for item in items:
         layer = next((part for part in item.path.parts if part in LAYERS), None)
         if layer is not None:
             item.add_marker(getattr(pytest.mark, layer))
         if "dev_env" in getattr(item, "fixturenames", ()) and item.get_closest_marker("devserver") is None:
             item.add_marker(pytest.mark.devserver)
+    first = {"test_soak_stripe.py": 0, "test_soak.py": 1}
+    items.sort(key=lambda item: first.get(item.path.name, len(first)))  # stable: the rest keep their order
