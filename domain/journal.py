@@ -59,9 +59,14 @@ class Journal:
             )
         )  # fmt: skip
 
+    @property
+    def reaches_the_client(self) -> bool:
+        """The trial tells the client, and the order names a way to reach them."""
+        return self.tells_the_client and self.contact is not None
+
     def tell_the_client(self, kind: NotificationKind, message: str, facts: dict[str, str]) -> None:
-        """A message only the client receives, when the trial tells the client and the order names a way."""
-        if self.tells_the_client and self.contact is not None:
+        """A message only the client receives, when the trial reaches the client."""
+        if self.reaches_the_client:
             self.notify(kind, ["client"], message, facts=facts)
 
     def sent(self, key: str) -> None:

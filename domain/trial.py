@@ -49,6 +49,7 @@ from domain.pieces import (
 from domain.policy import TrialPolicy
 from domain.status import Attention, TrialStatus
 from domain.steps import (
+    Audience,
     AuthorizationResult,
     AuthorizeRequest,
     CaptureRequest,
@@ -694,11 +695,9 @@ class Trial:
             self.journal.event(now, "refunded", text, reference=r.reference, piece_ids=[piece.piece_id])
             # The client hears of it too (trials since the client-messages patch, as every client message):
             # one notification with more addressees, so the workflow schedules what it always did.
-            tell = self.journal.tells_the_client and self.journal.contact is not None
-            self.journal.notify(
-                NotificationKind.REFUNDED, ["shopper", "client"] if tell else ["shopper"], text,
-                facts={"amount": self._fmt(step.amount), "piece": piece.description},
-            )  # fmt: skip
+            audience: list[Audience] = ["shopper", "client"] if self.journal.reaches_the_client else ["shopper"]
+            facts = {"amount": self._fmt(step.amount), "piece": piece.description}
+            self.journal.notify(NotificationKind.REFUNDED, audience, text, facts=facts)
             self.journal.clear(Attention.REFUND_DECLINED)
             return
         text = f"The gateway declined the refund of {self._fmt(step.amount)} for {piece.piece_id} ({r.decline_code})."
