@@ -41,17 +41,15 @@ def ensure_debian_package(package: str, executable: str) -> str:
     a machine that reaches Debian's mirror; nothing comes from anywhere else. The suite runs in several
     processes, and two of them must not run apt at once (dpkg's lock would refuse the second): they take
     turns on a lock file, and the one that waited finds the package there."""
-    found = shutil.which(executable)
-    if found is None:
-        with open("/tmp/styletrial-tests-apt.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+    with open("/tmp/styletrial-tests-apt.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = shutil.which(executable)
+        if found is None:
+            subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True, timeout=300)
+            subprocess.run(
+                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
+                check=True, capture_output=True, timeout=900,
+            )  # fmt: skip
             found = shutil.which(executable)
-            if found is None:
-                subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True, timeout=300)
-                subprocess.run(
-                    ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
-                    check=True, capture_output=True, timeout=900,
-                )  # fmt: skip
-                found = shutil.which(executable)
     assert found, f"{executable} is missing after installing {package}"
     return found
