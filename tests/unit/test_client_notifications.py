@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from domain import commands as cmd
 from domain.examples import decisions, order, parcels
+from domain.money import format_money
 from domain.order import ClientContact
 from domain.steps import NotificationKind
 from domain.view import view_of
@@ -58,7 +59,7 @@ def test_a_refunded_client_is_told_once_with_the_amount_and_the_piece():
     d.settle()
     (told,) = [n for n in d.notifier.sent.values() if n.kind == NotificationKind.REFUNDED]
     assert told.audience == ["shopper", "client"] and told.contact == CONTACT
-    assert told.facts == {"amount": d.trial._fmt(30_000), "piece": d.trial.pieces["p2"].description}
+    assert told.facts == {"amount": format_money(30_000, d.trial.currency), "piece": d.trial.pieces["p2"].description}
 
 
 def test_an_older_trial_tells_only_the_shopper_of_a_refund():
