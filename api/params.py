@@ -1,4 +1,8 @@
-"""Path, query and header parameters shared by the routes, bounded like every input from outside."""
+"""Path, query and header parameters shared by the routes, bounded like every input from outside.
+
+Every text that reaches a query is held to the alphabet of what it names, not only to a length: a NUL, say,
+is a fine SQLite string but PostgreSQL refuses it (`psycopg.DataError`), so it must never get that far.
+"""
 
 from typing import Annotated
 
@@ -7,11 +11,23 @@ from fastapi import Path as FastApiPath
 
 from domain.bounds import ID_MAX, ORDER_ID_PATTERN
 
+# The alphabets of domain.bounds: letters and digits of any script, and . _ : - (# too in references).
+REFERENCE_PATTERN = r"^[\w.:#-]+$"
+SUBSCRIBER_PATTERN = r"^[a-z][a-z0-9_-]{0,59}$"  # config.WebhookSubscriber.name
+
 # An order id in a path: the same alphabet and length as in a body (see domain.bounds).
 OrderId = Annotated[str, FastApiPath(max_length=ID_MAX, pattern=ORDER_ID_PATTERN)]
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", max_length=100, pattern=r"^[A-Za-z0-9._:-]+$",
-           description="Makes a command safe to retry: the same key for the same command gets the first answer."),
+           description="Makes a command safe to retry: the same key for the same command gets the first answer; "
+                       "the same key with another body is refused (422 `idempotency_key_reused`)."),
 ]  # fmt: skip
-Filter = Annotated[str | None, Query(max_length=ID_MAX)]
+# An id to filter on (a customer's id).
+Filter = Annotated[str | None, Query(max_length=ID_MAX, pattern=REFERENCE_PATTERN)]
+# A trial's id (`style-trial-<order id>`).
+TrialIdFilter = Annotated[str | None, Query(max_length=200, pattern=ORDER_ID_PATTERN)]
+# A webhook subscriber's name, as configured.
+SubscriberFilter = Annotated[str | None, Query(max_length=60, pattern=SUBSCRIBER_PATTERN)]
+# A trial event's id (`evt_...`).
+EventId = Annotated[str, FastApiPath(max_length=260, pattern=REFERENCE_PATTERN)]

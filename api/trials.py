@@ -2,6 +2,7 @@
 must not wait on a worker, nor make a worker that does not hold the trial replay it."""
 
 import base64
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from api.auth import AnyRole, ApiError, Fulfilment
 from api.models import TrialList, errors
 from api.params import Filter, OrderId
 from api.services import ServicesDep
+from domain.bounds import ORDER_ID_PATTERN
 from domain.order import TrialOrder
 from domain.status import TrialStatus
 from domain.view import TrialView
@@ -95,6 +97,9 @@ def _decode_cursor(raw: str | None) -> Cursor | None:
         when = datetime.fromisoformat(opened)
         if when.tzinfo is None:
             raise ValueError("naive")
+        # What reaches the query is what this API hands out: a trial id (no NUL, which PostgreSQL refuses).
+        if len(trial_id) > 200 or not re.fullmatch(ORDER_ID_PATTERN, trial_id):
+            raise ValueError("not a trial id")
         return Cursor(when, trial_id)
     except Exception:
         raise ApiError(422, "invalid_request", "cursor is not one this API handed out.") from None

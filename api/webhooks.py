@@ -6,17 +6,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from fastapi import Path as FastApiPath
 
 from api.auth import AnyRole, ApiError, Support
 from api.models import Replayed, WebhookDeliveries, WebhookDelivery, errors
-from api.params import Filter
+from api.params import EventId, SubscriberFilter, TrialIdFilter
 from api.services import ServicesDep
 from persistence.webhooks import WebhookQueue
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
-
-EventId = Annotated[str, FastApiPath(max_length=260)]
 
 
 @router.get("", response_model=WebhookDeliveries, responses=errors(401, 403, 422, 503))
@@ -24,8 +21,8 @@ async def list_webhook_deliveries(
     _: AnyRole,
     services: ServicesDep,
     status: Literal["pending", "delivered", "dead"] | None = None,
-    subscriber: Filter = None,
-    trial_id: Annotated[str | None, Query(max_length=200)] = None,
+    subscriber: SubscriberFilter = None,
+    trial_id: TrialIdFilter = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> WebhookDeliveries:
     """Deliveries of trial events to the subscribers, the most recently due first; `status=dead` lists
@@ -38,7 +35,8 @@ async def list_webhook_deliveries(
 
 
 @router.post("/{event_id}/replay", response_model=Replayed, responses=errors(401, 403, 404, 422, 503))
-async def replay_webhook(event_id: EventId, _: Support, services: ServicesDep, subscriber: Filter = None) -> Replayed:
+async def replay_webhook(event_id: EventId, _: Support, services: ServicesDep, subscriber: SubscriberFilter = None
+) -> Replayed:
     """Roles: support. Send an event again to every subscriber (or the one named): its deliveries start
     over, and the trial's later events follow it in order. For a dead delivery once the subscriber is fixed,
     or a subscriber that lost what it received; receivers dedupe by `webhook-id`."""

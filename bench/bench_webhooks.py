@@ -20,6 +20,7 @@ from client.webhooks import Subscriber, WebhookDispatcher
 from config import DEFAULT_WEBHOOK_BACKOFF
 from domain import commands as cmd
 from domain.examples import order, parcels
+from domain.trial_events import event_id
 from domain.view import TrialView, view_of
 from persistence.db import make_engine
 from persistence.migrate import upgrade
@@ -75,7 +76,7 @@ async def main(trials: int = 100) -> None:
                 at = time.perf_counter()
                 for e in views[step].events:
                     if e.seq not in before:
-                        recorded[f"evt_{views[step].trial_id}_{e.seq}"] = at
+                        recorded[event_id(views[step].trial_id, e.seq)] = at
                 await asyncio.sleep(0.005)
         while len(arrived) < len(recorded) and time.perf_counter() - began < 120:
             await asyncio.sleep(0.05)

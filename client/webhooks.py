@@ -56,30 +56,52 @@ class WebhookDispatcher:
 
     async def deliver_due(self) -> int:
         """One round: claim what is due for each subscriber (at most one event per trial) and send it, the
-        trials side by side. Returns how many attempts were made."""
+        trials side by side. Returns how many attempts were made. One subscriber's trouble (its queue could
+        not be read) does not keep the others from theirs; it is raised once they have had their turn."""
         attempts = 0
+        trouble: Exception | None = None
         for subscriber in self.subscribers:
-            claimed = await asyncio.to_thread(self.queue.claim, subscriber.name, self.clock(), LEASE)
+            try:
+                claimed = await asyncio.to_thread(self.queue.claim, subscriber.name, self.clock(), LEASE)
+            except Exception as err:
+                trouble = err
+                continue
             await asyncio.gather(*(self._send(subscriber, c) for c in claimed))
             attempts += len(claimed)
+        if trouble is not None and not attempts:
+            raise trouble
         return attempts
 
     async def _send(self, subscriber: Subscriber, delivery: Claimed) -> None:
-        body = delivery.body.encode()
-        signed = headers(subscriber.secrets, delivery.event_id, int(time.time()), body)
+        """One attempt. Whatever goes wrong (the subscriber, the network, or a bug of ours such as a header
+        that cannot be encoded) is recorded on this delivery, which is retried and then dead like any failed
+        attempt: staff see it, and no other trial's delivery waits on it."""
         try:
-            answer = await self.http.post(subscriber.url, content=body, headers=signed, timeout=SEND_TIMEOUT_SECONDS)
-            error = None if answer.is_success else f"HTTP {answer.status_code}"
+            error = await self._post(subscriber, delivery)
         except httpx.HTTPError as err:
             error = type(err).__name__
-        if error is None:
-            await asyncio.to_thread(self.queue.delivered, subscriber.name, delivery.event_id, self.clock())
+        except Exception as err:  # a bug: recorded on the delivery rather than failing the whole round
+            log.exception("webhook %s to %s could not be sent", delivery.event_id, subscriber.name)
+            error = f"not sent: {type(err).__name__}"
+        try:
+            if error is None:
+                await asyncio.to_thread(self.queue.delivered, subscriber.name, delivery.event_id, self.clock())
+                return
+            status = await asyncio.to_thread(
+                self.queue.failed, subscriber.name, delivery.event_id, error, self.clock(), self.backoff
+            )
+        except Exception as err:  # the database is away: the claim runs out and the event is sent again
+            log.warning("webhook %s to %s: outcome not recorded (%s)", delivery.event_id, subscriber.name,
+                        type(err).__name__)  # fmt: skip
             return
-        status = await asyncio.to_thread(
-            self.queue.failed, subscriber.name, delivery.event_id, error, self.clock(), self.backoff
-        )
         # Ids and the error class only: never the body or the subscriber's answer.
         log.warning(
             "webhook %s to %s failed (%s, attempt %d)%s", delivery.event_id, subscriber.name, error,
             delivery.attempts + 1, "; dead, staff can replay it" if status == "dead" else "",
         )  # fmt: skip
+
+    async def _post(self, subscriber: Subscriber, delivery: Claimed) -> str | None:
+        body = delivery.body.encode()
+        signed = headers(subscriber.secrets, delivery.event_id, int(time.time()), body)
+        answer = await self.http.post(subscriber.url, content=body, headers=signed, timeout=SEND_TIMEOUT_SECONDS)
+        return None if answer.is_success else f"HTTP {answer.status_code}"

@@ -51,6 +51,7 @@ ORDER_ID_PATTERN = r"^[\w.:-]+$"
 _ORDER_ID = re.compile(ORDER_ID_PATTERN)
 _REFERENCE = re.compile(r"^[\w.:#-]+$")
 ID_MAX = 64
+DOT_SEGMENTS = {".", ".."}
 
 
 def _id(pattern: re.Pattern[str]) -> Callable[[Any], str | None]:
@@ -59,6 +60,9 @@ def _id(pattern: re.Pattern[str]) -> Callable[[Any], str | None]:
             return f"must be 1 to {ID_MAX} characters"
         if not pattern.match(value):
             return "may hold only letters, digits and . _ : - (no spaces, slashes or control characters)"
+        if value in DOT_SEGMENTS:
+            # `/v1/trials/..` is normalised away by every HTTP client: such a trial could never be reached.
+            return "must not be . or .., which name no path of their own"
         return None
 
     return check

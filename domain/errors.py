@@ -31,6 +31,7 @@ class ErrorCode(StrEnum):
     ALREADY_DISPATCHED = "already_dispatched"
     PIECE_IN_TWO_PARCELS = "piece_in_two_parcels"
     EMPTY_PARCEL = "empty_parcel"
+    NO_PARCELS = "no_parcels"
     DUPLICATE_TRACKING_NUMBER = "duplicate_tracking_number"
     NOT_DISPATCHED = "not_dispatched"
     UNKNOWN_PARCEL = "unknown_parcel"

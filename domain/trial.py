@@ -168,6 +168,17 @@ class Trial:
     # ------------------------------------------------------------------ commands: dispatch
 
     def validate_dispatch(self, c: cmd.Dispatch, now: datetime) -> None:
+        """A new dispatch: the rules below, and at least one parcel. A dispatch with none used to cancel the
+        trial for good (every piece unavailable); a careless empty body must not do that, so it is refused,
+        and a trial with nothing to send is cancelled by `cancel`. Only new commands are held to this: an
+        empty dispatch accepted before replays through `dispatch`, which keeps the rules it was accepted by."""
+        require(
+            bool(c.parcels), ErrorCode.NO_PARCELS,
+            "A dispatch needs at least one parcel; to give up a trial with nothing to send, cancel it.",
+        )  # fmt: skip
+        self._check_dispatch(c)
+
+    def _check_dispatch(self, c: cmd.Dispatch) -> None:
         self._require_open()
         require(self.dispatched_at is None, ErrorCode.ALREADY_DISPATCHED, "This order has already been dispatched.")
         require(
@@ -178,7 +189,7 @@ class Trial:
         check_parcels(c.parcels, self._require_piece)
 
     def dispatch(self, c: cmd.Dispatch, now: datetime) -> None:
-        self.validate_dispatch(c, now)
+        self._check_dispatch(c)
         self.dispatched_at = self.shipped_at = now
         self.journal.clear(Attention.DISPATCH_OVERDUE)
         for parcel in c.parcels:

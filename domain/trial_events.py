@@ -6,6 +6,7 @@ The read model writes them to its outbox in the same transaction as the trial th
 no event without its state and no state without its event; a delivery loop sends them on (webhooks).
 """
 
+import hashlib
 import json
 from datetime import datetime
 from enum import StrEnum
@@ -130,7 +131,13 @@ class TrialEvent(BaseModel):
 
 
 def event_id(trial_id: str, seq: int) -> str:
-    return f"evt_{trial_id}_{seq}"
+    """`evt_<32 hex digits naming the trial>_<seq>`: stable (the same event is the same id, whichever
+    attempt projected it) and ASCII whatever the order id holds. The id travels in the `webhook-id` header,
+    and an order id may be any script's letters (`h-ＡＢＣ`), which no HTTP header can carry. 128 bits of
+    SHA-256: two trials sharing a prefix is not a thing to plan for (about 10^-20 at ten million trials).
+    Events stored before this scheme keep the id they were first sent with (`evt_<trial id>_<seq>`)."""
+    digest = hashlib.sha256(trial_id.encode()).hexdigest()[:32]
+    return f"evt_{digest}_{seq}"
 
 
 def type_of(kind: str) -> EventType:

@@ -170,35 +170,48 @@ class SqlStore:
         self, s: Session, view: TrialView, events: list[EventView], now: datetime, *, replace: bool
     ) -> None:
         """The trial events for the systems around it, and a delivery of each per subscriber. Ids are stable:
-        an event already in the outbox stays as it was first written, except that the whole trial
-        (`replace`, which may replace what a workflow task attempt that never completed projected) corrects
-        an entry that no subscriber has received yet."""
+        an event already in the outbox keeps the id it was first written with (also one from before today's
+        id scheme, see `domain.trial_events.event_id`), except that the whole trial (`replace`, which may
+        replace what a workflow task attempt that never completed projected) corrects an entry that no
+        subscriber has received yet."""
         if not events:
             return
         made = trial_events(view, events)
+        stored: dict[int, str] = {}
+        if replace:
+            found = s.execute(
+                select(OutboxEventRecord.seq, OutboxEventRecord.event_id).where(
+                    OutboxEventRecord.trial_id == view.trial_id
+                )
+            )
+            stored = {seq: evt for seq, evt in found}
         rows = [
             {"event_id": e.id, "trial_id": e.data.trial_id, "seq": e.data.seq, "type": e.type.value,
              "occurred_at": e.occurred_at, "body": e.model_dump_json(), "created_at": now}
             for e in made
+            if e.data.seq not in stored
         ]  # fmt: skip
-        s.execute(self._insert(OutboxEventRecord).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+        if rows:
+            s.execute(self._insert(OutboxEventRecord).on_conflict_do_nothing(index_elements=["event_id"]), rows)
         if replace:
-            self._correct_undelivered(s, view.trial_id, {e.id: e for e in made})
+            self._correct_undelivered(s, view.trial_id, {e.data.seq: e for e in made})
         if self.subscribers:
+            ids = [(stored.get(e.data.seq, e.id), e.data.seq) for e in made]
             deliveries = [
-                {"subscriber": name, "event_id": r["event_id"], "trial_id": r["trial_id"], "seq": r["seq"],
+                {"subscriber": name, "event_id": event_id, "trial_id": view.trial_id, "seq": seq,
                  "status": "pending", "attempts": 0, "next_attempt_at": now}
                 for name in self.subscribers
-                for r in rows
+                for event_id, seq in ids
             ]  # fmt: skip
             s.execute(
                 self._insert(WebhookDeliveryRecord).on_conflict_do_nothing(index_elements=["subscriber", "event_id"]),
                 deliveries,
             )
 
-    def _correct_undelivered(self, s: Session, trial_id: str, events: dict[str, TrialEvent]) -> None:
+    def _correct_undelivered(self, s: Session, trial_id: str, events: dict[int, TrialEvent]) -> None:
         """Rewrite stored events whose audit entry differs from the trial's (a dead attempt's), unless a
-        subscriber already has them. Status and amounts move on with the trial; only the entry counts."""
+        subscriber already has them. Status and amounts move on with the trial; only the entry counts. A
+        stored event keeps its id, in its row and in its body."""
         delivered = set(
             s.scalars(
                 select(WebhookDeliveryRecord.event_id).where(
@@ -206,14 +219,17 @@ class SqlStore:
                 )
             )
         )
-        stored = s.execute(
-            select(OutboxEventRecord.event_id, OutboxEventRecord.body).where(OutboxEventRecord.trial_id == trial_id)
+        bodies = s.execute(
+            select(OutboxEventRecord.event_id, OutboxEventRecord.seq, OutboxEventRecord.body).where(
+                OutboxEventRecord.trial_id == trial_id
+            )
         ).all()
-        for event_id, body in stored:
-            event = events.get(event_id)
+        for event_id, seq, body in bodies:
+            event = events.get(seq)
             if event is None or event_id in delivered:
                 continue
             if _entry(TrialEvent.model_validate_json(body)) != _entry(event):
+                event = event.model_copy(update={"id": event_id})
                 s.execute(
                     update(OutboxEventRecord)
                     .where(OutboxEventRecord.event_id == event_id)

@@ -175,13 +175,13 @@ async def test_pieces_in_no_parcel_are_unavailable_and_never_charged(harness: Ha
     assert harness.stock.reserved[trial.trial_id] == {"p1", "p2"}
 
 
-async def test_a_dispatch_with_no_piece_cancels_the_trial(harness: Harness, gateway: SimulatedGateway):
+async def test_a_dispatch_with_no_parcel_is_refused_and_changes_nothing(harness: Harness, gateway: SimulatedGateway):
+    # It used to cancel the trial for good (every piece unavailable, the hold released).
     trial = await harness.start_accepted(order(2))
-    view = await trial.send(W.dispatch, cmd.Dispatch(parcels=[]))
-    assert view.status == "CANCELLED"
-    result = await trial.result()
-    assert {p.state for p in result.pieces} == {"UNAVAILABLE"}
-    assert result.amounts.charged == 0 and gateway.held(trial.trial_id) == 0
+    assert await trial.refused(W.dispatch, cmd.Dispatch(parcels=[])) == "no_parcels"
+    view = await trial.view()
+    assert view.status == "AWAITING_DISPATCH" and {p.state for p in view.pieces} == {"RESERVED"}
+    assert gateway.held(trial.trial_id) == view.amounts.authorized > 0
 
 
 async def test_the_trial_clock_starts_when_the_last_of_three_parcels_arrives(harness: Harness):
