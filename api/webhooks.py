@@ -35,7 +35,8 @@ async def list_webhook_deliveries(
 
 
 @router.post("/{event_id}/replay", response_model=Replayed, responses=errors(401, 403, 404, 422, 503))
-async def replay_webhook(event_id: EventId, _: Support, services: ServicesDep, subscriber: SubscriberFilter = None
+async def replay_webhook(
+    event_id: EventId, _: Support, services: ServicesDep, subscriber: SubscriberFilter = None
 ) -> Replayed:
     """Roles: support. Send an event again to every subscriber (or the one named): its deliveries start
     over, and the trial's later events follow it in order. For a dead delivery once the subscriber is fixed,

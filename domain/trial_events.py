@@ -133,7 +133,7 @@ class TrialEvent(BaseModel):
 def event_id(trial_id: str, seq: int) -> str:
     """`evt_<32 hex digits naming the trial>_<seq>`: stable (the same event is the same id, whichever
     attempt projected it) and ASCII whatever the order id holds. The id travels in the `webhook-id` header,
-    and an order id may be any script's letters (`h-ＡＢＣ`), which no HTTP header can carry. 128 bits of
+    and an order id may be any script's letters (`注文-1`, `h-٣٤`), which no HTTP header can carry. 128 bits of
     SHA-256: two trials sharing a prefix is not a thing to plan for (about 10^-20 at ten million trials).
     Events stored before this scheme keep the id they were first sent with (`evt_<trial id>_<seq>`)."""
     digest = hashlib.sha256(trial_id.encode()).hexdigest()[:32]

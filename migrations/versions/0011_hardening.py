@@ -2,7 +2,7 @@
 keyed fingerprint), and what each Idempotency-Key was first used for
 
 - Trial events whose id holds a character outside printable ASCII (an order id in another script,
-  `evt_style-trial-h-ＡＢＣ_1`) could never be sent: the id is the `webhook-id` header. They get the id
+  `evt_style-trial-注文-1_1`) could never be sent: the id is the `webhook-id` header. They get the id
   today's code gives every event (`evt_<32 hex digits of SHA-256 of the trial id>_<seq>`, see
   domain.trial_events.event_id), in the row, in the body and in their deliveries, which start over. Nothing
   was ever delivered under the old id, so no subscriber knows it.
@@ -48,10 +48,7 @@ def upgrade() -> None:
 def _rename_unsendable_events() -> None:
     bind = op.get_bind()
     # Ids with a character outside printable ASCII, found by the database (an index-free scan, once).
-    if bind.dialect.name == "postgresql":
-        where = "event_id ~ '[^ -~]'"
-    else:
-        where = "event_id GLOB '*[^ -~]*'"
+    where = "event_id ~ '[^ -~]'" if bind.dialect.name == "postgresql" else "event_id GLOB '*[^ -~]*'"
     bad = bind.execute(sa.text(f"SELECT event_id, trial_id, seq, body FROM outbox_events WHERE {where}")).all()
     for old, trial_id, seq, body in bad:
         # domain.trial_events.event_id as of this revision (written out: a migration must not change later).

@@ -192,9 +192,7 @@ async def test_an_event_a_dead_task_attempt_wrote_is_corrected_until_a_subscribe
     )
     store.project(21000, dead, whole=False, replaces_below=22000)
     evt = event_id(real.trial_id, last.seq)
-    assert [r.type for r in queue.deliveries(trial_id=real.trial_id, limit=100) if r.event_id == evt] == [
-        "trial.other"
-    ]
+    assert [r.type for r in queue.deliveries(trial_id=real.trial_id, limit=100) if r.event_id == evt] == ["trial.other"]
     store.project(21000, real, replaces_below=22000)  # the completing attempt: the whole trial
     d = dispatcher(queue, receiver, http)
     await deliver_all(d, receiver, len(real.events))
@@ -208,7 +206,7 @@ async def test_an_event_a_dead_task_attempt_wrote_is_corrected_until_a_subscribe
 
 
 def test_event_ids_are_ascii_whatever_script_the_order_id_is_in():
-    """The id is the `webhook-id` header: an order id in another script (`h-ＡＢＣ`, `h-٣٤`) must not reach it."""
+    """The id is the `webhook-id` header: an order id in another script (`注文-1`, `h-٣٤`) must not reach it."""
     for trial_id in ("style-trial-h-ＡＢＣ", "style-trial-h-٣٤", "style-trial-注文-1", "style-trial-o-1"):
         evt = event_id(trial_id, 7)
         assert evt.isascii() and evt.startswith("evt_") and evt.endswith("_7")
