@@ -36,6 +36,7 @@ from api.whatsapp import whatsapp_router
 from client.connection import codec as codec
 from client.connection import connect as connect
 from client.connection import data_converter as data_converter
+from client.connection import fingerprints as fingerprints
 from client.failing_tasks import watch_failing_tasks
 from client.replies import Replies
 from client.trials import TrialClient
@@ -100,7 +101,10 @@ def client_messages(settings: Settings, store: SqlStore | None = None) -> Notifi
             settings.smtp_starttls,
         )  # fmt: skip
     remember = store.remember_message if store is not None else None
-    return ClientMessages(RecordingNotifier(), whatsapp(settings), email, remember=remember, team=settings.team_emails)
+    return ClientMessages(
+        RecordingNotifier(), whatsapp(settings), email, remember=remember, team=settings.team_emails,
+        fingerprint=fingerprints(settings).of,
+    )  # fmt: skip
 
 
 def stock(settings: Settings, engine: Engine) -> StockPort:
@@ -264,7 +268,7 @@ def whatsapp_replies(
     if cloud is None or settings.whatsapp_app_secret is None or settings.whatsapp_verify_token is None:
         return None
     return whatsapp_router(
-        Replies(trials, store, cloud), settings.whatsapp_app_secret.get_secret_value(),
+        Replies(trials, store, cloud, fingerprints(settings)), settings.whatsapp_app_secret.get_secret_value(),
         settings.whatsapp_verify_token.get_secret_value(),
     )  # fmt: skip
 

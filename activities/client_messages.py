@@ -21,6 +21,7 @@ from activities.messages import Rendered, render
 from activities.ports import Notifier
 from domain.order import ClientContact
 from domain.steps import Notification
+from security.fingerprint import whatsapp_number
 
 log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 10.0
@@ -118,14 +119,17 @@ class ClientMessages:
     def __init__(
         self, record: Notifier, whatsapp: Channel | None = None, email: Channel | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        remember: Callable[[str, str, str, str], None] | None = None, team: dict[str, str] | None = None,
+        remember: Callable[[str, str, str, str, str | None], None] | None = None, team: dict[str, str] | None = None,
+        fingerprint: Callable[[str], str] | None = None,
     ) -> None:  # fmt: skip
         self._record = record
         self._team = team or {}
         self._clock = clock
-        # Called with (message id, order id, kind, locale) for each WhatsApp message, so that a reply that
-        # quotes it finds its trial (persistence.store.SqlStore.remember_message).
+        # Called with (message id, order id, kind, locale, the number's fingerprint) for each WhatsApp
+        # message, so that a reply that quotes it finds its trial, and counts only from the number it went to
+        # (persistence.store.SqlStore.remember_message, client/replies.py). The number itself is not kept.
         self._remember = remember
+        self._fingerprint = fingerprint
         self._channels: dict[str, Channel | None] = {"whatsapp": whatsapp, "email": email}
 
     async def send(self, notification: Notification) -> bool:
@@ -173,8 +177,9 @@ class ClientMessages:
             log.warning("%s", refused)
             return False
         if self._remember is not None and contact.channel == "whatsapp" and notification.order_id:
+            recipient = self._fingerprint(whatsapp_number(contact.address)) if self._fingerprint else None
             await asyncio.to_thread(
-                self._remember, reference, notification.order_id, notification.kind.value, message.language
+                self._remember, reference, notification.order_id, notification.kind.value, message.language, recipient
             )
         log.info("sent %s to the client by %s (%s)", notification.key, contact.channel, reference)
         return True

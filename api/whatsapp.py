@@ -2,8 +2,8 @@
 against `X-Hub-Signature-256` (HMAC-SHA256 of the raw body with the app secret) before anything is read.
 
 A reply to a reminder becomes decisions (client/replies.py). The webhook answers 200 to every signed call,
-whatever became of its messages: Meta retries what it thinks failed, and a retry changes nothing here.
-Delivery statuses are logged by message id only.
+whatever its messages held (malformed, too many, from a stranger): Meta retries what it thinks failed, and a
+retry would carry the same thing. Delivery statuses and replies are logged by message id only.
 """
 
 import hashlib
@@ -15,10 +15,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import ApiError
-from client.replies import Replies
+from client.replies import Inbound, Replies
 
 log = logging.getLogger("styletrial.api")
-MAX_MESSAGES = 50  # per call; Meta batches far fewer
 
 
 def whatsapp_router(replies: Replies, app_secret: str, verify_token: str) -> APIRouter:
@@ -43,17 +42,24 @@ def whatsapp_router(replies: Replies, app_secret: str, verify_token: str) -> API
             raise ApiError(401, "unauthenticated", "The X-Hub-Signature-256 header does not match the body.")
         try:
             payload = json.loads(body)
-            changes = [c.get("value") or {} for e in payload.get("entry", []) for c in e.get("changes", [])]
-        except (ValueError, AttributeError, TypeError):
-            raise ApiError(422, "invalid_request", "The body is not a WhatsApp webhook payload.") from None
+        except (ValueError, RecursionError):
+            payload = None
+            log.warning("whatsapp webhook: a signed call whose body is not JSON, ignored")
+        inbound = Inbound(payload)
+        for status in inbound.statuses:
+            log.info("whatsapp message %s: %s", status.id, status.status)
         outcomes: list[str] = []
-        for value in changes:
-            for status in (value.get("statuses") or [])[:MAX_MESSAGES]:
-                log.info("whatsapp message %s: %s", status.get("id"), status.get("status"))
-            for message in (value.get("messages") or [])[:MAX_MESSAGES]:
-                outcome = await replies.handle(message)
-                log.info("whatsapp reply %s: %s", message.get("id"), outcome)
-                outcomes.append(outcome)
+        for message in inbound.messages:
+            if message is None:
+                log.warning("whatsapp webhook: a message that is not WhatsApp's shape, ignored")
+                outcomes.append("ignored (malformed)")
+                continue
+            outcome = await replies.handle(message)
+            log.info("whatsapp reply %s: %s", message.id, outcome)
+            outcomes.append(outcome)
+        if inbound.dropped:
+            log.warning("whatsapp webhook: %d messages beyond the %d a call may carry, dropped", inbound.dropped,
+                        len(inbound.messages))  # fmt: skip
         return {"received": outcomes}
 
     return router

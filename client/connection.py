@@ -16,6 +16,7 @@ from temporalio.runtime import Runtime
 
 from config import Settings
 from security.codec import EncryptionCodec, codec_from, dev_keys
+from security.fingerprint import Fingerprints
 
 log = logging.getLogger("styletrial")
 
@@ -31,6 +32,14 @@ def codec(settings: Settings) -> EncryptionCodec:
         return codec_from(settings.codec_keys, settings.codec_key_id)
     keys, active = dev_keys(settings.data_dir)
     return codec_from(keys, active)
+
+
+def fingerprints(settings: Settings) -> Fingerprints:
+    """Keyed fingerprints (security/fingerprint.py) under the same keys as the payload codec."""
+    if settings.codec_keys:
+        return Fingerprints.from_codec_keys(settings.codec_keys, settings.codec_key_id)
+    keys, active = dev_keys(settings.data_dir)
+    return Fingerprints.from_codec_keys(keys, active)
 
 
 async def connect(

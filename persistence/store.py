@@ -348,10 +348,13 @@ class SqlStore:
 
     # ------------------------------------------------------------------ messages to clients
 
-    def remember_message(self, message_id: str, order_id: str, kind: str, locale: str) -> None:
-        """A message sent to a client (see ClientMessageRecord); the same id again changes nothing."""
+    def remember_message(
+        self, message_id: str, order_id: str, kind: str, locale: str, recipient: str | None = None
+    ) -> None:
+        """A message sent to a client (see ClientMessageRecord), with the fingerprint of the number it went
+        to; the same id again changes nothing."""
         row = {"message_id": message_id, "order_id": order_id, "kind": kind, "locale": locale,
-               "sent_at": datetime.now(UTC)}  # fmt: skip
+               "recipient": recipient, "sent_at": datetime.now(UTC)}  # fmt: skip
         with one_writer(self.engine), self._sessions.begin() as s:
             s.execute(
                 self._insert(ClientMessageRecord).values(**row).on_conflict_do_nothing(index_elements=["message_id"])

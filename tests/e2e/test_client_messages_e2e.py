@@ -18,7 +18,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.client_messages import ClientMessages, WhatsAppCloud
 from activities.notifications import RecordingNotifier
-from bootstrap import Adapters, build_api, build_worker
+from bootstrap import Adapters, build_api, build_worker, fingerprints
+from client.replies import MAX_MESSAGES
 from config import Settings
 from domain.examples import order
 from domain.order import ClientContact
@@ -133,9 +134,33 @@ async def test_the_client_hears_of_the_trial_ending_on_whatsapp_in_italian(
 APP_SECRET = "test-app-secret"  # a throwaway for this test, not a real app's
 
 
-def inbound(message_id: str, text: str, quoting: str | None) -> bytes:
+def _wrapped(value: object) -> dict[str, object]:
+    return {"object": "whatsapp_business_account", "entry": [{"id": "waba", "changes": [{"value": value}]}]}
+
+
+_GOOD = {"from": "393339876543", "id": "wamid.m", "type": "text", "text": {"body": "tengo 1"}}
+# The outside probe's signed payloads that were 500s, and a few more of the kind.
+MALFORMED: list[object] = [
+    _wrapped("a string"),
+    _wrapped({"statuses": {"id": "wamid.s"}}),
+    _wrapped({"messages": {"id": "wamid.m"}}),
+    _wrapped({"messages": ["a message as a string"]}),
+    _wrapped({"statuses": [42]}),
+    _wrapped({"messages": [{**_GOOD, "context": "wamid.1"}]}),
+    _wrapped({"messages": [{**_GOOD, "text": "tengo 1"}]}),
+    _wrapped({"messages": [{**_GOOD, "type": "button", "button": ["keep"]}]}),
+    _wrapped({"messages": [{**_GOOD, "id": "w" * 100_000}]}),
+    _wrapped({"messages": [{**_GOOD, "id": "wamid.\x00"}]}),
+    _wrapped({"messages": [{**_GOOD, "id": "wamid.\nnewline"}]}),
+    {"entry": "nothing"},
+    {"entry": [{"changes": [None, 1, {"value": None}]}]},
+    [1, 2, 3],
+]
+
+
+def inbound(message_id: str, text: str, quoting: str | None, sender: str = NUMBER) -> bytes:
     message: dict[str, object] = {
-        "from": NUMBER.removeprefix("+"), "id": message_id, "timestamp": "1764000000", "type": "text",
+        "from": sender.removeprefix("+"), "id": message_id, "timestamp": "1764000000", "type": "text",
         "text": {"body": text},
     }  # fmt: skip
     if quoting:
@@ -164,7 +189,9 @@ async def test_a_client_s_whatsapp_reply_becomes_decisions_in_the_audit_trail(de
         whatsapp_app_secret=APP_SECRET, whatsapp_verify_token="verify-me",
     )  # fmt: skip
     sender = WhatsAppCloud(f"http://127.0.0.1:{port}/v21.0", "1234567890", "wa-token")
-    notifier = ClientMessages(RecordingNotifier(), whatsapp=sender, remember=store.remember_message)
+    notifier = ClientMessages(
+        RecordingNotifier(), whatsapp=sender, remember=store.remember_message, fingerprint=fingerprints(settings).of
+    )
     try:
         async with build_worker(dev_env.client, queue, Adapters(store=store, notifier=notifier)):
             api = httpx.AsyncClient(
@@ -200,6 +227,32 @@ async def test_a_client_s_whatsapp_reply_becomes_decisions_in_the_audit_trail(de
             assert (
                 await api.post("/v1/whatsapp/webhook", content=forged, headers=signed(forged, "other"))
             ).status_code == 401
+            # A signed reply from another number, quoting the client's reminder, decides nothing and gets
+            # no answer: it would otherwise have recorded "keep" for the client's pieces (actor client).
+            answered = len(cloud.received)
+            stranger = inbound("wamid.in-x", "tengo tutti", reminder_id, sender="+447700900123")
+            assert (await api.post("/v1/whatsapp/webhook", content=stranger, headers=signed(stranger))).json() == {
+                "received": ["ignored (not from the order's number)"]
+            }
+            assert len(cloud.received) == answered, "nothing is sent to a stranger"
+            assert all(p["decision"] is None for p in (await view())["pieces"])  # type: ignore[attr-defined]
+            # Signed but malformed payloads are 200 and change nothing (Meta retries a 5xx for a day).
+            for malformed in MALFORMED:
+                raw = json.dumps(malformed).encode()
+                answer = await api.post("/v1/whatsapp/webhook", content=raw, headers=signed(raw))
+                assert answer.status_code == 200, (malformed, answer.text[:200])
+            for raw in (b"not json", b"[" * 100_000):
+                assert (await api.post("/v1/whatsapp/webhook", content=raw, headers=signed(raw))).status_code == 200
+            # One call can cause only so much: 20 changes of 50 messages each are read up to the limit.
+            flood_messages = [
+                {"from": "447700900123", "id": f"wamid.f{i}", "type": "text", "text": {"body": "keep 1"}}
+                for i in range(50)
+            ]
+            flood = json.dumps({"entry": [{"changes": [{"value": {"messages": flood_messages}}] * 20}]}).encode()
+            answer = await api.post("/v1/whatsapp/webhook", content=flood, headers=signed(flood))
+            assert answer.status_code == 200 and len(answer.json()["received"]) == MAX_MESSAGES
+            assert len(cloud.received) <= answered + MAX_MESSAGES
+            assert all(p["decision"] is None for p in (await view())["pieces"])  # type: ignore[attr-defined]
             # An ambiguous reply gets a question and changes nothing.
             unclear = inbound("wamid.in1", "forse il 2", reminder_id)
             assert (await api.post("/v1/whatsapp/webhook", content=unclear, headers=signed(unclear))).json() == {
