@@ -7,7 +7,10 @@ codec server in api/codec_server.py), the body limit, and the handlers that give
 """
 
 import asyncio
+import base64
+import hashlib
 import logging
+import re
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
@@ -70,6 +73,9 @@ def create_app(
         # firewalls. No ReDoc: its page fetches its logo from Redocly's CDN whatever the options.
         docs_url=None,
         redoc_url=None,
+        # No redirect from /v1/trials/ to /v1/trials: Starlette builds it from the Host header, so anyone
+        # could make this API point a client at their own host. The path without the slash is the route.
+        redirect_slashes=False,
     )
     _offline_docs(app)
     policies = policy if isinstance(policy, PolicyTable) else PolicyTable(base=policy)
@@ -77,6 +83,7 @@ def create_app(
     app.state.services = Services(temporal=temporal, trials=trials, store=store, policies=policies)
     app.state.tokens = tokens
     app.state.staff = staff  # people's OpenID Connect tokens (api/auth.py), when configured
+    app.state.charts = reports.ChartsPage()  # the /reports page, rendered off the event loop
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     for router in (health.router, trial_routes.router, commands.router, webhooks.router, reports.router):
         app.include_router(router)
@@ -89,6 +96,7 @@ def create_app(
             CORSMiddleware, allow_origins=list(ui_origins), allow_methods=["POST", "OPTIONS"],
             allow_headers=list(UI_CORS_HEADERS), allow_credentials=True,
         )  # fmt: skip
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(NeverABare500)
     app.add_middleware(RequestContext)  # outermost of ours: X-Request-ID and latency of every answer
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
@@ -112,12 +120,22 @@ def _offline_docs(app: FastAPI) -> None:
     app.mount(DOCS_ASSETS, StaticFiles(directory=str(files("fastapi_offline") / "static")), name="docs-assets")
     openapi = app.openapi_url or "/openapi.json"
 
+    page = get_swagger_ui_html(
+        openapi_url=openapi, title=f"{app.title} API", swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css", swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+    ).body  # fmt: skip
+    # The page's one inline script (Swagger UI's start) is allowed by its hash, and nothing else: scripts
+    # and styles from this origin only, no frames, no forms, nothing from another host.
+    inline = [hashlib.sha256(m).digest() for m in re.findall(rb"<script>(.*?)</script>", page, re.DOTALL)]
+    hashes = " ".join(f"'sha256-{base64.b64encode(h).decode()}'" for h in inline)
+    policy = (
+        f"default-src 'none'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=openapi, title=f"{app.title} API", swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
-            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css", swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
-        )  # fmt: skip
+        return HTMLResponse(page, headers={"Content-Security-Policy": policy})
 
 
 def _complete_schema(app: FastAPI, policy: TrialPolicy) -> None:
@@ -143,6 +161,26 @@ def _complete_schema(app: FastAPI, policy: TrialPolicy) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+class SecurityHeaders:
+    """`X-Content-Type-Options: nosniff` on every answer: a browser must take JSON as JSON and the pages as
+    the HTML they say they are, never guess. (The HTML pages add their own Content-Security-Policy.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-content-type-options", b"nosniff")]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 class NeverABare500:
@@ -198,13 +236,20 @@ async def _domain_error(_: Request, err: DomainError) -> JSONResponse:
     return error_response(http_status(err.code), err.code.value, err.message)
 
 
-async def _http_error(_: Request, err: StarletteHTTPException) -> JSONResponse:
+async def _http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
     # Unknown routes and methods answer in the same shape as everything else.
+    if err.status_code == 400:
+        # FastAPI's answer to a body it could not parse at all: nesting too deep for the parser, bytes that
+        # are not UTF-8, a number too long to read (10^4300). The same code as any other invalid body.
+        return error_response(422, "invalid_request", "The body could not be read as JSON (its encoding, depth "
+                              "or a number too long); send UTF-8 JSON as documented.")  # fmt: skip
     codes = {
         404: ("not_found", "There is no such route."),
         405: ("method_not_allowed", "That method is not allowed here."),
     }
     code, message = codes.get(err.status_code, ("http_error", str(err.detail)))
+    if err.status_code == 404 and request.url.path.endswith("/") and request.url.path != "/":
+        message = "There is no such route; paths here have no trailing slash."
     return error_response(err.status_code, code, message, dict(err.headers or {}) or None)
 
 

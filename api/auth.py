@@ -11,12 +11,14 @@ Two kinds of token:
 import asyncio
 import hmac
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, TypeVar, cast
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, create_model
 
+from domain.bounds import Label
+from domain.errors import DomainError, ErrorCode
 from security.oidc import Person, StaffTokens
 
 _bearer = HTTPBearer(auto_error=False)
@@ -75,13 +77,48 @@ B = TypeVar("B", bound=BaseModel)
 def named(request: Request, body: B) -> B:
     """The body as the person calling says it: a command sent with a person's token is recorded under their
     name. An `actor` left out becomes them; one that names someone else is refused (403 actor_mismatch).
-    Machines' tokens send the actor they mean (a shopper's id, `client`)."""
-    person: Person | None = getattr(request.state, "person", None)
-    if person is None or "actor" not in type(body).model_fields:
+    Machines' tokens send the actor they mean (a shopper's id, `client`); one that leaves out an actor the
+    command needs is refused (422 actor_required)."""
+    if "actor" not in type(body).model_fields:
         return body
+    person: Person | None = getattr(request.state, "person", None)
     given = getattr(body, "actor", None)
+    if person is None:
+        if given is None and _needs_actor(type(body)):
+            raise DomainError(ErrorCode.ACTOR_REQUIRED, "Say who does this: `actor` (a staff or system id, "
+                              "or `client`); a person signed in with their own token may leave it out.")  # fmt: skip
+        return body
     if "actor" in body.model_fields_set and given and given != person.actor:
         raise ApiError(
             403, "actor_mismatch", f"You are signed in as {person.actor!r}; a command cannot name {given!r}."
         )
     return body.model_copy(update={"actor": person.actor})
+
+
+# The commands whose `actor` a caller may leave out of the body (`as_sent`), by the class the routes
+# declare, with the domain's command it stands for.
+_SENT: dict[type[BaseModel], type[BaseModel]] = {}
+
+
+def as_sent(command: type[B]) -> type[B]:
+    """The body a route declares for `command`: the same fields, with `actor` optional, because a person's
+    token names the actor (`named`). The schema keeps the command's name; `to_command` turns what arrived
+    into the domain's command once the actor is known."""
+    sent = create_model(
+        command.__name__, __base__=command, __module__=command.__module__,
+        actor=(Label | None, Field(default=None, description="Who does it: a staff or system id, or `client`. "
+                                   "Left out with a person's token: that person.")),
+    )  # fmt: skip
+    _SENT[sent] = command
+    return sent
+
+
+def to_command(body: B) -> B:
+    """The domain's command for a body declared with `as_sent` (itself for any other)."""
+    command = _SENT.get(type(body))
+    return body if command is None else cast(B, command.model_validate(dict(body)))
+
+
+def _needs_actor(model: type[BaseModel]) -> bool:
+    field = _SENT.get(model, model).model_fields.get("actor")
+    return field is not None and field.is_required()

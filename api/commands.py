@@ -6,12 +6,14 @@ An `Idempotency-Key` names the command: a retry with it (after a timeout, a drop
 the same Temporal update, so it gets the first answer instead of applying twice or a conflict.
 """
 
-from typing import Any
+import asyncio
+import hashlib
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
-from api.auth import Fulfilment, FulfilmentOrSupport, Support, named
+from api.auth import ApiError, Fulfilment, FulfilmentOrSupport, Support, as_sent, named, to_command
 from api.models import FinishRequest, errors
 from api.params import IdempotencyKey, OrderId
 from api.services import Services, ServicesDep
@@ -30,10 +32,39 @@ router = APIRouter(
 )  # fmt: skip
 
 
+if TYPE_CHECKING:  # the type checker sees the domain's commands, FastAPI the bodies as sent (`as_sent`)
+    Decisions = cmd.Decisions
+    Extension = cmd.Extension
+    Waiver = cmd.Waiver
+    NewPaymentMethod = cmd.NewPaymentMethod
+    LostParcel = cmd.LostParcel
+    Refund = cmd.Refund
+    Cancel = cmd.Cancel
+else:
+    Decisions = as_sent(cmd.Decisions)
+    Extension = as_sent(cmd.Extension)
+    Waiver = as_sent(cmd.Waiver)
+    NewPaymentMethod = as_sent(cmd.NewPaymentMethod)
+    LostParcel = as_sent(cmd.LostParcel)
+    Refund = as_sent(cmd.Refund)
+    Cancel = as_sent(cmd.Cancel)
+
+
 async def _send(
     request: Request, services: Services, order_id: str, name: str, update: Any, command: BaseModel, key: str | None
 ) -> Response:
-    command = named(request, command)
+    command = to_command(named(request, command))
+    if key:
+        # The same key with another command is a caller's bug: refused, as Stripe does, rather than answered
+        # with the first command's result while this one is silently dropped.
+        digest = hashlib.sha256(f"{type(command).__name__}:{command.model_dump_json()}".encode()).hexdigest()
+        first = await asyncio.to_thread(services.store.first_use, f"{order_id}:{name}:{key}", digest)
+        if first != digest:
+            raise ApiError(
+                422, "idempotency_key_reused",
+                f"Idempotency-Key {key!r} was first used with another {name} command on this trial; "
+                "use a new key for a new command.",
+            )  # fmt: skip
     # The trial as the read model stored it, as JSON text: not parsed and validated again for every answer.
     raw = await services.trials.send_json(order_id, update, command, f"{name}:{key}" if key else None)
     return Response(raw, media_type="application/json")
@@ -72,7 +103,7 @@ async def record_delivery(
     "with what arrived, or is cancelled with its hold released when nothing did.",
 )
 async def declare_parcel_lost(
-    request: Request, order_id: OrderId, body: cmd.LostParcel, _: FulfilmentOrSupport, services: ServicesDep,
+    request: Request, order_id: OrderId, body: LostParcel, _: FulfilmentOrSupport, services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:  # fmt: skip
     return await _send(request, services, order_id, "lost-parcels", W.declare_parcel_lost, body, idempotency_key)
@@ -95,7 +126,7 @@ async def reship(
     "/decisions", summary="Keep/return decisions for delivered pieces", description="Roles: fulfilment, support."
 )
 async def record_decisions(
-    request: Request, order_id: OrderId, body: cmd.Decisions, _: FulfilmentOrSupport, services: ServicesDep,
+    request: Request, order_id: OrderId, body: Decisions, _: FulfilmentOrSupport, services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:  # fmt: skip
     return await _send(request, services, order_id, "decisions", W.decide, body, idempotency_key)
@@ -140,7 +171,7 @@ async def record_inspection(
 async def extend_trial(
     request: Request,
     order_id: OrderId,
-    body: cmd.Extension,
+    body: Extension,
     _: Support,
     services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
@@ -152,7 +183,7 @@ async def extend_trial(
 async def waive_piece(
     request: Request,
     order_id: OrderId,
-    body: cmd.Waiver,
+    body: Waiver,
     _: Support,
     services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
@@ -162,7 +193,7 @@ async def waive_piece(
 
 @router.post("/payment-method", summary="A new payment method (retries at once)", description="Roles: support.")
 async def change_payment_method(
-    request: Request, order_id: OrderId, body: cmd.NewPaymentMethod, _: Support, services: ServicesDep,
+    request: Request, order_id: OrderId, body: NewPaymentMethod, _: Support, services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:  # fmt: skip
     return await _send(request, services, order_id, "payment-method", W.change_payment_method, body, idempotency_key)
@@ -175,7 +206,7 @@ async def change_payment_method(
     "refund goes to the gateway under its own idempotency key, from the payment that charged the piece.",
 )
 async def refund_piece(
-    request: Request, order_id: OrderId, body: cmd.Refund, _: Support, services: ServicesDep,
+    request: Request, order_id: OrderId, body: Refund, _: Support, services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:  # fmt: skip
     return await _send(request, services, order_id, "refunds", W.refund, body, idempotency_key)
@@ -183,7 +214,7 @@ async def refund_piece(
 
 @router.post("/cancel", summary="Cancel before dispatch", description="Roles: fulfilment, support.")
 async def cancel_trial(
-    request: Request, order_id: OrderId, body: cmd.Cancel, _: FulfilmentOrSupport, services: ServicesDep,
+    request: Request, order_id: OrderId, body: Cancel, _: FulfilmentOrSupport, services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:  # fmt: skip
     return await _send(request, services, order_id, "cancel", W.cancel, body, idempotency_key)

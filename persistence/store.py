@@ -7,7 +7,7 @@ or a worker restart) changes nothing the first attempt already wrote.
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, Insert, Row, String, Text, cast, delete, func, or_, select, update
@@ -20,6 +20,7 @@ from domain.view import EventView, TrialView, merged
 from persistence.db import make_sessions, one_writer
 from persistence.models import (
     ClientMessageRecord,
+    IdempotencyKeyRecord,
     MoneyMovementRecord,
     OutboxEventRecord,
     PieceRecord,
@@ -33,6 +34,10 @@ T = TypeVar("T")
 
 # The attention reason the failing-task watcher sets (see mark_failing_tasks).
 TASK_FAILING = "workflow_task_failing"
+
+# How long an Idempotency-Key is remembered with its body: longer than any trial stays open to commands
+# (a trial, its extensions, returns and the 30-day refund window).
+IDEMPOTENCY_KEY_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -363,6 +368,24 @@ class SqlStore:
     def message(self, message_id: str) -> ClientMessageRecord | None:
         with self._sessions() as s:
             return s.get(ClientMessageRecord, message_id)
+
+    # ------------------------------------------------------------------ idempotency keys
+
+    def first_use(self, key: str, body_sha256: str, now: datetime | None = None) -> str:
+        """The body hash `key` was first used with: `body_sha256` when this is its first use. Concurrent
+        first uses of one key end with one row: the unique key decides. Rows older than
+        `IDEMPOTENCY_KEY_DAYS` go as new ones arrive (an index range, usually empty)."""
+        now = now or datetime.now(UTC)
+        row = {"key": key, "body_sha256": body_sha256, "created_at": now}
+        with one_writer(self.engine), self._sessions.begin() as s:
+            s.execute(self._insert(IdempotencyKeyRecord).values(**row).on_conflict_do_nothing(index_elements=["key"]))
+            first = s.scalar(select(IdempotencyKeyRecord.body_sha256).where(IdempotencyKeyRecord.key == key))
+            s.execute(
+                delete(IdempotencyKeyRecord).where(
+                    IdempotencyKeyRecord.created_at < now - timedelta(days=IDEMPOTENCY_KEY_DAYS)
+                )
+            )
+        return str(first)
 
     # ------------------------------------------------------------------ ledger
 

@@ -1,17 +1,67 @@
 """Hostile and careless input over HTTP: each case gets its 4xx and code, never a 5xx, and a trial that
-already exists is exactly as it was afterwards. Commands retried with an Idempotency-Key apply once."""
+already exists is exactly as it was afterwards. Commands retried with an Idempotency-Key apply once.
 
+The corpus runs on both databases (a NUL is a fine SQLite string and a PostgreSQL error), against a real dev
+server and worker, with the WhatsApp webhook configured. Each case found by an outside probe stays here."""
+
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
-from tests.e2e import test_api
-from tests.e2e.test_api import F, R, S, Stack, body, error, started, wait_for
-
-# The API stack of test_api (a real dev server and worker), shared as fixtures.
-api_store, stack = test_api.api_store, test_api.stack
+from activities.client_messages import WhatsAppCloud
+from bootstrap import Adapters, build_api, build_worker
+from config import Settings
+from persistence.db import make_engine
+from persistence.store import SqlStore
+from tests.databases import database
+from tests.e2e.test_api import TOKENS, F, R, S, Stack, body, error, started, wait_for
 
 pytestmark = pytest.mark.devserver
+APP_SECRET = "hostile-app-secret"  # a throwaway for this test
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def api_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqlStore]:
+    with database(request.param, tmp_path_factory.mktemp("hostile")) as url:
+        engine = make_engine(url)
+        yield SqlStore(engine, subscribers=["oms"])
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    dev_env: WorkflowEnvironment, api_store: SqlStore, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    queue = f"hostile-{uuid.uuid4()}"
+    keys: Path = tmp_path_factory.mktemp("keys")
+    settings = Settings(
+        task_queue=queue, api_tokens=TOKENS, data_dir=keys, whatsapp_app_secret=APP_SECRET,
+        whatsapp_verify_token="verify-me",
+    )  # fmt: skip
+    fast = settings.model_copy(update={"time_scale": 86_400 / 0.4})
+    # Nothing listens there: an answer the webhook would send fails, is logged, and changes nothing.
+    nowhere = WhatsAppCloud("http://127.0.0.1:9/v21.0", "1234567890", "wa-token")
+    async with build_worker(dev_env.client, queue, Adapters(store=api_store)):
+        s = Stack(
+            build_api(settings, dev_env.client, api_store, nowhere), build_api(fast, dev_env.client, api_store),
+            api_store,
+        )  # fmt: skip
+        yield s
+        await s.http.aclose()
+        await s.fast.aclose()
+
+
+def _cursor(raw: str) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
 def _order(**change: Any) -> dict[str, Any]:
@@ -31,6 +81,9 @@ BAD_ORDERS: list[tuple[str, dict[str, Any], int, str]] = [
     ("order id climbing out", _order(order_id="../x"), 422, "invalid_request"),
     ("order id with a NUL", _order(order_id="o\x00"), 422, "invalid_request"),
     ("order id with a space", _order(order_id="o 1"), 422, "invalid_request"),
+    # A trial no client could reach: /v1/trials/.. is normalised away before it is sent.
+    ("order id .", _order(order_id="."), 422, "invalid_request"),
+    ("order id ..", _order(order_id=".."), 422, "invalid_request"),
     ("empty order id", _order(order_id=""), 422, "invalid_request"),
     ("price 2^63", _order(**{"pieces.0.price": 2**63}), 422, "invalid_request"),
     ("price 10^30", _order(**{"pieces.0.price": 10**30}), 422, "invalid_request"),
@@ -103,10 +156,30 @@ async def test_hostile_requests_never_get_a_5xx_and_leave_an_existing_trial_inta
         ("GET", f"/v1/trials?customer_id={'c' * 500}", None, R, 422),
         ("GET", f"/v1/trials?cursor={'c' * 1000}", None, R, 422),
         ("GET", "/v1/trials?cursor=bm90LWEtY3Vyc29y", None, R, 422),
+        # NUL reached PostgreSQL from each of these (psycopg.DataError, a 500); SQLite answered 200/404.
+        ("GET", "/v1/trials?customer_id=%00", None, R, 422),
+        ("GET", "/v1/trials?customer_id=c%00", None, R, 422),
+        ("GET", "/v1/webhooks?subscriber=%00", None, R, 422),
+        ("GET", "/v1/webhooks?trial_id=%00", None, R, 422),
+        ("GET", "/v1/webhooks?trial_id=style-trial-%00", None, R, 422),
+        ("GET", "/v1/trials?cursor=" + _cursor("2026-01-01T00:00:00+00:00|style-trial-\x00"), None, R, 422),
+        ("POST", "/v1/webhooks/a%00b/replay", None, S, 422),
+        ("POST", "/v1/webhooks/evt_x_1/replay?subscriber=%00", None, S, 422),
+        # An empty dispatch once cancelled the trial for good (every piece unavailable, hold released).
+        ("POST", f"{base}/dispatch", {"parcels": []}, F, 422),
+        # A machine's token must say who acts.
+        ("POST", f"{base}/cancel", {"reason": "r"}, S, 422),
+        ("POST", f"{base}/extension", {"days": 2, "reason": "r"}, S, 422),
+        # Bodies the JSON parser gives up on are invalid requests like any other (they were 400 http_error).
+        ("POST", f"{base}/cancel", "[" * 100_000 + "]" * 100_000, S, 422),
+        ("POST", f"{base}/cancel", '{"reason": "r", "actor": "a", "x": 1' + "0" * 4300 + "}", S, 422),
+        ("POST", f"{base}/cancel", b'{"reason": "\xff\xfe", "actor": "a"}', S, 422),
+        # No redirect built from the Host header; the route has no trailing slash.
+        ("GET", "/v1/trials/", None, {**R, "Host": "evil.example"}, 404),
         ("POST", "/v1/trials", huge, F, 413),
     ]
     for method, path, payload, who, status in cases:
-        if isinstance(payload, str):
+        if isinstance(payload, str | bytes):
             r = await stack.http.request(
                 method, path, content=payload, headers={**who, "content-type": "application/json"}
             )
@@ -114,6 +187,10 @@ async def test_hostile_requests_never_get_a_5xx_and_leave_an_existing_trial_inta
             r = await stack.http.request(method, path, json=payload, headers=who)
         assert r.status_code == status, (method, path[:80], r.status_code, r.text[:300])
         assert set(r.json()["error"]) == {"code", "message"}
+        assert "location" not in r.headers, "no redirect"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        if status == 422 and "/v1/trials/" in path and path.endswith("/cancel") and isinstance(payload, str):
+            assert r.json()["error"]["code"] == "invalid_request"
 
     # A body that says it is small and then streams more than the limit is cut off too.
     async def stream() -> Any:
@@ -169,3 +246,66 @@ async def test_ids_in_other_scripts_and_with_hashes_are_accepted(stack: Stack):
     parcel = {"carrier": "Yamato", "tracking_number": "RT#47.6", "piece_ids": ["p03-鞋", "p10-é"]}
     r = await stack.http.post(f"/v1/trials/{oid}/dispatch", json={"parcels": [parcel]}, headers=F)
     assert r.status_code == 200, r.text
+
+
+async def test_the_refusals_found_by_the_outside_probe_say_what_they_are(stack: Stack):
+    oid = await started(stack, n=2)
+    base = f"/v1/trials/{oid}"
+    assert error(await stack.http.post(f"{base}/dispatch", json={"parcels": []}, headers=F), 422) == "no_parcels"
+    assert error(await stack.http.post(f"{base}/cancel", json={"reason": "r"}, headers=S), 422) == "actor_required"
+    view = (await stack.http.get(base, headers=R)).json()
+    assert view["status"] == "AWAITING_DISPATCH" and {p["state"] for p in view["pieces"]} == {"RESERVED"}
+
+
+async def test_an_idempotency_key_reused_for_another_command_is_refused_and_applies_nothing(stack: Stack):
+    """It used to answer with the first command's result and silently drop the second."""
+    oid = await started(stack, n=2)
+    base = f"/v1/trials/{oid}"
+    dispatch = {"parcels": [{"carrier": "DHL", "tracking_number": "T1", "piece_ids": ["p1", "p2"]}]}
+    assert (await stack.http.post(f"{base}/dispatch", json=dispatch, headers=F)).status_code == 200
+    await stack.http.post(f"{base}/delivery", json={"tracking_number": "T1"}, headers=F)
+    key = {"Idempotency-Key": f"ext-{oid}"}
+    first = {"days": 2, "reason": "travelling", "actor": "cr.amelia"}
+    assert (await stack.http.post(f"{base}/extension", json=first, headers={**S, **key})).status_code == 200
+    # The same command again, even with its fields in another order, is the same command.
+    again = dict(reversed(first.items()))
+    assert (await stack.http.post(f"{base}/extension", json=again, headers={**S, **key})).status_code == 200
+    other = {**first, "days": 5}
+    r = await stack.http.post(f"{base}/extension", json=other, headers={**S, **key})
+    assert error(r, 422) == "idempotency_key_reused"
+    assert (await stack.http.get(base, headers=R)).json()["extension_days"] == 2
+    # The same key on another command or another trial is a key of its own.
+    waive = {"piece_id": "p1", "reason": "gift", "actor": "cr.amelia"}
+    assert (await stack.http.post(f"{base}/waivers", json=waive, headers={**S, **key})).status_code == 200
+
+
+async def test_the_html_pages_allow_no_script_from_anywhere_but_their_own(stack: Stack):
+    docs = await stack.http.get("/docs")
+    policy = docs.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src 'self' 'sha256-" in policy and "unsafe-eval" not in policy
+    assert docs.headers["x-content-type-options"] == "nosniff"
+    page = await stack.http.get("/reports", headers=R)
+    assert page.status_code == 200 and "script-src" not in page.headers["content-security-policy"]
+    assert "<script" not in page.text
+
+
+def _signed(payload: object) -> tuple[bytes, dict[str, str]]:
+    raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    signature = "sha256=" + hmac.new(APP_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    return raw, {"X-Hub-Signature-256": signature, "Content-Type": "application/json"}
+
+
+async def test_signed_but_malformed_whatsapp_payloads_are_200_and_change_nothing(stack: Stack):
+    """Meta retries a 5xx for a day; each of these was one (11 cases from the outside probe, and more)."""
+    from tests.e2e.test_client_messages_e2e import MALFORMED
+
+    quoting_nul = {"entry": [{"changes": [{"value": {"messages": [
+        {"from": "393339876543", "id": "wamid.q", "type": "text", "text": {"body": "keep 1"},
+         "context": {"id": "wamid.\x00"}}]}}]}]}  # fmt: skip
+    for payload in [*MALFORMED, quoting_nul, b"\xff\xfe", b"[" * 100_000]:
+        raw, headers = _signed(payload)
+        r = await stack.http.post("/v1/whatsapp/webhook", content=raw, headers=headers)
+        assert r.status_code == 200, (str(payload)[:120], r.status_code, r.text[:200])
+    raw, headers = _signed(MALFORMED[0])
+    forged = {**headers, "X-Hub-Signature-256": "sha256=" + "0" * 64}
+    assert error(await stack.http.post("/v1/whatsapp/webhook", content=raw, headers=forged), 401) == "unauthenticated"

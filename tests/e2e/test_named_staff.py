@@ -90,8 +90,15 @@ async def test_people_are_named_by_their_tokens_and_cannot_act_as_someone_else(
                 r = await api.post(f"{base}/decisions", json={**decide, "actor": "anna.conti"}, headers=anna)
                 assert r.status_code == 200
                 assert [e["actor"] for e in r.json()["events"] if e["kind"] == "decided"] == ["anna.conti"]
-                extension = {"days": 2, "reason": "Client travelling", "actor": "anna.conti"}
-                assert (await api.post(f"{base}/extension", json=extension, headers=anna)).status_code == 200
+                # Leaving the actor out, as the docs say she may: it is her (this was a 422 "Field required").
+                decide2 = {"decisions": [{"piece_id": "p2", "decision": "return"}], "channel": "phone"}
+                r = await api.post(f"{base}/decisions", json=decide2, headers=anna)
+                assert r.status_code == 200, r.text
+                assert [e["actor"] for e in r.json()["events"] if e["kind"] == "decided"] == ["anna.conti"] * 2
+                extension = {"days": 2, "reason": "Client travelling"}
+                r = await api.post(f"{base}/extension", json=extension, headers=anna)
+                assert r.status_code == 200, r.text
+                assert [e["actor"] for e in r.json()["events"] if e["kind"] == "extended"] == ["anna.conti"]
 
                 # Read-only people read, and may not command.
                 r = await api.post(f"{base}/decisions", json={**decide, "actor": "buyer.li"}, headers=reader)
