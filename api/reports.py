@@ -282,15 +282,15 @@ def top_reasons(rows: list[reports.ReasonRow], top: int = TOP) -> tuple[list[str
     return [*ranked[:top], *([others] if others else [])], counts
 
 
-def render_page(engine: Engine, first: date, last: date, start: datetime, end: datetime) -> str:
+def render_page(engine: Engine, first: date, last: date, start: datetime, end: datetime, top: int = TOP) -> str:
     """The whole page, queries included: called on a thread (`ChartsPage`)."""
     keep = reports.keep_rate(engine, "designer", start, end)
     reasons_rows = reports.return_reasons(engine, "designer", start, end)
-    times = sorted(reports.decision_time(engine, "region", start, end), key=lambda r: (-r.decided, r.key))[:TOP]
-    hubs = sorted(reports.attention(engine, start, end), key=lambda r: (-r.open_trials, r.hub))[:TOP]
+    times = sorted(reports.decision_time(engine, "region", start, end), key=lambda r: (-r.decided, r.key))[:top]
+    hubs = sorted(reports.attention(engine, start, end), key=lambda r: (-r.open_trials, r.hub))[:top]
     charts = []
     for currency in sorted({r.currency for r in keep}):
-        rows = top_keep_rates([r for r in keep if r.currency == currency])
+        rows = top_keep_rates([r for r in keep if r.currency == currency], top)
         chart = _chart(
             pygal.Bar, f"Keep rate by designer ({currency})", range=(0, 1), value_formatter=lambda v: f"{v:.0%}"
         )
@@ -301,7 +301,7 @@ def render_page(engine: Engine, first: date, last: date, start: datetime, end: d
         for r in rows:
             revenue.add(r.key, r.revenue_kept)
         charts.append(("revenue", _svg(revenue)))
-    designers, counts = top_reasons(reasons_rows)
+    designers, counts = top_reasons(reasons_rows, top)
     stacked = _chart(pygal.StackedBar, "Return reasons by designer")
     stacked.x_labels = designers
     for reason in sorted({r.reason for r in reasons_rows}):
@@ -324,7 +324,7 @@ def render_page(engine: Engine, first: date, last: date, start: datetime, end: d
 </head><body>
 <h1>Style Trial: trials opened {html.escape(str(first))} to {html.escape(str(last))}</h1>
 <p>From the read model as of {rendered}. Money in each trial's currency, in minor units; no conversion.
-The {TOP} designers and hubs with the most pieces are drawn, the rest as one bar. Every row, as JSON:
+The {top} designers and hubs with the most pieces are drawn, the rest as one bar. Every row, as JSON:
 <code>/v1/reports/keep-rate</code>, <code>/v1/reports/return-reasons</code>,
 <code>/v1/reports/decision-time</code>, <code>/v1/reports/attention</code>.</p>
 {figures}

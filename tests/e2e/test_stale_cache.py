@@ -1,0 +1,134 @@
+"""A worker whose cached trial went stale while another worker ran it (docs/durability.md, "A stale cache
+after a server restart"), reproduced step by step instead of waiting for a fault campaign to hit it:
+
+1. worker A runs the trial and keeps it cached;
+2. A stops answering (SIGSTOP), and the server forgets the trial's sticky worker (`ResetStickyTaskQueue`,
+   what a server restart does);
+3. worker B takes the next task from the shared queue, accepts an update (a decision) and runs the trial on;
+4. B is killed, and A comes back with its cache as it was before B;
+5. the next task waits out B's sticky queue and reaches A with the whole history.
+
+The trial must go on with no workflow task failing, and its history must replay.
+"""
+
+import contextlib
+import dataclasses
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.workflowservice.v1 import ResetStickyTaskQueueRequest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from bootstrap import codec, connect
+from config import Settings
+from soak.processes import TOKENS, Stack
+from tests.waiting import eventually
+from workflows.style_trial import StyleTrialWorkflow
+
+pytestmark = [pytest.mark.devserver, pytest.mark.timeout(240)]
+AS = {role: {"Authorization": f"Bearer {token}"} for token, role in TOKENS.items()}
+
+
+async def _view(http: httpx.AsyncClient, oid: str) -> dict[str, Any]:
+    return dict((await http.get(f"/v1/trials/{oid}", headers=AS["read"])).json())
+
+
+async def _worker_identities(handle: Any) -> list[str]:
+    history = await handle.fetch_history()
+    return [
+        e.workflow_task_started_event_attributes.identity
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
+    ]
+
+
+async def test_a_worker_whose_cached_trial_went_stale_carries_it_on_without_a_failed_task(tmp_path: Path):
+    # A long trial (days of a minute): only the commands move it.
+    stack = Stack(tmp_path, time_scale=1440.0, workers=1)
+    stack.start()
+    a = stack.worker_procs[0]
+    assert a is not None
+    try:
+        client = await connect(Settings(data_dir=tmp_path, temporal_address=stack.address), patience=30)
+        async with httpx.AsyncClient(base_url=stack.api_url, timeout=60) as http:
+            oid = "stale-1"
+            order = {
+                "order_id": oid, "currency": "GBP", "payment_method": "pm_card_visa",
+                "customer": {"id": "cus-1", "tier": "EIP", "region": "UK"},
+                "pieces": [{"piece_id": f"p{i}", "sku": f"SKU-{i}", "description": "Coat", "price": 100_000}
+                           for i in range(1, 4)],
+            }  # fmt: skip
+            assert (await http.post("/v1/trials", json=order, headers=AS["fulfilment"])).status_code == 201
+            await eventually(lambda: _awaiting(http, oid), "the trial to open", 60, every=0.2)
+            base = f"/v1/trials/{oid}"
+            parcel = {"carrier": "DHL", "tracking_number": "T1", "piece_ids": ["p1", "p2", "p3"]}
+            assert (
+                await http.post(f"{base}/dispatch", json={"parcels": [parcel]}, headers=AS["fulfilment"])
+            ).is_success
+            delivered = await http.post(f"{base}/delivery", json={"tracking_number": "T1"}, headers=AS["fulfilment"])
+            assert delivered.is_success, delivered.text
+            handle = client.get_workflow_handle(f"style-trial-{oid}")
+            first = set(await _worker_identities(handle))
+
+            # 2. A stops answering; the server forgets the trial's sticky worker.
+            os.kill(a.pid, signal.SIGSTOP)
+            description = await handle.describe()
+            await client.workflow_service.reset_sticky_task_queue(
+                ResetStickyTaskQueueRequest(
+                    namespace=client.namespace,
+                    execution=WorkflowExecution(workflow_id=handle.id, run_id=description.run_id),
+                )
+            )
+            # 3. B takes the next task from the shared queue and accepts an update there.
+            stack.start_worker(1)
+
+            def decide(piece: str) -> dict[str, Any]:
+                return {"decisions": [{"piece_id": piece, "decision": "keep"}], "actor": "client", "channel": "app"}
+
+            r = await http.post(f"{base}/decisions", json=decide("p1"), headers=AS["fulfilment"])
+            assert r.status_code == 200, r.text
+            assert set(await _worker_identities(handle)) - first, "B ran a task"
+            # 4. B dies; A comes back with its cache from before B.
+            stack.kill_worker(1)
+            os.kill(a.pid, signal.SIGCONT)
+            # 5. The next task waits out B's sticky queue, then reaches A with the whole history.
+            r = await http.post(f"{base}/decisions", json=decide("p2"), headers=AS["fulfilment"])
+            assert r.status_code in (200, 503), r.text
+            await eventually(lambda: _decided(http, oid, 2), "the second decision", 90, every=0.5)
+            r = await http.post(f"{base}/decisions", json=decide("p3"), headers=AS["fulfilment"])
+            assert r.status_code == 200, r.text
+
+        history = await handle.fetch_history()
+        failed = [
+            e.workflow_task_failed_event_attributes.failure.message
+            for e in history.events
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+        ]
+        print("IDENTITIES", await _worker_identities(handle))
+        assert not failed, failed
+        converter = dataclasses.replace(pydantic_data_converter, payload_codec=codec(Settings(data_dir=tmp_path)))
+        replay = await Replayer(workflows=[StyleTrialWorkflow], data_converter=converter).replay_workflow(
+            history, raise_on_replay_failure=False
+        )
+        assert replay.replay_failure is None, replay.replay_failure
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(a.pid, signal.SIGCONT)
+        stack.stop()
+
+
+async def _awaiting(http: httpx.AsyncClient, oid: str) -> bool:
+    r = await http.get(f"/v1/trials/{oid}", headers=AS["read"])
+    return r.status_code == 200 and r.json()["status"] == "AWAITING_DISPATCH"
+
+
+async def _decided(http: httpx.AsyncClient, oid: str, count: int) -> bool:
+    view = await _view(http, oid)
+    return sum(p["decision"] is not None for p in view.get("pieces", [])) >= count
