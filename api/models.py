@@ -76,7 +76,9 @@ class WebhookDelivery(BaseModel):
     """One trial event for one subscriber, and where its delivery stands."""
 
     subscriber: str = Field(description="The subscriber's name in settings.", examples=["oms"])
-    event_id: str = Field(description="The event's id, sent as `webhook-id`.", examples=["evt_9c4ba318d4a975aafb2025778db651bd_3"])
+    event_id: str = Field(
+        description="The event's id, sent as `webhook-id`.", examples=["evt_9c4ba318d4a975aafb2025778db651bd_3"]
+    )
     trial_id: str = Field(examples=["style-trial-o-1"])
     seq: int = Field(description="The event's place in its trial's audit trail.", examples=[3])
     type: str = Field(description="The event type (docs/integrations.md).", examples=["trial.dispatched"])

@@ -52,7 +52,10 @@ COMMON: dict[str, tuple[str, Any]] = {
         "Pass back as `cursor` for the next page; null on the last page.",
         "MjAyNi0xMS0yNFQwOTozMDowMCswMDowMHxzdHlsZS10cmlhbC1BLTEwMDE=",
     ),
-    "event_id": ("The trial event's id, sent to subscribers as `webhook-id`.", "evt_9c4ba318d4a975aafb2025778db651bd_3"),
+    "event_id": (
+        "The trial event's id, sent to subscribers as `webhook-id`.",
+        "evt_9c4ba318d4a975aafb2025778db651bd_3",
+    ),
     "designer": (
         "The piece's designer (house, label): what buyers read keep rates and return reasons by.",
         "Loro Piana",
