@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from activities.headers import ascii_header
 from activities.messages import Rendered, render
 from activities.ports import Notifier
 from domain.order import ClientContact
@@ -92,7 +93,7 @@ class SmtpEmail:
     async def send(self, key: str, to: str, message: Rendered) -> str:
         email = EmailMessage()
         email["From"], email["To"], email["Subject"] = self.sender, to, message.subject
-        email["Message-ID"] = f"<{key}@styletrial>"
+        email["Message-ID"] = f"<{ascii_header(key)}@styletrial>"
         email["Content-Language"] = message.language
         email.set_content(message.text)
         await asyncio.to_thread(self._send, email)

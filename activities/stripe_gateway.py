@@ -33,6 +33,7 @@ from typing import Any
 
 import stripe
 
+from activities.headers import ascii_header
 from activities.ports import (
     AnyRequest,
     AnyResult,
@@ -152,7 +153,10 @@ class StripeGateway:
             if req.merchant_initiated:
                 params["off_session"] = True
             with _errors():
-                intent = self._client.v1.payment_intents.create(params=params, options={"idempotency_key": req.key})  # type: ignore[arg-type]
+                intent = self._client.v1.payment_intents.create(
+                    params=params,  # type: ignore[arg-type]
+                    options={"idempotency_key": ascii_header(req.key)},
+                )
             return self._authorization(intent, req)
         except _Declined as d:
             return d.authorization()
@@ -169,7 +173,9 @@ class StripeGateway:
                 with _errors():
                     intents.update(intent.id, params={"metadata": {CAPTURE: req.key}})
                     intent = intents.capture(
-                        intent.id, params={"amount_to_capture": req.amount}, options={"idempotency_key": req.key}
+                        intent.id,
+                        params={"amount_to_capture": req.amount},
+                        options={"idempotency_key": ascii_header(req.key)},
                     )
             except _Declined as d:
                 return d.payment()
@@ -195,7 +201,10 @@ class StripeGateway:
                 "metadata": {KEY: req.key, TRIAL: req.trial_id, "styletrial_settlement": str(req.settlement)},
             }  # fmt: skip
             with _errors():
-                intent = self._client.v1.payment_intents.create(params=params, options={"idempotency_key": req.key})  # type: ignore[arg-type]
+                intent = self._client.v1.payment_intents.create(
+                    params=params,  # type: ignore[arg-type]
+                    options={"idempotency_key": ascii_header(req.key)},
+                )
             return _payment(intent)
         except _Declined as d:
             return d.payment()
@@ -209,7 +218,7 @@ class StripeGateway:
         if intent.status in _CANCELLABLE:
             with _errors():
                 intents.update(intent.id, params={"metadata": {RELEASE: req.key}})
-                intent = intents.cancel(intent.id, options={"idempotency_key": req.key})
+                intent = intents.cancel(intent.id, options={"idempotency_key": ascii_header(req.key)})
         mine = metadata(intent, RELEASE) == req.key
         return ReleaseResult(released=intent.amount - _received(intent) if intent.status == "canceled" and mine else 0)
 
@@ -223,7 +232,10 @@ class StripeGateway:
         }  # fmt: skip
         try:
             with _errors():
-                refund = self._client.v1.refunds.create(params=params, options={"idempotency_key": req.key})  # type: ignore[arg-type]
+                refund = self._client.v1.refunds.create(
+                    params=params,  # type: ignore[arg-type]
+                    options={"idempotency_key": ascii_header(req.key)},
+                )
         except _Declined as d:
             return RefundResult(
                 approved=False, payment_reference=req.payment_reference, decline_code=d.code, decline_message=d.message
@@ -283,12 +295,15 @@ class StripeGateway:
             pass
         with _errors():
             customer = self._client.v1.customers.create(
-                params={"metadata": {TRIAL: req.trial_id}}, options={"idempotency_key": f"{req.key}-customer"}
+                params={"metadata": {TRIAL: req.trial_id}},
+                options={"idempotency_key": ascii_header(f"{req.key}-customer")},
             )
         try:
             with _errors():
                 method = methods.attach(
-                    token, params={"customer": customer.id}, options={"idempotency_key": f"{req.key}-attach"}
+                    token,
+                    params={"customer": customer.id},
+                    options={"idempotency_key": ascii_header(f"{req.key}-attach")},
                 )
         except InvalidPaymentRequest as err:
             raise _Declined("invalid_payment_method", "Stripe does not know this payment method.") from err

@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 from temporalio.exceptions import ApplicationError
 
+from activities.headers import ascii_header
+
 TIMEOUT_SECONDS = 10.0
 RETRYABLE = {408, 425, 429}
 
@@ -37,7 +39,7 @@ class WarehouseStock:
     async def _call(self, what: str, key: str, trial_id: str, piece_ids: list[str]) -> list[str]:
         body = {"key": key, "trial_id": trial_id, "piece_ids": piece_ids}
         answer = await self._http.post(
-            f"{self._base}/v1/{what}", json=body, headers={**self._headers, "Idempotency-Key": key},
+            f"{self._base}/v1/{what}", json=body, headers={**self._headers, "Idempotency-Key": ascii_header(key)},
             timeout=TIMEOUT_SECONDS,
         )  # fmt: skip
         if answer.status_code >= 500 or answer.status_code in RETRYABLE:

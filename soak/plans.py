@@ -111,14 +111,22 @@ class Plan:
 DECLINES_LATER = {"simulated": "pm_card_declinesOffSession", "stripe": "pm_card_chargeCustomerFail"}
 
 
+SCRIPTS = ["注文-", "ＡＢＣ-", "٣٤-", "é-"]
+
+
 def random_plan(rng: random.Random, prefix: str, payments: str = "simulated") -> Plan:
     n = rng.randint(1, 30)
     currency = rng.choice(list(PRICES))
     low, high = PRICES[currency]
     ids = [f"p{i}" for i in range(1, n + 1)]
     card = rng.choices(["pm_card_visa", "pm_card_declinesOffSession", "pm_card_chargeDeclined"], weights=[85, 9, 6])[0]
+    tail = uuid.UUID(int=rng.getrandbits(128)).hex[:10]
+    # A quarter of the orders have ids in other scripts, as real ones may: their events must reach the
+    # webhook subscriber and their money Stripe (each once went nowhere: headers carry only ASCII). Chosen
+    # from the id itself, so the plans of a seed are the ones they were before.
+    script = SCRIPTS[int(tail[1], 16) % len(SCRIPTS)] if int(tail[0], 16) < 4 else ""
     order = {
-        "order_id": f"{prefix}-{uuid.UUID(int=rng.getrandbits(128)).hex[:10]}",
+        "order_id": f"{prefix}-{script}{tail}",
         "customer": {"id": f"cus-{rng.randint(1, 60):03d}", "tier": rng.choice(["EIP", "EIP_PREMIUM"]),
                      "region": rng.choice(["UK", "EU", "US", "JP"]), "personal_shopper_id": f"ps-{rng.randint(1, 9)}"},
         "currency": currency,

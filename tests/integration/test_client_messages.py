@@ -200,6 +200,10 @@ async def test_a_reminder_goes_to_the_client_by_email(smtp, caplog):
     assert mail["Message-ID"] == "<style-trial-o-1-notification-3@styletrial>"
     assert "03.12.2026, 18:30 Uhr" in mail.get_content()
     assert "client@example.de" not in ours(caplog)
+    # An order id in another script: the Message-ID is ASCII (Python's email package refused the key itself).
+    other = reminder(contact).model_copy(update={"key": "style-trial-注文-1-notification-3", "order_id": "注文-1"})
+    assert await email.send(other)
+    assert box.messages[-1]["Message-ID"] == "<style-trial-%E6%B3%A8%E6%96%87-1-notification-3@styletrial>"
 
 
 async def test_staff_and_shopper_messages_and_clients_without_a_channel_are_recorded_only(smtp):

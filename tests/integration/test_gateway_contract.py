@@ -237,3 +237,19 @@ async def test_a_network_failure_raises_a_retryable_error_and_moves_nothing(unre
     ):
         with pytest.raises(TransientGatewayError):
             await call
+
+
+async def test_a_trial_whose_order_id_is_in_another_script_moves_money_like_any_other(adapter: Gateway):
+    """Idempotency keys name the trial, and an order id may be any script's letters: the key travels in an
+    HTTP header to Stripe (`Idempotency-Key`), which only ASCII can cross."""
+    trial = f"style-trial-注文-٣٤-{uuid.uuid4().hex[:6]}"
+    auth = await adapter.authorize(authorize(trial))
+    assert auth.approved, auth
+    captured = await adapter.capture(capture(trial, auth.authorization_id, 200_000))
+    assert captured.approved and adapter.total(trial, "capture") == 200_000
+    again = await adapter.capture(capture(trial, auth.authorization_id, 200_000))
+    assert again.reference == captured.reference and adapter.total(trial, "capture") == 200_000, "once"
+    back = await adapter.refund(refund(trial, captured.reference, 50_000))
+    assert back.approved and adapter.total(trial, "refund") == 50_000
+    found = await adapter.lookup(refund(trial, captured.reference, 50_000))
+    assert found is not None and found.reference == back.reference

@@ -121,6 +121,9 @@ async def test_the_warehouse_adapter_speaks_the_contract(warehouse):
         with pytest.raises(ApplicationError) as refused:
             await stock.release("t3-again", "t3", ["p1"])
         assert refused.value.non_retryable and refused.value.type == "stock_refused"
+        # A trial of an order id in another script: the key in the body as it is, the header in ASCII.
+        assert await stock.reserve("style-trial-注文-1-reserve", "style-trial-注文-1", ["p2"]) == ["p2"]
+        assert w.seen_keys[-1] == "style-trial-%E6%B3%A8%E6%96%87-1-reserve"
 
 
 def test_the_engine_reserves_in_the_database_unless_told_the_warehouse(tmp_path):
