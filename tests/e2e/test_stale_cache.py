@@ -132,3 +132,75 @@ async def _awaiting(http: httpx.AsyncClient, oid: str) -> bool:
 async def _decided(http: httpx.AsyncClient, oid: str, count: int) -> bool:
     view = await _view(http, oid)
     return sum(p["decision"] is not None for p in view.get("pieces", [])) >= count
+
+
+async def test_the_campaign_s_stale_cache_sequence_step_by_step(tmp_path: Path):
+    """The fault campaign's case as its history tells it (tests/histories/failover/style-trial-soak2s-
+    f6f026ec60.json): A decided and took a return; B, after the sticky queue was forgotten, inspected pieces
+    (search attributes upserted), took another return and inspected again over five tasks; B died; the trial's
+    timer fired meanwhile, and that task reached A with the whole history."""
+    day = 4.0  # seconds: the trial ends 28 s after delivery, while B is dead
+    stack = Stack(tmp_path, time_scale=86_400 / day, workers=1)
+    stack.start()
+    a = stack.worker_procs[0]
+    assert a is not None
+    try:
+        client = await connect(Settings(data_dir=tmp_path, temporal_address=stack.address), patience=30)
+        async with httpx.AsyncClient(base_url=stack.api_url, timeout=60) as http:
+            oid = "stale-2"
+            pieces = [f"p{i}" for i in range(1, 5)]
+            order = {
+                "order_id": oid, "currency": "GBP", "payment_method": "pm_card_visa",
+                "customer": {"id": "cus-1", "tier": "EIP", "region": "UK"},
+                "pieces": [{"piece_id": p, "sku": f"SKU-{p}", "description": "Coat", "price": 100_000} for p in pieces],
+            }  # fmt: skip
+            F = AS["fulfilment"]
+            assert (await http.post("/v1/trials", json=order, headers=F)).status_code == 201
+            await eventually(lambda: _awaiting(http, oid), "the trial to open", 60, every=0.2)
+            base = f"/v1/trials/{oid}"
+
+            async def send(path: str, body: dict[str, Any]) -> None:
+                r = await http.post(f"{base}/{path}", json=body, headers=F)
+                assert r.status_code == 200, (path, r.text)
+
+            await send("dispatch", {"parcels": [{"carrier": "DHL", "tracking_number": "T1", "piece_ids": pieces}]})
+            await send("delivery", {"tracking_number": "T1"})
+            await send("decisions", {"decisions": [{"piece_id": p, "decision": "return"} for p in pieces],
+                                     "actor": "client", "channel": "app"})  # fmt: skip
+            await send("returns", {"piece_ids": ["p1", "p2"], "carrier": "DHL", "tracking_number": "R1"})
+            handle = client.get_workflow_handle(f"style-trial-{oid}")
+            os.kill(a.pid, signal.SIGSTOP)
+            description = await handle.describe()
+            await client.workflow_service.reset_sticky_task_queue(
+                ResetStickyTaskQueueRequest(
+                    namespace=client.namespace,
+                    execution=WorkflowExecution(workflow_id=handle.id, run_id=description.run_id),
+                )
+            )
+            stack.start_worker(1)
+            await send("inspections", {"piece_id": "p1", "condition": "ok"})
+            await send("inspections", {"piece_id": "p2", "condition": "ok"})
+            await send("returns", {"piece_ids": ["p3", "p4"], "carrier": "DHL", "tracking_number": "R2"})
+            await send("inspections", {"piece_id": "p3", "condition": "ok"})
+            stack.kill_worker(1)
+            os.kill(a.pid, signal.SIGCONT)
+            # The trial's end (a timer) falls while B is dead; its task reaches A once B's sticky queue times out.
+            await eventually(lambda: _status_not(http, oid, "ON_TRIAL"), "the trial's end to be handled", 120, 0.5)
+            await send("inspections", {"piece_id": "p4", "condition": "ok"})
+
+        history = await handle.fetch_history()
+        failed = [
+            e.workflow_task_failed_event_attributes.failure.message
+            for e in history.events
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+        ]
+        print("IDENTITIES", await _worker_identities(handle))
+        assert not failed, failed
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(a.pid, signal.SIGCONT)
+        stack.stop()
+
+
+async def _status_not(http: httpx.AsyncClient, oid: str, status: str) -> bool:
+    return (await _view(http, oid)).get("status") not in (status, None)
