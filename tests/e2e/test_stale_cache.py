@@ -11,6 +11,7 @@ after a server restart"), reproduced step by step instead of waiting for a fault
 The trial must go on with no workflow task failing, and its history must replay.
 """
 
+import asyncio
 import contextlib
 import dataclasses
 import os
@@ -184,8 +185,11 @@ async def test_the_campaign_s_stale_cache_sequence_step_by_step(tmp_path: Path):
             await send("inspections", {"piece_id": "p3", "condition": "ok"})
             stack.kill_worker(1)
             os.kill(a.pid, signal.SIGCONT)
+            # Staff keep the trial open in the UI, which queries it: with B dead, the queries reach A.
+            staff = asyncio.create_task(_keep_querying(handle))
             # The trial's end (a timer) falls while B is dead; its task reaches A once B's sticky queue times out.
             await eventually(lambda: _status_not(http, oid, "ON_TRIAL"), "the trial's end to be handled", 120, 0.5)
+            staff.cancel()
             await send("inspections", {"piece_id": "p4", "condition": "ok"})
 
         history = await handle.fetch_history()
@@ -200,6 +204,13 @@ async def test_the_campaign_s_stale_cache_sequence_step_by_step(tmp_path: Path):
         with contextlib.suppress(ProcessLookupError):
             os.kill(a.pid, signal.SIGCONT)
         stack.stop()
+
+
+async def _keep_querying(handle: Any) -> None:
+    while True:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(handle.query("__temporal_workflow_metadata"), 15)
+        await asyncio.sleep(0.3)
 
 
 async def _status_not(http: httpx.AsyncClient, oid: str, status: str) -> bool:
