@@ -11,15 +11,14 @@ What is safe to retry, and how (docs/integrations.md, "The HTTP client"):
   call sends the same key, so the API answers with the first outcome and the command applies once, even
   when the first answer was lost on the way back.
 - Starting a trial is idempotent by order: the same order again answers 200 with the existing trial.
-- Retried: connection failures, timeouts, 502, 503 and 504 (after `Retry-After` when the API gives one,
-  otherwise after an exponential backoff). Never a 4xx: the request itself is wrong, and sending it again
+- Retried (with `stamina`): connection failures, timeouts, 502, 503 and 504 (after `Retry-After` when the
+  API gives one, otherwise after an exponential backoff with jitter). Never a 4xx: the request itself is wrong, and sending it again
   changes nothing.
 - An error answer raises `ApiError` with the API's code and sentence, and the request id to quote.
 
-It needs only httpx and pydantic: no Temporal, no database, no FastAPI.
+It needs only httpx, stamina and pydantic: no Temporal, no database, no FastAPI.
 """
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
@@ -27,6 +26,7 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import httpx
+import stamina
 from pydantic import BaseModel
 
 from api.models import FinishRequest, TrialList, TrialSummary
@@ -180,29 +180,37 @@ class StyleTrialApi:
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:  # fmt: skip
         request_id = uuid.uuid4().hex  # the same for every attempt: the API's logs show them together
-        for attempt in range(1, self._attempts + 1):
-            last = attempt == self._attempts
-            try:
-                response = await self._http.request(
-                    method, url, json=json, params=params, headers={**(headers or {}), "X-Request-ID": request_id}
-                )
-            except httpx.TransportError:
-                if last:
-                    raise
-                await asyncio.sleep(self._wait(attempt, None))
-                continue
-            if response.status_code in RETRIED_STATUSES and not last:
-                await asyncio.sleep(self._wait(attempt, response.headers.get("Retry-After")))
-                continue
-            if response.is_success:
-                return response
-            raise _error(response)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        sent = {**(headers or {}), "X-Request-ID": request_id}
+        retrying = stamina.retry_context(
+            on=self._retry, attempts=self._attempts, timeout=None, wait_initial=self._backoff,
+            wait_max=self._max_backoff, wait_jitter=self._backoff,
+        )  # fmt: skip
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    response = await self._http.request(method, url, json=json, params=params, headers=sent)
+                    if response.status_code in RETRIED_STATUSES:
+                        raise _Retry(response)
+        except _Retry as spent:  # the last attempt was a 502/503/504 too: its answer is the error
+            raise _error(spent.response) from None
+        if response.is_success:
+            return response
+        raise _error(response)
 
-    def _wait(self, attempt: int, retry_after: str | None) -> float:
-        if retry_after is not None and retry_after.isdigit():
-            return min(float(retry_after), self._max_backoff)
-        return min(self._backoff * 2.0 ** (attempt - 1), self._max_backoff)
+    def _retry(self, err: Exception) -> bool | float:
+        """What stamina retries: a dropped connection or a timeout, and a 502/503/504 (after its
+        `Retry-After`, within `max_backoff`, when the API gives one). Never a 4xx."""
+        if isinstance(err, _Retry):
+            after = err.response.headers.get("Retry-After", "")
+            return min(float(after), self._max_backoff) if after.isdigit() else True
+        return isinstance(err, httpx.TransportError)
+
+
+class _Retry(Exception):
+    """An answer worth asking again for (502, 503, 504)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
 
 
 def _body(model: BaseModel) -> Any:

@@ -1,5 +1,6 @@
 """Webhook signatures as the Standard Webhooks specification defines them (standardwebhooks.com): HMAC-SHA256
-over `<webhook-id>.<webhook-timestamp>.<body>` with the subscriber's secret, base64, prefixed `v1,`.
+over `<webhook-id>.<webhook-timestamp>.<body>` with the subscriber's secret, base64, prefixed `v1,`, signed
+with the specification's reference package (`standardwebhooks`, PyPI).
 
 A secret is `whsec_` and the base64 of at least 24 random bytes (`new_secret()` makes one). During a
 rotation a subscriber has two secrets and each message carries both signatures, space-separated, so the
@@ -7,9 +8,10 @@ receiver may switch to the new secret at any moment and drop the old one afterwa
 """
 
 import base64
-import hashlib
-import hmac
 import secrets
+from datetime import UTC, datetime
+
+from standardwebhooks import Webhook
 
 PREFIX = "whsec_"
 MIN_KEY_BYTES = 24
@@ -33,11 +35,10 @@ def key_of(secret: str) -> bytes:
 
 
 def signature(secrets_: list[str], message_id: str, timestamp: int, body: bytes) -> str:
-    """The `webhook-signature` header: one `v1,<base64>` per secret."""
-    content = f"{message_id}.{timestamp}.".encode() + body
-    return " ".join(
-        "v1," + base64.b64encode(hmac.new(key_of(s), content, hashlib.sha256).digest()).decode() for s in secrets_
-    )
+    """The `webhook-signature` header: one `v1,<base64>` per secret, each made by the specification's own
+    library (`standardwebhooks`), so what we sign is what every receiver's library checks."""
+    at = datetime.fromtimestamp(timestamp, UTC)
+    return " ".join(Webhook(key_of(s)).sign(message_id, at, body.decode()) for s in secrets_)
 
 
 def headers(secrets_: list[str], message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
