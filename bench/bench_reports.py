@@ -6,7 +6,7 @@ A fresh database on the local server (dropped afterwards) is migrated to head an
 closed trials (default 1,000,000) opened over two years, 3 pieces each: tiers, 12 regions, 400 shoppers,
 60 designers, 5,000 SKUs, three currencies, decisions with reasons, delivery and decision times, 2% of the
 kept pieces refunded. Then each
-report runs `runs` times (default 20) over the last 30 days (the page's default) and over a whole year,
+report, and the charts page whole (queries and drawing), runs `runs` times (default 20) over the last 30 days (the page's default) and over a whole year,
 and the p50 and p95 are reported, ending with `report_<name>_30d_p95_ms=` lines.
 """
 
@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from api.reports import render_page
 from persistence import reports
 from persistence.migrate import upgrade
 from tests.databases import POSTGRES_ADMIN_URL
@@ -119,6 +120,8 @@ def main(n: int = 1_000_000, runs: int = 20) -> None:
             "return_reasons_designer": lambda a, b: reports.return_reasons(engine, "designer", a, b),
             "decision_time_region": lambda a, b: reports.decision_time(engine, "region", a, b),
             "attention": lambda a, b: reports.attention(engine, a, b),
+            # The charts page (/reports) whole: its four queries and the drawing, as its thread runs it.
+            "charts_page": lambda a, b: [render_page(engine, a.date(), b.date(), a, b)],
         }
         figures = {}
         for case, run in cases.items():
