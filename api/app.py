@@ -96,7 +96,6 @@ def create_app(
             CORSMiddleware, allow_origins=list(ui_origins), allow_methods=["POST", "OPTIONS"],
             allow_headers=list(UI_CORS_HEADERS), allow_credentials=True,
         )  # fmt: skip
-    app.add_middleware(SecurityHeaders)
     app.add_middleware(NeverABare500)
     app.add_middleware(RequestContext)  # outermost of ours: X-Request-ID and latency of every answer
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
@@ -161,26 +160,6 @@ def _complete_schema(app: FastAPI, policy: TrialPolicy) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-class SecurityHeaders:
-    """`X-Content-Type-Options: nosniff` on every answer: a browser must take JSON as JSON and the pages as
-    the HTML they say they are, never guess. (The HTML pages add their own Content-Security-Policy.)"""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"x-content-type-options", b"nosniff")]
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
 
 
 class NeverABare500:

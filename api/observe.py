@@ -12,11 +12,14 @@ from observability.logs import accepted_request_id, request_id
 from observability.metrics import API_REQUEST_SECONDS
 
 REQUEST_ID_HEADER = b"x-request-id"
+# On every answer: a browser must take JSON as JSON and the pages as the HTML they say they are, never guess.
+# (The HTML pages add their own Content-Security-Policy.)
+NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
 class RequestContext:
     """Accepts the caller's X-Request-ID (a plausible id) or makes one, puts it on every log line logged
-    while the request is served, echoes it in the response, and times the request."""
+    while the request is served, echoes it in the response with `nosniff`, and times the request."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -36,7 +39,7 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != REQUEST_ID_HEADER]
-                message["headers"] = [*headers, (REQUEST_ID_HEADER, rid.encode("latin-1"))]
+                message["headers"] = [*headers, (REQUEST_ID_HEADER, rid.encode("latin-1")), NOSNIFF]
             await send(message)
 
         try:

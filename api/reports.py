@@ -104,70 +104,58 @@ def _range(since: date | None, until: date | None) -> tuple[date, date, datetime
 RESPONSES = errors(401, 422, 503)
 
 
-async def _off_the_loop(request: Request, run: Callable[[], BaseModel]) -> Response:
-    """A report's query, its rows' models and their JSON on a thread, a few at once (`ChartsPage.queries`):
-    a year by SKU is 15,000 rows, and a read token must not be able to stall the event loop with them."""
+async def _report(
+    request: Request, report: type[Report], item: type[BaseModel], since: date | None, until: date | None,
+    by: str | None, rows: Callable[[datetime, datetime], list[Any]],
+) -> Response:  # fmt: skip
+    """A report over the range: its query, its rows' models and their JSON on a thread, a few at once
+    (`ChartsPage.queries`). A year by SKU is 15,000 rows, and a read token must not be able to stall the
+    event loop with them."""
+    first, last, start, end = _range(since, until)
+
+    def run() -> str:
+        items = [item(**vars(r)) for r in rows(start, end)]
+        return report(since=first, until=last, by=by, items=items).model_dump_json()
+
     charts: ChartsPage = request.app.state.charts
     async with charts.queries:
-        body = await asyncio.to_thread(lambda: run().model_dump_json())
-    return Response(body, media_type="application/json")
+        return Response(await asyncio.to_thread(run), media_type="application/json")
 
 
 @router.get("/v1/reports/keep-rate", response_model=KeepRateReport, responses=RESPONSES)
 async def keep_rate_report(
-    _: AnyRole,
-    request: Request,
-    services: ServicesDep,
-    by: KeepRateBy = "designer",
-    since: Since = None,
+    _: AnyRole, request: Request, services: ServicesDep, by: KeepRateBy = "designer", since: Since = None,
     until: Until = None,
-) -> Response:
+) -> Response:  # fmt: skip
     """Of the pieces decided, the share kept and the price of those kept, per group and currency."""
-    first, last, start, end = _range(since, until)
-
-    def run() -> KeepRateReport:
-        rows = reports.keep_rate(services.store.engine, by, start, end)
-        return KeepRateReport(since=first, until=last, by=by, items=[KeepRateItem(**vars(r)) for r in rows])
-
-    return await _off_the_loop(request, run)
+    engine = services.store.engine
+    return await _report(
+        request, KeepRateReport, KeepRateItem, since, until, by, partial(reports.keep_rate, engine, by)
+    )
 
 
 @router.get("/v1/reports/return-reasons", response_model=ReasonsReport, responses=RESPONSES)
 async def return_reasons_report(
-    _: AnyRole,
-    request: Request,
-    services: ServicesDep,
-    by: ReasonsBy = "designer",
-    since: Since = None,
+    _: AnyRole, request: Request, services: ServicesDep, by: ReasonsBy = "designer", since: Since = None,
     until: Until = None,
-) -> Response:
+) -> Response:  # fmt: skip
     """Why returned pieces went back, per SKU or designer."""
-    first, last, start, end = _range(since, until)
-
-    def run() -> ReasonsReport:
-        rows = reports.return_reasons(services.store.engine, by, start, end)
-        return ReasonsReport(since=first, until=last, by=by, items=[ReasonItem(**vars(r)) for r in rows])
-
-    return await _off_the_loop(request, run)
+    engine = services.store.engine
+    return await _report(
+        request, ReasonsReport, ReasonItem, since, until, by, partial(reports.return_reasons, engine, by)
+    )
 
 
 @router.get("/v1/reports/decision-time", response_model=DecisionTimeReport, responses=RESPONSES)
 async def decision_time_report(
-    _: AnyRole,
-    request: Request,
-    services: ServicesDep,
-    by: KeepRateBy = "region",
-    since: Since = None,
+    _: AnyRole, request: Request, services: ServicesDep, by: KeepRateBy = "region", since: Since = None,
     until: Until = None,
-) -> Response:
+) -> Response:  # fmt: skip
     """The average time from a piece's delivery to its decision, per group."""
-    first, last, start, end = _range(since, until)
-
-    def run() -> DecisionTimeReport:
-        rows = reports.decision_time(services.store.engine, by, start, end)
-        return DecisionTimeReport(since=first, until=last, by=by, items=[DecisionTimeItem(**vars(r)) for r in rows])
-
-    return await _off_the_loop(request, run)
+    engine = services.store.engine
+    return await _report(
+        request, DecisionTimeReport, DecisionTimeItem, since, until, by, partial(reports.decision_time, engine, by)
+    )
 
 
 @router.get("/v1/reports/attention", response_model=AttentionReport, responses=RESPONSES)
@@ -175,13 +163,10 @@ async def attention_report(
     _: AnyRole, request: Request, services: ServicesDep, since: Since = None, until: Until = None
 ) -> Response:
     """Trials needing staff, and open trials, per hub."""
-    first, last, start, end = _range(since, until)
-
-    def run() -> AttentionReport:
-        rows = reports.attention(services.store.engine, start, end)
-        return AttentionReport(since=first, until=last, by="hub", items=[AttentionItem(**vars(r)) for r in rows])
-
-    return await _off_the_loop(request, run)
+    engine = services.store.engine
+    return await _report(
+        request, AttentionReport, AttentionItem, since, until, "hub", partial(reports.attention, engine)
+    )
 
 
 # ---------------------------------------------------------------------------------------------- the page

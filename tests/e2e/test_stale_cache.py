@@ -80,13 +80,7 @@ async def test_a_worker_whose_cached_trial_went_stale_carries_it_on_without_a_fa
 
             # 2. A stops answering; the server forgets the trial's sticky worker.
             os.kill(a.pid, signal.SIGSTOP)
-            description = await handle.describe()
-            await client.workflow_service.reset_sticky_task_queue(
-                ResetStickyTaskQueueRequest(
-                    namespace=client.namespace,
-                    execution=WorkflowExecution(workflow_id=handle.id, run_id=description.run_id),
-                )
-            )
+            await _forget_sticky_worker(client, handle)
             # 3. B takes the next task from the shared queue and accepts an update there.
             stack.start_worker(1)
 
@@ -107,12 +101,7 @@ async def test_a_worker_whose_cached_trial_went_stale_carries_it_on_without_a_fa
             assert r.status_code == 200, r.text
 
         history = await handle.fetch_history()
-        failed = [
-            e.workflow_task_failed_event_attributes.failure.message
-            for e in history.events
-            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
-        ]
-        print("IDENTITIES", await _worker_identities(handle))
+        failed = _failed_tasks(history)
         assert not failed, failed
         converter = dataclasses.replace(pydantic_data_converter, payload_codec=codec(Settings(data_dir=tmp_path)))
         replay = await Replayer(workflows=[StyleTrialWorkflow], data_converter=converter).replay_workflow(
@@ -123,6 +112,24 @@ async def test_a_worker_whose_cached_trial_went_stale_carries_it_on_without_a_fa
         with contextlib.suppress(ProcessLookupError):
             os.kill(a.pid, signal.SIGCONT)
         stack.stop()
+
+
+async def _forget_sticky_worker(client: Any, handle: Any) -> None:
+    """What a server restart does to a trial's sticky worker: its next task goes to the shared queue."""
+    description = await handle.describe()
+    await client.workflow_service.reset_sticky_task_queue(
+        ResetStickyTaskQueueRequest(
+            namespace=client.namespace, execution=WorkflowExecution(workflow_id=handle.id, run_id=description.run_id)
+        )
+    )
+
+
+def _failed_tasks(history: Any) -> list[str]:
+    return [
+        e.workflow_task_failed_event_attributes.failure.message
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+    ]
 
 
 async def _awaiting(http: httpx.AsyncClient, oid: str) -> bool:
@@ -171,13 +178,7 @@ async def test_the_campaign_s_stale_cache_sequence_step_by_step(tmp_path: Path):
             await send("returns", {"piece_ids": ["p1", "p2"], "carrier": "DHL", "tracking_number": "R1"})
             handle = client.get_workflow_handle(f"style-trial-{oid}")
             os.kill(a.pid, signal.SIGSTOP)
-            description = await handle.describe()
-            await client.workflow_service.reset_sticky_task_queue(
-                ResetStickyTaskQueueRequest(
-                    namespace=client.namespace,
-                    execution=WorkflowExecution(workflow_id=handle.id, run_id=description.run_id),
-                )
-            )
+            await _forget_sticky_worker(client, handle)
             stack.start_worker(1)
             await send("inspections", {"piece_id": "p1", "condition": "ok"})
             await send("inspections", {"piece_id": "p2", "condition": "ok"})
@@ -193,12 +194,7 @@ async def test_the_campaign_s_stale_cache_sequence_step_by_step(tmp_path: Path):
             await send("inspections", {"piece_id": "p4", "condition": "ok"})
 
         history = await handle.fetch_history()
-        failed = [
-            e.workflow_task_failed_event_attributes.failure.message
-            for e in history.events
-            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
-        ]
-        print("IDENTITIES", await _worker_identities(handle))
+        failed = _failed_tasks(history)
         assert not failed, failed
     finally:
         with contextlib.suppress(ProcessLookupError):
