@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--since", type=date.fromisoformat, help="first day trials opened on (default: 30 days ago)")
     report.add_argument("--until", type=date.fromisoformat, help="last day, included (default: today)")
     report.add_argument("--csv", action="store_true", help="CSV instead of a table")
+    sub.add_parser(
+        "patches", help="per workflow.patched id, the open trials still on its old path (0: it can be retired)"
+    )
     check = sub.add_parser(
         "healthcheck", help="exit 0 if URL answers 200 within 4 s (default: this host's API /readyz); for containers"
     )
@@ -92,6 +95,8 @@ def main(argv: list[str] | None = None) -> None:
             from cli.demo import run_demo
 
             _client_only(lambda: asyncio.run(run_demo(settings, args.day_seconds)))
+        elif args.command == "patches":
+            _client_only(lambda: asyncio.run(_patches(settings)))
         elif args.trial_command == "show":
             _client_only(lambda: asyncio.run(_show(settings, args.order_id, args.json)))
         elif args.trial_command == "recover":
@@ -325,6 +330,19 @@ async def _show(settings: Settings, order_id: str, as_json: bool = False) -> Non
     print(
         f"  authorized {format_money(a.authorized, view.currency)}, charged {format_money(a.charged, view.currency)}, released {format_money(a.released, view.currency)}"
     )
+
+
+async def _patches(settings: Settings) -> None:
+    from client.connection import connect
+    from client.patches import patch_use
+
+    uses = await patch_use(await connect(settings, patience=5))
+    print(f"{'patch':<30} {'open trials on its old path':>28}  oldest started")
+    for use in uses:
+        oldest = f"{use.old_path[0][0]:%Y-%m-%d %H:%M} UTC ({use.old_path[0][1]})" if use.old_path else "-"
+        print(f"{use.patch:<30} {len(use.old_path):>28}  {oldest}")
+    retirable = [u.patch for u in uses if u.retirable]
+    print(f"Can be deprecated now (docs/architecture.md, 'Retiring a patch'): {', '.join(retirable) or 'none'}.")
 
 
 async def _recover(settings: Settings, order_id: str, really: bool) -> None:
