@@ -15,7 +15,7 @@ from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
 
 from config import Settings
-from security.codec import EncryptionCodec, codec_from, dev_keys
+from security.codec import EncryptionCodec, decoded_keys, dev_keys
 from security.fingerprint import Fingerprints
 
 log = logging.getLogger("styletrial")
@@ -26,20 +26,21 @@ def data_converter(settings: Settings) -> DataConverter:
     return dataclasses.replace(pydantic_data_converter, payload_codec=codec(settings))
 
 
-def codec(settings: Settings) -> EncryptionCodec:
-    """The payload codec: the configured keys, or in development a key kept in the data folder."""
+def _keys(settings: Settings) -> tuple[dict[str, bytes], str]:
+    """The configured keys and the active id, or in development a key kept in the data folder."""
     if settings.codec_keys:
-        return codec_from(settings.codec_keys, settings.codec_key_id)
-    keys, active = dev_keys(settings.data_dir)
-    return codec_from(keys, active)
+        return decoded_keys(settings.codec_keys, settings.codec_key_id)
+    return decoded_keys(*dev_keys(settings.data_dir))
+
+
+def codec(settings: Settings) -> EncryptionCodec:
+    """The payload codec."""
+    return EncryptionCodec(*_keys(settings))
 
 
 def fingerprints(settings: Settings) -> Fingerprints:
     """Keyed fingerprints (security/fingerprint.py) under the same keys as the payload codec."""
-    if settings.codec_keys:
-        return Fingerprints.from_codec_keys(settings.codec_keys, settings.codec_key_id)
-    keys, active = dev_keys(settings.data_dir)
-    return Fingerprints.from_codec_keys(keys, active)
+    return Fingerprints(*_keys(settings))
 
 
 async def connect(

@@ -60,9 +60,14 @@ def new_key() -> str:
     return base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def codec_from(keys: dict[str, str], active: str | None) -> EncryptionCodec:
+def decoded_keys(keys: dict[str, str], active: str | None) -> tuple[dict[str, bytes], str]:
+    """Keys as configured (base64 by id) as bytes, and the active id (the last id when none is named)."""
     decoded = {key_id: base64.b64decode(value) for key_id, value in keys.items()}
-    return EncryptionCodec(decoded, active or sorted(decoded)[-1])
+    return decoded, active or sorted(decoded)[-1]
+
+
+def codec_from(keys: dict[str, str], active: str | None) -> EncryptionCodec:
+    return EncryptionCodec(*decoded_keys(keys, active))
 
 
 def dev_keys(data_dir: Path) -> tuple[dict[str, str], str]:

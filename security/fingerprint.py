@@ -8,7 +8,6 @@ reversed by trying every number). Keys rotate as the codec's do: new fingerprint
 ones are checked with the key they name, for as long as it is configured.
 """
 
-import base64
 import hashlib
 import hmac
 
@@ -22,11 +21,6 @@ class Fingerprints:
             raise ValueError(f"the active key {active!r} is not among the configured keys")
         self._keys = {key_id: hmac.new(key, _PURPOSE, hashlib.sha256).digest() for key_id, key in keys.items()}
         self._active = active
-
-    @classmethod
-    def from_codec_keys(cls, keys: dict[str, str], active: str | None) -> "Fingerprints":
-        decoded = {key_id: base64.b64decode(value) for key_id, value in keys.items()}
-        return cls(decoded, active or sorted(decoded)[-1])
 
     def of(self, value: str) -> str:
         return f"{self._active}:{self._digest(self._active, value)}"
