@@ -182,14 +182,16 @@ class SqlStore:
         if not events:
             return
         made = trial_events(view, events)
-        stored: dict[int, str] = {}
+        # What the outbox holds of this trial, by seq: (event id, body). Only a whole trial can meet it.
+        stored: dict[int, tuple[str, str]] = {}
         if replace:
             found = s.execute(
-                select(OutboxEventRecord.seq, OutboxEventRecord.event_id).where(
+                select(OutboxEventRecord.seq, OutboxEventRecord.event_id, OutboxEventRecord.body).where(
                     OutboxEventRecord.trial_id == view.trial_id
                 )
             )
-            stored = {seq: evt for seq, evt in found}
+            stored = {seq: (event_id, body) for seq, event_id, body in found}
+            self._correct_undelivered(s, view.trial_id, made, stored)
         rows = [
             {"event_id": e.id, "trial_id": e.data.trial_id, "seq": e.data.seq, "type": e.type.value,
              "occurred_at": e.occurred_at, "body": e.model_dump_json(), "created_at": now}
@@ -198,10 +200,8 @@ class SqlStore:
         ]  # fmt: skip
         if rows:
             s.execute(self._insert(OutboxEventRecord).on_conflict_do_nothing(index_elements=["event_id"]), rows)
-        if replace:
-            self._correct_undelivered(s, view.trial_id, {e.data.seq: e for e in made})
         if self.subscribers:
-            ids = [(stored.get(e.data.seq, e.id), e.data.seq) for e in made]
+            ids = [(stored[e.data.seq][0] if e.data.seq in stored else e.id, e.data.seq) for e in made]
             deliveries = [
                 {"subscriber": name, "event_id": event_id, "trial_id": view.trial_id, "seq": seq,
                  "status": "pending", "attempts": 0, "next_attempt_at": now}
@@ -213,7 +213,9 @@ class SqlStore:
                 deliveries,
             )
 
-    def _correct_undelivered(self, s: Session, trial_id: str, events: dict[int, TrialEvent]) -> None:
+    def _correct_undelivered(
+        self, s: Session, trial_id: str, made: list[TrialEvent], stored: dict[int, tuple[str, str]]
+    ) -> None:
         """Rewrite stored events whose audit entry differs from the trial's (a dead attempt's), unless a
         subscriber already has them. Status and amounts move on with the trial; only the entry counts. A
         stored event keeps its id, in its row and in its body."""
@@ -224,22 +226,18 @@ class SqlStore:
                 )
             )
         )
-        bodies = s.execute(
-            select(OutboxEventRecord.event_id, OutboxEventRecord.seq, OutboxEventRecord.body).where(
-                OutboxEventRecord.trial_id == trial_id
-            )
-        ).all()
-        for event_id, seq, body in bodies:
-            event = events.get(seq)
-            if event is None or event_id in delivered:
+        for event in made:
+            if event.data.seq not in stored:
                 continue
-            if _entry(TrialEvent.model_validate_json(body)) != _entry(event):
-                event = event.model_copy(update={"id": event_id})
-                s.execute(
-                    update(OutboxEventRecord)
-                    .where(OutboxEventRecord.event_id == event_id)
-                    .values(type=event.type.value, occurred_at=event.occurred_at, body=event.model_dump_json())
-                )
+            event_id, body = stored[event.data.seq]
+            if event_id in delivered or _entry(TrialEvent.model_validate_json(body)) == _entry(event):
+                continue
+            event = event.model_copy(update={"id": event_id})
+            s.execute(
+                update(OutboxEventRecord)
+                .where(OutboxEventRecord.event_id == event_id)
+                .values(type=event.type.value, occurred_at=event.occurred_at, body=event.model_dump_json())
+            )
 
     def _add_derived_movements(self, s: Session, view: TrialView, now: datetime) -> None:
         # Payment activities write their own rows; what the trial derives without a gateway call (the
