@@ -12,10 +12,14 @@ from security.webhook_signing import key_of
 ROLES = ("fulfilment", "support", "read")
 
 
+# A subscriber's name: it is a filter of the API's webhook routes too (api/params.py).
+SUBSCRIBER_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,59}$"
+
+
 class WebhookSubscriber(BaseModel):
     """A system that receives the trial events (docs/integrations.md)."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,59}$")
+    name: str = Field(pattern=SUBSCRIBER_NAME_PATTERN)
     url: str = Field(pattern=r"^https?://", max_length=2000)
     # One secret, or two during a rotation (each message is then signed with both). Never logged.
     secrets: list[SecretStr] = Field(min_length=1, max_length=2, repr=False)

@@ -9,11 +9,8 @@ from typing import Annotated
 from fastapi import Header, Query
 from fastapi import Path as FastApiPath
 
-from domain.bounds import ID_MAX, ORDER_ID_PATTERN
-
-# The alphabets of domain.bounds: letters and digits of any script, and . _ : - (# too in references).
-REFERENCE_PATTERN = r"^[\w.:#-]+$"
-SUBSCRIBER_PATTERN = r"^[a-z][a-z0-9_-]{0,59}$"  # config.WebhookSubscriber.name
+from config import SUBSCRIBER_NAME_PATTERN
+from domain.bounds import ID_MAX, ORDER_ID_PATTERN, REFERENCE_PATTERN, TRIAL_ID_MAX
 
 # An order id in a path: the same alphabet and length as in a body (see domain.bounds).
 OrderId = Annotated[str, FastApiPath(max_length=ID_MAX, pattern=ORDER_ID_PATTERN)]
@@ -26,8 +23,8 @@ IdempotencyKey = Annotated[
 # An id to filter on (a customer's id).
 Filter = Annotated[str | None, Query(max_length=ID_MAX, pattern=REFERENCE_PATTERN)]
 # A trial's id (`style-trial-<order id>`).
-TrialIdFilter = Annotated[str | None, Query(max_length=200, pattern=ORDER_ID_PATTERN)]
+TrialIdFilter = Annotated[str | None, Query(max_length=TRIAL_ID_MAX, pattern=ORDER_ID_PATTERN)]
 # A webhook subscriber's name, as configured.
-SubscriberFilter = Annotated[str | None, Query(max_length=60, pattern=SUBSCRIBER_PATTERN)]
+SubscriberFilter = Annotated[str | None, Query(max_length=60, pattern=SUBSCRIBER_NAME_PATTERN)]
 # A trial event's id (`evt_...`).
 EventId = Annotated[str, FastApiPath(max_length=260, pattern=REFERENCE_PATTERN)]

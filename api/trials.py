@@ -13,7 +13,7 @@ from api.auth import AnyRole, ApiError, Fulfilment
 from api.models import TrialList, errors
 from api.params import Filter, OrderId
 from api.services import ServicesDep
-from domain.bounds import ORDER_ID_PATTERN
+from domain.bounds import ORDER_ID_PATTERN, TRIAL_ID_MAX
 from domain.order import TrialOrder
 from domain.status import TrialStatus
 from domain.view import TrialView
@@ -98,7 +98,7 @@ def _decode_cursor(raw: str | None) -> Cursor | None:
         if when.tzinfo is None:
             raise ValueError("naive")
         # What reaches the query is what this API hands out: a trial id (no NUL, which PostgreSQL refuses).
-        if len(trial_id) > 200 or not re.fullmatch(ORDER_ID_PATTERN, trial_id):
+        if len(trial_id) > TRIAL_ID_MAX or not re.fullmatch(ORDER_ID_PATTERN, trial_id):
             raise ValueError("not a trial id")
         return Cursor(when, trial_id)
     except Exception:

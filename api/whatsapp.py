@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import ApiError
-from client.replies import Inbound, Replies
+from client.replies import MAX_MESSAGES, Inbound, Replies
 
 log = logging.getLogger("styletrial.api")
 
@@ -59,7 +59,7 @@ def whatsapp_router(replies: Replies, app_secret: str, verify_token: str) -> API
             outcomes.append(outcome)
         if inbound.dropped:
             log.warning("whatsapp webhook: %d messages beyond the %d a call may carry, dropped", inbound.dropped,
-                        len(inbound.messages))  # fmt: skip
+                        MAX_MESSAGES)  # fmt: skip
         return {"received": outcomes}
 
     return router

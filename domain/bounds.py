@@ -49,8 +49,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # an idempotency key and a message. An order id also names a URL path and a workflow id: no #.
 ORDER_ID_PATTERN = r"^[\w.:-]+$"
 _ORDER_ID = re.compile(ORDER_ID_PATTERN)
-_REFERENCE = re.compile(r"^[\w.:#-]+$")
+# Other ids (pieces, tracking numbers, customers) may also hold #.
+REFERENCE_PATTERN = r"^[\w.:#-]+$"
+_REFERENCE = re.compile(REFERENCE_PATTERN)
 ID_MAX = 64
+# A trial's id: `style-trial-` and its order id, within the read model's column.
+TRIAL_ID_MAX = 200
 DOT_SEGMENTS = {".", ".."}
 
 

@@ -286,7 +286,7 @@ class StockOperationRecord(Base):
 class ClientMessageRecord(Base):
     """A message sent to a client on WhatsApp, by its id, so that the client's reply (which quotes it) finds
     its trial. No number and no text: the id, the order, the kind and the language to answer in, and a keyed
-    fingerprint of the number it went to (`security.codec.Fingerprints`), so that only a reply from that
+    fingerprint of the number it went to (`security.fingerprint.Fingerprints`), so that only a reply from that
     number decides anything. The fingerprint cannot be turned back into the number without the key."""
 
     __tablename__ = "client_messages"
@@ -302,7 +302,7 @@ class ClientMessageRecord(Base):
 class IdempotencyKeyRecord(Base):
     """What an Idempotency-Key was first sent with: the same key with another command is refused (422
     `idempotency_key_reused`) rather than answered with the first command's result. `key` is
-    `<order id>:<command>:<the caller's key>`; rows older than a week are pruned as new ones arrive."""
+    `<order id>:<command>:<the caller's key>`; rows older than 90 days are pruned as new ones arrive."""
 
     __tablename__ = "idempotency_keys"
 
