@@ -16,15 +16,20 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.client_messages import WhatsAppCloud
-from bootstrap import Adapters, build_api, build_worker
+from bootstrap import Adapters, build_api, build_worker, fingerprints
 from config import Settings
 from persistence.db import make_engine
 from persistence.store import SqlStore
+from security.fingerprint import Fingerprints
 from tests.databases import database
 from tests.e2e.test_api import TOKENS, F, R, S, Stack, body, error, started, wait_for
 
 pytestmark = pytest.mark.devserver
 APP_SECRET = "hostile-app-secret"  # a throwaway for this test
+
+
+class HostileStack(Stack):
+    fingerprints: Fingerprints  # the deployment's, to remember a WhatsApp message as the worker does
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -38,7 +43,7 @@ def api_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 @pytest.fixture(scope="module")
 async def stack(
     dev_env: WorkflowEnvironment, api_store: SqlStore, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Stack]:
+) -> AsyncIterator["HostileStack"]:
     queue = f"hostile-{uuid.uuid4()}"
     keys: Path = tmp_path_factory.mktemp("keys")
     settings = Settings(
@@ -49,10 +54,11 @@ async def stack(
     # Nothing listens there: an answer the webhook would send fails, is logged, and changes nothing.
     nowhere = WhatsAppCloud("http://127.0.0.1:9/v21.0", "1234567890", "wa-token")
     async with build_worker(dev_env.client, queue, Adapters(store=api_store)):
-        s = Stack(
+        s = HostileStack(
             build_api(settings, dev_env.client, api_store, nowhere), build_api(fast, dev_env.client, api_store),
             api_store,
         )  # fmt: skip
+        s.fingerprints = fingerprints(settings)
         yield s
         await s.http.aclose()
         await s.fast.aclose()
@@ -309,3 +315,32 @@ async def test_signed_but_malformed_whatsapp_payloads_are_200_and_change_nothing
     raw, headers = _signed(MALFORMED[0])
     forged = {**headers, "X-Hub-Signature-256": "sha256=" + "0" * 64}
     assert error(await stack.http.post("/v1/whatsapp/webhook", content=raw, headers=forged), 401) == "unauthenticated"
+
+
+async def test_a_signed_reply_from_another_number_decides_nothing_and_the_client_s_own_decides(stack: HostileStack):
+    """The reply quotes the client's reminder, as a screenshot would let anyone do: from another number it
+    changes nothing (it once recorded `keep` as the client); from the order's number it decides."""
+    oid = await started(stack, n=2)
+    base = f"/v1/trials/{oid}"
+    parcel = {"carrier": "DHL", "tracking_number": "T1", "piece_ids": ["p1", "p2"]}
+    assert (await stack.http.post(f"{base}/dispatch", json={"parcels": [parcel]}, headers=F)).status_code == 200
+    assert (await stack.http.post(f"{base}/delivery", json={"tracking_number": "T1"}, headers=F)).status_code == 200
+    reminder = f"wamid.reminder-{oid}"
+    # What the worker records when it sends the reminder to the client's number.
+    stack.store.remember_message(reminder, oid, "trial_ending", "en", stack.fingerprints.of("393339876543"))
+
+    def reply(message_id: str, sender: str) -> dict[str, Any]:
+        message = {"from": sender, "id": message_id, "type": "text", "text": {"body": "keep 1, 2"},
+                   "context": {"id": reminder}}  # fmt: skip
+        return {"entry": [{"changes": [{"value": {"messages": [message]}}]}]}
+
+    raw, headers = _signed(reply(f"wamid.x-{oid}", "447700900123"))
+    r = await stack.http.post("/v1/whatsapp/webhook", content=raw, headers=headers)
+    assert r.json() == {"received": ["ignored (not from the order's number)"]}
+    assert all(p["decision"] is None for p in (await stack.http.get(base, headers=R)).json()["pieces"])
+    raw, headers = _signed(reply(f"wamid.c-{oid}", "393339876543"))
+    assert (await stack.http.post("/v1/whatsapp/webhook", content=raw, headers=headers)).json() == {
+        "received": ["decided"]
+    }
+    view = (await stack.http.get(base, headers=R)).json()
+    assert {p["decision"] for p in view["pieces"]} == {"keep"}
