@@ -189,3 +189,68 @@ async def _forget_sticky_worker(client: Any, handle: Any) -> None:
             namespace=client.namespace, execution=WorkflowExecution(workflow_id=handle.id, run_id=description.run_id)
         )
     )
+
+
+async def test_a_worker_that_only_answered_a_query_carries_the_trial_on_without_a_failed_task(tmp_path: Path):
+    """The fourth campaign's case: the failing worker C was a new process that had run no task of the trial,
+    only answered a staff query for it (a query replays the trial and leaves it in C's cache); B then accepted
+    updates and died, and the next task reached C with the whole history."""
+    async with _trial_on_worker_a(tmp_path, "stale-3", ["p1", "p2", "p3"], day_seconds=60.0) as w:
+        w.stack.start_worker(2)  # C
+        c = w.stack.worker_procs[2]
+        assert c is not None
+        await asyncio.sleep(3)  # C polls
+        w.stack.kill_worker(0)  # A gone: its polls end with it
+        await _forget_sticky_worker(w.client, w.handle)
+        # A query reaches C, the only worker left, which replays the trial and keeps it cached.
+        await asyncio.wait_for(w.handle.query("__temporal_workflow_metadata"), 30)
+        # C stops answering. Trials opened now take C's outstanding polls, so the decision's task reaches B.
+        os.kill(c.pid, signal.SIGSTOP)
+        try:
+            for i in range(6):
+                order = {
+                    "order_id": f"drain-{i}", "currency": "GBP", "payment_method": "pm_card_visa",
+                    "customer": {"id": "cus-1", "tier": "EIP", "region": "UK"},
+                    "pieces": [{"piece_id": "p1", "sku": "SKU-p1", "description": "Coat", "price": 100}],
+                }  # fmt: skip
+                assert (await w.http.post("/v1/trials", json=order, headers=F)).status_code == 201
+            await asyncio.sleep(2)
+            before = set(await _worker_identities(w.handle))
+            w.stack.start_worker(1)  # B
+            await w.send("decisions", {"decisions": [{"piece_id": "p1", "decision": "keep"}], "actor": "client",
+                                       "channel": "app"})  # fmt: skip
+            assert set(await _worker_identities(w.handle)) - before, "B ran a task"
+            w.stack.kill_worker(1)
+        finally:
+            os.kill(c.pid, signal.SIGCONT)
+        # The next task waits out B's sticky queue, then reaches C with the whole history.
+        await w.send("decisions", {"decisions": [{"piece_id": "p2", "decision": "keep"}], "actor": "client",
+                                   "channel": "app"}, ok=(200, 503))  # fmt: skip
+
+        async def two_decided() -> bool:
+            return sum(p["decision"] is not None for p in (await w.view()).get("pieces", [])) >= 2
+
+        await eventually(two_decided, "the second decision", 90, every=0.5)
+
+
+async def test_a_worker_whose_last_task_was_a_refused_update_carries_the_trial_on(tmp_path: Path):
+    """A second lead for the campaign's new worker with no task of the trial in its history: a refused update
+    leaves no trace in history, yet the worker that refused it ran a (speculative) workflow task of the trial
+    and keeps the run cached. A refuses a decision for an unknown piece; then as in the first variant."""
+    async with _trial_on_worker_a(tmp_path, "stale-4", ["p1", "p2", "p3"], day_seconds=60.0) as w:
+        await w.send("decisions", {"decisions": [{"piece_id": "nope", "decision": "keep"}], "actor": "client",
+                                   "channel": "app"}, ok=(409, 422))  # fmt: skip
+        first = set(await _worker_identities(w.handle))
+        w.freeze_a_and_start_b()
+        await _forget_sticky_worker(w.client, w.handle)
+        await w.send("decisions", {"decisions": [{"piece_id": "p1", "decision": "keep"}], "actor": "client",
+                                   "channel": "app"})  # fmt: skip
+        assert set(await _worker_identities(w.handle)) - first, "B ran a task"
+        w.kill_b_and_thaw_a()
+        await w.send("decisions", {"decisions": [{"piece_id": "p2", "decision": "keep"}], "actor": "client",
+                                   "channel": "app"}, ok=(200, 503))  # fmt: skip
+
+        async def two_decided() -> bool:
+            return sum(p["decision"] is not None for p in (await w.view()).get("pieces", [])) >= 2
+
+        await eventually(two_decided, "the second decision", 90, every=0.5)
