@@ -33,14 +33,14 @@ from api.app import create_app
 from api.whatsapp import whatsapp_router
 
 # Re-exported: the composition root is where callers look for them.
-from client.connection import codec as codec
-from client.connection import connect as connect
-from client.connection import data_converter as data_converter
-from client.connection import fingerprints as fingerprints
-from client.failing_tasks import watch_failing_tasks
-from client.replies import Replies
-from client.trials import TrialClient
-from client.webhooks import Subscriber, WebhookDispatcher
+from application.connection import codec as codec
+from application.connection import connect as connect
+from application.connection import data_converter as data_converter
+from application.connection import fingerprints as fingerprints
+from application.failing_tasks import watch_failing_tasks
+from application.replies import Replies
+from application.trials import TrialService
+from application.webhooks import Subscriber, WebhookDispatcher
 from config import Settings
 from observability.metrics import REGISTRY, serve_metrics
 from observability.tracing import instrument_api, otlp_provider, temporal_interceptor
@@ -241,7 +241,7 @@ def build_api(
     settings: Settings, client: Client, store: SqlStore, cloud: WhatsAppCloud | None = None,
     tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:  # fmt: skip
-    trials = TrialClient(client, settings.task_queue, store)
+    trials = TrialService(client, settings.task_queue, store)
     app = create_app(
         temporal=client,
         trials=trials,
@@ -261,7 +261,7 @@ def build_api(
 
 
 def whatsapp_replies(
-    settings: Settings, trials: TrialClient, store: SqlStore, cloud: WhatsAppCloud | None = None
+    settings: Settings, trials: TrialService, store: SqlStore, cloud: WhatsAppCloud | None = None
 ) -> APIRouter | None:
     """The inbound WhatsApp webhook, when the app secret, the verify token and a sending number are set."""
     cloud = cloud or whatsapp(settings)

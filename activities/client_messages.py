@@ -128,7 +128,7 @@ class ClientMessages:
         self._clock = clock
         # Called with (message id, order id, kind, locale, the number's fingerprint) for each WhatsApp
         # message, so that a reply that quotes it finds its trial, and counts only from the number it went to
-        # (persistence.store.SqlStore.remember_message, client/replies.py). The number itself is not kept.
+        # (persistence.store.SqlStore.remember_message, application/replies.py). The number itself is not kept.
         self._remember = remember
         self._fingerprint = fingerprint
         self._channels: dict[str, Channel | None] = {"whatsapp": whatsapp, "email": email}

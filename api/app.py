@@ -34,7 +34,7 @@ from api.errors import error_response, http_status
 from api.limits import BodyLimit
 from api.observe import RequestContext
 from api.services import Services
-from client.trials import CommandNotProcessed, TrialClient
+from application.trials import CommandNotProcessed, TrialService
 from domain.bounds import at_the_edge
 from domain.errors import DomainError
 from domain.policy import PolicyTable, TrialPolicy
@@ -59,7 +59,7 @@ def _operation_id(route: APIRoute) -> str:
 
 
 def create_app(
-    *, temporal: Client, trials: TrialClient, store: SqlStore, tokens: dict[str, str], policy: TrialPolicy | PolicyTable,
+    *, temporal: Client, trials: TrialService, store: SqlStore, tokens: dict[str, str], policy: TrialPolicy | PolicyTable,
     codec: EncryptionCodec | None = None, codec_ui_key: str | None = None, ui_origins: Sequence[str] = (),
     codec_oidc: OidcVerifier | None = None, whatsapp: APIRouter | None = None, staff: StaffTokens | None = None,
 ) -> FastAPI:  # fmt: skip

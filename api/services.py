@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from temporalio.client import Client
 
-from client.trials import TrialClient
+from application.trials import TrialService
 from domain.policy import PolicyTable
 from persistence.store import SqlStore
 
@@ -14,7 +14,7 @@ from persistence.store import SqlStore
 @dataclass(frozen=True)
 class Services:
     temporal: Client
-    trials: TrialClient
+    trials: TrialService
     store: SqlStore
     # The policy each new trial starts with, by the client's tier and region (domain.policy.PolicyTable).
     policies: PolicyTable

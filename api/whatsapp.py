@@ -1,7 +1,7 @@
 """The WhatsApp Business webhook: Meta's verification handshake, and the messages clients send, each checked
 against `X-Hub-Signature-256` (HMAC-SHA256 of the raw body with the app secret) before anything is read.
 
-A reply to a reminder becomes decisions (client/replies.py). The webhook answers 200 to every signed call,
+A reply to a reminder becomes decisions (application/replies.py). The webhook answers 200 to every signed call,
 whatever its messages held (malformed, too many, from a stranger): Meta retries what it thinks failed, and a
 retry would carry the same thing. Delivery statuses and replies are logged by message id only.
 """
@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import ApiError
-from client.replies import MAX_MESSAGES, Inbound, Replies
+from application.replies import MAX_MESSAGES, Inbound, Replies
 
 log = logging.getLogger("styletrial.api")
 

@@ -24,9 +24,9 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from application.trials import TrialService
 from bench.bare import BareStart, BareTrial, Shape, bare_worker
 from bootstrap import build_worker, data_converter, default_adapters
-from client.trials import TrialClient
 from config import Settings
 from domain import commands as cmd
 from domain.examples import decisions, order, parcels
@@ -47,7 +47,7 @@ def script(ids: list[str]) -> list[tuple[str, object]]:
     ]
 
 
-async def engine_trial(trials: TrialClient) -> str:
+async def engine_trial(trials: TrialService) -> str:
     o = order(30)
     await trials.start(StartTrial(order=o))
     while (await trials.read(o.order_id)).status != TrialStatus.AWAITING_DISPATCH:
@@ -102,8 +102,8 @@ async def main(pairs: int = 5, n: int = 20, concurrency: int = 10) -> None:
             build_worker(env.client, sandboxed_queue, adapters, sandboxed=True),
             bare_worker(env.client, bare_queue),
         ):
-            trials = TrialClient(env.client, engine_queue, adapters.store)
-            sandboxed = TrialClient(env.client, sandboxed_queue, adapters.store)
+            trials = TrialService(env.client, engine_queue, adapters.store)
+            sandboxed = TrialService(env.client, sandboxed_queue, adapters.store)
             # The bare workflow copies the engine's shape from a trial of the engine run just now.
             first = await engine_trial(trials)
             shape = Shape.of(await env.client.get_workflow_handle(f"style-trial-{first}").fetch_history())

@@ -22,8 +22,8 @@ from pathlib import Path
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
+from application.trials import TrialService
 from bootstrap import build_worker, data_converter, default_adapters
-from client.trials import TrialClient
 from config import Settings
 from domain import commands as cmd
 from domain.examples import decisions, order, parcels
@@ -37,7 +37,7 @@ from workflows.style_trial import StyleTrialWorkflow as W
 POLICY = TrialPolicy().scaled(86_400 / 0.5)
 
 
-async def realistic_trial(trials: TrialClient, extra: int, per_piece: bool) -> tuple[str, int]:
+async def realistic_trial(trials: TrialService, extra: int, per_piece: bool) -> tuple[str, int]:
     """Drive the trial to COMPLETED; returns its workflow id and how many commands it took."""
     o = order(30, price=lambda i: 50_000 + 1_000 * i)
     ids = [p.piece_id for p in o.pieces]
@@ -74,7 +74,7 @@ async def realistic_trial(trials: TrialClient, extra: int, per_piece: bool) -> t
     return f"style-trial-{o.order_id}", sent
 
 
-async def measure(env: WorkflowEnvironment, trials: TrialClient, extra: int, per_piece: bool) -> dict[str, float]:
+async def measure(env: WorkflowEnvironment, trials: TrialService, extra: int, per_piece: bool) -> dict[str, float]:
     workflow_id, commands = await realistic_trial(trials, extra, per_piece)
     # The whole history: the workflow ends once the trial's refund window (15 s at this scale) has closed.
     handle = env.client.get_workflow_handle(workflow_id)
@@ -106,7 +106,7 @@ async def main(extra: int = 25, per_piece: bool = False) -> None:
     queue = f"bench-{uuid.uuid4()}"
     try:
         async with build_worker(env.client, queue, default_adapters(settings)):
-            trials = TrialClient(env.client, queue)
+            trials = TrialService(env.client, queue)
             print("history of one realistic 30-piece trial (codec on, SQLite read model, simulated gateway):")
             base = await measure(env, trials, 0, per_piece)
             grown = await measure(env, trials, extra, per_piece)

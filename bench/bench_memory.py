@@ -25,10 +25,10 @@ from sqlalchemy import text
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from application.trials import TrialService
 from bench.bare import BareStart, BareTrial, Shape, Stage
 from bench.stats import ms
 from bootstrap import data_converter
-from client.trials import TrialClient
 from config import Settings
 from domain.examples import order, parcels
 from domain.status import TrialStatus
@@ -92,7 +92,7 @@ async def settle(count: Callable[[], Awaitable[int]], want: int, timeout: float 
 
 class Engine:
     def __init__(self, client: Client, settings: Settings, store: SqlStore) -> None:
-        self.trials = TrialClient(client, settings.task_queue, store)
+        self.trials = TrialService(client, settings.task_queue, store)
         self.store, self.settings, self.started = store, settings, 0
         self.order_ids: list[str] = []
 

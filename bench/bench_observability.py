@@ -42,7 +42,7 @@ import sys, uvicorn
 from typing import Any, cast
 from api.app import create_app
 from bootstrap import _settle_garbage_collector
-from client.trials import TrialClient
+from application.trials import TrialService
 from domain.policy import TrialPolicy
 from persistence.db import make_engine
 from persistence.store import SqlStore
@@ -50,7 +50,7 @@ from persistence.store import SqlStore
 url, port, variant, token = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 store = SqlStore(make_engine(url))
 none = cast(Any, None)  # reads come from the read model: no Temporal needed
-app = create_app(temporal=none, trials=TrialClient(none, "bench", store), store=store, tokens={token: "read"},
+app = create_app(temporal=none, trials=TrialService(none, "bench", store), store=store, tokens={token: "read"},
                  policy=TrialPolicy())
 if variant == "traced":
     # As with STYLETRIAL_OTLP_ENDPOINT set, but exporting nowhere: what the process pays before the collector.

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from application.webhooks import Subscriber, WebhookDispatcher
 from bench.stats import ms
-from client.webhooks import Subscriber, WebhookDispatcher
 from config import DEFAULT_WEBHOOK_BACKOFF
 from domain import commands as cmd
 from domain.examples import order, parcels

@@ -17,9 +17,9 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from application.trials import TrialService
 from bench.stats import ms
 from bootstrap import build_worker, default_adapters
-from client.trials import TrialClient
 from config import Settings
 from domain import commands as cmd
 from domain.examples import decisions, order, parcels
@@ -29,7 +29,7 @@ from workflows import search_attributes
 from workflows.style_trial import StyleTrialWorkflow as W
 
 
-async def one(trials: TrialClient, starts: list[float], updates: list[float]) -> None:
+async def one(trials: TrialService, starts: list[float], updates: list[float]) -> None:
     o = order(30)
     t0 = time.perf_counter()
     await trials.start(StartTrial(order=o))
@@ -64,7 +64,7 @@ async def main(total: int = 60, concurrency: int = 10, database_url: str | None 
         settings = Settings(data_dir=folder, database_url=database_url)
         upgrade(settings.resolved_database_url)
         async with build_worker(env.client, queue, default_adapters(settings)):
-            trials = TrialClient(env.client, queue)
+            trials = TrialService(env.client, queue)
             gate = asyncio.Semaphore(concurrency)
 
             async def guarded() -> None:

@@ -8,7 +8,7 @@ import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 
-from client.trials import TrialClient
+from application.trials import TrialService
 from config import Settings
 from domain import commands as cmd
 from domain.examples import WARDROBE, decisions, order, parcels
@@ -26,10 +26,10 @@ def _order(tag: str, run: str, n: int, payment_method: str = "pm_card_visa", tie
 
 
 async def run_demo(settings: Settings, day_seconds: float) -> None:
-    from client.connection import connect
+    from application.connection import connect
 
     policy = TrialPolicy().scaled(86_400 / day_seconds)
-    trials = TrialClient(await connect(settings, patience=30), settings.task_queue)
+    trials = TrialService(await connect(settings, patience=30), settings.task_queue)
     run = secrets.token_hex(2).upper()
     ui = f"http://127.0.0.1:{settings.temporal_ui_port}/namespaces/{settings.temporal_namespace}/workflows"
     print(f"Demo run {run}: a trial day lasts {day_seconds:g} s. Orders are DEMO-{run}-*.")

@@ -308,11 +308,11 @@ def _stop_grace() -> float:
 
 
 async def _show(settings: Settings, order_id: str, as_json: bool = False) -> None:
-    from client.connection import connect
-    from client.trials import TrialClient
+    from application.connection import connect
+    from application.trials import TrialService
     from domain.money import format_money
 
-    view = await TrialClient(await connect(settings, patience=5), settings.task_queue).view(order_id)
+    view = await TrialService(await connect(settings, patience=5), settings.task_queue).view(order_id)
     if as_json:
         print(view.model_dump_json(indent=2))
         return
@@ -333,8 +333,8 @@ async def _show(settings: Settings, order_id: str, as_json: bool = False) -> Non
 
 
 async def _patches(settings: Settings) -> None:
-    from client.connection import connect
-    from client.patches import patch_use
+    from application.connection import connect
+    from application.patches import patch_use
 
     uses = await patch_use(await connect(settings, patience=5))
     print(f"{'patch':<30} {'open trials on its old path':>28}  oldest started")
@@ -346,8 +346,8 @@ async def _patches(settings: Settings) -> None:
 
 
 async def _recover(settings: Settings, order_id: str, really: bool) -> None:
-    from client.connection import connect
-    from client.recovery import diagnose, reset
+    from application.connection import connect
+    from application.recovery import diagnose, reset
     from domain.trial import trial_id_for
     from workflows.style_trial import StyleTrialWorkflow
 

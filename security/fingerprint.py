@@ -1,5 +1,5 @@
 """Keyed fingerprints of personal data the engine must recognise but never keep: the number a WhatsApp
-message went to, so that only a reply from that number decides anything (client/replies.py).
+message went to, so that only a reply from that number decides anything (application/replies.py).
 
 A fingerprint is `<key id>:<HMAC-SHA256 hex>`, under a key derived from the payload encryption key of that
 id (security/codec.py): every process that can read a trial's payloads can recognise its client, and

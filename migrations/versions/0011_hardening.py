@@ -7,7 +7,7 @@ keyed fingerprint), and what each Idempotency-Key was first used for
   domain.trial_events.event_id), in the row, in the body and in their deliveries, which start over. Nothing
   was ever delivered under the old id, so no subscriber knows it.
 - `client_messages.recipient`: HMAC-SHA256 of the number a WhatsApp message was sent to, so that only a
-  reply from that number counts (client/replies.py). Messages sent before have none; a reply to one of them
+  reply from that number counts (application/replies.py). Messages sent before have none; a reply to one of them
   is not taken as a decision.
 - `idempotency_keys`: a SHA-256 of the command an Idempotency-Key was first sent with, so the same key with
   another body is refused instead of silently answering the first command.

@@ -18,8 +18,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.client_messages import ClientMessages, WhatsAppCloud
 from activities.notifications import RecordingNotifier
+from application.replies import MAX_MESSAGES
 from bootstrap import Adapters, build_api, build_worker, fingerprints
-from client.replies import MAX_MESSAGES
 from config import Settings
 from domain.examples import order
 from domain.order import ClientContact

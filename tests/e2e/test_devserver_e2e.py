@@ -17,8 +17,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.stripe_gateway import StripeGateway
+from application.trials import TrialService
 from bootstrap import build_worker, default_adapters
-from client.trials import TrialClient
 from config import Settings
 from domain import commands as cmd
 from domain.errors import DomainError
@@ -42,16 +42,16 @@ FAST = TrialPolicy().scaled(432_000).model_copy(update={"return_receipt": timede
 
 
 @pytest.fixture
-async def trials(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[TrialClient]:
+async def trials(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[TrialService]:
     queue = f"e2e-{uuid.uuid4()}"
     # The real composition root and its default adapters (SQLite read model and ledger in the data folder).
     adapters = default_adapters(Settings(data_dir=tmp_path))
     upgrade(Settings(data_dir=tmp_path).resolved_database_url)
     async with build_worker(dev_env.client, queue, adapters):
-        yield TrialClient(dev_env.client, queue)
+        yield TrialService(dev_env.client, queue)
 
 
-async def test_a_whole_trial_runs_on_the_real_server_with_the_real_worker(trials: TrialClient):
+async def test_a_whole_trial_runs_on_the_real_server_with_the_real_worker(trials: TrialService):
     await whole_trial(trials)
 
 
@@ -66,14 +66,14 @@ async def test_a_whole_trial_settles_through_stripe_with_the_worker_built_from_s
     assert isinstance(adapters.gateway, StripeGateway)
     queue = f"e2e-stripe-{uuid.uuid4()}"
     async with build_worker(dev_env.client, queue, adapters):
-        result = await whole_trial(TrialClient(dev_env.client, queue))
+        result = await whole_trial(TrialService(dev_env.client, queue))
     stripe_side = StripeUnderTest(localstripe_url)
     assert stripe_side.total(result.trial_id, "capture") == result.amounts.charged == 200_000
     assert stripe_side.total(result.trial_id, "charge") == 0
     assert stripe_side.held(result.trial_id) == 0, "the rest of the hold went back with the capture"
 
 
-async def whole_trial(trials: TrialClient) -> TrialView:
+async def whole_trial(trials: TrialService) -> TrialView:
     o = order(3, price=lambda i: i * 50_000)
     handle, created = await trials.start(StartTrial(order=o, policy=FAST))
     assert created
@@ -113,7 +113,7 @@ async def whole_trial(trials: TrialClient) -> TrialView:
     return result
 
 
-async def test_start_is_idempotent_and_conflicts_are_refused_on_the_real_server(trials: TrialClient):
+async def test_start_is_idempotent_and_conflicts_are_refused_on_the_real_server(trials: TrialService):
     o = order(2)
     start = StartTrial(order=o, policy=TrialPolicy())
     first, created = await trials.start(start)
@@ -184,7 +184,7 @@ def test_styletrial_dev_serves_the_ui_runs_trials_and_stops_cleanly_on_ctrl_c(tm
 async def _one_trial_through(settings: Settings) -> None:
     from bootstrap import connect
 
-    trials = TrialClient(await connect(settings), settings.task_queue)
+    trials = TrialService(await connect(settings), settings.task_queue)
     o = order(1)
     handle, _ = await trials.start(StartTrial(order=o, policy=FAST))
 

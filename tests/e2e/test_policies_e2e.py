@@ -12,8 +12,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.notifications import RecordingNotifier
+from application.trials import TrialService
 from bootstrap import Adapters, build_api, build_worker
-from client.trials import TrialClient
 from config import Settings
 from domain.examples import order
 from domain.policy import PolicyOverride
@@ -51,7 +51,7 @@ async def test_each_trial_starts_with_its_tier_and_region_policy(dev_env: Workfl
                 for o in (premium, tokyo):
                     r = await api.post("/v1/trials", json=o.model_dump(mode="json"), headers=F)
                     assert r.status_code == 201, r.text
-                trials = TrialClient(dev_env.client, settings.task_queue)
+                trials = TrialService(dev_env.client, settings.task_queue)
 
                 async def start_of(order_id: str) -> StartTrial:
                     handle = dev_env.client.get_workflow_handle(trial_id_for(order_id))

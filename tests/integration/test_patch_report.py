@@ -1,5 +1,5 @@
 """The patch report on the real dev server: a trial started on today's code takes every patch, so it is on
-no patch's old path once it has changed once after opening (`styletrial patches`, client/patches.py)."""
+no patch's old path once it has changed once after opening (`styletrial patches`, application/patches.py)."""
 
 import uuid
 from datetime import timedelta
@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from application.patches import PATCHES, PatchUse, patch_use
 from bootstrap import Adapters, build_worker
-from client.patches import PATCHES, PatchUse, patch_use
 from domain.examples import order, parcels
 from persistence.db import make_engine
 from persistence.migrate import upgrade

@@ -14,9 +14,9 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from application.failing_tasks import flag_failing_tasks
+from application.recovery import diagnose, reset
 from bootstrap import Adapters, build_worker
-from client.failing_tasks import flag_failing_tasks
-from client.recovery import diagnose, reset
 from domain import commands as cmd
 from domain.examples import order, parcels
 from domain.policy import TrialPolicy

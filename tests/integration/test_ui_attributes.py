@@ -11,8 +11,8 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from application.trials import TrialService
 from bootstrap import build_worker, default_adapters
-from client.trials import TrialClient
 from config import Settings
 from domain import commands as cmd
 from domain.examples import decisions, order, parcels
@@ -28,12 +28,12 @@ PERSONAL = ("Client Name", "1 Mount St", "W1K")  # the shipping address of tests
 
 
 @pytest.fixture
-async def trials(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[TrialClient]:
+async def trials(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[TrialService]:
     queue = f"ui-{uuid.uuid4()}"
     settings = Settings(data_dir=tmp_path)
     upgrade(settings.resolved_database_url)
     async with build_worker(dev_env.client, queue, default_adapters(settings)):
-        yield TrialClient(dev_env.client, queue)
+        yield TrialService(dev_env.client, queue)
 
 
 async def attributes(handle: WorkflowHandle[Any, Any]) -> dict[str, Any]:
@@ -45,11 +45,11 @@ async def _has(handle: WorkflowHandle[Any, Any], name: str, value: Any) -> bool:
     return bool((await attributes(handle))[name] == value)
 
 
-async def _reached(trials: TrialClient, order_id: str, status: str) -> bool:
+async def _reached(trials: TrialService, order_id: str, status: str) -> bool:
     return (await trials.view(order_id)).status == status
 
 
-async def test_every_search_attribute_is_current_after_each_transition(trials: TrialClient):
+async def test_every_search_attribute_is_current_after_each_transition(trials: TrialService):
     o = order(3, price=lambda i: i * 10_000)
     oid = o.order_id
     handle, _ = await trials.start(StartTrial(order=o, policy=TrialPolicy().scaled(86_400 / 0.5)))
@@ -94,7 +94,7 @@ async def test_every_search_attribute_is_current_after_each_transition(trials: T
 
 
 async def test_needs_attention_is_searchable_and_staff_queries_find_trials(
-    trials: TrialClient, dev_env: WorkflowEnvironment
+    trials: TrialService, dev_env: WorkflowEnvironment
 ):
     o = order(2, payment_method="pm_card_chargeDeclined")
     handle, _ = await trials.start(StartTrial(order=o))
@@ -109,7 +109,7 @@ async def test_needs_attention_is_searchable_and_staff_queries_find_trials(
     await handle.terminate("test finished")
 
 
-async def test_staff_read_a_summary_and_a_per_piece_table_and_never_personal_data(trials: TrialClient):
+async def test_staff_read_a_summary_and_a_per_piece_table_and_never_personal_data(trials: TrialService):
     o = order(3)
     handle, _ = await trials.start(StartTrial(order=o))
     await eventually(lambda: _reached(trials, o.order_id, "AWAITING_DISPATCH"), "acceptance")

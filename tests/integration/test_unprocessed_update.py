@@ -10,7 +10,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from api.app import create_app
-from client.trials import TrialClient
+from application.trials import TrialService
 from domain.policy import TrialPolicy
 
 
@@ -31,7 +31,7 @@ class _Client:
 
 
 def _dispatch(failure: ApplicationError) -> httpx.Response:
-    trials = TrialClient(_Client(failure), "q")  # type: ignore[arg-type]
+    trials = TrialService(_Client(failure), "q")  # type: ignore[arg-type]
     app = create_app(temporal=None, trials=trials, store=None, tokens={"t": "fulfilment"}, policy=TrialPolicy())  # type: ignore[arg-type]
     body = {"parcels": [{"carrier": "DHL", "tracking_number": "T1", "piece_ids": ["p1"]}]}
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from client.webhooks import LEASE, Subscriber, WebhookDispatcher
+from application.webhooks import LEASE, Subscriber, WebhookDispatcher
 from domain.trial_events import event_id
 from domain.view import TrialView
 from persistence.db import make_engine

@@ -1,6 +1,6 @@
 """Imports run one way: a layer may import the layers below it, never one above.
 
-    domain  <-  security, config, activities, persistence, observability  <-  workflows  <-  client  <-  api  <-  api_client  <-  bootstrap, worker  <-  cli
+    domain  <-  security, config, activities, persistence, observability  <-  workflows  <-  application  <-  api  <-  api_client  <-  bootstrap, worker  <-  cli
 
 Within the second layer, ports do not depend on adapters: `activities` never imports `persistence`, and
 `persistence` (the adapters for the ledger, the read model and the simulated gateway's book) imports only
@@ -17,7 +17,7 @@ LAYERS = [
     {"domain"},
     {"security", "config", "activities", "persistence", "observability"},
     {"workflows"},
-    {"client"},
+    {"application"},
     {"api"},
     {"api_client"},
     {"bootstrap", "worker"},

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowHistory
 
-from client.patches import PATCHES, recorded_patches
+from application.patches import PATCHES, recorded_patches
 
 HISTORIES = Path(__file__).parents[1] / "histories"
 # Each era's histories were recorded before the patch named, and after every patch before it.

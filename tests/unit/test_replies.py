@@ -80,7 +80,7 @@ def test_a_fingerprint_recognises_its_number_only_and_survives_a_key_rotation():
 
 
 def test_an_inbound_payload_is_read_message_by_message_within_its_limits():
-    from client.replies import MAX_MESSAGES, Inbound
+    from application.replies import MAX_MESSAGES, Inbound
 
     good = {"from": "393339876543", "id": "wamid.1", "type": "text", "text": {"body": "keep 1"}}
     bad = {**good, "text": "keep 1"}

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MODULES = sorted([*ROOT.glob("workflows/*.py"), *(p for p in ROOT.glob("domain/*.py") if p.name != "examples.py")])
 FORBIDDEN_IMPORTS = {
     "random", "secrets", "time", "os", "uuid", "threading", "subprocess", "socket", "asyncio.subprocess",
-    "requests", "httpx", "sqlalchemy", "stripe", "config", "persistence", "api", "client",
+    "requests", "httpx", "sqlalchemy", "stripe", "config", "persistence", "api", "application",
 }  # fmt: skip
 # Attribute calls that read the clock or the environment, whatever they were imported as.
 FORBIDDEN_CALLS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter", "getenv", "uuid4", "urandom"}

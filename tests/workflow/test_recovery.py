@@ -17,7 +17,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from client.recovery import diagnose
+from application.recovery import diagnose
 from security.codec import codec_from
 from workflows.style_trial import StyleTrialWorkflow
 

@@ -8,7 +8,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from client.trials import TrialClient
+from application.trials import TrialService
 from domain import commands as cmd
 from domain.errors import DomainError
 from domain.examples import decisions, order, parcels
@@ -51,7 +51,7 @@ async def test_an_invalid_order_fails_the_workflow_at_once_with_its_code(harness
 
 
 async def test_the_trial_client_refuses_an_invalid_order_before_it_reaches_temporal(harness: Harness):
-    client = TrialClient(harness.client, harness.task_queue)
+    client = TrialService(harness.client, harness.task_queue)
     with pytest.raises(DomainError) as info:
         await client.start(StartTrial(order=BAD_ORDERS["ineligible_tier"](order(2))))
     assert info.value.code == "ineligible_tier"
@@ -69,7 +69,7 @@ async def test_unknown_fields_fail_the_workflow_instead_of_wedging_a_workflow_ta
 
 
 async def test_starting_the_same_order_twice_is_idempotent_and_a_different_payload_conflicts(harness: Harness):
-    client = TrialClient(harness.client, harness.task_queue)
+    client = TrialService(harness.client, harness.task_queue)
     o = order(2)
     first, created = await client.start(StartTrial(order=o))
     harness.started.append(first)
@@ -81,7 +81,7 @@ async def test_starting_the_same_order_twice_is_idempotent_and_a_different_paylo
 
 
 async def test_commands_for_an_unknown_order_are_refused(harness: Harness):
-    client = TrialClient(harness.client, harness.task_queue)
+    client = TrialService(harness.client, harness.task_queue)
     with pytest.raises(DomainError) as info:
         await client.send("no-such-order", W.cancel, cmd.Cancel(reason="r", actor="a"))
     assert info.value.code == "unknown_order"

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from activities.client_messages import WhatsAppCloud
 from activities.messages import decisions_text, reply_text
-from client.trials import TrialClient
+from application.trials import TrialService
 from domain import commands as cmd
 from domain.errors import DomainError, ErrorCode
 from domain.replies import Ambiguous, read_reply
@@ -139,7 +139,7 @@ def _parse(model: type[M], raw: Any) -> M | None:
 
 class Replies:
     def __init__(
-        self, trials: TrialClient, store: SqlStore, whatsapp: WhatsAppCloud, fingerprints: Fingerprints
+        self, trials: TrialService, store: SqlStore, whatsapp: WhatsAppCloud, fingerprints: Fingerprints
     ) -> None:
         self.trials, self.store, self.whatsapp, self.fingerprints = trials, store, whatsapp, fingerprints
 

@@ -5,7 +5,7 @@ import logging
 
 from temporalio.client import Client
 
-from client.trials import TrialClient
+from application.trials import TrialService
 from domain.trial import order_id_of
 from persistence.store import SqlStore
 from workflows.style_trial import WORKFLOW_NAME
@@ -40,7 +40,7 @@ async def flag_failing_tasks(client: Client, store: SqlStore) -> dict[str, str]:
         if await asyncio.to_thread(store.view, order_id_of(trial_id)) is None:
             # It failed before it ever reported: enter it as it opened (revision 0, so the workflow's own
             # first projection replaces it), so that the flag has a row to stand on.
-            opening = await TrialClient(client, "").opening_view(order_id_of(trial_id))
+            opening = await TrialService(client, "").opening_view(order_id_of(trial_id))
             await asyncio.to_thread(store.project, 0, opening)
     await asyncio.to_thread(store.mark_failing_tasks, failing)
     return failing

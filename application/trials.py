@@ -31,7 +31,7 @@ class CommandNotProcessed(Exception):
     """A command Temporal dropped before the workflow saw it: nothing changed; retrying it is safe."""
 
 
-class TrialClient:
+class TrialService:
     def __init__(self, client: Client, task_queue: str, read_model: SqlStore | None = None) -> None:
         self._client = client
         self._task_queue = task_queue
