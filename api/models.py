@@ -3,10 +3,8 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from domain import commands as cmd
-from domain.bounds import Label
 from domain.status import TrialStatus
 
 
@@ -35,13 +33,6 @@ _ERROR_MEANINGS = {
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The error responses a route can return, each in the one error shape: exactly these, no more."""
     return {s: {"model": ErrorResponse, "description": _ERROR_MEANINGS[s]} for s in statuses}
-
-
-class FinishRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    actor: Label = "client"
-    channel: cmd.Channel = "site"
 
 
 class TrialSummary(BaseModel):

@@ -108,8 +108,8 @@ SPECIFIC: dict[tuple[str, str], tuple[str, Any]] = {
     ("EventView", "detail"): ("What happened, in a sentence.", "p1 kept, p2 returned (by cr.anna via whatsapp)."),
     ("EventView", "kind"): ("What kind of entry this is.", "decided"),
     ("Extension", "reason"): ("Why the trial is extended.", "Client travelling until Friday"),
-    ("FinishRequest", "actor"): ("Who finished the trial early.", "client"),
-    ("FinishRequest", "channel"): ("Where the client said they were done.", "app"),
+    ("FinishEarly", "actor"): ("Who finished the trial early.", "client"),
+    ("FinishEarly", "channel"): ("Where the client said they were done.", "app"),
     ("Health", "status"): ("ok, or unavailable when a dependency does not answer.", "ok"),
     ("Health", "checks"): ("Each dependency and how it answered.", {"temporal": "ok", "database": "ok"}),
     ("Inspections", "inspections"): (

@@ -29,7 +29,7 @@ import httpx
 import stamina
 from pydantic import BaseModel
 
-from api.models import FinishRequest, TrialList, TrialSummary
+from api.models import TrialList, TrialSummary
 from domain import commands as cmd
 from domain.order import TrialOrder
 from domain.status import TrialStatus
@@ -135,9 +135,9 @@ class StyleTrialApi:
         return await self._command(order_id, "decisions", command, idempotency_key)
 
     async def finish_early(
-        self, order_id: str, command: FinishRequest | None = None, idempotency_key: str | None = None
+        self, order_id: str, command: cmd.FinishEarly | None = None, idempotency_key: str | None = None
     ) -> TrialView:
-        return await self._command(order_id, "finish", command or FinishRequest(), idempotency_key)
+        return await self._command(order_id, "finish", command or cmd.FinishEarly(), idempotency_key)
 
     async def record_return(
         self, order_id: str, command: cmd.ReturnShipped, idempotency_key: str | None = None

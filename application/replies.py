@@ -29,7 +29,6 @@ from domain.errors import DomainError, ErrorCode
 from domain.replies import Ambiguous, read_reply
 from persistence.store import SqlStore
 from security.fingerprint import Fingerprints, whatsapp_number
-from workflows.style_trial import StyleTrialWorkflow as W
 
 log = logging.getLogger("styletrial.replies")
 CLOSED = {ErrorCode.TRIAL_CLOSED, ErrorCode.TRIAL_FINISHED}
@@ -169,7 +168,7 @@ class Replies:
             return "ambiguous"
         command = cmd.Decisions(decisions=read, actor="client", channel="whatsapp", reference=message_id)
         try:
-            await self.trials.execute(sent.order_id, W.decide, command, f"whatsapp:{message_id}")
+            await self.trials.execute(sent.order_id, "decide", command, f"whatsapp:{message_id}")
         except DomainError as err:
             if err.code in CLOSED:
                 await self._answer(sender, message_id, reply_text("closed", sent.locale, order=sent.order_id))

@@ -1,7 +1,10 @@
 """Start, read and command trials through Temporal, with domain error codes instead of RPC errors."""
 
+import asyncio
+import hashlib
 from typing import Any
 
+from pydantic import BaseModel
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -12,6 +15,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.command_table import command_for
 from domain.errors import DomainError, ErrorCode
 from domain.order import TrialOrder, validate_order
 from domain.trial import Trial, trial_id_for
@@ -121,7 +125,29 @@ class TrialService:
         raw = await self._read_model.read(self._read_model.view_json, order_id) if self._read_model else None
         return raw if raw is not None else (await self.read(order_id)).model_dump_json()
 
-    async def send(self, order_id: str, update: Any, command: Any, update_id: str | None = None) -> TrialView:
+    async def command(self, role: str, order_id: str, command: BaseModel, key: str | None = None) -> str:
+        """A command as the API and the CLI send it, by a caller in `role`: the command table's rule for who
+        sends it, then its update (domain.command_table), and the trial after it as JSON text.
+
+        An idempotency `key` names the command: a retry with it (after a timeout, a dropped connection, a
+        503) is the same Temporal update, so it gets the first answer instead of applying twice. The same key
+        with another command is a caller's bug: refused (`idempotency_key_reused`), as Stripe does, rather
+        than answered with the first command's result while this one is silently dropped."""
+        row = command_for(command)
+        if row.rule is not None:
+            row.rule(role, command)
+        if key and self._read_model is not None:
+            digest = hashlib.sha256(f"{type(command).__name__}:{command.model_dump_json()}".encode()).hexdigest()
+            first = await asyncio.to_thread(self._read_model.first_use, f"{order_id}:{row.path}:{key}", digest)
+            if first != digest:
+                raise DomainError(
+                    ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                    f"Idempotency-Key {key!r} was first used with another {row.path} command on this trial; "
+                    "use a new key for a new command.",
+                )
+        return await self.send_json(order_id, row.update, command, f"{row.path}:{key}" if key else None)
+
+    async def send(self, order_id: str, update: str, command: Any, update_id: str | None = None) -> TrialView:
         """Run one command (a workflow update) and return the trial as it stands after it. The same
         `update_id` again is the same update: Temporal answers with the first outcome, it never runs twice.
 
@@ -130,18 +156,19 @@ class TrialService:
         answer = await self.execute(order_id, update, command, update_id)
         return answer if isinstance(answer, TrialView) else await self.read(order_id)
 
-    async def send_json(self, order_id: str, update: Any, command: Any, update_id: str | None = None) -> str:
+    async def send_json(self, order_id: str, update: str, command: Any, update_id: str | None = None) -> str:
         """`send`, answering with the trial as JSON text (see `read_json`)."""
         answer = await self.execute(order_id, update, command, update_id)
         return answer.model_dump_json() if isinstance(answer, TrialView) else await self.read_json(order_id)
 
-    async def execute(self, order_id: str, update: Any, command: Any, update_id: str | None = None) -> Answer:
-        """Run one command and return the workflow's answer (see `send`)."""
+    async def execute(self, order_id: str, update: str, command: Any, update_id: str | None = None) -> Answer:
+        """Run one command, the update named `update` (domain.command_table), and return the workflow's
+        answer (see `send`)."""
         handle = self._client.get_workflow_handle(trial_id_for(order_id))
         try:
             answer = await self._earlier_outcome(handle, update_id) if update_id is not None else None
             if answer is None:
-                answer = await handle.execute_update(update, command, id=update_id)
+                answer = await handle.execute_update(update, command, id=update_id, result_type=Answer)  # type: ignore[call-overload]
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             if isinstance(cause, ApplicationError) and cause.type in _DOMAIN_CODES:

@@ -31,7 +31,6 @@ from domain.policy import TrialPolicy
 from domain.workflow_io import StartTrial
 from persistence.migrate import upgrade
 from workflows import search_attributes
-from workflows.style_trial import StyleTrialWorkflow as W
 
 # A trial day of half a second: the return window (3 days) passes in 1.5 s.
 POLICY = TrialPolicy().scaled(86_400 / 0.5)
@@ -46,29 +45,29 @@ async def realistic_trial(trials: TrialService, extra: int, per_piece: bool) -> 
         await asyncio.sleep(0.05)
     sent = 0
 
-    async def send(update: object, command: object) -> None:
+    async def send(update: str, command: object) -> None:
         nonlocal sent
         await trials.send(o.order_id, update, command)
         sent += 1
 
-    await send(W.dispatch, parcels([ids[:15], ids[15:]]))
+    await send("dispatch", parcels([ids[:15], ids[15:]]))
     for tracking in ("TRK1", "TRK2"):
-        await send(W.deliver, cmd.Delivery(tracking_number=tracking))
+        await send("deliver", cmd.Delivery(tracking_number=tracking))
     for i in range(extra):  # changes of mind on one piece
-        await send(W.decide, decisions(keep=[ids[0]] if i % 2 else [], ret=[] if i % 2 else [ids[0]]))
-    await send(W.decide, decisions(keep=ids[:4], ret=ids[4:10]))
-    await send(W.decide, decisions(ret=ids[10:20]))
-    await send(W.decide, decisions(ret=ids[20:]))
-    await send(W.finish_early, cmd.FinishEarly(actor="client", channel="app"))
+        await send("decide", decisions(keep=[ids[0]] if i % 2 else [], ret=[] if i % 2 else [ids[0]]))
+    await send("decide", decisions(keep=ids[:4], ret=ids[4:10]))
+    await send("decide", decisions(ret=ids[10:20]))
+    await send("decide", decisions(ret=ids[20:]))
+    await send("finish_early", cmd.FinishEarly(actor="client", channel="app"))
     returned = ids[4:28]  # ids[28:] are never shipped back
     for n, batch in enumerate((returned[:12], returned[12:]), start=1):
-        await send(W.ship_return, cmd.ReturnShipped(piece_ids=batch, carrier="DHL", tracking_number=f"R{n}"))
+        await send("ship_return", cmd.ReturnShipped(piece_ids=batch, carrier="DHL", tracking_number=f"R{n}"))
         inspected = [cmd.Inspection(piece_id=p, condition="damaged" if p == batch[0] else "ok") for p in batch]
         if per_piece:
             for inspection in inspected:
-                await send(W.inspect, inspection)
+                await send("inspect", inspection)
         else:
-            await send(W.inspect_returns, cmd.Inspections(inspections=inspected))
+            await send("inspect_returns", cmd.Inspections(inspections=inspected))
     while (await trials.view(o.order_id)).status != "COMPLETED":
         await asyncio.sleep(0.1)
     return f"style-trial-{o.order_id}", sent

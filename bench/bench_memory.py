@@ -37,7 +37,6 @@ from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import SqlStore
 from workflows import search_attributes
-from workflows.style_trial import StyleTrialWorkflow as W
 
 ROOT = Path(__file__).parents[1]
 # What an open engine trial has done by the time it waits for dispatch: authorize and reserve, one
@@ -199,7 +198,7 @@ async def main(cached: int = 1000, open_trials: int = 10_000) -> None:
 
             async def dispatch(i: int) -> None:
                 ids = [f"p{n}" for n in range(1, 31)]
-                await engine.trials.send(first[i], W.dispatch, parcels([ids[:15], ids[15:]]))
+                await engine.trials.send(first[i], "dispatch", parcels([ids[:15], ids[15:]]))
 
             evicted = await gather_bounded(len(first), 5, dispatch)
         finally:

@@ -26,7 +26,6 @@ from domain.examples import decisions, order, parcels
 from domain.workflow_io import StartTrial
 from persistence.migrate import upgrade
 from workflows import search_attributes
-from workflows.style_trial import StyleTrialWorkflow as W
 
 
 async def one(trials: TrialService, starts: list[float], updates: list[float]) -> None:
@@ -38,11 +37,11 @@ async def one(trials: TrialService, starts: list[float], updates: list[float]) -
     starts.append(time.perf_counter() - t0)
     ids = [p.piece_id for p in o.pieces]
     for update, command in (
-        (W.dispatch, parcels([ids[:15], ids[15:]])),
-        (W.deliver, cmd.Delivery(tracking_number="TRK1")),
-        (W.deliver, cmd.Delivery(tracking_number="TRK2")),
-        (W.decide, decisions(keep=ids[:10], ret=ids[10:])),
-        (W.finish_early, cmd.FinishEarly(actor="client")),
+        ("dispatch", parcels([ids[:15], ids[15:]])),
+        ("deliver", cmd.Delivery(tracking_number="TRK1")),
+        ("deliver", cmd.Delivery(tracking_number="TRK2")),
+        ("decide", decisions(keep=ids[:10], ret=ids[10:])),
+        ("finish_early", cmd.FinishEarly(actor="client")),
     ):
         u0 = time.perf_counter()
         await trials.send(o.order_id, update, command)

@@ -15,7 +15,6 @@ from domain.examples import WARDROBE, decisions, order, parcels
 from domain.order import TrialOrder
 from domain.policy import TrialPolicy
 from domain.workflow_io import StartTrial
-from workflows.style_trial import StyleTrialWorkflow as W
 
 
 def _order(tag: str, run: str, n: int, payment_method: str = "pm_card_visa", tier: str = "EIP") -> TrialOrder:
@@ -51,17 +50,17 @@ async def run_demo(settings: Settings, day_seconds: float) -> None:
         oid = await started(o)
         ids = [p.piece_id for p in o.pieces]
         half = len(ids) // 2
-        await trials.send(oid, W.dispatch, parcels([ids[:half], ids[half:]], carrier="DHL Express", tracking=f"{oid}-"))
+        await trials.send(oid, "dispatch", parcels([ids[:half], ids[half:]], carrier="DHL Express", tracking=f"{oid}-"))
         for n in range(1, delivered + 1):
-            await trials.send(oid, W.deliver, cmd.Delivery(tracking_number=f"{oid}-{n}"))
+            await trials.send(oid, "deliver", cmd.Delivery(tracking_number=f"{oid}-{n}"))
         return oid
 
     async def decided(o: TrialOrder, keep: int, finish: bool) -> str:
         oid = await dispatched(o, 2)
         ids = [p.piece_id for p in o.pieces]
-        await trials.send(oid, W.decide, decisions(ids[:keep], ids[keep:], actor="ps-demo-1", reference="wa-demo"))
+        await trials.send(oid, "decide", decisions(ids[:keep], ids[keep:], actor="ps-demo-1", reference="wa-demo"))
         if finish:
-            await trials.send(oid, W.finish_early, cmd.FinishEarly(actor="client", channel="app"))
+            await trials.send(oid, "finish_early", cmd.FinishEarly(actor="client", channel="app"))
         return oid
 
     async def awaiting_dispatch() -> str:
@@ -72,14 +71,14 @@ async def run_demo(settings: Settings, day_seconds: float) -> None:
 
     async def on_trial() -> str:
         oid = await dispatched(_order("C", run, 5), 2)
-        await trials.send(oid, W.decide, decisions(["p1"], actor="client", channel="app", reference=None))
+        await trials.send(oid, "decide", decisions(["p1"], actor="client", channel="app", reference=None))
         return oid
 
     async def awaiting_returns() -> str:
         o = _order("D", run, 6)
         oid = await decided(o, keep=2, finish=True)
         await trials.send(
-            oid, W.ship_return, cmd.ReturnShipped(piece_ids=["p3", "p4"], carrier="DHL", tracking_number=f"{oid}-R1")
+            oid, "ship_return", cmd.ReturnShipped(piece_ids=["p3", "p4"], carrier="DHL", tracking_number=f"{oid}-R1")
         )
         return oid
 
@@ -88,17 +87,17 @@ async def run_demo(settings: Settings, day_seconds: float) -> None:
         oid = await decided(o, keep=2, finish=True)
         returned = [p.piece_id for p in o.pieces][2:]
         await trials.send(
-            oid, W.ship_return, cmd.ReturnShipped(piece_ids=returned, carrier="UPS", tracking_number=f"{oid}-R1")
+            oid, "ship_return", cmd.ReturnShipped(piece_ids=returned, carrier="UPS", tracking_number=f"{oid}-R1")
         )
         for pid in returned:
             await trials.send(
-                oid, W.inspect, cmd.Inspection(piece_id=pid, condition="damaged" if pid == returned[-1] else "ok")
+                oid, "inspect", cmd.Inspection(piece_id=pid, condition="damaged" if pid == returned[-1] else "ok")
             )
         return oid
 
     async def cancelled() -> str:
         oid = await started(_order("F", run, 3))
-        await trials.send(oid, W.cancel, cmd.Cancel(reason="Client travelling, reorder next month", actor="cr.demo"))
+        await trials.send(oid, "cancel", cmd.Cancel(reason="Client travelling, reorder next month", actor="cr.demo"))
         return oid
 
     async def declined_card() -> str:
@@ -110,7 +109,7 @@ async def run_demo(settings: Settings, day_seconds: float) -> None:
         oid = await decided(_order("H", run, 4), keep=1, finish=True)
         # The client then swaps to a card that declines every payment (a Stripe test card that localstripe
         # knows too), so the unreturned pieces' off-session charge is declined on either gateway.
-        await trials.send(oid, W.change_payment_method, cmd.NewPaymentMethod(
+        await trials.send(oid, "change_payment_method", cmd.NewPaymentMethod(
             payment_method="pm_card_chargeCustomerFail", actor="cr-demo",
         ))  # fmt: skip
         return oid

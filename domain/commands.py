@@ -56,7 +56,9 @@ class Decisions(_Command):
 
 
 class FinishEarly(_Command):
-    actor: Label
+    """Sent with nothing in it, the client finished on the site."""
+
+    actor: Label = "client"
     channel: Channel = "site"
 
 

@@ -54,6 +54,7 @@ class ErrorCode(StrEnum):
     # Raised outside the aggregate (client / API), listed here so every code lives in one place
     UNKNOWN_ORDER = "unknown_order"
     ORDER_CONFLICT = "order_conflict"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
 
 
 class DomainError(Exception):

@@ -24,7 +24,6 @@ from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import SqlStore
 from tests.support import Harness, TrialUnderTest, register_search_attributes
-from workflows.style_trial import StyleTrialWorkflow as W
 
 HERE = Path(__file__).parent / "histories"
 DAY = timedelta(days=1)
@@ -36,15 +35,15 @@ async def full_lifecycle(h: Harness) -> TrialUnderTest:
     o = order(4, order_id="replay-full")
     contact = ClientContact(channel="email", address="client@example.com", locale="it", time_zone="Europe/Rome")
     t = await h.start_accepted(o.model_copy(update={"customer": o.customer.model_copy(update={"contact": contact})}))
-    await t.send(W.dispatch, parcels([["p1", "p2"], ["p3", "p4"]]))
+    await t.send("dispatch", parcels([["p1", "p2"], ["p3", "p4"]]))
     await t.deliver_all()
-    await t.send(W.decide, decisions(keep=["p1"], ret=["p2", "p3"]))
-    await t.send(W.extend, cmd.Extension(days=2, reason="client travelling", actor="cr.amelia"))
-    await t.send(W.ship_return, cmd.ReturnShipped(piece_ids=["p2", "p3"], carrier="DHL", tracking_number="R1"))
+    await t.send("decide", decisions(keep=["p1"], ret=["p2", "p3"]))
+    await t.send("extend", cmd.Extension(days=2, reason="client travelling", actor="cr.amelia"))
+    await t.send("ship_return", cmd.ReturnShipped(piece_ids=["p2", "p3"], carrier="DHL", tracking_number="R1"))
     await t.advance(9 * DAY + timedelta(minutes=1))
     await t.wait_status("AWAITING_RETURNS")
-    await t.send(W.inspect, cmd.Inspection(piece_id="p2", condition="ok"))
-    await t.send(W.inspect, cmd.Inspection(piece_id="p3", condition="damaged"))
+    await t.send("inspect", cmd.Inspection(piece_id="p2", condition="ok"))
+    await t.send("inspect", cmd.Inspection(piece_id="p3", condition="damaged"))
     await t.advance(3 * DAY)
     await t.result()
     return t
@@ -59,18 +58,18 @@ async def rejected(h: Harness) -> TrialUnderTest:
 
 async def dunning(h: Harness) -> TrialUnderTest:
     t = await h.start_on_trial(order(2, order_id="replay-dunning", payment_method="pm_card_declinesOffSession"))
-    await t.send(W.decide, decisions(keep=["p1", "p2"]))
+    await t.send("decide", decisions(keep=["p1", "p2"]))
     await t.advance(8 * DAY)  # the hold expired at day 7, so the settlement is charged off-session
     await t.advance(8 * DAY)
     await t.wait_status("PAYMENT_ACTION_REQUIRED")
-    await t.send(W.change_payment_method, cmd.NewPaymentMethod(payment_method="pm_card_visa", actor="cr.amelia"))
+    await t.send("change_payment_method", cmd.NewPaymentMethod(payment_method="pm_card_visa", actor="cr.amelia"))
     await t.result()
     return t
 
 
 async def cancelled(h: Harness) -> TrialUnderTest:
     t = await h.start_accepted(order(1, order_id="replay-cancelled"))
-    await t.send(W.cancel, cmd.Cancel(reason="client changed plans", actor="cr.amelia"))
+    await t.send("cancel", cmd.Cancel(reason="client changed plans", actor="cr.amelia"))
     await t.result()
     return t
 
@@ -78,14 +77,14 @@ async def cancelled(h: Harness) -> TrialUnderTest:
 async def cancel_requested_in_temporal(h: Harness) -> TrialUnderTest:
     """The UI's "Request Cancellation" after dispatch: refused in the audit trail; the trial goes on to the end."""
     t = await h.start_accepted(order(2, order_id="replay-ui-cancel"))
-    await t.send(W.dispatch, parcels([["p1", "p2"]]))
+    await t.send("dispatch", parcels([["p1", "p2"]]))
     await t.handle.cancel()
     await t.wait_for(lambda v: any(e.kind == "cancellation_refused" for e in v.events), "the refusal")
     await t.deliver_all()
-    await t.send(W.decide, decisions(keep=["p1"], ret=["p2"]))
-    await t.send(W.finish_early, cmd.FinishEarly(actor="client"))
-    await t.send(W.ship_return, cmd.ReturnShipped(piece_ids=["p2"], carrier="DHL", tracking_number="R1"))
-    await t.send(W.inspect, cmd.Inspection(piece_id="p2", condition="ok"))
+    await t.send("decide", decisions(keep=["p1"], ret=["p2"]))
+    await t.send("finish_early", cmd.FinishEarly(actor="client"))
+    await t.send("ship_return", cmd.ReturnShipped(piece_ids=["p2"], carrier="DHL", tracking_number="R1"))
+    await t.send("inspect", cmd.Inspection(piece_id="p2", condition="ok"))
     await t.result()
     return t
 
@@ -94,20 +93,20 @@ async def lost_reshipped_refunded(h: Harness) -> TrialUnderTest:
     """A parcel lost and reshipped, a kept piece refunded while returns are awaited and another after
     completion (the refund window: patch refund-window)."""
     t = await h.start_accepted(order(4, order_id="replay-lost-refunded"))
-    await t.send(W.dispatch, parcels([["p1", "p2"], ["p3", "p4"]]))
-    await t.send(W.deliver, cmd.Delivery(tracking_number="TRK1"))
+    await t.send("dispatch", parcels([["p1", "p2"], ["p3", "p4"]]))
+    await t.send("deliver", cmd.Delivery(tracking_number="TRK1"))
     lost = cmd.LostParcel(tracking_number="TRK2", reason="carrier lost it", actor="cr.amelia", reship=True)
-    await t.send(W.declare_parcel_lost, lost)
-    await t.send(W.reship, cmd.Reshipment(parcels=parcels([["p3", "p4"]], tracking="NEW").parcels))
-    await t.send(W.deliver, cmd.Delivery(tracking_number="NEW1"))
-    await t.send(W.decide, decisions(keep=["p1", "p2", "p3"], ret=["p4"]))
+    await t.send("declare_parcel_lost", lost)
+    await t.send("reship", cmd.Reshipment(parcels=parcels([["p3", "p4"]], tracking="NEW").parcels))
+    await t.send("deliver", cmd.Delivery(tracking_number="NEW1"))
+    await t.send("decide", decisions(keep=["p1", "p2", "p3"], ret=["p4"]))
     await t.advance(7 * DAY + timedelta(minutes=1))
     await t.wait_status("AWAITING_RETURNS")
-    await t.send(W.refund, cmd.Refund(piece_id="p1", reason="seam opened", actor="cr.amelia", amount=60_000))
-    await t.send(W.ship_return, cmd.ReturnShipped(piece_ids=["p4"], carrier="DHL", tracking_number="R1"))
-    await t.send(W.inspect, cmd.Inspection(piece_id="p4", condition="ok"))
+    await t.send("refund", cmd.Refund(piece_id="p1", reason="seam opened", actor="cr.amelia", amount=60_000))
+    await t.send("ship_return", cmd.ReturnShipped(piece_ids=["p4"], carrier="DHL", tracking_number="R1"))
+    await t.send("inspect", cmd.Inspection(piece_id="p4", condition="ok"))
     await t.wait_status("COMPLETED")
-    await t.send(W.refund, cmd.Refund(piece_id="p2", reason="late return accepted", actor="cr.amelia"))
+    await t.send("refund", cmd.Refund(piece_id="p2", reason="late return accepted", actor="cr.amelia"))
     await t.result()
     return t
 
@@ -115,8 +114,8 @@ async def lost_reshipped_refunded(h: Harness) -> TrialUnderTest:
 async def all_lost(h: Harness) -> TrialUnderTest:
     """The only parcel lost, nothing to reship: cancelled, the hold released."""
     t = await h.start_accepted(order(2, order_id="replay-all-lost"))
-    await t.send(W.dispatch, parcels([["p1", "p2"]]))
-    await t.send(W.declare_parcel_lost, cmd.LostParcel(tracking_number="TRK1", reason="stolen", actor="cr.amelia"))
+    await t.send("dispatch", parcels([["p1", "p2"]]))
+    await t.send("declare_parcel_lost", cmd.LostParcel(tracking_number="TRK1", reason="stolen", actor="cr.amelia"))
     await t.result()
     return t
 

@@ -21,7 +21,7 @@ from domain.policy import TrialPolicy
 from domain.view import TrialView
 from domain.workflow_io import StartTrial
 from tests.waiting import eventually
-from workflows.style_trial import StyleTrialWorkflow
+from workflows.style_trial import Answer, StyleTrialWorkflow
 
 STAFF = "cr.amelia"
 _CLOSED = {
@@ -50,12 +50,12 @@ class TrialUnderTest:
     async def view(self) -> TrialView:
         return await self.handle.query(StyleTrialWorkflow.view)
 
-    async def send(self, update: Any, arg: Any) -> TrialView:
+    async def send(self, update: str, arg: Any) -> TrialView:
         """Run the command; the trial as it stands after it (the answer is small: see CommandOutcome)."""
-        answer = await self.handle.execute_update(update, arg)
+        answer = await self.handle.execute_update(update, arg, result_type=Answer)  # type: ignore[call-overload]
         return answer if isinstance(answer, TrialView) else await self.view()
 
-    async def refused(self, update: Any, arg: Any) -> str:
+    async def refused(self, update: str, arg: Any) -> str:
         """Send a command that must be refused; return its error code after checking nothing changed."""
         before = await self.view()
         with pytest.raises(WorkflowUpdateFailedError) as info:
@@ -87,9 +87,7 @@ class TrialUnderTest:
         view = await self.view()
         for p in view.parcels:
             if p.delivered_at is None:
-                view = await self.send(
-                    StyleTrialWorkflow.deliver, cmd.Delivery(tracking_number=p.tracking_number, delivered_at=at)
-                )
+                view = await self.send("deliver", cmd.Delivery(tracking_number=p.tracking_number, delivered_at=at))
         return view
 
     async def result(self) -> TrialView:
@@ -146,7 +144,7 @@ class Harness:
     ) -> TrialUnderTest:
         trial = await self.start_accepted(trial_order, policy)
         ids = [p.piece_id for p in trial_order.pieces]
-        await trial.send(StyleTrialWorkflow.dispatch, parcels(groups or [ids]))
+        await trial.send("dispatch", parcels(groups or [ids]))
         await trial.deliver_all()
         await trial.wait_status("ON_TRIAL")
         return trial

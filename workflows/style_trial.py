@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.read_model import READ_MODEL_BEHIND, ProjectChanges, ProjectTrial, ReadModelActivities
     from activities.steps import kind_of
     from domain import commands as cmd
+    from domain.command_table import COMMANDS, Command
     from domain.errors import DomainError
     from domain.money import format_money
     from domain.steps import Step, StepResult
@@ -34,6 +35,7 @@ WORKFLOW_NAME = "StyleTrial"
 # A command's answer: small (status and revision); the whole view only from runs without a read model.
 Answer = CommandOutcome | TrialView
 T = TypeVar("T")
+W = TypeVar("W")
 # Trials started before the read model existed never projected; replaying them must not start now.
 PATCH_READ_MODEL = "read-model-projection"
 # Trials started before search attributes were kept current never upserted them.
@@ -94,7 +96,32 @@ def domain_failure(err: DomainError) -> ApplicationError:
     return ApplicationError(err.message, {"code": err.code.value}, type=err.code.value, non_retryable=True)
 
 
+def _with_command_updates(cls: type[W]) -> type[W]:
+    """Add one named Temporal update per command of the table to the workflow class, before `workflow.defn`
+    reads it: the update's name and description (what staff see and send in the UI) come from the table,
+    and its argument's type (what the data converter decodes) is the command's model."""
+    for command in COMMANDS:
+        setattr(cls, command.update, _update_for(command))
+    return cls
+
+
+def _update_for(command: Command) -> Any:
+    async def handler(self: "StyleTrialWorkflow", c: BaseModel) -> Answer:
+        return await self._apply(lambda t, now: command.apply(t, c, now))
+
+    def validator(self: "StyleTrialWorkflow", c: BaseModel) -> None:
+        self._check(lambda t, now: command.validate(t, c, now))
+
+    for fn, returns in ((handler, Answer), (validator, None)):
+        fn.__name__ = fn.__qualname__ = command.update
+        fn.__annotations__ = {"c": command.model, "return": returns}
+    update = workflow.update(name=command.update, description=command.description)(handler)
+    update.validator(validator)
+    return update
+
+
 @workflow.defn(name=WORKFLOW_NAME, failure_exception_types=[ValidationError])
+@_with_command_updates
 class StyleTrialWorkflow:
     @workflow.init
     def __init__(self, start: StartTrial) -> None:
@@ -426,153 +453,9 @@ class StyleTrialWorkflow:
         return view_of(self._require_trial())
 
     # ------------------------------------------------------------------ commands (updates)
-    # Each validator asks the aggregate and raises before anything is written to history; each handler
-    # applies the command and answers with the trial view once the workflow has acted on it.
-
-    @workflow.update(
-        name="dispatch",
-        description="Fulfilment: the order left the warehouse in one or more parcels. Pieces in no parcel are unavailable.",
-    )
-    async def dispatch(self, c: cmd.Dispatch) -> Answer:
-        return await self._apply(lambda t, now: t.dispatch(c, now))
-
-    @dispatch.validator
-    def _check_dispatch(self, c: cmd.Dispatch) -> None:
-        self._check(lambda t, now: t.validate_dispatch(c, now))
-
-    @workflow.update(
-        name="deliver",
-        description="A parcel was delivered (carrier), or staff record a delivery with actor and reason.",
-    )
-    async def deliver(self, c: cmd.Delivery) -> Answer:
-        return await self._apply(lambda t, now: t.deliver(c, now))
-
-    @deliver.validator
-    def _check_deliver(self, c: cmd.Delivery) -> None:
-        self._check(lambda t, now: t.validate_delivery(c, now))
-
-    @workflow.update(
-        name="declare_parcel_lost",
-        description="Staff: an outbound parcel was lost in transit; its pieces are never charged (reship: replacements follow).",
-    )
-    async def declare_parcel_lost(self, c: cmd.LostParcel) -> Answer:
-        return await self._apply(lambda t, now: t.declare_lost(c, now))
-
-    @declare_parcel_lost.validator
-    def _check_declare_parcel_lost(self, c: cmd.LostParcel) -> None:
-        self._check(lambda t, now: t.validate_lost_parcel(c, now))
-
-    @workflow.update(
-        name="reship",
-        description="Fulfilment: replacements for a lost parcel's pieces left in new parcels; the clock waits for them.",
-    )
-    async def reship(self, c: cmd.Reshipment) -> Answer:
-        return await self._apply(lambda t, now: t.reship(c, now))
-
-    @reship.validator
-    def _check_reship(self, c: cmd.Reshipment) -> None:
-        self._check(lambda t, now: t.validate_reship(c, now))
-
-    @workflow.update(
-        name="decide",
-        description="Record keep/return decisions for delivered pieces, with actor, channel and an optional message reference.",
-    )
-    async def decide(self, c: cmd.Decisions) -> Answer:
-        return await self._apply(lambda t, now: t.decide(c, now))
-
-    @decide.validator
-    def _check_decide(self, c: cmd.Decisions) -> None:
-        self._check(lambda t, now: t.validate_decisions(c, now))
-
-    @workflow.update(
-        name="finish_early",
-        description="The client is done early: every piece has a decision, so the trial closes now.",
-    )
-    async def finish_early(self, c: cmd.FinishEarly) -> Answer:
-        return await self._apply(lambda t, now: t.finish_early(c, now))
-
-    @finish_early.validator
-    def _check_finish_early(self, c: cmd.FinishEarly) -> None:
-        self._check(lambda t, now: t.validate_finish(c, now))
-
-    @workflow.update(
-        name="ship_return", description="Fulfilment: the carrier scanned a return parcel with these pieces."
-    )
-    async def ship_return(self, c: cmd.ReturnShipped) -> Answer:
-        return await self._apply(lambda t, now: t.ship_return(c, now))
-
-    @ship_return.validator
-    def _check_ship_return(self, c: cmd.ReturnShipped) -> None:
-        self._check(lambda t, now: t.validate_return(c, now))
-
-    @workflow.update(
-        name="inspect", description="Fulfilment: a returned piece was received and inspected (ok or damaged)."
-    )
-    async def inspect(self, c: cmd.Inspection) -> Answer:
-        return await self._apply(lambda t, now: t.inspect(c, now))
-
-    @inspect.validator
-    def _check_inspect(self, c: cmd.Inspection) -> None:
-        self._check(lambda t, now: t.validate_inspection(c, now))
-
-    @workflow.update(
-        name="inspect_returns",
-        description="Fulfilment: a return parcel was opened and each piece in it inspected, in one command.",
-    )
-    async def inspect_returns(self, c: cmd.Inspections) -> Answer:
-        return await self._apply(lambda t, now: t.inspect_all(c, now))
-
-    @inspect_returns.validator
-    def _check_inspect_returns(self, c: cmd.Inspections) -> None:
-        self._check(lambda t, now: t.validate_inspections(c, now))
-
-    @workflow.update(name="extend", description="Staff: extend the trial by 1-7 days (14 in total) with a reason.")
-    async def extend(self, c: cmd.Extension) -> Answer:
-        return await self._apply(lambda t, now: t.extend(c, now))
-
-    @extend.validator
-    def _check_extend(self, c: cmd.Extension) -> None:
-        self._check(lambda t, now: t.validate_extension(c, now))
-
-    @workflow.update(
-        name="waive", description="Staff: waive a piece that has not been charged (goodwill); it is never charged."
-    )
-    async def waive(self, c: cmd.Waiver) -> Answer:
-        return await self._apply(lambda t, now: t.waive(c, now))
-
-    @waive.validator
-    def _check_waive(self, c: cmd.Waiver) -> None:
-        self._check(lambda t, now: t.validate_waiver(c, now))
-
-    @workflow.update(
-        name="change_payment_method",
-        description="Staff: supply a new payment method; a declined authorization or charge is retried at once.",
-    )
-    async def change_payment_method(self, c: cmd.NewPaymentMethod) -> Answer:
-        return await self._apply(lambda t, now: t.change_payment_method(c, now))
-
-    @change_payment_method.validator
-    def _check_change_payment_method(self, c: cmd.NewPaymentMethod) -> None:
-        self._check(lambda t, now: t.validate_payment_method(c, now))
-
-    @workflow.update(
-        name="refund",
-        description="Support: refund a charged piece, all or part of its price, once; also after completion, within the refund window.",
-    )
-    async def refund(self, c: cmd.Refund) -> Answer:
-        return await self._apply(lambda t, now: t.refund(c, now))
-
-    @refund.validator
-    def _check_refund(self, c: cmd.Refund) -> None:
-        self._check(lambda t, now: t.validate_refund(c, now))
-
-    @workflow.update(name="cancel", description="Cancel before dispatch; the authorization and the stock are released.")
-    async def cancel(self, c: cmd.Cancel) -> Answer:
-        return await self._apply(lambda t, now: t.cancel(c, now))
-
-    @cancel.validator
-    def _check_cancel(self, c: cmd.Cancel) -> None:
-        self._check(lambda t, now: t.validate_cancel(c, now))
+    # One update per row of domain.command_table, added by `_with_command_updates` below: its validator asks
+    # the aggregate and raises before anything is written to history; its handler applies the command and
+    # answers once the workflow has acted on it.
 
     # ------------------------------------------------------------------ helpers
 

@@ -10,7 +10,6 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.notifications import RecordingNotifier
-from api.models import FinishRequest
 from api_client import ApiError, StyleTrialApi
 from bootstrap import Adapters, build_api, build_worker
 from config import Settings
@@ -103,7 +102,7 @@ async def test_a_whole_trial_through_the_client_with_lost_answers_and_busy_answe
                 assert [p.decision for p in view.pieces] == ["keep", "return", "return"]
                 assert sum(1 for e in view.events if e.kind == "decided") == 1, [e.kind for e in view.events]
 
-                await api.finish_early(o.order_id, FinishRequest(actor="client", channel="app"))
+                await api.finish_early(o.order_id, cmd.FinishEarly(actor="client", channel="app"))
                 await api.record_return(
                     o.order_id, cmd.ReturnShipped(piece_ids=["p2", "p3"], carrier="DHL", tracking_number="R1")
                 )

@@ -16,7 +16,6 @@ from persistence.store import SqlStore
 from tests.support import Harness
 from tests.waiting import eventually
 from workflows.style_trial import PATCH_LEAN_PROJECTION
-from workflows.style_trial import StyleTrialWorkflow as W
 
 pytestmark = [pytest.mark.devserver, pytest.mark.timeout(120)]
 
@@ -53,7 +52,7 @@ async def test_a_trial_on_today_s_code_is_on_no_patch_s_old_path(dev_env: Workfl
             uses = await patch_use(dev_env.client)
             assert [u.patch for u in uses] == list(PATCHES)
             assert all(u.old_path == sorted(u.old_path) for u in uses)
-            await trial.send(W.dispatch, parcels([["p1", "p2"]]))
+            await trial.send("dispatch", parcels([["p1", "p2"]]))
             assert _old_paths_of(await patch_use(dev_env.client), trial.trial_id) == []
             await trial.handle.terminate("test over")
     finally:

@@ -14,7 +14,6 @@ from persistence.db import make_engine
 from persistence.simulated_book import SqlGatewayBook
 from persistence.store import SqlStore
 from tests.support import Harness
-from workflows.style_trial import StyleTrialWorkflow as W
 
 AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 TRIAL = "style-trial-restart"
@@ -89,10 +88,10 @@ async def test_a_worker_restart_mid_trial_still_captures_from_the_hold_it_made(
     async with build_worker(dev_env.client, queue, second):
         h2 = Harness(dev_env.client, queue, second, dev_env.sleep)
         h2.started.append(trial.handle)
-        await trial.send(W.dispatch, parcels([["p1", "p2", "p3"]]))
+        await trial.send("dispatch", parcels([["p1", "p2", "p3"]]))
         await trial.deliver_all()
-        await trial.send(W.decide, decisions(keep=["p1"], ret=["p2", "p3"]))
-        view = await trial.send(W.finish_early, cmd.FinishEarly(actor="client"))
+        await trial.send("decide", decisions(keep=["p1"], ret=["p2", "p3"]))
+        view = await trial.send("finish_early", cmd.FinishEarly(actor="client"))
         await h2.terminate_running()
     capture = next(m for m in view.movements if m.settlement == 1)
     assert (capture.kind, capture.outcome, capture.amount) == ("capture", "succeeded", 120_000)

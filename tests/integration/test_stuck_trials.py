@@ -86,17 +86,17 @@ async def test_a_failing_trial_is_flagged_then_recovered_with_its_money_right(de
 
         await eventually(healthy, "the flag to clear once the trial runs again", 60, every=0.5)
         # The trial goes on to the end with the money right: one authorization, one charge, nothing twice.
-        _ = await handle.execute_update(W.dispatch, parcels([["p1", "p2"]]))
-        _ = await handle.execute_update(W.deliver, cmd.Delivery(tracking_number="TRK1"))
-        _ = await handle.execute_update(W.decide, cmd.Decisions(
+        _ = await handle.execute_update("dispatch", parcels([["p1", "p2"]]))
+        _ = await handle.execute_update("deliver", cmd.Delivery(tracking_number="TRK1"))
+        _ = await handle.execute_update("decide", cmd.Decisions(
             decisions=[cmd.PieceDecision(piece_id="p1", decision="keep"), cmd.PieceDecision(piece_id="p2", decision="return")],
             actor="client", channel="app",
         ))  # fmt: skip
         _ = await handle.execute_update(
-            W.ship_return, cmd.ReturnShipped(piece_ids=["p2"], carrier="DHL", tracking_number="R1")
+            "ship_return", cmd.ReturnShipped(piece_ids=["p2"], carrier="DHL", tracking_number="R1")
         )
-        _ = await handle.execute_update(W.finish_early, cmd.FinishEarly(actor="client"))
-        _ = await handle.execute_update(W.inspect, cmd.Inspection(piece_id="p2", condition="ok"))
+        _ = await handle.execute_update("finish_early", cmd.FinishEarly(actor="client"))
+        _ = await handle.execute_update("inspect", cmd.Inspection(piece_id="p2", condition="ok"))
         result = await asyncio.wait_for(handle.result(), 60)
         assert result.status == "COMPLETED"
         assert result.amounts.charged == 50_000 and result.amounts.authorized == 0

@@ -17,7 +17,6 @@ from domain.steps import AuthorizeRequest, CaptureRequest, ChargeRequest, Paymen
 from persistence.store import SqlStore
 from tests.gateways import StripeUnderTest
 from tests.support import Harness
-from workflows.style_trial import StyleTrialWorkflow as W
 
 DAY = timedelta(days=1)
 AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -43,7 +42,7 @@ async def test_thirty_pieces_kept_returned_damaged_and_unreturned_settle_exactly
     ids = list(prices)
     trial = await harness.start_on_trial(o, groups=[ids[:10], ids[10:20], ids[20:]])
     keep, returned, damaged, unreturned = ids[:12], ids[12:27], ids[27:28], ids[28:]
-    await trial.send(W.decide, decisions(keep=keep, ret=returned + damaged + unreturned))
+    await trial.send("decide", decisions(keep=keep, ret=returned + damaged + unreturned))
 
     await trial.advance(7 * DAY + timedelta(minutes=1))
     view = await trial.wait_status("AWAITING_RETURNS")
@@ -53,9 +52,9 @@ async def test_thirty_pieces_kept_returned_damaged_and_unreturned_settle_exactly
     assert gateway.held(trial.trial_id) == 0, "Stripe released the uncaptured rest with the capture"
 
     shipped = returned + damaged
-    await trial.send(W.ship_return, cmd.ReturnShipped(piece_ids=shipped, carrier="DHL", tracking_number="RET-30"))
+    await trial.send("ship_return", cmd.ReturnShipped(piece_ids=shipped, carrier="DHL", tracking_number="RET-30"))
     for pid in shipped:
-        await trial.send(W.inspect, cmd.Inspection(piece_id=pid, condition="damaged" if pid in damaged else "ok"))
+        await trial.send("inspect", cmd.Inspection(piece_id=pid, condition="damaged" if pid in damaged else "ok"))
     await trial.advance(3 * DAY)  # the two unreturned pieces pass the return deadline
     result = await trial.result()
 
@@ -88,16 +87,16 @@ async def test_a_long_trial_renews_its_hold_before_expiry_and_releases_the_old_o
     assert released.reference == first.reference and released.at >= second.at, "old hold released after the new"
     assert gateway.held(trial.trial_id) == o.value, "exactly one hold stands"
 
-    await trial.send(W.dispatch, parcels([["p1", "p2"]]))
+    await trial.send("dispatch", parcels([["p1", "p2"]]))
     await trial.deliver_all()
-    await trial.send(W.decide, decisions(keep=["p1"], ret=["p2"]))
+    await trial.send("decide", decisions(keep=["p1"], ret=["p2"]))
     await trial.advance(7 * DAY + timedelta(minutes=1))
     view = await trial.wait_status("AWAITING_RETURNS")
     capture = next(m for m in view.movements if m.kind == "capture")
     newest = [m for m in view.movements if m.kind == "authorization"][-1]
     assert capture.amount == 120_000 and capture.at < newest.expires_at  # type: ignore[operator]
-    await trial.send(W.ship_return, cmd.ReturnShipped(piece_ids=["p2"], carrier="DHL", tracking_number="RET-2"))
-    await trial.send(W.inspect, cmd.Inspection(piece_id="p2", condition="ok"))
+    await trial.send("ship_return", cmd.ReturnShipped(piece_ids=["p2"], carrier="DHL", tracking_number="RET-2"))
+    await trial.send("inspect", cmd.Inspection(piece_id="p2", condition="ok"))
     result = await trial.result()
     assert result.status == "COMPLETED"
     assert gateway.total(trial.trial_id, "capture") == 120_000 and gateway.total(trial.trial_id, "charge") == 0
@@ -113,9 +112,9 @@ async def test_a_declined_renewal_settles_off_session_and_never_captures_the_exp
     await trial.advance(6 * DAY + timedelta(hours=1))
     view = await trial.wait_for(lambda v: "reauthorization_failed" in v.attention, "flag")
     assert view.status == "AWAITING_DISPATCH"
-    await trial.send(W.dispatch, parcels([["p1", "p2"]]))
+    await trial.send("dispatch", parcels([["p1", "p2"]]))
     await trial.deliver_all()
-    await trial.send(W.decide, decisions(keep=["p1", "p2"]))
+    await trial.send("decide", decisions(keep=["p1", "p2"]))
     await trial.advance(7 * DAY + timedelta(minutes=1))
     result = await trial.result()
     assert result.status == "COMPLETED" and result.amounts.charged == o.value
@@ -131,32 +130,32 @@ async def test_refunds_during_and_after_the_trial_go_back_once_each_from_the_pay
 ):
     o = unique(3, price=100_000)
     trial = await harness.start_on_trial(o)
-    await trial.send(W.decide, decisions(keep=["p1", "p2"], ret=["p3"]))
+    await trial.send("decide", decisions(keep=["p1", "p2"], ret=["p3"]))
     await trial.advance(7 * DAY + timedelta(minutes=1))
     view = await trial.wait_status("AWAITING_RETURNS")
     capture = next(m for m in view.movements if m.kind == "capture")
 
     # A fault found after keeping, while p3's return is awaited: half of p1 back.
     goodwill = cmd.Refund(piece_id="p1", reason="Seam opened after a week", actor="cr.amelia", amount=50_000)
-    view = await trial.send(W.refund, goodwill)
+    view = await trial.send("refund", goodwill)
     p1 = next(p for p in view.pieces if p.piece_id == "p1")
     assert (p1.state, p1.refunded, view.amounts.refunded) == ("REFUNDED", 50_000, 50_000)
     refund = next(m for m in view.movements if m.kind == "refund")
     assert refund.outcome == "succeeded" and refund.settlement == capture.settlement
-    assert await trial.refused(W.refund, goodwill) == "already_refunded"
+    assert await trial.refused("refund", goodwill) == "already_refunded"
     too_much = cmd.Refund(piece_id="p2", reason="r", actor="cr.amelia", amount=100_001)
-    assert await trial.refused(W.refund, too_much) == "invalid_refund_amount"
-    assert await trial.refused(W.refund, cmd.Refund(piece_id="p3", reason="r", actor="a")) == "not_refundable"
+    assert await trial.refused("refund", too_much) == "invalid_refund_amount"
+    assert await trial.refused("refund", cmd.Refund(piece_id="p3", reason="r", actor="a")) == "not_refundable"
 
-    await trial.send(W.ship_return, cmd.ReturnShipped(piece_ids=["p3"], carrier="DHL", tracking_number="R3"))
-    view = await trial.send(W.inspect, cmd.Inspection(piece_id="p3", condition="ok"))
+    await trial.send("ship_return", cmd.ReturnShipped(piece_ids=["p3"], carrier="DHL", tracking_number="R3"))
+    view = await trial.send("inspect", cmd.Inspection(piece_id="p3", condition="ok"))
     assert view.status == "COMPLETED" and view.refunds_until is not None
     # Completed, and still open for the refund window: a late return accepted as goodwill.
     late = cmd.Refund(piece_id="p2", reason="Late return accepted as goodwill", actor="cr.amelia")
-    view = await trial.send(W.refund, late)
+    view = await trial.send("refund", late)
     assert view.amounts.refunded == 150_000 and view.amounts.charged == 200_000
-    assert await trial.refused(W.refund, late) == "already_refunded"
-    assert await trial.refused(W.dispatch, parcels([["p1"]])) == "trial_finished"
+    assert await trial.refused("refund", late) == "already_refunded"
+    assert await trial.refused("dispatch", parcels([["p1"]])) == "trial_finished"
 
     await trial.advance(30 * DAY)
     result = await trial.result()  # the workflow ends once the refund window closes

@@ -7,7 +7,6 @@ from temporalio.api.enums.v1 import EventType
 from domain import commands as cmd
 from domain.examples import order, parcels
 from tests.support import Harness, TrialUnderTest
-from workflows.style_trial import StyleTrialWorkflow as W
 
 
 async def test_before_dispatch_it_cancels_the_trial_and_releases_the_hold(harness: Harness):
@@ -24,13 +23,13 @@ async def test_before_dispatch_it_cancels_the_trial_and_releases_the_hold(harnes
 
 async def test_after_dispatch_it_is_refused_in_the_audit_trail_and_the_trial_goes_on(harness: Harness):
     t = await harness.start_accepted(order(2, price=40_000))
-    await t.send(W.dispatch, parcels([["p1", "p2"]]))
+    await t.send("dispatch", parcels([["p1", "p2"]]))
     await t.handle.cancel()
     view = await t.wait_for(lambda v: any(e.kind == "cancellation_refused" for e in v.events), "the refusal")
     refused = next(e for e in view.events if e.kind == "cancellation_refused")
     assert "dispatched" in refused.detail and refused.actor == "temporal-ui-or-cli"
     assert view.status == "IN_TRANSIT" and view.amounts.authorized == 80_000
-    view = await t.send(W.deliver, cmd.Delivery(tracking_number="TRK1"))
+    view = await t.send("deliver", cmd.Delivery(tracking_number="TRK1"))
     assert view.status == "ON_TRIAL", "the trial takes commands as before"
     assert await _last_event(t) != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED
 

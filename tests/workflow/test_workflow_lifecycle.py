@@ -8,7 +8,6 @@ from domain import commands as cmd
 from domain.examples import decisions, order, parcels
 from domain.view import TrialView
 from tests.support import Harness
-from workflows.style_trial import StyleTrialWorkflow as W
 
 DAY = timedelta(days=1)
 
@@ -23,7 +22,7 @@ async def test_thirty_piece_trial_charges_exactly_the_kept_pieces(harness: Harne
     ids = list(prices)
     trial = await harness.start_on_trial(o, groups=[ids[:10], ids[10:20], ids[20:]])
     keep, ret = ids[:12], ids[12:]
-    await trial.send(W.decide, decisions(keep=keep, ret=ret))
+    await trial.send("decide", decisions(keep=keep, ret=ret))
 
     await trial.advance(7 * DAY + timedelta(minutes=1))
     view = await trial.wait_status("AWAITING_RETURNS")
@@ -31,9 +30,9 @@ async def test_thirty_piece_trial_charges_exactly_the_kept_pieces(harness: Harne
     assert view.amounts.charged == kept_total
     assert gateway.total(trial.trial_id, "capture") == kept_total
 
-    await trial.send(W.ship_return, cmd.ReturnShipped(piece_ids=ret, carrier="DHL", tracking_number="RET1"))
+    await trial.send("ship_return", cmd.ReturnShipped(piece_ids=ret, carrier="DHL", tracking_number="RET1"))
     for pid in ret:
-        await trial.send(W.inspect, cmd.Inspection(piece_id=pid, condition="ok"))
+        await trial.send("inspect", cmd.Inspection(piece_id=pid, condition="ok"))
     result = await trial.result()
     assert result.status == "COMPLETED"
     assert result.amounts.charged == kept_total
@@ -51,12 +50,12 @@ async def test_everything_returned_charges_nothing_and_releases_the_authorizatio
     o = order(4)
     ids = [p.piece_id for p in o.pieces]
     trial = await harness.start_on_trial(o)
-    await trial.send(W.decide, decisions(ret=ids))
-    await trial.send(W.ship_return, cmd.ReturnShipped(piece_ids=ids, carrier="UPS", tracking_number="R1"))
+    await trial.send("decide", decisions(ret=ids))
+    await trial.send("ship_return", cmd.ReturnShipped(piece_ids=ids, carrier="UPS", tracking_number="R1"))
     await trial.advance(7 * DAY + timedelta(minutes=1))
     await trial.wait_status("AWAITING_RETURNS")
     for pid in ids:
-        await trial.send(W.inspect, cmd.Inspection(piece_id=pid, condition="ok"))
+        await trial.send("inspect", cmd.Inspection(piece_id=pid, condition="ok"))
     result = await trial.result()
     assert result.status == "COMPLETED"
     assert result.amounts.charged == 0
@@ -73,7 +72,7 @@ async def test_undecided_pieces_not_shipped_back_are_charged_after_the_return_wi
 ):
     o = order(3, price=lambda i: i * 10_000)
     trial = await harness.start_on_trial(o)
-    await trial.send(W.decide, decisions(keep=["p1"]))
+    await trial.send("decide", decisions(keep=["p1"]))
     await trial.advance(7 * DAY + timedelta(minutes=1))
     view = await trial.wait_status("AWAITING_RETURNS")
     assert view.amounts.charged == 10_000
@@ -99,12 +98,12 @@ async def test_damaged_return_is_charged_and_a_lost_return_is_not_but_is_flagged
     o = order(3, price=lambda i: i * 10_000)
     trial = await harness.start_on_trial(o)
     await trial.send(
-        W.ship_return, cmd.ReturnShipped(piece_ids=["p1", "p2", "p3"], carrier="DHL", tracking_number="R1")
+        "ship_return", cmd.ReturnShipped(piece_ids=["p1", "p2", "p3"], carrier="DHL", tracking_number="R1")
     )
     opened = cmd.Inspections(
         inspections=[cmd.Inspection(piece_id="p1", condition="damaged"), cmd.Inspection(piece_id="p2", condition="ok")]
     )
-    await trial.send(W.inspect_returns, opened)  # one update for the whole return parcel
+    await trial.send("inspect_returns", opened)  # one update for the whole return parcel
     await trial.advance(15 * DAY)
     result = await trial.result()
     states = {p.piece_id: p.state for p in result.pieces}
@@ -117,9 +116,9 @@ async def test_damaged_return_is_charged_and_a_lost_return_is_not_but_is_flagged
 async def test_finishing_early_closes_the_trial_at_once(harness: Harness, gateway: SimulatedGateway):
     o = order(3)
     trial = await harness.start_on_trial(o)
-    assert await trial.refused(W.finish_early, cmd.FinishEarly(actor="client")) == "undecided_pieces"
-    await trial.send(W.decide, decisions(keep=["p1", "p2"], ret=["p3"], channel="app"))
-    view = await trial.send(W.finish_early, cmd.FinishEarly(actor="client", channel="app"))
+    assert await trial.refused("finish_early", cmd.FinishEarly(actor="client")) == "undecided_pieces"
+    await trial.send("decide", decisions(keep=["p1", "p2"], ret=["p3"], channel="app"))
+    view = await trial.send("finish_early", cmd.FinishEarly(actor="client", channel="app"))
     assert view.status == "AWAITING_RETURNS"
     assert view.amounts.charged == 240_000, "the update answers after the first settlement ran"
     assert view.return_deadline is not None and view.closed_at is not None
@@ -130,7 +129,7 @@ async def test_extension_moves_the_trial_end_and_the_reminders(harness: Harness)
     trial = await harness.start_on_trial(order(2))
     before = (await trial.view()).trial_ends_at
     assert before is not None
-    view = await trial.send(W.extend, cmd.Extension(days=5, reason="client travelling", actor="cr.amelia"))
+    view = await trial.send("extend", cmd.Extension(days=5, reason="client travelling", actor="cr.amelia"))
     assert view.trial_ends_at == before + 5 * DAY
     await trial.advance(8 * DAY)
     view = await trial.view()
@@ -148,7 +147,7 @@ async def test_extension_moves_the_trial_end_and_the_reminders(harness: Harness)
 async def test_cancel_before_dispatch_releases_authorization_and_stock(harness: Harness, gateway: SimulatedGateway):
     o = order(3)
     trial = await harness.start_accepted(o)
-    view = await trial.send(W.cancel, cmd.Cancel(reason="client changed plans", actor="cr.amelia"))
+    view = await trial.send("cancel", cmd.Cancel(reason="client changed plans", actor="cr.amelia"))
     assert view.status == "CANCELLED"
     result = await trial.result()
     assert result.status == "CANCELLED"
@@ -160,7 +159,7 @@ async def test_cancel_before_dispatch_releases_authorization_and_stock(harness: 
 async def test_pieces_in_no_parcel_are_unavailable_and_never_charged(harness: Harness, gateway: SimulatedGateway):
     o = order(4, price=lambda i: i * 10_000)
     trial = await harness.start_accepted(o)
-    view = await trial.send(W.dispatch, parcels([["p1", "p2"]]))
+    view = await trial.send("dispatch", parcels([["p1", "p2"]]))
     assert {p.piece_id: p.state for p in view.pieces} == {
         "p1": "IN_TRANSIT",
         "p2": "IN_TRANSIT",
@@ -168,7 +167,7 @@ async def test_pieces_in_no_parcel_are_unavailable_and_never_charged(harness: Ha
         "p4": "UNAVAILABLE",
     }
     await trial.deliver_all()
-    await trial.send(W.decide, decisions(keep=["p1", "p2"]))
+    await trial.send("decide", decisions(keep=["p1", "p2"]))
     await trial.advance(7 * DAY + timedelta(minutes=1))
     result = await trial.result()
     assert result.amounts.charged == 30_000
@@ -178,7 +177,7 @@ async def test_pieces_in_no_parcel_are_unavailable_and_never_charged(harness: Ha
 async def test_a_dispatch_with_no_parcel_is_refused_and_changes_nothing(harness: Harness, gateway: SimulatedGateway):
     # It used to cancel the trial for good (every piece unavailable, the hold released).
     trial = await harness.start_accepted(order(2))
-    assert await trial.refused(W.dispatch, cmd.Dispatch(parcels=[])) == "no_parcels"
+    assert await trial.refused("dispatch", cmd.Dispatch(parcels=[])) == "no_parcels"
     view = await trial.view()
     assert view.status == "AWAITING_DISPATCH" and {p.state for p in view.pieces} == {"RESERVED"}
     assert gateway.held(trial.trial_id) == view.amounts.authorized > 0
@@ -187,17 +186,17 @@ async def test_a_dispatch_with_no_parcel_is_refused_and_changes_nothing(harness:
 async def test_the_trial_clock_starts_when_the_last_of_three_parcels_arrives(harness: Harness):
     o = order(6)
     trial = await harness.start_accepted(o)
-    await trial.send(W.dispatch, parcels([["p1", "p2"], ["p3", "p4"], ["p5", "p6"]]))
-    await trial.send(W.deliver, cmd.Delivery(tracking_number="TRK1"))
+    await trial.send("dispatch", parcels([["p1", "p2"], ["p3", "p4"], ["p5", "p6"]]))
+    await trial.send("deliver", cmd.Delivery(tracking_number="TRK1"))
     view = await trial.view()
     assert view.status == "IN_TRANSIT" and view.trial_ends_at is None
     # Decisions are allowed for delivered pieces before the rest arrive.
-    await trial.send(W.decide, decisions(keep=["p1"]))
-    assert await trial.refused(W.decide, decisions(keep=["p3"])) == "not_delivered"
+    await trial.send("decide", decisions(keep=["p1"]))
+    assert await trial.refused("decide", decisions(keep=["p3"])) == "not_delivered"
     await trial.advance(DAY)
-    await trial.send(W.deliver, cmd.Delivery(tracking_number="TRK2"))
+    await trial.send("deliver", cmd.Delivery(tracking_number="TRK2"))
     await trial.advance(2 * DAY)
-    view = await trial.send(W.deliver, cmd.Delivery(tracking_number="TRK3"))
+    view = await trial.send("deliver", cmd.Delivery(tracking_number="TRK3"))
     last = max(p.delivered_at for p in view.parcels if p.delivered_at)
     assert view.status == "ON_TRIAL"
     assert view.trial_ends_at == last + 7 * DAY
@@ -211,7 +210,7 @@ async def test_declined_authorization_then_new_payment_method_within_the_fix_win
     assert view.status == "AUTHORIZING" and "authorization_declined" in view.attention
     assert harness.notifier.of_kind(trial.trial_id, "authorization_declined")
     await trial.advance(timedelta(hours=20))
-    view = await trial.send(W.change_payment_method, cmd.NewPaymentMethod(payment_method="pm_card_visa", actor="ps-07"))
+    view = await trial.send("change_payment_method", cmd.NewPaymentMethod(payment_method="pm_card_visa", actor="ps-07"))
     assert view.status == "AWAITING_DISPATCH" and not view.needs_attention
     assert view.amounts.authorized == 240_000
 
@@ -221,7 +220,7 @@ async def test_declined_authorization_with_no_fix_is_rejected(harness: Harness, 
     await trial.wait_for(lambda v: v.needs_attention, "decline flagged")
     # A second decline within the window does not restart the window.
     await trial.send(
-        W.change_payment_method, cmd.NewPaymentMethod(payment_method="pm_card_chargeDeclined", actor="ps-07")
+        "change_payment_method", cmd.NewPaymentMethod(payment_method="pm_card_chargeDeclined", actor="ps-07")
     )
     result = await trial.result()  # time skips past the 24 h window
     assert result.status == "REJECTED"
@@ -241,9 +240,9 @@ async def test_a_long_trial_reauthorizes_before_each_hold_expires(harness: Harne
     kinds = [(m.kind, m.outcome) for m in view.movements]
     assert kinds == [("authorization", "succeeded"), ("authorization", "succeeded"), ("release", "succeeded")]
     assert view.amounts.authorized == o.value and gateway.held(trial.trial_id) == o.value
-    await trial.send(W.dispatch, parcels([["p1", "p2"]]))
+    await trial.send("dispatch", parcels([["p1", "p2"]]))
     await trial.deliver_all()
-    await trial.send(W.decide, decisions(keep=["p1"], ret=["p2"]))
+    await trial.send("decide", decisions(keep=["p1"], ret=["p2"]))
     # The merchant-initiated hold lasts 4 days: it is renewed again before the trial closes.
     await trial.advance(7 * DAY + timedelta(minutes=1))
     view = await trial.wait_status("AWAITING_RETURNS")
@@ -265,9 +264,9 @@ async def test_a_failed_reauthorization_flags_the_trial_and_settles_off_session(
     await trial.advance(6 * DAY + timedelta(hours=1))
     view = await trial.wait_for(lambda v: "reauthorization_failed" in v.attention, "flag")
     assert view.status == "AWAITING_DISPATCH", "a failed re-authorization never cancels the trial"
-    await trial.send(W.dispatch, parcels([["p1", "p2"]]))
+    await trial.send("dispatch", parcels([["p1", "p2"]]))
     await trial.deliver_all()
-    await trial.send(W.decide, decisions(keep=["p1", "p2"]))
+    await trial.send("decide", decisions(keep=["p1", "p2"]))
     await trial.advance(7 * DAY + timedelta(minutes=1))
     result = await trial.result()
     assert result.status == "COMPLETED"
@@ -283,8 +282,8 @@ async def test_declined_settlement_is_dunned_then_waits_for_staff_then_completes
     # The card authorizes with the client present but refuses merchant-initiated (off-session) charges.
     o = order(2, payment_method="pm_card_declinesOffSession")
     trial = await harness.start_on_trial(o)
-    await trial.send(W.decide, decisions(keep=["p1"], ret=["p2"]))
-    view = await trial.send(W.finish_early, cmd.FinishEarly(actor="client"))
+    await trial.send("decide", decisions(keep=["p1"], ret=["p2"]))
+    view = await trial.send("finish_early", cmd.FinishEarly(actor="client"))
     assert view.amounts.charged == 120_000, "the kept piece was captured from the valid hold"
     await trial.advance(3 * DAY + timedelta(minutes=1))  # p2 never shipped back: charged off-session -> declined
     view = await trial.wait_for(lambda v: "settlement_declined" in v.attention, "first decline")
@@ -298,7 +297,7 @@ async def test_declined_settlement_is_dunned_then_waits_for_staff_then_completes
     await trial.advance(30 * DAY)
     assert (await trial.view()).status == "PAYMENT_ACTION_REQUIRED", "never dropped, never completed as if paid"
     view = await trial.send(
-        W.change_payment_method, cmd.NewPaymentMethod(payment_method="pm_card_visa", actor="cr.amelia")
+        "change_payment_method", cmd.NewPaymentMethod(payment_method="pm_card_visa", actor="cr.amelia")
     )
     assert view.status == "COMPLETED" and not view.needs_attention
     result = await trial.result()
@@ -309,12 +308,12 @@ async def test_declined_settlement_is_dunned_then_waits_for_staff_then_completes
 async def test_a_waived_piece_is_never_charged(harness: Harness, gateway: SimulatedGateway):
     o = order(4, price=lambda i: i * 10_000)
     trial = await harness.start_on_trial(o)
-    await trial.send(W.decide, decisions(keep=["p1", "p2", "p3"]))
-    await trial.send(W.waive, cmd.Waiver(piece_id="p3", reason="late delivery goodwill", actor="cr.amelia"))
+    await trial.send("decide", decisions(keep=["p1", "p2", "p3"]))
+    await trial.send("waive", cmd.Waiver(piece_id="p3", reason="late delivery goodwill", actor="cr.amelia"))
     await trial.advance(7 * DAY + timedelta(minutes=1))
     view = await trial.wait_status("AWAITING_RETURNS")
     assert view.amounts.charged == 30_000
-    assert await trial.refused(W.waive, cmd.Waiver(piece_id="p1", reason="x", actor="y")) == "not_waivable"
+    assert await trial.refused("waive", cmd.Waiver(piece_id="p1", reason="x", actor="y")) == "not_waivable"
     await trial.advance(3 * DAY)  # p4 never came back
     result = await trial.result()
     assert result.amounts.charged == 70_000
@@ -326,13 +325,13 @@ async def test_missed_dispatch_and_delivery_slas_flag_the_trial_and_staff_can_re
     await trial.advance(3 * DAY + timedelta(minutes=1))
     view = await trial.wait_for(lambda v: "dispatch_overdue" in v.attention, "dispatch SLA")
     assert view.status == "AWAITING_DISPATCH"
-    view = await trial.send(W.dispatch, parcels([["p1", "p2"]]))
+    view = await trial.send("dispatch", parcels([["p1", "p2"]]))
     assert "dispatch_overdue" not in view.attention
     await trial.advance(10 * DAY + timedelta(minutes=1))
     view = await trial.wait_for(lambda v: "delivery_overdue" in v.attention, "delivery SLA")
-    assert await trial.refused(W.deliver, cmd.Delivery(tracking_number="TRK1", actor="cr.amelia")) == "reason_required"
+    assert await trial.refused("deliver", cmd.Delivery(tracking_number="TRK1", actor="cr.amelia")) == "reason_required"
     view = await trial.send(
-        W.deliver, cmd.Delivery(tracking_number="TRK1", actor="cr.amelia", reason="client confirmed by phone")
+        "deliver", cmd.Delivery(tracking_number="TRK1", actor="cr.amelia", reason="client confirmed by phone")
     )
     assert view.status == "ON_TRIAL" and not view.needs_attention
     assert view.parcels[0].recorded_by == "cr.amelia"
@@ -344,8 +343,8 @@ async def test_transient_gateway_failures_are_retried_without_moving_money_twice
     gateway.fail_next("authorize", 2)
     gateway.fail_next("capture", 2)
     trial = await harness.start_on_trial(order(2))
-    await trial.send(W.decide, decisions(keep=["p1", "p2"]))
-    result_view = await trial.send(W.finish_early, cmd.FinishEarly(actor="client"))
+    await trial.send("decide", decisions(keep=["p1", "p2"]))
+    result_view = await trial.send("finish_early", cmd.FinishEarly(actor="client"))
     assert result_view.amounts.charged == 240_000
     assert len([o for o in gateway.operations if o.trial_id == trial.trial_id and o.kind == "capture"]) == 1
 
@@ -355,23 +354,23 @@ async def test_a_parcel_lost_on_its_way_is_reshipped_and_its_first_units_written
 ):
     o = order(4)
     trial = await harness.start_accepted(o)
-    await trial.send(W.dispatch, parcels([["p1", "p2"], ["p3", "p4"]]))
-    await trial.send(W.deliver, cmd.Delivery(tracking_number="TRK1"))
+    await trial.send("dispatch", parcels([["p1", "p2"], ["p3", "p4"]]))
+    await trial.send("deliver", cmd.Delivery(tracking_number="TRK1"))
     lost = cmd.LostParcel(tracking_number="TRK2", reason="Carrier confirmed the loss", actor="cr.amelia", reship=True)
-    view = await trial.send(W.declare_parcel_lost, lost)
+    view = await trial.send("declare_parcel_lost", lost)
     assert view.status == "IN_TRANSIT" and view.trial_ends_at is None and "carrier_claim" in view.attention
     assert {p.piece_id: p.state for p in view.pieces}["p3"] == "AWAITING_RESHIP"
-    assert await trial.refused(W.deliver, cmd.Delivery(tracking_number="TRK2")) == "parcel_lost"
+    assert await trial.refused("deliver", cmd.Delivery(tracking_number="TRK2")) == "parcel_lost"
     await trial.wait_for(lambda v: True, "the write-off")
     assert harness.stock.written_off[trial.trial_id] == {"p3", "p4"}
 
     replacement = cmd.Reshipment(parcels=parcels([["p3", "p4"]], tracking="NEW").parcels)
-    view = await trial.send(W.reship, replacement)
+    view = await trial.send("reship", replacement)
     assert {p.piece_id: p.state for p in view.pieces}["p4"] == "IN_TRANSIT"
     assert harness.stock.reserved[trial.trial_id] >= {"p3", "p4"}
-    view = await trial.send(W.deliver, cmd.Delivery(tracking_number="NEW1"))
+    view = await trial.send("deliver", cmd.Delivery(tracking_number="NEW1"))
     assert view.status == "ON_TRIAL"
-    await trial.send(W.decide, decisions(keep=["p1", "p3"], ret=["p2", "p4"]))
+    await trial.send("decide", decisions(keep=["p1", "p3"], ret=["p2", "p4"]))
     await trial.advance(7 * DAY + timedelta(minutes=1))
     view = await trial.wait_status("AWAITING_RETURNS")
     # The reship asked the client for nothing: no new client-present authorization (the hold is only renewed).
@@ -382,8 +381,8 @@ async def test_a_trial_whose_only_parcel_is_lost_is_cancelled_and_its_hold_relea
     harness: Harness, gateway: SimulatedGateway
 ):
     trial = await harness.start_accepted(order(2))
-    await trial.send(W.dispatch, parcels([["p1", "p2"]]))
-    await trial.send(W.declare_parcel_lost, cmd.LostParcel(tracking_number="TRK1", reason="Lost", actor="cr.amelia"))
+    await trial.send("dispatch", parcels([["p1", "p2"]]))
+    await trial.send("declare_parcel_lost", cmd.LostParcel(tracking_number="TRK1", reason="Lost", actor="cr.amelia"))
     result = await trial.result()
     assert result.status == "CANCELLED" and result.amounts.charged == 0
     assert {p.state for p in result.pieces} == {"LOST_IN_TRANSIT"}

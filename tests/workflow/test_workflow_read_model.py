@@ -17,7 +17,6 @@ from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import SqlStore
 from tests.support import Harness, activities_run
-from workflows.style_trial import StyleTrialWorkflow as W
 
 DAY = timedelta(days=1)
 
@@ -38,15 +37,15 @@ async def test_read_model_and_ledger_agree_with_the_workflow_after_a_full_trial(
         h = Harness(time_skipping_env.client, queue, adapters, time_skipping_env.sleep)
         o = order(6, price=lambda i: i * 11_111)
         trial = await h.start_accepted(o)
-        await trial.send(W.dispatch, parcels([["p1", "p2", "p3"], ["p4", "p5"]]))  # p6 unavailable
+        await trial.send("dispatch", parcels([["p1", "p2", "p3"], ["p4", "p5"]]))  # p6 unavailable
         await trial.deliver_all()
-        await trial.send(W.decide, decisions(keep=["p1", "p2"], ret=["p3", "p4"]))
-        await trial.send(W.waive, cmd.Waiver(piece_id="p2", reason="goodwill", actor="cr.amelia"))
-        await trial.send(W.ship_return, cmd.ReturnShipped(piece_ids=["p3", "p4"], carrier="DHL", tracking_number="R1"))
+        await trial.send("decide", decisions(keep=["p1", "p2"], ret=["p3", "p4"]))
+        await trial.send("waive", cmd.Waiver(piece_id="p2", reason="goodwill", actor="cr.amelia"))
+        await trial.send("ship_return", cmd.ReturnShipped(piece_ids=["p3", "p4"], carrier="DHL", tracking_number="R1"))
         await trial.advance(7 * DAY + timedelta(minutes=1))
         await trial.wait_status("AWAITING_RETURNS")
-        await trial.send(W.inspect, cmd.Inspection(piece_id="p3", condition="ok"))
-        await trial.send(W.inspect, cmd.Inspection(piece_id="p4", condition="damaged"))
+        await trial.send("inspect", cmd.Inspection(piece_id="p3", condition="ok"))
+        await trial.send("inspect", cmd.Inspection(piece_id="p4", condition="damaged"))
         await trial.advance(3 * DAY)
         final = await trial.result()
         await h.terminate_running()
@@ -92,14 +91,14 @@ async def test_a_read_model_that_lost_the_trial_gets_it_whole_again(time_skippin
         h = Harness(time_skipping_env.client, queue, adapters, time_skipping_env.sleep)
         o = order(3)
         trial = await h.start_accepted(o)
-        await trial.send(W.dispatch, parcels([["p1", "p2", "p3"]]))
+        await trial.send("dispatch", parcels([["p1", "p2", "p3"]]))
         with store.engine.begin() as conn:  # the read model loses the trial
             for table in ("pieces", "trial_events", "trials"):
                 conn.execute(text(f"DELETE FROM {table}"))
         await trial.deliver_all()
         view = await trial.view()
         assert store.view(o.order_id) == view
-        await trial.send(W.decide, decisions(keep=["p1"]))  # and changes flow again on top of it
+        await trial.send("decide", decisions(keep=["p1"]))  # and changes flow again on top of it
         assert store.view(o.order_id) == await trial.view()
         await h.terminate_running()
     kinds = activities_run(await trial.handle.fetch_history())
