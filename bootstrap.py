@@ -37,6 +37,7 @@ from application.connection import codec as codec
 from application.connection import connect as connect
 from application.connection import data_converter as data_converter
 from application.connection import fingerprints as fingerprints
+from application.door import Application
 from application.failing_tasks import watch_failing_tasks
 from application.replies import Replies
 from application.trials import TrialService
@@ -243,11 +244,8 @@ def build_api(
 ) -> FastAPI:  # fmt: skip
     trials = TrialService(client, settings.task_queue, store)
     app = create_app(
-        temporal=client,
-        trials=trials,
-        store=store,
+        Application(temporal=client, trials=trials, store=store, policies=settings.policy_table),
         tokens=settings.api_tokens,
-        policy=settings.policy_table,
         codec=codec(settings),
         codec_ui_key=settings.codec_ui_key,
         ui_origins=settings.ui_origins,

@@ -6,14 +6,11 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.bounds import SUBSCRIBER_NAME_PATTERN
 from domain.policy import PolicyOverride, PolicyTable, TrialPolicy
 from security.webhook_signing import key_of
 
 ROLES = ("fulfilment", "support", "read")
-
-
-# A subscriber's name: it is a filter of the API's webhook routes too (api/params.py).
-SUBSCRIBER_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,59}$"
 
 
 class WebhookSubscriber(BaseModel):

@@ -20,11 +20,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from temporalio.client import Client, RPCTimeoutOrCancelledError
-from temporalio.service import RPCError
 
 from api import commands, health, reports, webhooks
 from api import trials as trial_routes
@@ -33,12 +30,10 @@ from api.codec_server import UI_CORS_HEADERS, codec_router
 from api.errors import error_response, http_status
 from api.limits import BodyLimit
 from api.observe import RequestContext
-from api.services import Services
-from application.trials import CommandNotProcessed, TrialService
+from application.door import UNAVAILABLE, Application
 from domain.bounds import at_the_edge
 from domain.errors import DomainError
-from domain.policy import PolicyTable, TrialPolicy
-from persistence.store import SqlStore
+from domain.policy import TrialPolicy
 from security.codec import EncryptionCodec
 from security.oidc import OidcVerifier, StaffTokens
 
@@ -59,7 +54,7 @@ def _operation_id(route: APIRoute) -> str:
 
 
 def create_app(
-    *, temporal: Client, trials: TrialService, store: SqlStore, tokens: dict[str, str], policy: TrialPolicy | PolicyTable,
+    application: Application, *, tokens: dict[str, str],
     codec: EncryptionCodec | None = None, codec_ui_key: str | None = None, ui_origins: Sequence[str] = (),
     codec_oidc: OidcVerifier | None = None, whatsapp: APIRouter | None = None, staff: StaffTokens | None = None,
 ) -> FastAPI:  # fmt: skip
@@ -78,9 +73,8 @@ def create_app(
         redirect_slashes=False,
     )
     _offline_docs(app)
-    policies = policy if isinstance(policy, PolicyTable) else PolicyTable(base=policy)
-    _complete_schema(app, policies.base)
-    app.state.services = Services(temporal=temporal, trials=trials, store=store, policies=policies)
+    _complete_schema(app, application.policies.base)
+    app.state.services = application
     app.state.tokens = tokens
     app.state.staff = staff  # people's OpenID Connect tokens (api/auth.py), when configured
     app.state.charts = reports.ChartsPage()  # the /reports page, rendered off the event loop
@@ -190,7 +184,7 @@ class NeverABare500:
             with at_the_edge():  # every body and parameter from outside is held to domain.bounds
                 await asyncio.wait_for(self.app(scope, receive, tracking), REQUEST_TIMEOUT_SECONDS)
             return
-        except (RPCError, RPCTimeoutOrCancelledError, TimeoutError, OperationalError, CommandNotProcessed) as err:
+        except UNAVAILABLE as err:
             if started:
                 raise
             _log.warning("dependency unavailable on %s %s: %s", scope["method"], scope["path"], type(err).__name__)

@@ -42,7 +42,7 @@ def _add_route(rows: list[Command]) -> None:
     ) -> Response:  # fmt: skip
         command = to_command(named(request, body))
         # As stored in the read model, JSON text: not parsed and validated again for every answer.
-        raw = await services.trials.command(role, order_id, command, idempotency_key)
+        raw = await services.command(role, order_id, command, idempotency_key)
         return Response(raw, media_type="application/json")
 
     described = " ".join(dict.fromkeys(r.description for r in rows))

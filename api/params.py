@@ -9,8 +9,7 @@ from typing import Annotated
 from fastapi import Header, Query
 from fastapi import Path as FastApiPath
 
-from config import SUBSCRIBER_NAME_PATTERN
-from domain.bounds import ID_MAX, ORDER_ID_PATTERN, REFERENCE_PATTERN, TRIAL_ID_MAX
+from domain.bounds import ID_MAX, ORDER_ID_PATTERN, REFERENCE_PATTERN, SUBSCRIBER_NAME_PATTERN, TRIAL_ID_MAX
 
 # An order id in a path: the same alphabet and length as in a body (see domain.bounds).
 OrderId = Annotated[str, FastApiPath(max_length=ID_MAX, pattern=ORDER_ID_PATTERN)]

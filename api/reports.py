@@ -19,13 +19,12 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, Field
 from pygal.style import Style
-from sqlalchemy import Engine
 
 from api.auth import AnyRole, ApiError
 from api.models import errors
 from api.services import ServicesDep
-from persistence import reports
-from persistence.reports import KeepRateBy, ReasonsBy
+from application import reports
+from application.reports import KeepRateBy, ReasonsBy, Reports
 
 router = APIRouter(tags=["reports"])
 
@@ -128,9 +127,8 @@ async def keep_rate_report(
     until: Until = None,
 ) -> Response:  # fmt: skip
     """Of the pieces decided, the share kept and the price of those kept, per group and currency."""
-    engine = services.store.engine
     return await _report(
-        request, KeepRateReport, KeepRateItem, since, until, by, partial(reports.keep_rate, engine, by)
+        request, KeepRateReport, KeepRateItem, since, until, by, partial(services.reports.keep_rate, by)
     )
 
 
@@ -140,9 +138,8 @@ async def return_reasons_report(
     until: Until = None,
 ) -> Response:  # fmt: skip
     """Why returned pieces went back, per SKU or designer."""
-    engine = services.store.engine
     return await _report(
-        request, ReasonsReport, ReasonItem, since, until, by, partial(reports.return_reasons, engine, by)
+        request, ReasonsReport, ReasonItem, since, until, by, partial(services.reports.return_reasons, by)
     )
 
 
@@ -152,9 +149,8 @@ async def decision_time_report(
     until: Until = None,
 ) -> Response:  # fmt: skip
     """The average time from a piece's delivery to its decision, per group."""
-    engine = services.store.engine
     return await _report(
-        request, DecisionTimeReport, DecisionTimeItem, since, until, by, partial(reports.decision_time, engine, by)
+        request, DecisionTimeReport, DecisionTimeItem, since, until, by, partial(services.reports.decision_time, by)
     )
 
 
@@ -163,9 +159,8 @@ async def attention_report(
     _: AnyRole, request: Request, services: ServicesDep, since: Since = None, until: Until = None
 ) -> Response:
     """Trials needing staff, and open trials, per hub."""
-    engine = services.store.engine
     return await _report(
-        request, AttentionReport, AttentionItem, since, until, "hub", partial(reports.attention, engine)
+        request, AttentionReport, AttentionItem, since, until, "hub", partial(services.reports.attention)
     )
 
 
@@ -268,12 +263,12 @@ def top_reasons(rows: list[reports.ReasonRow], top: int = TOP) -> tuple[list[str
     return [*ranked[:top], *([others] if others else [])], counts
 
 
-def render_page(engine: Engine, first: date, last: date, start: datetime, end: datetime, top: int = TOP) -> str:
+def render_page(source: Reports, first: date, last: date, start: datetime, end: datetime, top: int = TOP) -> str:
     """The whole page, queries included: called on a thread (`ChartsPage`)."""
-    keep = reports.keep_rate(engine, "designer", start, end)
-    reasons_rows = reports.return_reasons(engine, "designer", start, end)
-    times = sorted(reports.decision_time(engine, "region", start, end), key=lambda r: (-r.decided, r.key))[:top]
-    hubs = sorted(reports.attention(engine, start, end), key=lambda r: (-r.open_trials, r.hub))[:top]
+    keep = source.keep_rate("designer", start, end)
+    reasons_rows = source.return_reasons("designer", start, end)
+    times = sorted(source.decision_time("region", start, end), key=lambda r: (-r.decided, r.key))[:top]
+    hubs = sorted(source.attention(start, end), key=lambda r: (-r.open_trials, r.hub))[:top]
     charts = []
     for currency in sorted({r.currency for r in keep}):
         rows = top_keep_rates([r for r in keep if r.currency == currency], top)
@@ -315,6 +310,5 @@ async def reports_page(
     designer, time to decide and attention by hub. Rendered on the server (pygal, SVG), no script."""
     first, last, start, end = _range(since, until)
     charts: ChartsPage = request.app.state.charts
-    engine = services.store.engine
-    page = await charts.page((first, last), partial(render_page, engine, first, last, start, end))
+    page = await charts.page((first, last), partial(render_page, services.reports, first, last, start, end))
     return HTMLResponse(page, headers={"Content-Security-Policy": PAGE_CSP})

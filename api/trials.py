@@ -13,12 +13,11 @@ from api.auth import AnyRole, ApiError, Fulfilment
 from api.models import TrialList, errors
 from api.params import Filter, OrderId
 from api.services import ServicesDep
+from application.door import Cursor
 from domain.bounds import ORDER_ID_PATTERN, TRIAL_ID_MAX
 from domain.order import TrialOrder
 from domain.status import TrialStatus
 from domain.view import TrialView
-from domain.workflow_io import StartTrial
-from persistence.store import Cursor
 
 router = APIRouter(prefix="/v1/trials", tags=["trials"])
 # Trials end between these years; a filter outside them is a mistake, and the far ends overflow datetime.
@@ -33,10 +32,7 @@ MIN_FILTER_YEAR, MAX_FILTER_YEAR = 2000, 9000
 async def start_trial(order: TrialOrder, role: Fulfilment, services: ServicesDep) -> JSONResponse:
     """Start the trial for an order. The same order again with the same body answers 200 with the existing
     trial; the same order id with a different body is 409 `order_conflict`."""
-    # The policy for this client's tier and region, resolved now and carried in the trial's input.
-    policy = services.policies.for_client(order.customer.tier, order.customer.region)
-    _, created = await services.trials.start(StartTrial(order=order, policy=policy))
-    view = await services.trials.read(order.order_id)
+    view, created = await services.start(order)
     return JSONResponse(view.model_dump(mode="json"), status_code=201 if created else 200)
 
 
@@ -45,7 +41,7 @@ async def get_trial(order_id: OrderId, _: AnyRole, services: ServicesDep) -> Res
     """The trial as its workflow last reported it to the read model (after every change, before any
     command answers)."""
     # As stored, JSON text: a read is one SELECT, not a parse, a validation and a serialization.
-    return Response(await services.trials.read_json(order_id), media_type="application/json")
+    return Response(await services.trial_json(order_id), media_type="application/json")
 
 
 @router.get("", response_model=TrialList, responses=errors(401, 422, 503))
@@ -60,8 +56,8 @@ async def list_trials(
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> Response:
     """Trials from the read model, newest first; pass `next_cursor` back as `cursor` for the next page."""
-    page = await services.store.read(
-        services.store.list_trials, status=status, customer_id=customer_id, needs_attention=needs_attention,
+    page = await services.list_trials(
+        status=status, customer_id=customer_id, needs_attention=needs_attention,
         ending_before=_utc_filter(ending_before) if ending_before else None, limit=limit, after=_decode_cursor(cursor),
     )  # fmt: skip
     # Validated once, as a whole, and sent as is (FastAPI would otherwise validate the page a second time).

@@ -1,7 +1,6 @@
 """Where the trial events stand with each webhook subscriber: what is pending, delivered or dead, and a
 replay for staff once a subscriber has been fixed (docs/integrations.md)."""
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -11,7 +10,6 @@ from api.auth import AnyRole, ApiError, Support
 from api.models import Replayed, WebhookDeliveries, WebhookDelivery, errors
 from api.params import EventId, SubscriberFilter, TrialIdFilter
 from api.services import ServicesDep
-from persistence.webhooks import WebhookQueue
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -27,10 +25,7 @@ async def list_webhook_deliveries(
 ) -> WebhookDeliveries:
     """Deliveries of trial events to the subscribers, the most recently due first; `status=dead` lists
     those whose retries are spent (a day of them), which hold their trial's later events back."""
-    queue = WebhookQueue(services.store.engine)
-    rows = await services.store.read(
-        queue.deliveries, status=status, subscriber=subscriber, trial_id=trial_id, limit=limit
-    )
+    rows = await services.webhook_deliveries(status=status, subscriber=subscriber, trial_id=trial_id, limit=limit)
     return WebhookDeliveries(items=[WebhookDelivery.model_validate(r._mapping) for r in rows])
 
 
@@ -41,8 +36,7 @@ async def replay_webhook(
     """Roles: support. Send an event again to every subscriber (or the one named): its deliveries start
     over, and the trial's later events follow it in order. For a dead delivery once the subscriber is fixed,
     or a subscriber that lost what it received; receivers dedupe by `webhook-id`."""
-    queue = WebhookQueue(services.store.engine)
-    count = await asyncio.to_thread(queue.replay, event_id, datetime.now(UTC), subscriber)
+    count = await services.replay_webhook(event_id, datetime.now(UTC), subscriber)
     if count == 0:
         raise ApiError(404, "unknown_event", f"No delivery of event {event_id} is known.")
     return Replayed(event_id=event_id, deliveries=count)

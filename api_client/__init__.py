@@ -1,9 +1,10 @@
-"""A typed HTTP client for fulfilment systems and tools: the Style Trial API through httpx, with the API's own
-models, and retries that are safe.
+"""A typed HTTP client for fulfilment systems and tools: the Style Trial API through httpx, with its wire
+models and command methods generated from the API's OpenAPI document (`make api-client`), and retries that
+are safe.
 
     async with StyleTrialApi("https://styletrial-api.example.com", token) as api:
         started = await api.start_trial(order)                       # TrialOrder -> Started(view, created)
-        await api.dispatch(order.order_id, Dispatch(parcels=[...]))  # -> TrialView
+        await api.dispatch(order.order_id, models.Dispatch(parcels=[...]))  # -> TrialView
         view = await api.get_trial(order.order_id)
 
 What is safe to retry, and how (docs/integrations.md, "The HTTP client"):
@@ -12,11 +13,12 @@ What is safe to retry, and how (docs/integrations.md, "The HTTP client"):
   when the first answer was lost on the way back.
 - Starting a trial is idempotent by order: the same order again answers 200 with the existing trial.
 - Retried (with `stamina`): connection failures, timeouts, 502, 503 and 504 (after `Retry-After` when the
-  API gives one, otherwise after an exponential backoff with jitter). Never a 4xx: the request itself is wrong, and sending it again
-  changes nothing.
+  API gives one, otherwise after an exponential backoff with jitter). Never a 4xx: the request itself is
+  wrong, and sending it again changes nothing.
 - An error answer raises `ApiError` with the API's code and sentence, and the request id to quote.
 
-It needs only httpx, stamina and pydantic: no Temporal, no database, no FastAPI.
+It needs only httpx, stamina and pydantic: nothing of the server (no Temporal, no database, no FastAPI, none
+of the engine's own packages), so a fulfilment developer can install it alone.
 """
 
 import uuid
@@ -29,13 +31,11 @@ import httpx
 import stamina
 from pydantic import BaseModel
 
-from api.models import TrialList, TrialSummary
-from domain import commands as cmd
-from domain.order import TrialOrder
-from domain.status import TrialStatus
-from domain.view import TrialView
+from api_client import models
+from api_client.commands import Commands
+from api_client.models import TrialList, TrialOrder, TrialSummary, TrialView
 
-__all__ = ["ApiError", "Started", "StyleTrialApi"]
+__all__ = ["ApiError", "Started", "StyleTrialApi", "models"]
 
 RETRIED_STATUSES = frozenset({502, 503, 504})
 
@@ -56,7 +56,9 @@ class Started(NamedTuple):
     created: bool  # False: the order had already opened this trial (a retry, or a second system)
 
 
-class StyleTrialApi:
+class StyleTrialApi(Commands):
+    """Trials (start, read, list) here; one method per command from `Commands` (api_client/commands.py)."""
+
     def __init__(
         self, base_url: str, token: str, *, timeout: float = 35.0, attempts: int = 5, backoff: float = 0.5,
         max_backoff: float = 10.0, transport: httpx.AsyncBaseTransport | None = None,
@@ -93,7 +95,7 @@ class StyleTrialApi:
         return TrialView.model_validate_json(response.content)
 
     async def list_trials(
-        self, *, status: TrialStatus | None = None, customer_id: str | None = None,
+        self, *, status: str | None = None, customer_id: str | None = None,
         needs_attention: bool | None = None, ending_before: datetime | None = None, limit: int = 50,
         cursor: str | None = None,
     ) -> TrialList:  # fmt: skip
@@ -118,52 +120,6 @@ class StyleTrialApi:
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
-
-    # ------------------------------------------------------------------ commands
-
-    async def dispatch(self, order_id: str, command: cmd.Dispatch, idempotency_key: str | None = None) -> TrialView:
-        return await self._command(order_id, "dispatch", command, idempotency_key)
-
-    async def record_delivery(
-        self, order_id: str, command: cmd.Delivery, idempotency_key: str | None = None
-    ) -> TrialView:
-        return await self._command(order_id, "delivery", command, idempotency_key)
-
-    async def record_decisions(
-        self, order_id: str, command: cmd.Decisions, idempotency_key: str | None = None
-    ) -> TrialView:
-        return await self._command(order_id, "decisions", command, idempotency_key)
-
-    async def finish_early(
-        self, order_id: str, command: cmd.FinishEarly | None = None, idempotency_key: str | None = None
-    ) -> TrialView:
-        return await self._command(order_id, "finish", command or cmd.FinishEarly(), idempotency_key)
-
-    async def record_return(
-        self, order_id: str, command: cmd.ReturnShipped, idempotency_key: str | None = None
-    ) -> TrialView:
-        return await self._command(order_id, "returns", command, idempotency_key)
-
-    async def record_inspection(
-        self, order_id: str, command: cmd.Inspection | cmd.Inspections, idempotency_key: str | None = None
-    ) -> TrialView:
-        return await self._command(order_id, "inspections", command, idempotency_key)
-
-    async def extend_trial(
-        self, order_id: str, command: cmd.Extension, idempotency_key: str | None = None
-    ) -> TrialView:
-        return await self._command(order_id, "extension", command, idempotency_key)
-
-    async def waive_piece(self, order_id: str, command: cmd.Waiver, idempotency_key: str | None = None) -> TrialView:
-        return await self._command(order_id, "waivers", command, idempotency_key)
-
-    async def change_payment_method(
-        self, order_id: str, command: cmd.NewPaymentMethod, idempotency_key: str | None = None
-    ) -> TrialView:
-        return await self._command(order_id, "payment-method", command, idempotency_key)
-
-    async def cancel_trial(self, order_id: str, command: cmd.Cancel, idempotency_key: str | None = None) -> TrialView:
-        return await self._command(order_id, "cancel", command, idempotency_key)
 
     # ------------------------------------------------------------------ internals
 

@@ -43,15 +43,16 @@ from typing import Any, cast
 from api.app import create_app
 from bootstrap import _settle_garbage_collector
 from application.trials import TrialService
-from domain.policy import TrialPolicy
+from application.door import Application
+from domain.policy import PolicyTable, TrialPolicy
 from persistence.db import make_engine
 from persistence.store import SqlStore
 
 url, port, variant, token = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 store = SqlStore(make_engine(url))
 none = cast(Any, None)  # reads come from the read model: no Temporal needed
-app = create_app(temporal=none, trials=TrialService(none, "bench", store), store=store, tokens={token: "read"},
-                 policy=TrialPolicy())
+app = create_app(Application(none, TrialService(none, "bench", store), store, PolicyTable(base=TrialPolicy())),
+                 tokens={token: "read"})
 if variant == "traced":
     # As with STYLETRIAL_OTLP_ENDPOINT set, but exporting nowhere: what the process pays before the collector.
     from opentelemetry.sdk.trace import TracerProvider

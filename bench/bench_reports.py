@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from api.reports import render_page
+from application.reports import Reports
 from persistence import reports
 from persistence.migrate import upgrade
 from tests.databases import POSTGRES_ADMIN_URL
@@ -121,7 +122,7 @@ def main(n: int = 1_000_000, runs: int = 20) -> None:
             "decision_time_region": lambda a, b: reports.decision_time(engine, "region", a, b),
             "attention": lambda a, b: reports.attention(engine, a, b),
             # The charts page (/reports) whole: its four queries and the drawing, as its thread runs it.
-            "charts_page": lambda a, b: [render_page(engine, a.date(), b.date(), a, b)],
+            "charts_page": lambda a, b: [render_page(Reports(engine), a.date(), b.date(), a, b)],
         }
         figures = {}
         for case, run in cases.items():

@@ -62,19 +62,21 @@ def serve(url: str, port: int) -> None:
 
     from api import reports
     from api.app import create_app
-    from domain.policy import TrialPolicy
+    from application.door import Application
+    from application.reports import Reports
+    from domain.policy import PolicyTable, TrialPolicy
     from persistence.db import make_engine
     from persistence.store import SqlStore
 
     store = SqlStore(make_engine(url))
     none = cast(Any, None)
-    app = create_app(temporal=none, trials=none, store=store, tokens={"bench-token": "read"}, policy=TrialPolicy())
+    app = create_app(Application(none, none, store, PolicyTable(base=TrialPolicy())), tokens={"bench-token": "read"})
 
     @app.get("/bench/reports-on-loop")
     async def on_loop(since: date, until: date) -> HTMLResponse:
         first, last, start, end = reports._range(since, until)
         # Every designer (no top N) and on the loop: the page before this release.
-        return HTMLResponse(reports.render_page(store.engine, first, last, start, end, top=100_000))
+        return HTMLResponse(reports.render_page(Reports(store.engine), first, last, start, end, top=100_000))
 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False)
 

@@ -51,6 +51,8 @@ ORDER_ID_PATTERN = r"^[\w.:-]+$"
 _ORDER_ID = re.compile(ORDER_ID_PATTERN)
 # Other ids (pieces, tracking numbers, customers) may also hold #.
 REFERENCE_PATTERN = r"^[\w.:#-]+$"
+# A webhook subscriber's name, as settings declare it (config.py); also a filter of the API's webhook routes.
+SUBSCRIBER_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,59}$"
 _REFERENCE = re.compile(REFERENCE_PATTERN)
 ID_MAX = 64
 # A trial's id: `style-trial-` and its order id, within the read model's column.

@@ -10,12 +10,10 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.notifications import RecordingNotifier
-from api_client import ApiError, StyleTrialApi
+from api_client import ApiError, StyleTrialApi, models
 from bootstrap import Adapters, build_api, build_worker
 from config import Settings
-from domain import commands as cmd
 from domain.examples import order
-from domain.status import TrialStatus
 from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import SqlStore
@@ -62,6 +60,8 @@ async def test_a_whole_trial_through_the_client_with_lost_answers_and_busy_answe
     store = SqlStore(engine)
     settings = Settings(task_queue=f"client-{uuid.uuid4()}", api_tokens=TOKENS, data_dir=tmp_path)
     o = order(3)
+    # What a fulfilment system sends: the client's own wire model, built from the same example order.
+    sent = models.TrialOrder.model_validate(o.model_dump(mode="json", exclude_none=True))
     base = f"/v1/trials/{o.order_id}"
     try:
         async with build_worker(
@@ -72,27 +72,27 @@ async def test_a_whole_trial_through_the_client_with_lost_answers_and_busy_answe
                 httpx.ASGITransport(app=app), lose_answer={f"{base}/decisions", "/v1/trials"}, busy={f"{base}/dispatch"}
             )
             async with StyleTrialApi("http://api", "tok-fulfil", transport=wire, backoff=0.01) as api:
-                started = await api.start_trial(o)
+                started = await api.start_trial(sent)
                 # The first start's answer was lost: the retry finds the trial the first one opened.
                 assert started.created is False and started.view.order_id == o.order_id
                 assert wire.sent["/v1/trials"] == 2
-                again = await api.start_trial(o)
+                again = await api.start_trial(sent)
                 assert again.created is False
 
                 async def accepted() -> bool:
-                    return (await api.get_trial(o.order_id)).status == TrialStatus.AWAITING_DISPATCH
+                    return (await api.get_trial(o.order_id)).status == "AWAITING_DISPATCH"
 
                 await eventually(accepted, "the trial to open")
-                parcel = cmd.Parcel(carrier="DHL", tracking_number="T1", piece_ids=["p1", "p2", "p3"])
-                view = await api.dispatch(o.order_id, cmd.Dispatch(parcels=[parcel]))
-                assert view.status == TrialStatus.IN_TRANSIT and wire.sent[f"{base}/dispatch"] == 2  # the 503, then it
-                view = await api.record_delivery(o.order_id, cmd.Delivery(tracking_number="T1"))
-                assert view.status == TrialStatus.ON_TRIAL
+                parcel = models.Parcel(carrier="DHL", tracking_number="T1", piece_ids=["p1", "p2", "p3"])
+                view = await api.dispatch(o.order_id, models.Dispatch(parcels=[parcel]))
+                assert view.status == "IN_TRANSIT" and wire.sent[f"{base}/dispatch"] == 2  # the 503, then it
+                view = await api.record_delivery(o.order_id, models.Delivery(tracking_number="T1"))
+                assert view.status == "ON_TRIAL"
 
-                decisions = cmd.Decisions(
-                    decisions=[cmd.PieceDecision(piece_id="p1", decision="keep"),
-                               cmd.PieceDecision(piece_id="p2", decision="return"),
-                               cmd.PieceDecision(piece_id="p3", decision="return")],
+                decisions = models.Decisions(
+                    decisions=[models.PieceDecision(piece_id="p1", decision="keep"),
+                               models.PieceDecision(piece_id="p2", decision="return"),
+                               models.PieceDecision(piece_id="p3", decision="return")],
                     actor="client", channel="app",
                 )  # fmt: skip
                 view = await api.record_decisions(o.order_id, decisions)
@@ -102,17 +102,19 @@ async def test_a_whole_trial_through_the_client_with_lost_answers_and_busy_answe
                 assert [p.decision for p in view.pieces] == ["keep", "return", "return"]
                 assert sum(1 for e in view.events if e.kind == "decided") == 1, [e.kind for e in view.events]
 
-                await api.finish_early(o.order_id, cmd.FinishEarly(actor="client", channel="app"))
+                await api.finish_early(o.order_id, models.FinishEarly(actor="client", channel="app"))
                 await api.record_return(
-                    o.order_id, cmd.ReturnShipped(piece_ids=["p2", "p3"], carrier="DHL", tracking_number="R1")
+                    o.order_id, models.ReturnShipped(piece_ids=["p2", "p3"], carrier="DHL", tracking_number="R1")
                 )
                 view = await api.record_inspection(
                     o.order_id,
-                    cmd.Inspections(inspections=[cmd.Inspection(piece_id=p, condition="ok") for p in ("p2", "p3")]),
+                    models.Inspections(
+                        inspections=[models.Inspection(piece_id=p, condition="ok") for p in ("p2", "p3")]
+                    ),
                 )
 
                 async def completed() -> bool:
-                    return (await api.get_trial(o.order_id)).status == TrialStatus.COMPLETED
+                    return (await api.get_trial(o.order_id)).status == "COMPLETED"
 
                 await eventually(completed, "the trial to complete")
                 assert (await api.get_trial(o.order_id)).amounts.charged == o.pieces[0].price
@@ -123,12 +125,12 @@ async def test_a_whole_trial_through_the_client_with_lost_answers_and_busy_answe
                 assert missing.value.status == 404 and missing.value.code == "unknown_order"
                 assert missing.value.request_id
                 with pytest.raises(ApiError) as closed:
-                    await api.dispatch(o.order_id, cmd.Dispatch(parcels=[parcel]))
+                    await api.dispatch(o.order_id, models.Dispatch(parcels=[parcel]))
                 assert closed.value.status == 409
                 assert wire.sent[f"{base}/dispatch"] == 3  # not retried
 
                 # Pages: every trial the filter matches, one per page.
-                listed = [t.order_id async for t in api.all_trials(status=TrialStatus.COMPLETED, limit=1)]
+                listed = [t.order_id async for t in api.all_trials(status="COMPLETED", limit=1)]
                 assert listed == [o.order_id]
     finally:
         engine.dispose()

@@ -11,8 +11,9 @@ import httpx
 
 from api.app import create_app
 from api.reports import TOP, ChartsPage, top_keep_rates, top_reasons
+from application.door import Application
 from domain.examples import order
-from domain.policy import TrialPolicy
+from domain.policy import PolicyTable, TrialPolicy
 from domain.view import view_of
 from persistence.db import make_engine
 from persistence.reports import KeepRateRow, ReasonRow
@@ -75,7 +76,7 @@ async def test_the_page_over_many_designers_is_bounded_and_allows_no_script(tmp_
 
     await asyncio.to_thread(project)
     none = cast(Any, None)
-    app = create_app(temporal=none, trials=none, store=store, tokens={"t": "read"}, policy=TrialPolicy())
+    app = create_app(Application(none, none, store, PolicyTable(base=TrialPolicy())), tokens={"t": "read"})
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as api:
         since = {"since": "2020-01-01", "until": "2030-01-01"}
         answers = await asyncio.gather(*(api.get("/reports", params=since, headers=R) for _ in range(8)))

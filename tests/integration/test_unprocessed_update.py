@@ -10,8 +10,9 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from api.app import create_app
+from application.door import Application
 from application.trials import TrialService
-from domain.policy import TrialPolicy
+from domain.policy import PolicyTable, TrialPolicy
 
 
 class _Handle:
@@ -32,7 +33,7 @@ class _Client:
 
 def _dispatch(failure: ApplicationError) -> httpx.Response:
     trials = TrialService(_Client(failure), "q")  # type: ignore[arg-type]
-    app = create_app(temporal=None, trials=trials, store=None, tokens={"t": "fulfilment"}, policy=TrialPolicy())  # type: ignore[arg-type]
+    app = create_app(Application(None, trials, None, PolicyTable(base=TrialPolicy())), tokens={"t": "fulfilment"})  # type: ignore[arg-type]
     body = {"parcels": [{"carrier": "DHL", "tracking_number": "T1", "piece_ids": ["p1"]}]}
 
     async def send() -> httpx.Response:

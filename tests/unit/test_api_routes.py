@@ -3,12 +3,13 @@
 from typing import Any, cast
 
 from api.app import create_app
-from domain.policy import TrialPolicy
+from application.door import Application
+from domain.policy import PolicyTable, TrialPolicy
 
 
 def _openapi() -> dict[str, Any]:
     none = cast(Any, None)  # building the document never calls Temporal or the database
-    app = create_app(temporal=none, trials=none, store=none, tokens={}, policy=TrialPolicy())
+    app = create_app(Application(none, none, none, PolicyTable(base=TrialPolicy())), tokens={})
     return app.openapi()
 
 
@@ -68,7 +69,7 @@ def test_an_unknown_status_filter_is_a_422_not_an_empty_list():
     import httpx
 
     none = cast(Any, None)  # refused before any call to Temporal or the database
-    app = create_app(temporal=none, trials=none, store=none, tokens={"t": "read"}, policy=TrialPolicy())
+    app = create_app(Application(none, none, none, PolicyTable(base=TrialPolicy())), tokens={"t": "read"})
 
     async def ask() -> httpx.Response:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as api:

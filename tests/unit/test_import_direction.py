@@ -68,6 +68,34 @@ def test_ports_do_not_depend_on_their_adapters():
     assert not wrong, "\n".join(wrong)
 
 
+# The API is only HTTP: it reaches the engine through the application's one door (application/door.py).
+API_MAY_IMPORT = {"api", "application", "domain", "security", "observability"}
+
+
+def test_the_api_imports_only_the_application_domain_security_and_observability():
+    wrong = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in _sources()
+        if _package(path) == "api"
+        for name in _imports(path)
+        if name.split(".")[0] not in API_MAY_IMPORT
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_http_client_stands_alone():
+    """A fulfilment developer installs `api_client` alone: it imports none of the engine's packages (its wire
+    models are generated from the OpenAPI document, api/client_codegen.py)."""
+    wrong = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in _sources()
+        if _package(path) == "api_client"
+        for name in _imports(path)
+        if name.split(".")[0] != "api_client"
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
 def test_the_workflow_module_loads_no_database_or_web_code():
     """It is imported into Temporal's sandbox for every new workflow: it stays small."""
     code = "import sys, workflows.style_trial; print(','.join(m for m in ('sqlalchemy', 'fastapi', 'stripe') if m in sys.modules))"

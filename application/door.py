@@ -1,0 +1,100 @@
+"""The application's one door: what the API (and any other edge) may ask of the engine.
+
+Commands, reads (a trial, lists, reports, webhook deliveries, health), starts. The API is only HTTP on top
+of it (routes, auth, the error shape, OpenAPI): it imports this layer, the domain's types, security and
+observability, never the database, Temporal or the workflow (tests/unit/test_import_direction.py).
+"""
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from temporalio.client import Client, RPCTimeoutOrCancelledError
+from temporalio.service import RPCError
+
+from application import reports
+from application.trials import CommandNotProcessed, TrialService
+from domain.order import TrialOrder
+from domain.policy import PolicyTable
+from domain.view import TrialView
+from domain.workflow_io import StartTrial
+from persistence.store import Cursor, Page, SqlStore
+from persistence.webhooks import WebhookQueue
+
+# What "briefly unavailable" is made of: Temporal or the database away, a command that reached no worker.
+# The API answers them 503 with Retry-After; the caller retries with the same Idempotency-Key.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    RPCError, RPCTimeoutOrCancelledError, TimeoutError, OperationalError, CommandNotProcessed,
+)  # fmt: skip
+
+__all__ = ["UNAVAILABLE", "Application", "Cursor", "Page"]
+
+
+@dataclass(frozen=True)
+class Application:
+    temporal: Client
+    trials: TrialService
+    store: SqlStore
+    # The policy each new trial starts with, by the client's tier and region (domain.policy.PolicyTable).
+    policies: PolicyTable
+
+    @property
+    def reports(self) -> reports.Reports:
+        return reports.Reports(self.store.engine)
+
+    # ------------------------------------------------------------------ trials
+
+    async def start(self, order: TrialOrder) -> tuple[TrialView, bool]:
+        """Start the trial for an order, with the policy for its client's tier and region resolved now and
+        carried in the trial's input; the trial as it opened, and whether this call created it."""
+        policy = self.policies.for_client(order.customer.tier, order.customer.region)
+        _, created = await self.trials.start(StartTrial(order=order, policy=policy))
+        return await self.trials.read(order.order_id), created
+
+    async def trial_json(self, order_id: str) -> str:
+        """The trial as its workflow last reported it, as the JSON text the read model stored."""
+        return await self.trials.read_json(order_id)
+
+    async def command(self, role: str, order_id: str, command: BaseModel, key: str | None = None) -> str:
+        """One command of the command table, sent by a caller in `role` (see TrialService.command)."""
+        return await self.trials.command(role, order_id, command, key)
+
+    async def list_trials(self, *, limit: int, after: Cursor | None, **filters: Any) -> Page:
+        """Trials from the read model, newest first (filters: status, customer_id, needs_attention,
+        ending_before)."""
+        return await self.store.read(self.store.list_trials, limit=limit, after=after, **filters)
+
+    # ------------------------------------------------------------------ webhooks
+
+    async def webhook_deliveries(self, **filters: Any) -> list[Any]:
+        """Deliveries of trial events to subscribers (filters: status, subscriber, trial_id, limit)."""
+        return await self.store.read(WebhookQueue(self.store.engine).deliveries, **filters)
+
+    async def replay_webhook(self, event_id: str, now: datetime, subscriber: str | None) -> int:
+        """Send an event again to every subscriber (or the one named); how many deliveries start over."""
+        return await asyncio.to_thread(WebhookQueue(self.store.engine).replay, event_id, now, subscriber)
+
+    # ------------------------------------------------------------------ health
+
+    async def health(self) -> dict[str, str]:
+        """Whether Temporal and the database answer: "ok", or why not (the error's class, nothing more)."""
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(self.temporal.service_client.check_health(), 3)
+            checks["temporal"] = "ok"
+        except Exception as err:
+            checks["temporal"] = f"unreachable: {type(err).__name__}"
+        try:
+            await asyncio.to_thread(self._ping)
+            checks["database"] = "ok"
+        except Exception as err:
+            checks["database"] = f"unreachable: {type(err).__name__}"
+        return checks
+
+    def _ping(self) -> None:
+        with self.store.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
