@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.workflow_io import CommandOutcome, StartTrial
     from workflows import search_attributes
     from workflows.presentation import details_markdown
+    from workflows.replay_guard import ReplayGuard
 
 WORKFLOW_NAME = "StyleTrial"
 # A command's answer: small (status and revision); the whole view only from runs without a read model.
@@ -40,7 +41,8 @@ W = TypeVar("W")
 PATCH_READ_MODEL = "read-model-projection"
 # Trials started before search attributes were kept current never upserted them.
 PATCH_SEARCH_ATTRIBUTES = "search-attributes"
-# Trials started before the history clock decided with `workflow.now()` after every wake-up (see `_wake_clock`).
+# Trials started before the history clock decided with `workflow.now()` after every wake-up
+# (workflows/replay_guard.py, `wake_clock`).
 PATCH_HISTORY_CLOCK = "history-clock"
 # Trials started before a Temporal cancellation request became the domain's cancel ended CANCELED, hold and all.
 PATCH_CANCEL_REQUEST = "cancel-request-is-a-command"
@@ -64,9 +66,6 @@ _RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5)
 )
 _TIMEOUT = timedelta(seconds=30)
-# A deadline that passed while an activity ran still gets a (tiny) timer, so whether a timer starts never
-# depends on the task's clock.
-_SHORTEST_TIMER = timedelta(milliseconds=1)
 # Room for projections within one workflow task before the next task's revisions (see `_next_revision`).
 _REVISIONS_PER_TASK = 1000
 # How a workflow task that failed on an activity's failure begins its message. A local activity (the
@@ -140,12 +139,8 @@ class StyleTrialWorkflow:
         self._replaces_below: int | None = None
         self._refused: DomainError | None = None
         self._trial: Trial | None = None
-        # The history clock: the latest moment the workflow *knows* has passed, from what history records
-        # (the start, a fired timer's deadline, the task that delivered a command). See `_wake_clock`.
-        self._clock = workflow.now()
-        # The task clock and history length this run last resumed at; see `_require_a_real_task`.
-        self._resumed_at = (workflow.now(), workflow.info().get_current_history_length())
-        self._history_clock = workflow.patched(PATCH_HISTORY_CLOCK)
+        # The history clock and the defences against activations no task started (workflows/replay_guard.py).
+        self._guard = ReplayGuard(workflow.patched(PATCH_HISTORY_CLOCK))
         self._cancel_is_a_command = workflow.patched(PATCH_CANCEL_REQUEST)
         self._cancel_requested = False
         self._lean_events = workflow.patched(PATCH_LEAN_EVENTS)
@@ -169,21 +164,21 @@ class StyleTrialWorkflow:
             if self._cancel_requested:
                 self._cancel_requested = False
                 self._carry_out_cancel_request(trial)
-            now = self._clock if self._history_clock else workflow.now()
+            now = self._guard.loop_clock()
             trial.tick(now)
             step = trial.next_step(now)
             if step is not None:
                 asked_at = workflow.now()
                 await self._perform(trial, step)
-                self._require_a_later_task(asked_at, f"the answer to {type(step).__name__}")
-                self._require_a_real_task()
+                self._guard.require_a_later_task(asked_at, f"the answer to {type(step).__name__}")
+                self._guard.require_a_real_task()
                 continue
             # Report the change before answering waiting commands: once a command has answered, the
             # read model (and so every list) and the UI's search attributes already show it.
             view = view_of(trial)
             self._publish(view)
             await self._project(view)
-            self._require_a_real_task()
+            self._guard.require_a_real_task()
             if trial.finished:
                 break
             deadline = trial.next_deadline(now)
@@ -192,16 +187,15 @@ class StyleTrialWorkflow:
             try:
                 if await self._wait(deadline):
                     assert deadline is not None
-                    if self._history_clock:
-                        self._require_a_later_task(deadline[0], f"the timer for {deadline[1]}", strictly=False)
-                        self._require_a_later_task(self._timer_started_at, f"the timer for {deadline[1]}")
-                    # The timer fired, so its deadline has passed, whatever this task's clock says.
-                    self._clock = max(self._clock, deadline[0])
+                    if self._guard.history_clock:
+                        self._guard.require_a_later_task(deadline[0], f"the timer for {deadline[1]}", strictly=False)
+                        self._guard.require_a_later_task(self._timer_started_at, f"the timer for {deadline[1]}")
+                    self._guard.timer_fired(deadline[0])
             except asyncio.CancelledError:
                 if not self._cancel_is_a_command:
                     raise
                 self._cancel_requested = True
-            self._require_a_real_task()
+            self._guard.require_a_real_task()
             self._changed = False
             self._idle = False
         if self._timer is not None:
@@ -220,14 +214,15 @@ class StyleTrialWorkflow:
 
         With lean events the timer outlives the wait: a command that leaves the next deadline where it was
         (most do) keeps it, instead of cancelling it and starting the same one again (two events each time).
-        Whether a timer starts depends only on the deadline, never on this task's clock (see `_wake_clock`).
+        Whether a timer starts depends only on the deadline, never on this task's clock (see
+        workflows/replay_guard.py, `wake_clock`).
         """
         if not self._lean_events:
             self._timer_started_at = workflow.now()
             try:
                 await workflow.wait_condition(
                     lambda: self._changed,
-                    timeout=self._timer_length(deadline[0]) if deadline else None,
+                    timeout=self._guard.timer_length(deadline[0]) if deadline else None,
                     timeout_summary=deadline[1] if deadline else None,
                 )
             except TimeoutError:
@@ -238,7 +233,7 @@ class StyleTrialWorkflow:
                 self._timer.cancel()
             self._timer = None
             if deadline is not None:
-                sleep = workflow.sleep(self._timer_length(deadline[0]), summary=deadline[1])
+                sleep = workflow.sleep(self._guard.timer_length(deadline[0]), summary=deadline[1])
                 self._timer = asyncio.ensure_future(sleep)
                 self._timer_started_at = workflow.now()
             self._timer_for = deadline
@@ -253,7 +248,7 @@ class StyleTrialWorkflow:
         """A cancellation requested in Temporal is the domain's cancel: before dispatch the trial is
         cancelled and its hold released; after, it is refused, written to the audit trail, and the trial
         goes on. Never the workflow's own cancellation, which would end it with the hold still in place."""
-        now = self._wake_clock()
+        now = self._guard.wake_clock()
         trial.tick(now)
         try:
             trial.cancel(TEMPORAL_CANCEL, now)
@@ -271,84 +266,6 @@ class StyleTrialWorkflow:
                 return await asyncio.shield(running)
             except asyncio.CancelledError:
                 self._cancel_requested = True
-
-    def _require_a_real_task(self) -> None:
-        """Refuse to go on in an activation that no workflow task started: fail it, so the run is evicted.
-
-        A worker answering a query for a trial it does not hold replays the history including events whose
-        task has not started (see `_wake_clock`), and keeps what it decided for the real task. Besides the
-        stale clock, that splits one task in two: a command that arrives with the real task is then ordered
-        after what the query's replay decided, while any later replay sees both in one task and orders the
-        command first. So the workflow checks, each time it resumes, that it stands in a newer task than
-        the last: a new history length must come with a later clock. The query's replay has a new length
-        (up to the unstarted task) but the last started task's clock; failing it costs one failed query and
-        evicts the run, and the real task then replays it from scratch. A real task always has a later clock
-        (on a server with millisecond times, the same millisecond at worst; its retry has a later one).
-        """
-        now, length = workflow.now(), workflow.info().get_current_history_length()
-        last_now, last_length = self._resumed_at
-        if length == last_length:
-            return  # the same activation
-        if now <= last_now:
-            raise RuntimeError(
-                f"activation at history length {length} has the clock {now.isoformat()} of an earlier task "
-                f"(length {last_length}): no workflow task started it; failing it so the run is replayed"
-            )
-        self._resumed_at = (now, length)
-
-    def _require_a_later_task(self, since: datetime, what: str, *, strictly: bool = True) -> None:
-        """Fail an activation that delivers a timer's firing or an activity's answer at a clock no later than
-        `since`: the deadline the timer slept until (`strictly=False`), the clock of the task that started the
-        timer, or that of the task that scheduled the activity.
-
-        A workflow task that delivers either starts after the event, so its clock is later: a timer fires
-        at or after its deadline (its length was measured from the clock of the task that started it), and
-        an activity answers after the task that scheduled it. An activation at an earlier clock is a worker
-        replaying the history to answer a query for a trial it does not hold, applying events whose task
-        has not started yet (see `_wake_clock`); left to go on, it decides at that stale clock and sends its
-        commands with the real task, ahead of a command that arrives with it, which no later replay does
-        (found by the fault campaign: a fired timer's activity recorded before an update's acceptance, and
-        every replay failing). `_require_a_real_task` catches most such activations by history length; this
-        check does not depend on which tasks ran workflow code. Failing it costs one failed query and evicts
-        the run; the real task replays it from scratch."""
-        now = workflow.now()
-        if now < since or (strictly and now == since):
-            raise RuntimeError(
-                f"{what} arrived in an activation at {now.isoformat()}, not after {since.isoformat()}: no workflow "
-                "task started it; failing it so the run is replayed"
-            )
-
-    def _timer_length(self, deadline: datetime) -> timedelta:
-        """How long to sleep until `deadline`. Only the length depends on this task's clock, never whether a
-        timer starts: replay checks which commands a task made, not how long a timer was."""
-        if not self._history_clock:
-            return deadline - workflow.now()
-        return max(deadline - workflow.now(), _SHORTEST_TIMER)
-
-    def _wake_clock(self) -> datetime:
-        """The clock for a command, read in the task that delivered it.
-
-        Why not `workflow.now()` everywhere: a worker that answers a query for a trial it does not hold
-        replays the history *including* events whose workflow task has not started yet (a timer that fired,
-        an activity that finished, while the trial's own worker is dead), at the clock of the last task that
-        did start, and then keeps that state and sends its commands when the real task reaches it. A later
-        replay sees the real task's clock, so any decision taken from `workflow.now()` in that task could
-        differ: the trial stops with a non-determinism error (the failover evidence in tests/histories/
-        failover/). So the loop decides from the history clock: a fired timer advances it to its deadline,
-        an activity result does not advance it at all, and only a command's own task reads `workflow.now()`.
-        A command's task whose clock is behind what the trial already knows has that stale clock: failing
-        the task evicts the run, and the retry replays it from scratch with the right clock.
-        """
-        now = workflow.now()
-        if not self._history_clock:
-            return now
-        if now < self._clock:
-            raise RuntimeError(
-                f"stale workflow clock {now.isoformat()} behind the trial's history clock {self._clock.isoformat()}; "
-                "failing this task so that it is replayed from scratch"
-            )
-        self._clock = now
-        return now
 
     def _publish(self, view: TrialView) -> None:
         """What staff see in the Temporal UI: current details, and search attributes to filter on."""
@@ -434,9 +351,9 @@ class StyleTrialWorkflow:
             result = await self._uncancelled(self._run_activity(step, trial.currency))
         except ActivityError as err:
             raise _task_failure(type(step).__name__, err) from err
-        # An activity's answer does not move the history clock (see `_wake_clock`): deadlines that passed
+        # An activity's answer does not move the history clock (workflows/replay_guard.py): deadlines that passed
         # while it ran are caught by the next timer, which then fires at once.
-        trial.record(step, result, self._clock if self._history_clock else workflow.now())
+        trial.record(step, result, self._guard.loop_clock())
 
     async def _run_activity(self, step: Step, currency: str) -> StepResult:
         kind = kind_of(step)
@@ -467,13 +384,13 @@ class StyleTrialWorkflow:
 
     def _check(self, validate: Callable[[Trial, Any], None]) -> None:
         try:
-            validate(self._require_trial(), max(workflow.now(), self._clock))
+            validate(self._require_trial(), self._guard.validation_clock())
         except DomainError as err:
             raise domain_failure(err) from None
 
     async def _apply(self, command: Callable[[Trial, Any], None]) -> Answer:
         trial = self._require_trial()
-        now = self._wake_clock()
+        now = self._guard.wake_clock()
         try:
             # Deadlines that passed a moment ago apply before the command is judged.
             trial.tick(now)
