@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from persistence import reports as queries
+from persistence.db import make_engine
 from persistence.reports import (
     AttentionRow,
     DateRange,
@@ -28,6 +29,11 @@ class Reports:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    @classmethod
+    def for_database(cls, url: str) -> "Reports":
+        """For a tool with no API in front (`styletrial report`): the read model at `url`."""
+        return cls(make_engine(url))
 
     def keep_rate(self, by: KeepRateBy, since: datetime, until: datetime) -> list[KeepRateRow]:
         return queries.keep_rate(self._engine, by, since, until)

@@ -120,13 +120,12 @@ REPORT_GROUPS = {
 def _report(
     settings: Settings, name: str, by: str | None, since: date | None, until: date | None, as_csv: bool
 ) -> None:
-    """The same reports as the API's /v1/reports/* (persistence/reports.py), as a table or CSV."""
+    """The same reports as the API's /v1/reports/* (application/reports.py), as a table or CSV."""
     import csv
     import dataclasses
     from datetime import UTC, datetime
 
-    from persistence import reports
-    from persistence.db import make_engine
+    from application import reports
 
     groups = REPORT_GROUPS[name]
     if by is not None and by not in groups:
@@ -136,15 +135,15 @@ def _report(
     except ValueError as err:
         _fail(f"{err} (--since and --until are days, YYYY-MM-DD)")
     start, end = days.start, days.end
-    engine = make_engine(settings.resolved_database_url)
+    source = reports.Reports.for_database(settings.resolved_database_url)
     if name == "keep-rate":
-        rows: list[Any] = reports.keep_rate(engine, by or "designer", start, end)  # type: ignore[arg-type]
+        rows: list[Any] = source.keep_rate(by or "designer", start, end)  # type: ignore[arg-type]
     elif name == "return-reasons":
-        rows = reports.return_reasons(engine, by or "designer", start, end)  # type: ignore[arg-type]
+        rows = source.return_reasons(by or "designer", start, end)  # type: ignore[arg-type]
     elif name == "decision-time":
-        rows = reports.decision_time(engine, by or "region", start, end)  # type: ignore[arg-type]
+        rows = source.decision_time(by or "region", start, end)  # type: ignore[arg-type]
     else:
-        rows = reports.attention(engine, start, end)
+        rows = source.attention(start, end)
     table = [dataclasses.asdict(r) for r in rows]
     header = list(table[0]) if table else []
     if as_csv:
