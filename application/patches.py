@@ -19,23 +19,11 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
-from workflows.style_trial import (
-    PATCH_CANCEL_REQUEST,
-    PATCH_CLIENT_MESSAGES,
-    PATCH_HISTORY_CLOCK,
-    PATCH_LEAN_EVENTS,
-    PATCH_LEAN_PROJECTION,
-    PATCH_READ_MODEL,
-    PATCH_REFUND_WINDOW,
-    PATCH_SEARCH_ATTRIBUTES,
-    WORKFLOW_NAME,
-)
+from workflows.patches import PATCHES as PATCHES
+from workflows.style_trial import WORKFLOW_NAME
 
 # Oldest first, as docs/architecture.md lists them.
-PATCHES = (
-    PATCH_READ_MODEL, PATCH_SEARCH_ATTRIBUTES, PATCH_HISTORY_CLOCK, PATCH_CANCEL_REQUEST, PATCH_LEAN_PROJECTION,
-    PATCH_LEAN_EVENTS, PATCH_CLIENT_MESSAGES, PATCH_REFUND_WINDOW,
-)  # fmt: skip
+
 _MARKER = "core_patch"
 
 

@@ -6,22 +6,18 @@ and exposes commands as Temporal updates whose validators ask the aggregate befo
 """
 
 import asyncio
-import hashlib
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, ValidationError
+    from pydantic import ValidationError
 
-    from activities.read_model import READ_MODEL_BEHIND, ProjectChanges, ProjectTrial, ReadModelActivities
     from activities.steps import kind_of
     from domain import commands as cmd
-    from domain.command_table import COMMANDS, Command
     from domain.errors import DomainError
     from domain.money import format_money
     from domain.steps import Step, StepResult
@@ -29,114 +25,37 @@ with workflow.unsafe.imports_passed_through():
     from domain.view import TrialView, view_of
     from domain.workflow_io import CommandOutcome, StartTrial
     from workflows import search_attributes
+    from workflows.calls import ACTIVITY_FAILED_FOR_GOOD, RETRY, TIMEOUT, domain_failure, task_failure
+    from workflows.command_updates import Answer, with_command_updates
+    from workflows.patches import (
+        PATCH_CANCEL_REQUEST,
+        PATCH_CLIENT_MESSAGES,
+        PATCH_HISTORY_CLOCK,
+        PATCH_LEAN_EVENTS,
+        PATCH_REFUND_WINDOW,
+        PATCH_SEARCH_ATTRIBUTES,
+    )
     from workflows.presentation import details_markdown
+    from workflows.projection import Projection
     from workflows.replay_guard import ReplayGuard
 
 WORKFLOW_NAME = "StyleTrial"
-# A command's answer: small (status and revision); the whole view only from runs without a read model.
-Answer = CommandOutcome | TrialView
 T = TypeVar("T")
-W = TypeVar("W")
-# Trials started before the read model existed never projected; replaying them must not start now.
-PATCH_READ_MODEL = "read-model-projection"
-# Trials started before search attributes were kept current never upserted them.
-PATCH_SEARCH_ATTRIBUTES = "search-attributes"
-# Trials started before the history clock decided with `workflow.now()` after every wake-up
-# (workflows/replay_guard.py, `wake_clock`).
-PATCH_HISTORY_CLOCK = "history-clock"
-# Trials started before a Temporal cancellation request became the domain's cancel ended CANCELED, hold and all.
-PATCH_CANCEL_REQUEST = "cancel-request-is-a-command"
-# Trials started before the projection carried only what changed sent the whole view every time.
-PATCH_LEAN_PROJECTION = "lean-projection"
-# Trials started before the lean events restarted their deadline timer on every command and projected with
-# a (regular) activity: three events and another workflow task more per change than a local activity's marker.
-PATCH_LEAN_EVENTS = "lean-events"
-# Trials started before it sent the client no confirmation and no summary (two more notifications each).
-PATCH_CLIENT_MESSAGES = "client-messages"
-# Trials started before it ended at completion; since, a trial that charged something stays open for the
-# policy's refund window after it completes, so that support can refund a piece (a `refund` update).
-PATCH_REFUND_WINDOW = "refund-window"
+# Named here for the modules that read the workflow's failures and answers (recovery, the API's client).
+__all__ = ["ACTIVITY_FAILED_FOR_GOOD", "WORKFLOW_NAME", "Answer", "StyleTrialWorkflow"]
 # What a cancellation requested in Temporal (the UI's "Request Cancellation", `temporal workflow cancel`)
 # becomes: the domain's cancel, by this actor, for this reason.
 TEMPORAL_CANCEL = cmd.Cancel(actor="temporal-ui-or-cli", reason="Cancellation requested in Temporal (UI or CLI).")
 
-# Transient failures (network, 5xx, rate limits) are retried without limit: giving up on a payment call
-# half-way would leave money in an unknown state. Every call is idempotent by key, so retrying is safe.
-_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5)
-)
-_TIMEOUT = timedelta(seconds=30)
-# Room for projections within one workflow task before the next task's revisions (see `_next_revision`).
-_REVISIONS_PER_TASK = 1000
-# How a workflow task that failed on an activity's failure begins its message. A local activity (the
-# projection) leaves no event of its own when it fails, so this is how recovery recognises it.
-ACTIVITY_FAILED_FOR_GOOD = "activity failed for good:"
-
-
-def _task_failure(what: str, err: ActivityError | ApplicationError) -> RuntimeError:
-    """Only a bug gets an activity here (transient errors retry forever, declines are results). Raising a
-    plain exception fails the workflow *task*, never the workflow (an ActivityError left to propagate would
-    fail the whole trial with its hold still at the gateway): the trial stays intact, flagged to staff, until
-    it is recovered (styletrial trial recover, docs/durability.md)."""
-    return RuntimeError(f"{ACTIVITY_FAILED_FOR_GOOD} {what}: {err.cause or err}")
-
-
-class _ReadModelBehind(Exception):
-    pass
-
-
-def _digest(model: BaseModel) -> bytes:
-    """A fingerprint of what the read model was sent, to know what changed without keeping a copy."""
-    return hashlib.blake2b(model.model_dump_json().encode(), digest_size=16).digest()
-
-
-def domain_failure(err: DomainError) -> ApplicationError:
-    """A refused command as the caller sees it: `type` is the machine code, `message` the sentence."""
-    return ApplicationError(err.message, {"code": err.code.value}, type=err.code.value, non_retryable=True)
-
-
-def _with_command_updates(cls: type[W]) -> type[W]:
-    """Add one named Temporal update per command of the table to the workflow class, before `workflow.defn`
-    reads it: the update's name and description (what staff see and send in the UI) come from the table,
-    and its argument's type (what the data converter decodes) is the command's model."""
-    for command in COMMANDS:
-        setattr(cls, command.update, _update_for(command))
-    return cls
-
-
-def _update_for(command: Command) -> Any:
-    async def handler(self: "StyleTrialWorkflow", c: BaseModel) -> Answer:
-        return await self._apply(lambda t, now: command.apply(t, c, now))
-
-    def validator(self: "StyleTrialWorkflow", c: BaseModel) -> None:
-        self._check(lambda t, now: command.validate(t, c, now))
-
-    for fn, returns in ((handler, Answer), (validator, None)):
-        fn.__name__ = fn.__qualname__ = command.update
-        fn.__annotations__ = {"c": command.model, "return": returns}
-    update = workflow.update(name=command.update, description=command.description)(handler)
-    update.validator(validator)
-    return update
-
 
 @workflow.defn(name=WORKFLOW_NAME, failure_exception_types=[ValidationError])
-@_with_command_updates
+@with_command_updates
 class StyleTrialWorkflow:
     @workflow.init
     def __init__(self, start: StartTrial) -> None:
         self._changed = False
         self._idle = False
-        # What the read model was last sent, as digests and counts rather than a copy of the view: the whole
-        # view, each piece, and how many events and movements (both lists only grow).
-        self._projected: bytes | None = None
-        self._projected_pieces: dict[str, bytes] = {}
-        self._projected_events = 0
-        self._projected_movements = 0
         self._published: dict[str, object] | None = None
-        self._revision = 0
-        # Below which stored revision the current one replaces what the read model holds (lean events: the
-        # end of this workflow task's numbers; see `_next_revision`); None: below itself.
-        self._replaces_below: int | None = None
         self._refused: DomainError | None = None
         self._trial: Trial | None = None
         # The history clock and the defences against activations no task started (workflows/replay_guard.py).
@@ -144,6 +63,7 @@ class StyleTrialWorkflow:
         self._cancel_is_a_command = workflow.patched(PATCH_CANCEL_REQUEST)
         self._cancel_requested = False
         self._lean_events = workflow.patched(PATCH_LEAN_EVENTS)
+        self._projection = Projection(self._lean_events, self._uncancelled)  # the read model (projection.py)
         # The running deadline timer and the deadline it sleeps until (lean events): kept while it holds.
         self._timer: asyncio.Future[None] | None = None
         self._timer_for: tuple[datetime, str] | None = None
@@ -177,7 +97,7 @@ class StyleTrialWorkflow:
             # read model (and so every list) and the UI's search attributes already show it.
             view = view_of(trial)
             self._publish(view)
-            await self._project(view)
+            await self._projection.report(view)
             self._guard.require_a_real_task()
             if trial.finished:
                 break
@@ -277,80 +197,12 @@ class StyleTrialWorkflow:
             workflow.upsert_search_attributes(search_attributes.updates(values))
             self._published = dict(values)
 
-    async def _project(self, view: TrialView) -> None:
-        """Report the trial to the read model whenever it changed, numbered by revision: after the first
-        time, only what changed (a few pieces, the new events and movements), so that the history grows
-        with what happened rather than with the size of the trial at every change."""
-        if not workflow.patched(PATCH_READ_MODEL):
-            return
-        digest = _digest(view)
-        if digest == self._projected:
-            return
-        previous = self._revision
-        self._revision, self._replaces_below = self._next_revision()
-        pieces = {p.piece_id: _digest(p) for p in view.pieces}
-        lean = previous > 0 and workflow.patched(PATCH_LEAN_PROJECTION)
-        if not (lean and await self._project_changes(view, pieces, previous)):
-            request = ProjectTrial(revision=self._revision, view=view, replaces_below=self._replaces_below)
-            await self._run_projection(ReadModelActivities.project, request, "the trial")
-        self._projected = digest
-        self._projected_pieces = pieces
-        self._projected_events, self._projected_movements = len(view.events), len(view.movements)
-
-    def _next_revision(self) -> tuple[int, int | None]:
-        """The number of the next projection, and below which stored number it replaces what the read model
-        holds. With lean events the numbers grow with the history, `_REVISIONS_PER_TASK` to a workflow task:
-        a task that never completed (its worker died) may still have run its projection, a local activity,
-        and written what it saw; the task's next attempt may see more (a command that arrived meanwhile, a
-        later clock) and must replace it. An attempt that stands at a longer history numbers higher; one at
-        the same length (a retried attempt records no event) numbers alike, and replaces whatever its task
-        wrote, since a task's attempts run one after the other. Within one task: one more each time."""
-        if not self._lean_events:
-            return self._revision + 1, None
-        length = workflow.info().get_current_history_length()
-        return max(self._revision + 1, length * _REVISIONS_PER_TASK), (length + 1) * _REVISIONS_PER_TASK
-
-    async def _project_changes(self, view: TrialView, pieces: dict[str, bytes], base: int) -> bool:
-        """False when the read model is behind (restored from a backup, say): then the whole trial goes."""
-        changes = view.model_copy(
-            update={
-                "pieces": [p for p in view.pieces if self._projected_pieces.get(p.piece_id) != pieces[p.piece_id]],
-                "events": view.events[self._projected_events :],
-                "movements": view.movements[self._projected_movements :],
-            }
-        )
-        request = ProjectChanges(
-            revision=self._revision, base_revision=base, changes=changes, replaces_below=self._replaces_below
-        )
-        try:
-            await self._run_projection(ReadModelActivities.project_changes, request, "what changed")
-        except _ReadModelBehind:
-            return False
-        return True
-
-    async def _run_projection(self, activity: Any, request: Any, what: str) -> None:
-        summary = f"Record revision {self._revision} in the read model ({what})"
-        # A local activity (lean events) is one marker in the task that asked for it; a regular one is three
-        # events and another workflow task. Both retry without limit; the local one on this worker.
-        run = workflow.execute_local_activity_method if self._lean_events else workflow.execute_activity_method
-        try:
-            await self._uncancelled(
-                run(activity, request, start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY, summary=summary)
-            )
-        except (ActivityError, ApplicationError) as err:
-            # A local activity's failure arrives as the activity's own ApplicationError, not wrapped in an
-            # ActivityError; left to propagate it would fail the whole trial.
-            cause = err.cause if isinstance(err, ActivityError) else err
-            if isinstance(cause, ApplicationError) and cause.type == READ_MODEL_BEHIND:
-                raise _ReadModelBehind() from err
-            raise _task_failure("projection", err) from err
-
     async def _perform(self, trial: Trial, step: Step) -> None:
         trial.begin(step)
         try:
             result = await self._uncancelled(self._run_activity(step, trial.currency))
         except ActivityError as err:
-            raise _task_failure(type(step).__name__, err) from err
+            raise task_failure(type(step).__name__, err) from err
         # An activity's answer does not move the history clock (workflows/replay_guard.py): deadlines that passed
         # while it ran are caught by the next timer, which then fires at once.
         trial.record(step, result, self._guard.loop_clock())
@@ -359,7 +211,7 @@ class StyleTrialWorkflow:
         kind = kind_of(step)
         summary = kind.summary(step, lambda amount: format_money(amount, currency))
         result: StepResult = await workflow.execute_activity_method(
-            kind.activity, step, start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY, summary=summary
+            kind.activity, step, start_to_close_timeout=TIMEOUT, retry_policy=RETRY, summary=summary
         )
         return result
 
@@ -402,7 +254,7 @@ class StyleTrialWorkflow:
         # Answer once the main loop has acted on the change (e.g. the settlement after finishing early),
         # so the caller sees the trial as it now stands.
         await workflow.wait_condition(lambda: self._idle and not self._changed)
-        if self._revision == 0:
+        if self._projection.revision == 0:
             # This run never reports to the read model (started before it existed): the whole trial.
             return view_of(trial)
-        return CommandOutcome(order_id=trial.order.order_id, status=trial.status, revision=self._revision)
+        return CommandOutcome(order_id=trial.order.order_id, status=trial.status, revision=self._projection.revision)

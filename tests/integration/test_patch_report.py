@@ -15,7 +15,7 @@ from persistence.migrate import upgrade
 from persistence.store import SqlStore
 from tests.support import Harness
 from tests.waiting import eventually
-from workflows.style_trial import PATCH_LEAN_PROJECTION
+from workflows.patches import PATCH_LEAN_PROJECTION
 
 pytestmark = [pytest.mark.devserver, pytest.mark.timeout(120)]
 
