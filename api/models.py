@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from domain.status import TrialStatus
+from domain.view import TrialSummary
 
 
 class ErrorBody(BaseModel):
@@ -35,26 +35,8 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorResponse, "description": _ERROR_MEANINGS[s]} for s in statuses}
 
 
-class TrialSummary(BaseModel):
-    order_id: str
-    status: TrialStatus
-    needs_attention: bool
-    attention: dict[str, str]
-    customer_id: str
-    tier: str
-    region: str
-    currency: str
-    value: int
-    authorized: int
-    charged: int
-    released: int
-    opened_at: datetime
-    trial_ends_at: datetime | None
-    return_deadline: datetime | None
-
-
 class TrialList(BaseModel):
-    items: list[TrialSummary]
+    items: list[TrialSummary]  # type: ignore[valid-type]  # derived from TrialView (domain/view.py)
     next_cursor: str | None
 
 

@@ -811,6 +811,10 @@ class PieceDecision(BaseModel):
 
 
 class PieceView(BaseModel):
+    """
+    A piece of the trial: what it is, where it stands, and what was decided, charged and refunded.
+    """
+
     piece_id: Annotated[str, Field(examples=['p1'], title='Piece Id')]
     """
     A piece's id within its order.
@@ -829,9 +833,7 @@ class PieceView(BaseModel):
     """
     Price in minor units of the order's currency (pence, cents; yen have none).
     """
-    designer: Annotated[
-        str | None, Field(examples=['Loro Piana'], title='Designer')
-    ] = None
+    designer: Annotated[str | None, Field(examples=['Loro Piana'], title='Designer')]
     """
     The piece's designer (house, label): what buyers read keep rates and return reasons by.
     """
@@ -864,30 +866,28 @@ class PieceView(BaseModel):
     """
     Keep or return.
     """
-    decided_by: Annotated[
-        str | None, Field(examples=['client'], title='Decided By')
-    ] = None
+    decided_by: Annotated[str | None, Field(examples=['client'], title='Decided By')]
     """
     Who decided.
     """
     decided_via: Annotated[
         Literal['site', 'app', 'whatsapp', 'phone', 'email', 'in_person'] | None,
         Field(examples=['whatsapp'], title='Decided Via'),
-    ] = None
+    ]
     """
     Where the decision was made.
     """
     decided_at: Annotated[
         AwareDatetime | None,
         Field(examples=['2026-11-24T09:30:00Z'], title='Decided At'),
-    ] = None
+    ]
     """
     When it was decided (UTC).
     """
     decision_reference: Annotated[
         str | None,
         Field(examples=['wamid.HBgLMzkzMzM5ODc2'], title='Decision Reference'),
-    ] = None
+    ]
     """
     The message the decision came from.
     """
@@ -904,45 +904,43 @@ class PieceView(BaseModel):
         ]
         | None,
         Field(examples=['too_small'], title='Return Reason'),
-    ] = None
+    ]
     """
     Why it went back, when the client said.
     """
     feedback: Annotated[
         str | None,
         Field(examples=['Lovely cloth, but the sleeves are short.'], title='Feedback'),
-    ] = None
+    ]
     """
     The client's own words on the piece.
     """
-    parcel: Annotated[
-        str | None, Field(examples=['JD014600006281'], title='Parcel')
-    ] = None
+    parcel: Annotated[str | None, Field(examples=['JD014600006281'], title='Parcel')]
     """
     The tracking number of the parcel it travelled in.
     """
     return_tracking: Annotated[
         str | None, Field(examples=['RT-4471'], title='Return Tracking')
-    ] = None
+    ]
     """
     The tracking number of its return.
     """
     return_shipped_at: Annotated[
         AwareDatetime | None,
         Field(examples=['2026-11-24T09:30:00Z'], title='Return Shipped At'),
-    ] = None
+    ]
     """
     When its return was shipped (UTC).
     """
-    settlement: Annotated[int | None, Field(examples=[1], title='Settlement')] = None
+    settlement: Annotated[int | None, Field(examples=[1], title='Settlement')]
     """
     The settlement it belongs to (numbered from 1), or null.
     """
-    charged: Annotated[bool | None, Field(examples=[False], title='Charged')] = False
+    charged: Annotated[bool, Field(examples=[False], title='Charged')]
     """
     Whether the piece has been charged (at most once, ever).
     """
-    refunded: Annotated[int | None, Field(examples=[420000], title='Refunded')] = None
+    refunded: Annotated[int | None, Field(examples=[420000], title='Refunded')]
     """
     What was refunded for the piece (then REFUNDED), in minor units.
     """
@@ -1335,6 +1333,10 @@ class TrialOrder(BaseModel):
 
 
 class TrialSummary(BaseModel):
+    """
+    One trial in a list: status, client, money and dates.
+    """
+
     order_id: Annotated[str, Field(examples=['A-1001'], title='Order Id')]
     """
     The order's id in the order system; one order opens one trial, ever.

@@ -366,9 +366,9 @@ async def _recover(settings: Settings, order_id: str, really: bool) -> None:
 def _list(
     settings: Settings, status: str | None, customer: str | None, attention: bool, limit: int, as_json: bool = False
 ) -> None:
-    from api.models import TrialSummary
     from domain.money import format_money
     from domain.status import TrialStatus
+    from domain.view import TrialSummary
     from persistence.db import make_engine
     from persistence.store import SqlStore
 

@@ -16,9 +16,10 @@ A refunded piece was charged and then given back all or part of its price (`refu
 move that reaches `Piece.move` without being allowed is a bug and raises.
 """
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
 
 from domain import commands as cmd
 from domain.errors import DomainError, ErrorCode, require
@@ -109,8 +110,13 @@ def described(state: PieceState) -> str:
     return state.value.lower().replace("_", " ")
 
 
-@dataclass
-class Piece:
+class PieceFields(BaseModel):
+    """A piece's fields, declared once: the aggregate's `Piece` adds its behaviour, and the trial's view
+    (`domain.view.PieceView`) is exactly these; the read model's pieces table copies those it reports on
+    (persistence/store.py). Every field is in every view, so the view's schema marks them all required."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     piece_id: str
     sku: str
     description: str
@@ -131,6 +137,10 @@ class Piece:
     charged: bool = False
     # What was refunded (minor units), once the gateway made it.
     refunded: int | None = None
+
+
+class Piece(PieceFields):
+    """A piece in the aggregate: its fields change as it moves through the transition table."""
 
     def move(self, move: Move) -> None:
         after = TRANSITIONS.get((self.state, move))

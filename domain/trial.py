@@ -79,7 +79,10 @@ class Trial:
         self.currency = order.currency
         self.opened_at = now
         self.pieces: dict[str, Piece] = {
-            p.piece_id: Piece(p.piece_id, p.sku, p.description, p.price, p.designer) for p in order.pieces
+            p.piece_id: Piece(
+                piece_id=p.piece_id, sku=p.sku, description=p.description, price=p.price, designer=p.designer
+            )
+            for p in order.pieces
         }
         self.journal = Journal(
             self.trial_id, order.customer.personal_shopper_id, order.order_id, order.customer.contact

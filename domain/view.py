@@ -1,37 +1,21 @@
 """The trial as people and systems read it: the query result, the API body, the workflow's result."""
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model
 
-from domain.commands import Channel, DecisionValue, ReturnReason
 from domain.money import format_money
 from domain.payments import MovementKind, Outcome, SettlementState
-from domain.pieces import CHARGED_FATES, PieceState
+from domain.pieces import CHARGED_FATES, PieceFields
 from domain.status import TrialStatus
 from domain.trial import Trial
 
 
-class PieceView(BaseModel):
-    piece_id: str
-    sku: str
-    description: str
-    price: int
-    designer: str | None = None
-    state: PieceState
-    decision: DecisionValue | None
-    decided_by: str | None = None
-    decided_via: Channel | None = None
-    decided_at: datetime | None = None
-    decision_reference: str | None = None
-    return_reason: ReturnReason | None = None
-    feedback: str | None = None
-    parcel: str | None = None
-    return_tracking: str | None = None
-    return_shipped_at: datetime | None = None
-    settlement: int | None = None
-    charged: bool = False
-    refunded: int | None = None
+class PieceView(PieceFields):
+    """A piece of the trial: what it is, where it stands, and what was decided, charged and refunded."""
+
+    # Its fields are the aggregate's piece's, declared once in domain/pieces.py (`PieceFields`).
 
 
 class ParcelView(BaseModel):
@@ -120,6 +104,27 @@ class TrialView(BaseModel):
             f"{format_money(self.amounts.value, self.currency)}; {kept} kept, "
             f"{format_money(self.amounts.charged, self.currency)} charged."
         )
+
+
+# What a list shows of each trial: these fields of its view, in this order (`amounts.` ones from its amounts).
+SUMMARY = (
+    "order_id", "status", "needs_attention", "attention", "customer_id", "tier", "region", "currency",
+    "amounts.value", "amounts.authorized", "amounts.charged", "amounts.released", "opened_at", "trial_ends_at",
+    "return_deadline",
+)  # fmt: skip
+
+
+def _summary_model() -> type[BaseModel]:
+    """The list's row, derived from the view's fields: a field's type is said once, in `TrialView` or
+    `Amounts`. The read model's list query selects the same names (persistence/store.py, `LISTED`)."""
+    fields: dict[str, Any] = {}
+    for name in SUMMARY:
+        model, field = (Amounts, name.split(".", 1)[1]) if name.startswith("amounts.") else (TrialView, name)
+        fields[field] = (model.model_fields[field].annotation, ...)
+    return create_model("TrialSummary", __doc__="One trial in a list: status, client, money and dates.", **fields)
+
+
+TrialSummary = _summary_model()
 
 
 def view_of(trial: Trial) -> TrialView:

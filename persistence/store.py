@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from activities.ports import LedgerEntry, ReadModelBehind
 from domain.trial_events import TrialEvent, trial_events
-from domain.view import EventView, TrialView, merged
+from domain.view import EventView, PieceView, TrialSummary, TrialView, merged
 from persistence.db import make_sessions, one_writer
 from persistence.models import (
     ClientMessageRecord,
@@ -56,12 +56,7 @@ class Page:
 
 # What a list shows of each trial: named columns, never the ORM object, whose `view` column holds the whole
 # trial (tens of KB of JSON to decode per row that a list never shows).
-LISTED = (
-    TrialRecord.trial_id, TrialRecord.order_id, TrialRecord.status, TrialRecord.needs_attention,
-    TrialRecord.attention, TrialRecord.customer_id, TrialRecord.tier, TrialRecord.region, TrialRecord.currency,
-    TrialRecord.value, TrialRecord.authorized, TrialRecord.charged, TrialRecord.released, TrialRecord.opened_at,
-    TrialRecord.trial_ends_at, TrialRecord.return_deadline,
-)  # fmt: skip
+LISTED = (TrialRecord.trial_id, *(getattr(TrialRecord, name) for name in TrialSummary.model_fields))
 
 
 class SqlStore:
@@ -465,12 +460,16 @@ def _trial_row(revision: int, v: TrialView, now: datetime) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _piece_row(v: TrialView, position: int, p: Any, delivered_at: datetime | None) -> dict[str, Any]:
+# The piece's own fields that the pieces table keeps (domain/pieces.py declares them; the table reports on
+# these): named by the table and the view together, so a field added to both is copied with no edit here.
+PIECE_COLUMNS = tuple(c.key for c in PieceRecord.__table__.columns if c.key in PieceView.model_fields)
+
+
+def _piece_row(v: TrialView, position: int, p: PieceView, delivered_at: datetime | None) -> dict[str, Any]:
+    # Besides the piece's own fields: its trial's opening and client, which never change (the reports read
+    # pieces alone), its place in the order, and when it reached the client.
     return {
         "trial_id": v.trial_id, "trial_opened_at": v.opened_at, "currency": v.currency, "tier": v.tier,
-        "region": v.region, "personal_shopper_id": v.personal_shopper_id, "piece_id": p.piece_id, "position": position, "sku": p.sku,
-        "description": p.description, "price": p.price, "designer": p.designer, "state": p.state,
-        "decision": p.decision, "decided_by": p.decided_by, "decided_via": p.decided_via,
-        "decided_at": p.decided_at, "delivered_at": delivered_at, "return_reason": p.return_reason,
-        "feedback": p.feedback, "charged": p.charged, "settlement": p.settlement, "refunded": p.refunded,
+        "region": v.region, "personal_shopper_id": v.personal_shopper_id, "position": position,
+        "delivered_at": delivered_at, **{name: getattr(p, name) for name in PIECE_COLUMNS},
     }  # fmt: skip
