@@ -20,7 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from domain import commands as cmd
-from domain.deadlines import AFTER_THE_END, DEADLINES, WAKE_ONLY
+from domain import deadlines as dl
+from domain.deadlines import AFTER_THE_END, DEADLINES, OVERDUE, WAKE_ONLY
 from domain.errors import DomainError, ErrorCode, require
 from domain.journal import Journal
 from domain.money import format_money
@@ -597,8 +598,8 @@ class Trial:
             for deadline in rule(self):
                 if self.final_status is not None and rule not in AFTER_THE_END:
                     break  # a trial that ended (rejected for want of payment) has no more deadlines but these
-                if deadline.apply is not None and now >= deadline.at:
-                    deadline.apply(now)
+                if deadline.effect is not None and now >= deadline.at:
+                    self._apply_deadline(deadline.effect, now)
         self._advance(now)
 
     def next_deadline(self, now: datetime) -> tuple[datetime, str] | None:
@@ -607,6 +608,78 @@ class Trial:
         ahead = [d for rule in rules for d in rule(self) if d.at > now]
         first = min(ahead, key=lambda d: d.at, default=None)
         return (first.at, first.label) if first else None
+
+    def _apply_deadline(self, effect: dl.Effect, now: datetime) -> None:
+        """What a deadline that has passed does (domain/deadlines.py names them)."""
+        match effect:
+            case dl.RejectUnpaid():
+                self._reject_unpaid(now)
+            case dl.ExpireHold(number):
+                self.payments.expire(next(h for h in self.payments.holds if h.number == number), now)
+            case dl.FlagOverdue(reason):
+                self._flag_overdue(reason, now)
+            case dl.Remind(number):
+                self._remind(number, now)
+            case dl.CloseTrial():
+                self.close(now)
+            case dl.KeepUnreturned():
+                self._keep_unreturned(now)
+            case dl.LoseReturn(piece_id):
+                self._lose_return(piece_id, now)
+            case dl.RetrySettlement(number):
+                self.payments.retry(next(s for s in self.payments.settlements if s.number == number), now)
+            case dl.CloseRefunds():
+                self.refund_window_closed = True
+
+    def _reject_unpaid(self, now: datetime) -> None:
+        if isinstance(self.in_flight, AuthorizeRequest):
+            return  # the authorization under way may still succeed; its answer comes first
+        self.journal.notify(
+            NotificationKind.TRIAL_REJECTED, ["shopper"],
+            "No payment method could be authorized in time; the Style Trial was not opened.",
+        )  # fmt: skip
+        self.end(now, TrialStatus.REJECTED, "No payment method was authorized within the fix window.")
+
+    def _flag_overdue(self, reason: Attention, now: datetime) -> None:
+        if reason in self.sla_flagged:
+            return
+        kind, text = OVERDUE[reason]
+        self.sla_flagged.add(reason)
+        self.journal.flag(reason, text)
+        self.journal.notify(kind, ["staff"], text)
+        self.journal.event(now, reason.value, text)
+
+    def _remind(self, number: int, now: datetime) -> None:
+        ends = self.trial_ends_at
+        if ends is None or now >= ends:
+            return  # a reminder that would arrive after the end is not sent
+        self.reminders_sent.add((number, ends))
+        text = f"The Style Trial ends in {dl.hours(ends - now)} hours ({ends:%d %b %H:%M} UTC)."
+        self.journal.notify(NotificationKind.TRIAL_ENDING, ["client", "shopper"], text, about=ends)
+        if self.journal.tells_the_client:
+            # In the audit trail (and so a `trial.reminder` event) only for trials since the client-messages
+            # patch: for older ones it would be a change of view, so a projection their histories do not have.
+            self.journal.event(now, "reminded", f"Reminder sent: {text}")
+
+    def _keep_unreturned(self, now: datetime) -> None:
+        late = [p for p in self.pieces.values() if p.state == PieceState.AWAITING_RETURN]
+        for piece in late:
+            piece.move(Move.RETURN_WINDOW_CLOSED)
+        if late:
+            ids = [p.piece_id for p in late]
+            text = f"{len(ids)} piece(s) not shipped back in time are kept."
+            self.journal.event(now, "return_window_closed", text, piece_ids=ids)
+
+    def _lose_return(self, piece_id: str, now: datetime) -> None:
+        piece = self.pieces[piece_id]
+        piece.move(Move.RETURN_NOT_RECEIVED)
+        self.journal.flag(Attention.RETURN_LOST, "A return never reached the warehouse: open a carrier claim.")
+        self.journal.notify(
+            NotificationKind.RETURN_LOST, ["staff"],
+            f"Return {piece.return_tracking} of piece {piece_id} was not received within the receipt window.",
+        )  # fmt: skip
+        text = f"Return of {piece_id} not received; lost in return."
+        self.journal.event(now, "return_lost", text, piece_ids=[piece_id])
 
     def close(self, now: datetime) -> None:
         """Trial close: decided-keep pieces are charged now; everything else awaits its return."""
