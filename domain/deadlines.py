@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from domain.parcels import ParcelRecord
 from domain.payments import Payments
 from domain.pieces import Piece, PieceState
 from domain.policy import TrialPolicy
+from domain.shipping import Shipping
 from domain.status import Attention, TrialStatus
-from domain.steps import NotificationKind
 
 
 class Facts(Protocol):
@@ -37,20 +36,15 @@ class Facts(Protocol):
     @property
     def refunds_until(self) -> datetime | None: ...
     @property
-    def reship_awaited_since(self) -> datetime | None: ...
-    @property
     def pieces(self) -> Mapping[str, Piece]: ...
-    @property
-    def parcels(self) -> Mapping[str, ParcelRecord]: ...
     def chargeable(self) -> int: ...
 
     policy: TrialPolicy
     payments: Payments
     accepted_at: datetime | None
-    shipped_at: datetime | None
+    shipping: Shipping
     trial_ends_at: datetime | None
     closed_at: datetime | None
-    sla_flagged: set[Attention]
     reminders_sent: set[tuple[int, datetime]]
 
 
@@ -106,16 +100,6 @@ Effect = (
     RejectUnpaid | ExpireHold | FlagOverdue | Remind | CloseTrial | KeepUnreturned | LoseReturn | RetrySettlement
     | CloseRefunds
 )  # fmt: skip
-# What each overdue flag sends staff, and the sentence.
-OVERDUE: dict[Attention, tuple[NotificationKind, str]] = {
-    Attention.DISPATCH_OVERDUE: (NotificationKind.DISPATCH_OVERDUE, "Not dispatched within the dispatch SLA."),
-    Attention.DELIVERY_OVERDUE: (
-        NotificationKind.DELIVERY_OVERDUE, "Not every parcel was delivered within the delivery SLA."
-    ),
-    Attention.RESHIP_OVERDUE: (
-        NotificationKind.RESHIP_OVERDUE, "The pieces of a lost parcel were not reshipped within the dispatch SLA."
-    ),
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -154,7 +138,7 @@ def reauthorization(trial: Facts) -> Iterator[Deadline]:
 
 
 def dispatch_sla(trial: Facts) -> Iterator[Deadline]:
-    flagged = Attention.DISPATCH_OVERDUE in trial.sla_flagged
+    flagged = Attention.DISPATCH_OVERDUE in trial.shipping.sla_flagged
     if trial.status == TrialStatus.AWAITING_DISPATCH and trial.accepted_at and not flagged:
         yield Deadline(
             trial.accepted_at + trial.policy.dispatch_sla, "Dispatch SLA", FlagOverdue(Attention.DISPATCH_OVERDUE)
@@ -163,17 +147,17 @@ def dispatch_sla(trial: Facts) -> Iterator[Deadline]:
 
 def delivery_sla(trial: Facts) -> Iterator[Deadline]:
     """Counted from the latest shipment: the dispatch, or the reship of a lost parcel's pieces."""
-    flagged = Attention.DELIVERY_OVERDUE in trial.sla_flagged
-    shipped = trial.shipped_at
-    on_its_way = any(p.on_its_way for p in trial.parcels.values())
+    flagged = Attention.DELIVERY_OVERDUE in trial.shipping.sla_flagged
+    shipped = trial.shipping.shipped_at
+    on_its_way = any(p.on_its_way for p in trial.shipping.parcels.values())
     if trial.status == TrialStatus.IN_TRANSIT and shipped and not flagged and on_its_way:
         yield Deadline(shipped + trial.policy.delivery_sla, "Delivery SLA", FlagOverdue(Attention.DELIVERY_OVERDUE))
 
 
 def reship_sla(trial: Facts) -> Iterator[Deadline]:
     """Replacements for a lost parcel are due within the dispatch SLA of its loss; late, staff are told."""
-    since = trial.reship_awaited_since
-    if since is not None and Attention.RESHIP_OVERDUE not in trial.sla_flagged:
+    since = trial.shipping.reship_awaited_since
+    if since is not None and Attention.RESHIP_OVERDUE not in trial.shipping.sla_flagged:
         yield Deadline(since + trial.policy.dispatch_sla, "Reship SLA", FlagOverdue(Attention.RESHIP_OVERDUE))
 
 

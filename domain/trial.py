@@ -21,18 +21,11 @@ from typing import Any
 
 from domain import commands as cmd
 from domain import deadlines as dl
-from domain.deadlines import AFTER_THE_END, DEADLINES, OVERDUE, WAKE_ONLY
+from domain.deadlines import AFTER_THE_END, DEADLINES, WAKE_ONLY
 from domain.errors import DomainError, ErrorCode, require
 from domain.journal import Journal
 from domain.money import format_money
 from domain.order import TrialOrder, validate_order
-from domain.parcels import (
-    ParcelRecord,
-    check_delivery_time,
-    check_parcels,
-    parcel_to_declare_lost,
-    parcel_to_deliver,
-)
 from domain.payments import Paid, Payments
 from domain.pieces import (
     CHARGED_FATES,
@@ -45,9 +38,9 @@ from domain.pieces import (
     check_refundable,
     check_returnable,
     check_waivable,
-    described,
 )
 from domain.policy import TrialPolicy
+from domain.shipping import Shipping, require_actor_and_reason
 from domain.status import Attention, TrialStatus
 from domain.steps import (
     Audience,
@@ -95,17 +88,13 @@ class Trial:
         self.in_flight: Step | None = None
         self.accepted_at: datetime | None = None
         self.stock = Stock(self.trial_id)
-        # fulfilment and the trial clock
-        self.parcels: dict[str, ParcelRecord] = {}
-        self.dispatched_at: datetime | None = None
-        # When the latest parcel left the warehouse: the dispatch, or a reship of lost pieces since.
-        self.shipped_at: datetime | None = None
+        # Parcels, dispatch and the shipping SLAs (domain/shipping.py); then the trial clock.
+        self.shipping = Shipping(self.pieces, self.stock, self.journal, self._require_piece)
         self.trial_days = order.trial_days or policy.trial_days
         self.extension_days = 0
         self.trial_ends_at: datetime | None = None
         self.closed_at: datetime | None = None
         self.reminders_sent: set[tuple[int, datetime]] = set()
-        self.sla_flagged: set[Attention] = set()
         self.final_settlement_planned = False
         self.completed_at: datetime | None = None
         # Whether support may refund charged pieces after completion, for `policy.refund_window`: set by the
@@ -124,7 +113,7 @@ class Trial:
             return TrialStatus.AUTHORIZING
         if self.payments.action_required:
             return TrialStatus.PAYMENT_ACTION_REQUIRED
-        if self.dispatched_at is None:
+        if self.shipping.dispatched_at is None:
             return TrialStatus.AWAITING_DISPATCH
         if self.closed_at is None:
             return TrialStatus.ON_TRIAL if self.trial_ends_at is not None else TrialStatus.IN_TRANSIT
@@ -169,7 +158,7 @@ class Trial:
         # A piece waived after its settlement was planned (but before it was paid) drops out of it.
         return sum(self.pieces[p].price for p in piece_ids if self.pieces[p].state != PieceState.WAIVED)
 
-    # ------------------------------------------------------------------ commands: dispatch
+    # ------------------------------------------------------------------ commands: shipping (domain/shipping.py)
 
     def validate_dispatch(self, c: cmd.Dispatch, now: datetime) -> None:
         """A new dispatch: the rules below, and at least one parcel. A dispatch with none used to cancel the
@@ -184,174 +173,69 @@ class Trial:
 
     def _check_dispatch(self, c: cmd.Dispatch) -> None:
         self._require_open()
-        require(self.dispatched_at is None, ErrorCode.ALREADY_DISPATCHED, "This order has already been dispatched.")
+        self.shipping.require_undispatched()
         require(
             self.accepted_at is not None,
             ErrorCode.NOT_READY_FOR_DISPATCH,
             "The consignment value is not authorized yet; do not dispatch until the trial is awaiting dispatch.",
         )
-        check_parcels(c.parcels, self._require_piece)
+        self.shipping.check_parcels(c)
 
     def dispatch(self, c: cmd.Dispatch, now: datetime) -> None:
         self._check_dispatch(c)
-        self.dispatched_at = self.shipped_at = now
-        self.journal.clear(Attention.DISPATCH_OVERDUE)
-        for parcel in c.parcels:
-            self.parcels[parcel.tracking_number] = ParcelRecord(
-                parcel.carrier, parcel.tracking_number, list(parcel.piece_ids)
-            )
-            for pid in parcel.piece_ids:
-                piece = self.pieces[pid]
-                piece.parcel = parcel.tracking_number
-                if piece.state == PieceState.RESERVED:
-                    piece.move(Move.DISPATCHED)
-        unavailable = [p.piece_id for p in self.pieces.values() if p.state == PieceState.RESERVED]
-        for pid in unavailable:
-            self.pieces[pid].move(Move.LEFT_OUT)
-        self.stock.release(unavailable)
-        self.journal.event(
-            now,
-            "dispatched",
-            f"Dispatched in {len(c.parcels)} parcel(s); {len(unavailable)} piece(s) unavailable.",
-            piece_ids=unavailable,
-        )
-        if not self.parcels:
+        if not self.shipping.dispatch(c, now):
             self.end(now, TrialStatus.CANCELLED, "No piece could be picked: every piece was unavailable.")
         self._advance(now)
 
-    # ------------------------------------------------------------------ commands: delivery
-
     def validate_delivery(self, c: cmd.Delivery, now: datetime) -> None:
         self._require_open()
-        require(self.dispatched_at is not None, ErrorCode.NOT_DISPATCHED, "Nothing has been dispatched yet.")
-        parcel_to_deliver(self.parcels, c.tracking_number)
-        if c.actor is not None or c.reason is not None:
-            self._require_actor_and_reason(c.actor, c.reason, "A delivery recorded by staff")
-        assert self.dispatched_at is not None
-        check_delivery_time(c.delivered_at or now, now, self.dispatched_at)
+        self.shipping.check_delivery(c, now)
 
     def deliver(self, c: cmd.Delivery, now: datetime) -> None:
         self.validate_delivery(c, now)
-        parcel = self.parcels[c.tracking_number]
-        parcel.delivered_at = c.delivered_at or now
-        parcel.recorded_by = c.actor
-        for pid in parcel.piece_ids:
-            if self.pieces[pid].state == PieceState.IN_TRANSIT:
-                self.pieces[pid].move(Move.DELIVERED)
-        self.journal.event(
-            now,
-            "delivered",
-            f"Parcel {parcel.tracking_number} ({parcel.carrier}) delivered at {parcel.delivered_at:%d %b %H:%M} UTC.",
-            actor=c.actor,
-            reason=c.reason,
-            piece_ids=list(parcel.piece_ids),
-        )
-        if not self._awaiting_parcels():
-            # The seven-day clock starts when the last parcel arrives, not at dispatch.
-            last = max(p.delivered_at for p in self.parcels.values() if p.delivered_at is not None)
-            self._start_clock(last, now)
+        last = self.shipping.deliver(c, now)
+        if last is not None:
+            self._start_clock(last, now)  # the seven-day clock starts when the last parcel arrives
         self._advance(now)
-
-    def _awaiting_parcels(self) -> bool:
-        """A parcel is still on its way, or lost pieces wait for their reship: the clock cannot start."""
-        return any(p.on_its_way for p in self.parcels.values()) or any(
-            p.state == PieceState.AWAITING_RESHIP for p in self.pieces.values()
-        )
-
-    @property
-    def reship_awaited_since(self) -> datetime | None:
-        """When the pieces now awaiting a reship were lost (the earliest loss); None when none waits."""
-        lost = [
-            self.parcels[p.parcel].lost_at
-            for p in self.pieces.values()
-            if p.state == PieceState.AWAITING_RESHIP and p.parcel is not None
-        ]
-        return min((at for at in lost if at is not None), default=None)
 
     def _start_clock(self, start: datetime, now: datetime) -> None:
         self.trial_ends_at = start + self.policy.day * self.trial_days
         self.journal.clear(Attention.DELIVERY_OVERDUE, Attention.RESHIP_OVERDUE)
         self.journal.event(now, "trial_started", f"Trial runs until {self.trial_ends_at:%d %b %H:%M} UTC.")
 
-    # ------------------------------------------------------------------ commands: a parcel lost on its way out
-
     def validate_lost_parcel(self, c: cmd.LostParcel, now: datetime) -> None:
         self._require_open()
-        self._require_actor_and_reason(c.actor, c.reason, "Declaring a parcel lost")
-        require(self.dispatched_at is not None, ErrorCode.NOT_DISPATCHED, "Nothing has been dispatched yet.")
-        parcel_to_declare_lost(self.parcels, c.tracking_number)
+        require_actor_and_reason(c.actor, c.reason, "Declaring a parcel lost")
+        self.shipping.check_lost(c)
 
     def declare_lost(self, c: cmd.LostParcel, now: datetime) -> None:
-        """The parcel's pieces are never charged and their units written off; with `reship` replacements are
-        awaited. The trial goes on with the rest, or, once nothing is on its way and nothing arrived, is
-        cancelled with its hold released."""
+        """The parcel's pieces are never charged; the trial goes on with the rest, waits for replacements, or,
+        once nothing is on its way and nothing arrived, is cancelled with its hold released."""
         self.validate_lost_parcel(c, now)
-        if c.reship and self.reship_awaited_since is None:
-            self.sla_flagged.discard(Attention.RESHIP_OVERDUE)  # a new wait for a reship: its SLA starts again
-        parcel = self.parcels[c.tracking_number]
-        parcel.lost_at = now
-        lost = [pid for pid in parcel.piece_ids if self.pieces[pid].state == PieceState.IN_TRANSIT]
-        for pid in lost:
-            self.pieces[pid].move(Move.LOST_TO_RESHIP if c.reship else Move.LOST)
-        self.stock.write_off(lost)
-        then = "replacements will be reshipped" if c.reship else "its pieces will not be charged"
-        text = f"Parcel {parcel.tracking_number} ({parcel.carrier}) lost in transit; {then}."
-        self.journal.event(now, "parcel_lost", text, actor=c.actor, reason=c.reason, piece_ids=lost)
-        claim = f"Parcel {parcel.tracking_number} ({parcel.carrier}) was lost in transit: file a carrier claim."
-        self.journal.flag(Attention.CARRIER_CLAIM, claim)
-        self.journal.notify(NotificationKind.PARCEL_LOST, ["shopper", "staff"], text)
+        self.shipping.declare_lost(c, now)
         self._after_transit_change(now)
         self._advance(now)
 
     def validate_reship(self, c: cmd.Reshipment, now: datetime) -> None:
         self._require_open()
-        awaiting = {p.piece_id for p in self.pieces.values() if p.state == PieceState.AWAITING_RESHIP}
-        require(bool(awaiting), ErrorCode.NOTHING_TO_RESHIP, "No piece of this order is waiting for a reship.")
-        check_parcels(c.parcels, self._require_piece)
-        for parcel in c.parcels:
-            msg = f"Tracking number {parcel.tracking_number!r} is already used by a parcel of this order."
-            require(parcel.tracking_number not in self.parcels, ErrorCode.DUPLICATE_TRACKING_NUMBER, msg)
-            for pid in parcel.piece_ids:
-                state = described(self.pieces[pid].state)
-                msg = f"Piece {pid!r} is {state}; only pieces of a lost parcel awaiting a reship can be reshipped."
-                require(pid in awaiting, ErrorCode.NOT_AWAITING_RESHIP, msg)
+        self.shipping.check_reship(c)
 
     def reship(self, c: cmd.Reshipment, now: datetime) -> None:
-        """Replacements left the warehouse on the same authorization; the clock waits for them. A piece
-        awaiting a reship in none of the parcels is lost for good."""
+        """Replacements left the warehouse on the same authorization; the clock waits for them."""
         self.validate_reship(c, now)
-        shipped: list[str] = []
-        for parcel in c.parcels:
-            self.parcels[parcel.tracking_number] = ParcelRecord(
-                parcel.carrier, parcel.tracking_number, list(parcel.piece_ids)
-            )
-            for pid in parcel.piece_ids:
-                self.pieces[pid].parcel = parcel.tracking_number
-                self.pieces[pid].move(Move.RESHIPPED)
-                shipped.append(pid)
-        left_out = [p.piece_id for p in self.pieces.values() if p.state == PieceState.AWAITING_RESHIP]
-        for pid in left_out:
-            self.pieces[pid].move(Move.NOT_RESHIPPED)
-        self.stock.reserve_again(shipped)
-        if shipped:
-            self.shipped_at = now
-            self.sla_flagged.discard(Attention.DELIVERY_OVERDUE)
-        self.journal.clear(Attention.RESHIP_OVERDUE)
-        text = f"Reshipped {len(shipped)} piece(s) in {len(c.parcels)} parcel(s); {len(left_out)} not reshipped."
-        self.journal.event(now, "reshipped", text, piece_ids=shipped)
+        self.shipping.reship(c, now)
         self._after_transit_change(now)
         self._advance(now)
 
     def _after_transit_change(self, now: datetime) -> None:
-        """A parcel lost, or a reship that sent nothing: once nothing is on its way, the trial starts with what
-        arrived (the clock from now: the client was waiting for the rest until now), or, when nothing did,
-        is cancelled and its hold released."""
-        settled = self.dispatched_at is None or self.trial_ends_at is not None or self.final_status is not None
-        if settled or self._awaiting_parcels():
-            return
-        if any(p.delivered_at is not None for p in self.parcels.values()):
+        """A parcel lost, a reship that sent nothing, a piece awaiting a reship waived: once nothing is on
+        its way, the trial starts with what arrived (the clock from now: the client was waiting for the rest
+        until now), or, when nothing did, is cancelled and its hold released."""
+        settled = self.shipping.dispatched_at is None or self.trial_ends_at is not None or self.final_status is not None
+        outcome = None if settled else self.shipping.after_transit_change()
+        if outcome == "start":
             self._start_clock(now, now)
-        else:
+        elif outcome == "cancel":
             self.end(now, TrialStatus.CANCELLED, "Nothing arrived: every parcel was lost in transit.")
 
     # ------------------------------------------------------------------ commands: decisions
@@ -489,7 +373,7 @@ class Trial:
 
     def validate_extension(self, c: cmd.Extension, now: datetime) -> None:
         self._require_open()
-        self._require_actor_and_reason(c.actor, c.reason, "An extension")
+        require_actor_and_reason(c.actor, c.reason, "An extension")
         require(not self._past_trial_end(now), ErrorCode.TRIAL_CLOSED, "The trial has already ended.")
         require(
             self.status == TrialStatus.ON_TRIAL,
@@ -521,7 +405,7 @@ class Trial:
 
     def validate_waiver(self, c: cmd.Waiver, now: datetime) -> None:
         self._require_open()
-        self._require_actor_and_reason(c.actor, c.reason, "A waiver")
+        require_actor_and_reason(c.actor, c.reason, "A waiver")
         check_waivable(self._require_piece(c.piece_id), self.payments.being_charged(c.piece_id, self.in_flight))
 
     def waive(self, c: cmd.Waiver, now: datetime) -> None:
@@ -550,7 +434,7 @@ class Trial:
     def validate_refund(self, c: cmd.Refund, now: datetime) -> None:
         if self.final_status is not None and self.refunds_until is None:
             self._require_open()  # cancelled, rejected, or completed with its refund window closed
-        self._require_actor_and_reason(c.actor, c.reason, "A refund")
+        require_actor_and_reason(c.actor, c.reason, "A refund")
         piece = self._require_piece(c.piece_id)
         amount = piece.price if c.amount is None else c.amount
         check_refundable(piece, amount, self.payments.being_refunded(piece.piece_id))
@@ -571,9 +455,9 @@ class Trial:
 
     def validate_cancel(self, c: cmd.Cancel, now: datetime) -> None:
         self._require_open()
-        self._require_actor_and_reason(c.actor, c.reason, "A cancellation")
+        require_actor_and_reason(c.actor, c.reason, "A cancellation")
         require(
-            self.dispatched_at is None,
+            self.shipping.dispatched_at is None,
             ErrorCode.NOT_CANCELLABLE,
             "The order has been dispatched; a trial can be cancelled only before dispatch.",
         )
@@ -617,7 +501,7 @@ class Trial:
             case dl.ExpireHold(number):
                 self.payments.expire(next(h for h in self.payments.holds if h.number == number), now)
             case dl.FlagOverdue(reason):
-                self._flag_overdue(reason, now)
+                self.shipping.flag_overdue(reason, now)
             case dl.Remind(number):
                 self._remind(number, now)
             case dl.CloseTrial():
@@ -639,15 +523,6 @@ class Trial:
             "No payment method could be authorized in time; the Style Trial was not opened.",
         )  # fmt: skip
         self.end(now, TrialStatus.REJECTED, "No payment method was authorized within the fix window.")
-
-    def _flag_overdue(self, reason: Attention, now: datetime) -> None:
-        if reason in self.sla_flagged:
-            return
-        kind, text = OVERDUE[reason]
-        self.sla_flagged.add(reason)
-        self.journal.flag(reason, text)
-        self.journal.notify(kind, ["staff"], text)
-        self.journal.event(now, reason.value, text)
 
     def _remind(self, number: int, now: datetime) -> None:
         ends = self.trial_ends_at
@@ -872,11 +747,6 @@ class Trial:
         if piece is None:
             raise DomainError(ErrorCode.UNKNOWN_PIECE, f"Piece {piece_id!r} is not part of this order.")
         return piece
-
-    @staticmethod
-    def _require_actor_and_reason(actor: str | None, reason: str | None, what: str) -> None:
-        require(bool(actor and actor.strip()), ErrorCode.ACTOR_REQUIRED, f"{what} must name the staff member (actor).")
-        require(bool(reason and reason.strip()), ErrorCode.REASON_REQUIRED, f"{what} needs a reason.")
 
 
 # Which answer each request takes, and who books it: the one table of step kinds in the aggregate.

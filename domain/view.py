@@ -135,11 +135,11 @@ def view_of(trial: Trial) -> TrialView:
         needs_attention=bool(trial.journal.attention), attention={k.value: v for k, v in trial.journal.attention.items()},
         customer_id=customer.id, tier=customer.tier, region=customer.region,
         personal_shopper_id=customer.personal_shopper_id, currency=trial.currency, opened_at=trial.opened_at,
-        accepted_at=trial.accepted_at, dispatched_at=trial.dispatched_at, trial_ends_at=trial.trial_ends_at,
+        accepted_at=trial.accepted_at, dispatched_at=trial.shipping.dispatched_at, trial_ends_at=trial.trial_ends_at,
         closed_at=trial.closed_at, return_deadline=trial.return_deadline, extension_days=trial.extension_days,
         refunds_until=trial.refunds_until,
         pieces=[PieceView.model_validate(p, from_attributes=True) for p in trial.pieces.values()],
-        parcels=[ParcelView.model_validate(x, from_attributes=True) for x in trial.parcels.values()],
+        parcels=[ParcelView.model_validate(x, from_attributes=True) for x in trial.shipping.parcels.values()],
         amounts=Amounts(
             value=trial.order.value, authorized=pay.authorized, charged=pay.charged, released=pay.released,
             outstanding=trial.outstanding, refunded=pay.refunded,

@@ -33,7 +33,7 @@ def observed(trial: Trial, now: datetime) -> tuple[Any, ...]:
         view_of(trial).model_dump(),
         [n.key for n in trial.journal.outbox],
         sorted(trial.reminders_sent),
-        sorted(trial.sla_flagged),
+        sorted(trial.shipping.sla_flagged),
         step.model_dump(exclude={"at"}) if step is not None else None,
     )
 

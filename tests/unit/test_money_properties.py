@@ -122,7 +122,7 @@ def command_for(driver: Driver, action: tuple[Any, ...]) -> tuple[Any, Any] | No
         for i, slot in enumerate(action[1][: len(ids)]):
             if slot >= 0 and t.pieces[ids[i]].state == PieceState.AWAITING_RESHIP:
                 shipped.setdefault(slot, []).append(ids[i])
-        n = len(t.parcels)
+        n = len(t.shipping.parcels)
         return t.reship, cmd.Reshipment(
             parcels=[cmd.Parcel(carrier="DHL", tracking_number=f"N{n + k}", piece_ids=v) for k, v in shipped.items()]
         )
@@ -183,12 +183,12 @@ def drive_one_day(driver: Driver) -> None:
     elif status == TrialStatus.IN_TRANSIT:
         awaiting = [p.piece_id for p in t.pieces.values() if p.state == PieceState.AWAITING_RESHIP]
         if awaiting:
-            tracking = f"N{len(t.parcels)}"
+            tracking = f"N{len(t.shipping.parcels)}"
             t.reship(
                 cmd.Reshipment(parcels=[cmd.Parcel(carrier="DHL", tracking_number=tracking, piece_ids=awaiting)]),
                 driver.now,
             )
-        for parcel in list(t.parcels.values()):
+        for parcel in list(t.shipping.parcels.values()):
             if parcel.on_its_way:
                 t.deliver(cmd.Delivery(tracking_number=parcel.tracking_number), driver.now)
     elif status == TrialStatus.PAYMENT_ACTION_REQUIRED:

@@ -88,8 +88,8 @@ def _reship(groups: list[list[str]], tracking: str) -> cmd.Reshipment:
 
 
 def _sent(t: Trial) -> datetime:
-    assert t.dispatched_at is not None
-    return t.dispatched_at
+    assert t.shipping.dispatched_at is not None
+    return t.shipping.dispatched_at
 
 
 Command = Callable[[Trial], tuple[Callable[[Any, Any], None], Any]]
