@@ -33,13 +33,11 @@ from domain.pieces import (
     Move,
     Piece,
     PieceState,
-    check_decision,
-    check_inspectable,
     check_refundable,
-    check_returnable,
     check_waivable,
 )
 from domain.policy import TrialPolicy
+from domain.returns import Returns
 from domain.shipping import Shipping, require_actor_and_reason
 from domain.status import Attention, TrialStatus
 from domain.steps import (
@@ -90,6 +88,8 @@ class Trial:
         self.stock = Stock(self.trial_id)
         # Parcels, dispatch and the shipping SLAs (domain/shipping.py); then the trial clock.
         self.shipping = Shipping(self.pieces, self.stock, self.journal, self._require_piece)
+        # Decisions, returns and inspections, piece by piece (domain/returns.py).
+        self.returns = Returns(self.pieces, self.journal, self._require_piece)
         self.trial_days = order.trial_days or policy.trial_days
         self.extension_days = 0
         self.trial_ends_at: datetime | None = None
@@ -249,41 +249,11 @@ class Trial:
             ErrorCode.TRIAL_CLOSED,
             "The trial has closed; decisions can no longer change. Ship returns instead.",
         )
-        seen: set[str] = set()
-        for d in c.decisions:
-            piece = self._require_piece(d.piece_id)
-            require(
-                d.piece_id not in seen,
-                ErrorCode.DUPLICATE_DECISION,
-                f"Piece {d.piece_id!r} has two decisions in one request.",
-            )
-            seen.add(d.piece_id)
-            check_decision(piece, d.decision)
-            require(
-                d.reason is None or d.decision == "return",
-                ErrorCode.RETURN_REASON_ON_KEEP,
-                f"Piece {d.piece_id!r} is kept; a return reason goes with a return (say how it wore as feedback).",
-            )
+        self.returns.check_decisions(c)
 
     def decide(self, c: cmd.Decisions, now: datetime) -> None:
         self.validate_decisions(c, now)
-        changed = []
-        for d in c.decisions:
-            piece = self.pieces[d.piece_id]
-            if piece.state != PieceState.ON_TRIAL:
-                continue  # a "return" for a piece already shipped back changes nothing
-            piece.decision = d.decision
-            piece.decided_by, piece.decided_via, piece.decided_at = c.actor, c.channel, now
-            piece.decision_reference = c.reference
-            piece.return_reason = d.reason
-            piece.feedback = d.feedback
-            changed.append(d.piece_id)
-        # As before when no reason is given: the audit trail of trials decided earlier reads the same.
-        summary = ", ".join(f"{d.piece_id}={d.decision}" + (f" ({d.reason})" if d.reason else "") for d in c.decisions)
-        self.journal.event(
-            now, "decided", f"Decisions: {summary}.", actor=c.actor, channel=c.channel,
-            reference=c.reference, piece_ids=changed,
-        )  # fmt: skip
+        self.returns.decide(c, now)
 
     def validate_finish(self, c: cmd.FinishEarly, now: datetime) -> None:
         self._require_open()
@@ -298,7 +268,7 @@ class Trial:
             ErrorCode.NOT_ON_TRIAL,
             "The client can finish early only once every parcel has been delivered.",
         )
-        undecided = [p.piece_id for p in self.pieces.values() if p.state == PieceState.ON_TRIAL and p.decision is None]
+        undecided = self.returns.undecided()
         require(
             not undecided,
             ErrorCode.UNDECIDED_PIECES,
@@ -313,61 +283,36 @@ class Trial:
         self.close(now)
         self._advance(now)
 
-    # ------------------------------------------------------------------ commands: returns
+    # ------------------------------------------------------------------ commands: returns (domain/returns.py)
 
     def validate_return(self, c: cmd.ReturnShipped, now: datetime) -> None:
         self._require_open()
-        require(bool(c.piece_ids), ErrorCode.MISSING_FIELD, "A return must list the pieces it carries.")
-        require(
-            bool(c.carrier.strip()) and bool(c.tracking_number.strip()),
-            ErrorCode.MISSING_FIELD,
-            "A return needs a carrier and a tracking number.",
-        )
-        require(len(set(c.piece_ids)) == len(c.piece_ids), ErrorCode.DUPLICATE_PIECE, "A piece is listed twice.")
         deadline = self.return_deadline
-        for pid in c.piece_ids:
-            check_returnable(self._require_piece(pid), window_closed=deadline is not None and now >= deadline)
+        self.returns.check_return(c, window_closed=deadline is not None and now >= deadline)
 
     def ship_return(self, c: cmd.ReturnShipped, now: datetime) -> None:
         self.validate_return(c, now)
-        for pid in c.piece_ids:
-            piece = self.pieces[pid]
-            piece.move(Move.RETURN_SHIPPED)
-            piece.decision = "return"
-            piece.return_tracking, piece.return_shipped_at = c.tracking_number, now
-        self.journal.event(
-            now, "return_shipped", f"Return shipped with {c.carrier} ({c.tracking_number}).",
-            piece_ids=list(c.piece_ids),
-        )  # fmt: skip
+        self.returns.ship_return(c, now)
         self._advance(now)
 
     def validate_inspection(self, c: cmd.Inspection, now: datetime) -> None:
         self._require_open()
-        check_inspectable(self._require_piece(c.piece_id))
+        self.returns.check_inspection(c)
 
     def inspect(self, c: cmd.Inspection, now: datetime) -> None:
         self.validate_inspection(c, now)
-        self._receive(c, now)
+        self.returns.receive(c, now)
         self._advance(now)
 
     def validate_inspections(self, c: cmd.Inspections, now: datetime) -> None:
-        """All or nothing: one piece that cannot be inspected refuses the whole parcel."""
         self._require_open()
-        require(bool(c.inspections), ErrorCode.MISSING_FIELD, "Send at least one inspection.")
-        ids = [i.piece_id for i in c.inspections]
-        require(len(set(ids)) == len(ids), ErrorCode.DUPLICATE_PIECE, "A piece is inspected twice in one request.")
-        for pid in ids:
-            check_inspectable(self._require_piece(pid))
+        self.returns.check_inspections(c)
 
     def inspect_all(self, c: cmd.Inspections, now: datetime) -> None:
         self.validate_inspections(c, now)
         for inspection in c.inspections:
-            self._receive(inspection, now)
+            self.returns.receive(inspection, now)
         self._advance(now)
-
-    def _receive(self, c: cmd.Inspection, now: datetime) -> None:
-        self.pieces[c.piece_id].move(Move.INSPECTED_OK if c.condition == "ok" else Move.INSPECTED_DAMAGED)
-        self.journal.event(now, "inspected", f"Return of {c.piece_id} received: {c.condition}.", piece_ids=[c.piece_id])
 
     # ------------------------------------------------------------------ commands: staff
 
@@ -507,9 +452,9 @@ class Trial:
             case dl.CloseTrial():
                 self.close(now)
             case dl.KeepUnreturned():
-                self._keep_unreturned(now)
+                self.returns.keep_unreturned(now)
             case dl.LoseReturn(piece_id):
-                self._lose_return(piece_id, now)
+                self.returns.lose_return(piece_id, now)
             case dl.RetrySettlement(number):
                 self.payments.retry(next(s for s in self.payments.settlements if s.number == number), now)
             case dl.CloseRefunds():
@@ -535,26 +480,6 @@ class Trial:
             # In the audit trail (and so a `trial.reminder` event) only for trials since the client-messages
             # patch: for older ones it would be a change of view, so a projection their histories do not have.
             self.journal.event(now, "reminded", f"Reminder sent: {text}")
-
-    def _keep_unreturned(self, now: datetime) -> None:
-        late = [p for p in self.pieces.values() if p.state == PieceState.AWAITING_RETURN]
-        for piece in late:
-            piece.move(Move.RETURN_WINDOW_CLOSED)
-        if late:
-            ids = [p.piece_id for p in late]
-            text = f"{len(ids)} piece(s) not shipped back in time are kept."
-            self.journal.event(now, "return_window_closed", text, piece_ids=ids)
-
-    def _lose_return(self, piece_id: str, now: datetime) -> None:
-        piece = self.pieces[piece_id]
-        piece.move(Move.RETURN_NOT_RECEIVED)
-        self.journal.flag(Attention.RETURN_LOST, "A return never reached the warehouse: open a carrier claim.")
-        self.journal.notify(
-            NotificationKind.RETURN_LOST, ["staff"],
-            f"Return {piece.return_tracking} of piece {piece_id} was not received within the receipt window.",
-        )  # fmt: skip
-        text = f"Return of {piece_id} not received; lost in return."
-        self.journal.event(now, "return_lost", text, piece_ids=[piece_id])
 
     def close(self, now: datetime) -> None:
         """Trial close: decided-keep pieces are charged now; everything else awaits its return."""

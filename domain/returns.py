@@ -1,0 +1,129 @@
+"""The client's side of a trial, piece by piece: keep or return decisions, returns shipped back, their
+inspection at the warehouse, and what the return deadlines do to the pieces still out.
+
+`Returns` holds the rules about pieces that the trial's state does not decide (a piece decided twice, a
+return for a piece that cannot go back, a piece inspected twice) and moves pieces through the transition
+table (`domain.pieces`), writing each step to the `Journal`. The trial decides what depends on the whole
+trial: whether it is open, closed or past its end, and what follows (`domain.trial.Trial`).
+"""
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from domain import commands as cmd
+from domain.errors import ErrorCode, require
+from domain.journal import Journal
+from domain.pieces import Move, Piece, PieceState, check_decision, check_inspectable, check_returnable
+from domain.status import Attention
+from domain.steps import NotificationKind
+
+
+class Returns:
+    def __init__(self, pieces: Mapping[str, Piece], journal: Journal, require_piece: Callable[[str], Piece]) -> None:
+        self._pieces = pieces
+        self._journal = journal
+        self._require_piece = require_piece
+
+    # ------------------------------------------------------------------ decisions
+
+    def check_decisions(self, c: cmd.Decisions) -> None:
+        seen: set[str] = set()
+        for d in c.decisions:
+            piece = self._require_piece(d.piece_id)
+            require(
+                d.piece_id not in seen,
+                ErrorCode.DUPLICATE_DECISION,
+                f"Piece {d.piece_id!r} has two decisions in one request.",
+            )
+            seen.add(d.piece_id)
+            check_decision(piece, d.decision)
+            require(
+                d.reason is None or d.decision == "return",
+                ErrorCode.RETURN_REASON_ON_KEEP,
+                f"Piece {d.piece_id!r} is kept; a return reason goes with a return (say how it wore as feedback).",
+            )
+
+    def decide(self, c: cmd.Decisions, now: datetime) -> None:
+        changed = []
+        for d in c.decisions:
+            piece = self._pieces[d.piece_id]
+            if piece.state != PieceState.ON_TRIAL:
+                continue  # a "return" for a piece already shipped back changes nothing
+            piece.decision = d.decision
+            piece.decided_by, piece.decided_via, piece.decided_at = c.actor, c.channel, now
+            piece.decision_reference = c.reference
+            piece.return_reason = d.reason
+            piece.feedback = d.feedback
+            changed.append(d.piece_id)
+        # As before when no reason is given: the audit trail of trials decided earlier reads the same.
+        summary = ", ".join(f"{d.piece_id}={d.decision}" + (f" ({d.reason})" if d.reason else "") for d in c.decisions)
+        self._journal.event(
+            now, "decided", f"Decisions: {summary}.", actor=c.actor, channel=c.channel,
+            reference=c.reference, piece_ids=changed,
+        )  # fmt: skip
+
+    def undecided(self) -> list[str]:
+        return [p.piece_id for p in self._pieces.values() if p.state == PieceState.ON_TRIAL and p.decision is None]
+
+    # ------------------------------------------------------------------ returns and inspections
+
+    def check_return(self, c: cmd.ReturnShipped, window_closed: bool) -> None:
+        require(bool(c.piece_ids), ErrorCode.MISSING_FIELD, "A return must list the pieces it carries.")
+        require(
+            bool(c.carrier.strip()) and bool(c.tracking_number.strip()),
+            ErrorCode.MISSING_FIELD,
+            "A return needs a carrier and a tracking number.",
+        )
+        require(len(set(c.piece_ids)) == len(c.piece_ids), ErrorCode.DUPLICATE_PIECE, "A piece is listed twice.")
+        for pid in c.piece_ids:
+            check_returnable(self._require_piece(pid), window_closed=window_closed)
+
+    def ship_return(self, c: cmd.ReturnShipped, now: datetime) -> None:
+        for pid in c.piece_ids:
+            piece = self._pieces[pid]
+            piece.move(Move.RETURN_SHIPPED)
+            piece.decision = "return"
+            piece.return_tracking, piece.return_shipped_at = c.tracking_number, now
+        self._journal.event(
+            now, "return_shipped", f"Return shipped with {c.carrier} ({c.tracking_number}).",
+            piece_ids=list(c.piece_ids),
+        )  # fmt: skip
+
+    def check_inspection(self, c: cmd.Inspection) -> None:
+        check_inspectable(self._require_piece(c.piece_id))
+
+    def check_inspections(self, c: cmd.Inspections) -> None:
+        """All or nothing: one piece that cannot be inspected refuses the whole parcel."""
+        require(bool(c.inspections), ErrorCode.MISSING_FIELD, "Send at least one inspection.")
+        ids = [i.piece_id for i in c.inspections]
+        require(len(set(ids)) == len(ids), ErrorCode.DUPLICATE_PIECE, "A piece is inspected twice in one request.")
+        for pid in ids:
+            check_inspectable(self._require_piece(pid))
+
+    def receive(self, c: cmd.Inspection, now: datetime) -> None:
+        self._pieces[c.piece_id].move(Move.INSPECTED_OK if c.condition == "ok" else Move.INSPECTED_DAMAGED)
+        self._journal.event(
+            now, "inspected", f"Return of {c.piece_id} received: {c.condition}.", piece_ids=[c.piece_id]
+        )
+
+    # ------------------------------------------------------------------ what the return deadlines do
+
+    def keep_unreturned(self, now: datetime) -> None:
+        late = [p for p in self._pieces.values() if p.state == PieceState.AWAITING_RETURN]
+        for piece in late:
+            piece.move(Move.RETURN_WINDOW_CLOSED)
+        if late:
+            ids = [p.piece_id for p in late]
+            text = f"{len(ids)} piece(s) not shipped back in time are kept."
+            self._journal.event(now, "return_window_closed", text, piece_ids=ids)
+
+    def lose_return(self, piece_id: str, now: datetime) -> None:
+        piece = self._pieces[piece_id]
+        piece.move(Move.RETURN_NOT_RECEIVED)
+        self._journal.flag(Attention.RETURN_LOST, "A return never reached the warehouse: open a carrier claim.")
+        self._journal.notify(
+            NotificationKind.RETURN_LOST, ["staff"],
+            f"Return {piece.return_tracking} of piece {piece_id} was not received within the receipt window.",
+        )  # fmt: skip
+        text = f"Return of {piece_id} not received; lost in return."
+        self._journal.event(now, "return_lost", text, piece_ids=[piece_id])
