@@ -21,27 +21,25 @@ from typing import Any
 
 from domain import commands as cmd
 from domain import deadlines as dl
+from domain.billing import Billing
 from domain.deadlines import AFTER_THE_END, DEADLINES, WAKE_ONLY
 from domain.errors import DomainError, ErrorCode, require
 from domain.journal import Journal
 from domain.money import format_money
 from domain.order import TrialOrder, validate_order
-from domain.payments import Paid, Payments
+from domain.payments import Payments
 from domain.pieces import (
     CHARGED_FATES,
     TERMINAL,
     Move,
     Piece,
     PieceState,
-    check_refundable,
-    check_waivable,
 )
 from domain.policy import TrialPolicy
 from domain.returns import Returns
 from domain.shipping import Shipping, require_actor_and_reason
 from domain.status import Attention, TrialStatus
 from domain.steps import (
-    Audience,
     AuthorizationResult,
     AuthorizeRequest,
     CaptureRequest,
@@ -90,6 +88,8 @@ class Trial:
         self.shipping = Shipping(self.pieces, self.stock, self.journal, self._require_piece)
         # Decisions, returns and inspections, piece by piece (domain/returns.py).
         self.returns = Returns(self.pieces, self.journal, self._require_piece)
+        # The pieces' side of the money: settlements, waivers, refunds (domain/billing.py).
+        self.billing = Billing(self.pieces, self.payments, self.journal, self._require_piece)
         self.trial_days = order.trial_days or policy.trial_days
         self.extension_days = 0
         self.trial_ends_at: datetime | None = None
@@ -351,14 +351,11 @@ class Trial:
     def validate_waiver(self, c: cmd.Waiver, now: datetime) -> None:
         self._require_open()
         require_actor_and_reason(c.actor, c.reason, "A waiver")
-        check_waivable(self._require_piece(c.piece_id), self.payments.being_charged(c.piece_id, self.in_flight))
+        self.billing.check_waiver(c, self.in_flight)
 
     def waive(self, c: cmd.Waiver, now: datetime) -> None:
         self.validate_waiver(c, now)
-        self.pieces[c.piece_id].move(Move.WAIVED)
-        self.journal.event(
-            now, "waived", f"Piece {c.piece_id} waived.", actor=c.actor, reason=c.reason, piece_ids=[c.piece_id]
-        )
+        self.billing.waive(c, now)
         self._after_transit_change(now)  # the last piece awaiting a reship waived: nothing more is coming
         self._advance(now)
 
@@ -380,23 +377,12 @@ class Trial:
         if self.final_status is not None and self.refunds_until is None:
             self._require_open()  # cancelled, rejected, or completed with its refund window closed
         require_actor_and_reason(c.actor, c.reason, "A refund")
-        piece = self._require_piece(c.piece_id)
-        amount = piece.price if c.amount is None else c.amount
-        check_refundable(piece, amount, self.payments.being_refunded(piece.piece_id))
-        msg = f"The gateway gave no reference for the payment of piece {c.piece_id!r}; refund it at the gateway."
-        require(self.payments.payment_reference(piece.settlement) is not None, ErrorCode.NOT_REFUNDABLE, msg)
+        self.billing.check_refund(c)
 
     def refund(self, c: cmd.Refund, now: datetime) -> None:
         """Support gives back a charged piece's price, or part of it; the gateway is asked next (`next_step`)."""
         self.validate_refund(c, now)
-        piece = self.pieces[c.piece_id]
-        amount = piece.price if c.amount is None else c.amount
-        assert piece.settlement is not None
-        self.payments.refund(piece.piece_id, amount, piece.settlement)
-        self.journal.event(
-            now, "refund_requested", f"Refund of {self._fmt(amount)} for {piece.piece_id} requested.",
-            actor=c.actor, reason=c.reason, piece_ids=[piece.piece_id],
-        )  # fmt: skip
+        self.billing.refund(c, now)
 
     def validate_cancel(self, c: cmd.Cancel, now: datetime) -> None:
         self._require_open()
@@ -493,7 +479,7 @@ class Trial:
             if keep:
                 kept.append(piece.piece_id)
         if kept:
-            self._plan_settlement(kept)
+            self.billing.plan_settlement(kept)
         self.journal.event(
             now, "trial_closed",
             f"Trial closed: {len(kept)} piece(s) kept; returns due by {self.return_deadline:%d %b %H:%M} UTC.",
@@ -558,39 +544,8 @@ class Trial:
         else:
             self.journal.event(now, "authorized", "Authorized after the trial ended; the hold is released.")
 
-    def _record_payment(self, step: CaptureRequest | ChargeRequest, r: PaymentResult, now: datetime) -> None:
-        if self.payments.record_payment(step, r, now) != Paid.PAID:
-            return
-        s = self.payments.settlements[step.settlement - 1]
-        for pid in s.piece_ids:
-            if self.pieces[pid].state != PieceState.WAIVED:
-                self.pieces[pid].charged = True
-        kind = "capture" if isinstance(step, CaptureRequest) else "charge"
-        charged = [p for p in s.piece_ids if self.pieces[p].charged]
-        text = f"Settlement {s.number}: {kind} of {self._fmt(step.amount)} succeeded."
-        self.journal.event(now, "charged", text, piece_ids=charged)
-
     def _record_release(self, step: ReleaseRequest, r: ReleaseResult, now: datetime) -> None:
         self.payments.record_release(step, r, now)
-
-    def _record_refund(self, step: RefundRequest, r: RefundResult, now: datetime) -> None:
-        piece = self.pieces[step.piece_id]
-        if self.payments.record_refund(step, r, now):
-            piece.refunded = step.amount
-            piece.move(Move.REFUNDED)
-            text = f"Refunded {self._fmt(step.amount)} for {piece.piece_id}."
-            self.journal.event(now, "refunded", text, reference=r.reference, piece_ids=[piece.piece_id])
-            # The client hears of it too (trials since the client-messages patch, as every client message):
-            # one notification with more addressees, so the workflow schedules what it always did.
-            audience: list[Audience] = ["shopper", "client"] if self.journal.reaches_the_client else ["shopper"]
-            facts = {"amount": self._fmt(step.amount), "piece": piece.description}
-            self.journal.notify(NotificationKind.REFUNDED, audience, text, facts=facts)
-            self.journal.clear(Attention.REFUND_DECLINED)
-            return
-        text = f"The gateway declined the refund of {self._fmt(step.amount)} for {piece.piece_id} ({r.decline_code})."
-        self.journal.event(now, "refund_declined", text, piece_ids=[piece.piece_id])
-        self.journal.flag(Attention.REFUND_DECLINED, f"{text} Look at the payment at the gateway, then refund again.")
-        self.journal.notify(NotificationKind.REFUND_DECLINED, ["staff"], text)
 
     def _record_stock(self, step: StockRequest, r: StockResult, now: datetime) -> None:
         first_reservation = step.action == "reserve" and not self.stock.reserved
@@ -603,11 +558,6 @@ class Trial:
         self.journal.sent(step.key)
 
     # ------------------------------------------------------------------ internals
-
-    def _plan_settlement(self, piece_ids: list[str]) -> None:
-        number = self.payments.plan(piece_ids)
-        for pid in piece_ids:
-            self.pieces[pid].settlement = number
 
     def _advance(self, now: datetime) -> None:
         """Transitions that follow from state alone, applied after every change."""
@@ -622,7 +572,7 @@ class Trial:
             self.final_settlement_planned = True
             late = [p.piece_id for p in self.pieces.values() if p.state in CHARGED_FATES and p.settlement is None]
             if late:
-                self._plan_settlement(late)
+                self.billing.plan_settlement(late)
             self.journal.event(now, "all_pieces_settled", "Every piece has its final fate.")
         if self._ready_to_complete() and self.payments.hold is None and self.in_flight is None:
             self.final_status = TrialStatus.COMPLETED
@@ -677,10 +627,10 @@ class Trial:
 # Which answer each request takes, and who books it: the one table of step kinds in the aggregate.
 _RECORDERS: dict[tuple[type, type], Callable[[Trial, Any, Any, datetime], None]] = {
     (AuthorizeRequest, AuthorizationResult): Trial._record_authorization,
-    (CaptureRequest, PaymentResult): Trial._record_payment,
-    (ChargeRequest, PaymentResult): Trial._record_payment,
+    (CaptureRequest, PaymentResult): lambda t, step, r, now: t.billing.record_payment(step, r, now),
+    (ChargeRequest, PaymentResult): lambda t, step, r, now: t.billing.record_payment(step, r, now),
     (ReleaseRequest, ReleaseResult): Trial._record_release,
-    (RefundRequest, RefundResult): Trial._record_refund,
+    (RefundRequest, RefundResult): lambda t, step, r, now: t.billing.record_refund(step, r, now),
     (StockRequest, StockResult): Trial._record_stock,
     (Notification, NotificationResult): Trial._record_notification,
 }

@@ -1,0 +1,111 @@
+"""The pieces' side of the money: which pieces a settlement charges, a piece waived before it is charged,
+a charged piece refunded, and what each answer from the gateway means for the pieces it was about.
+
+`Billing` books on the pieces what `Payments` (`domain.payments`: holds, settlements, the ledger) decides for
+money, and writes each step to the `Journal`. The trial decides whether it takes the command at all
+(`domain.trial.Trial`).
+"""
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from domain import commands as cmd
+from domain.errors import ErrorCode, require
+from domain.journal import Journal
+from domain.money import format_money
+from domain.payments import Paid, Payments
+from domain.pieces import Move, Piece, PieceState, check_refundable, check_waivable
+from domain.status import Attention
+from domain.steps import (
+    Audience,
+    CaptureRequest,
+    ChargeRequest,
+    NotificationKind,
+    PaymentResult,
+    RefundRequest,
+    RefundResult,
+    Step,
+)
+
+
+class Billing:
+    def __init__(
+        self, pieces: Mapping[str, Piece], payments: Payments, journal: Journal, require_piece: Callable[[str], Piece]
+    ) -> None:
+        self._pieces = pieces
+        self._payments = payments
+        self._journal = journal
+        self._require_piece = require_piece
+
+    def _fmt(self, amount: int) -> str:
+        return format_money(amount, self._payments.currency)
+
+    def plan_settlement(self, piece_ids: list[str]) -> None:
+        """A new settlement charges these pieces (at the trial's close, or once every piece has its fate)."""
+        number = self._payments.plan(piece_ids)
+        for pid in piece_ids:
+            self._pieces[pid].settlement = number
+
+    # ------------------------------------------------------------------ waivers
+
+    def check_waiver(self, c: cmd.Waiver, in_flight: Step | None) -> None:
+        check_waivable(self._require_piece(c.piece_id), self._payments.being_charged(c.piece_id, in_flight))
+
+    def waive(self, c: cmd.Waiver, now: datetime) -> None:
+        self._pieces[c.piece_id].move(Move.WAIVED)
+        self._journal.event(
+            now, "waived", f"Piece {c.piece_id} waived.", actor=c.actor, reason=c.reason, piece_ids=[c.piece_id]
+        )
+
+    # ------------------------------------------------------------------ refunds
+
+    def check_refund(self, c: cmd.Refund) -> None:
+        piece = self._require_piece(c.piece_id)
+        amount = piece.price if c.amount is None else c.amount
+        check_refundable(piece, amount, self._payments.being_refunded(piece.piece_id))
+        msg = f"The gateway gave no reference for the payment of piece {c.piece_id!r}; refund it at the gateway."
+        require(self._payments.payment_reference(piece.settlement) is not None, ErrorCode.NOT_REFUNDABLE, msg)
+
+    def refund(self, c: cmd.Refund, now: datetime) -> None:
+        """Support gives back a charged piece's price, or part of it; the gateway is asked next."""
+        piece = self._pieces[c.piece_id]
+        amount = piece.price if c.amount is None else c.amount
+        assert piece.settlement is not None
+        self._payments.refund(piece.piece_id, amount, piece.settlement)
+        self._journal.event(
+            now, "refund_requested", f"Refund of {self._fmt(amount)} for {piece.piece_id} requested.",
+            actor=c.actor, reason=c.reason, piece_ids=[piece.piece_id],
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ the gateway's answers
+
+    def record_payment(self, step: CaptureRequest | ChargeRequest, r: PaymentResult, now: datetime) -> None:
+        if self._payments.record_payment(step, r, now) != Paid.PAID:
+            return
+        s = self._payments.settlements[step.settlement - 1]
+        for pid in s.piece_ids:
+            if self._pieces[pid].state != PieceState.WAIVED:
+                self._pieces[pid].charged = True
+        kind = "capture" if isinstance(step, CaptureRequest) else "charge"
+        charged = [p for p in s.piece_ids if self._pieces[p].charged]
+        text = f"Settlement {s.number}: {kind} of {self._fmt(step.amount)} succeeded."
+        self._journal.event(now, "charged", text, piece_ids=charged)
+
+    def record_refund(self, step: RefundRequest, r: RefundResult, now: datetime) -> None:
+        piece = self._pieces[step.piece_id]
+        if self._payments.record_refund(step, r, now):
+            piece.refunded = step.amount
+            piece.move(Move.REFUNDED)
+            text = f"Refunded {self._fmt(step.amount)} for {piece.piece_id}."
+            self._journal.event(now, "refunded", text, reference=r.reference, piece_ids=[piece.piece_id])
+            # The client hears of it too (trials since the client-messages patch, as every client message):
+            # one notification with more addressees, so the workflow schedules what it always did.
+            audience: list[Audience] = ["shopper", "client"] if self._journal.reaches_the_client else ["shopper"]
+            facts = {"amount": self._fmt(step.amount), "piece": piece.description}
+            self._journal.notify(NotificationKind.REFUNDED, audience, text, facts=facts)
+            self._journal.clear(Attention.REFUND_DECLINED)
+            return
+        text = f"The gateway declined the refund of {self._fmt(step.amount)} for {piece.piece_id} ({r.decline_code})."
+        self._journal.event(now, "refund_declined", text, piece_ids=[piece.piece_id])
+        self._journal.flag(Attention.REFUND_DECLINED, f"{text} Look at the payment at the gateway, then refund again.")
+        self._journal.notify(NotificationKind.REFUND_DECLINED, ["staff"], text)
