@@ -16,9 +16,10 @@ return window, and a rejection for want of a payment method ends everything afte
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
+from domain.clock import TrialClock, hours
 from domain.payments import Payments
 from domain.pieces import Piece, PieceState
 from domain.policy import TrialPolicy
@@ -34,6 +35,8 @@ class Facts(Protocol):
     @property
     def return_deadline(self) -> datetime | None: ...
     @property
+    def trial_ends_at(self) -> datetime | None: ...
+    @property
     def refunds_until(self) -> datetime | None: ...
     @property
     def pieces(self) -> Mapping[str, Piece]: ...
@@ -43,9 +46,8 @@ class Facts(Protocol):
     payments: Payments
     accepted_at: datetime | None
     shipping: Shipping
-    trial_ends_at: datetime | None
     closed_at: datetime | None
-    reminders_sent: set[tuple[int, datetime]]
+    clock: TrialClock
 
 
 # ---------------------------------------------------------------------- what a deadline does, as values
@@ -112,10 +114,6 @@ class Deadline:
 Rule = Callable[[Facts], Iterator[Deadline]]
 
 
-def hours(d: timedelta) -> int:
-    return round(d.total_seconds() / 3600)
-
-
 def payment_fix_window(trial: Facts) -> Iterator[Deadline]:
     pay = trial.payments
     if trial.accepted_at is None and pay.awaiting_payment_method and pay.fix_window_ends_at:
@@ -166,7 +164,7 @@ def reminders(trial: Facts) -> Iterator[Deadline]:
     if trial.status != TrialStatus.ON_TRIAL or ends is None:
         return
     for i, before in enumerate(trial.policy.reminders_before_end):
-        if (i, ends) not in trial.reminders_sent:
+        if (i, ends) not in trial.clock.reminders_sent:
             label = f"Reminder {hours(before)} h before the trial ends"
             yield Deadline(ends - before, label, Remind(i))
 

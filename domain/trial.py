@@ -22,6 +22,7 @@ from typing import Any
 from domain import commands as cmd
 from domain import deadlines as dl
 from domain.billing import Billing
+from domain.clock import TrialClock
 from domain.deadlines import AFTER_THE_END, DEADLINES, WAKE_ONLY
 from domain.errors import DomainError, ErrorCode, require
 from domain.journal import Journal
@@ -90,11 +91,9 @@ class Trial:
         self.returns = Returns(self.pieces, self.journal, self._require_piece)
         # The pieces' side of the money: settlements, waivers, refunds (domain/billing.py).
         self.billing = Billing(self.pieces, self.payments, self.journal, self._require_piece)
-        self.trial_days = order.trial_days or policy.trial_days
-        self.extension_days = 0
-        self.trial_ends_at: datetime | None = None
+        # When the trial ends, its extensions and reminders (domain/clock.py).
+        self.clock = TrialClock(policy, order.trial_days or policy.trial_days, self.journal)
         self.closed_at: datetime | None = None
-        self.reminders_sent: set[tuple[int, datetime]] = set()
         self.final_settlement_planned = False
         self.completed_at: datetime | None = None
         # Whether support may refund charged pieces after completion, for `policy.refund_window`: set by the
@@ -120,6 +119,10 @@ class Trial:
         if all(p.state in TERMINAL for p in self.pieces.values()):
             return TrialStatus.SETTLING
         return TrialStatus.AWAITING_RETURNS
+
+    @property
+    def trial_ends_at(self) -> datetime | None:
+        return self.clock.ends_at
 
     @property
     def return_deadline(self) -> datetime | None:
@@ -195,13 +198,8 @@ class Trial:
         self.validate_delivery(c, now)
         last = self.shipping.deliver(c, now)
         if last is not None:
-            self._start_clock(last, now)  # the seven-day clock starts when the last parcel arrives
+            self.clock.start(last, now)  # the seven-day clock starts when the last parcel arrives
         self._advance(now)
-
-    def _start_clock(self, start: datetime, now: datetime) -> None:
-        self.trial_ends_at = start + self.policy.day * self.trial_days
-        self.journal.clear(Attention.DELIVERY_OVERDUE, Attention.RESHIP_OVERDUE)
-        self.journal.event(now, "trial_started", f"Trial runs until {self.trial_ends_at:%d %b %H:%M} UTC.")
 
     def validate_lost_parcel(self, c: cmd.LostParcel, now: datetime) -> None:
         self._require_open()
@@ -234,7 +232,7 @@ class Trial:
         settled = self.shipping.dispatched_at is None or self.trial_ends_at is not None or self.final_status is not None
         outcome = None if settled else self.shipping.after_transit_change()
         if outcome == "start":
-            self._start_clock(now, now)
+            self.clock.start(now, now)
         elif outcome == "cancel":
             self.end(now, TrialStatus.CANCELLED, "Nothing arrived: every parcel was lost in transit.")
 
@@ -245,7 +243,7 @@ class Trial:
         require(bool(c.decisions), ErrorCode.NO_DECISIONS, "Send at least one decision.")
         require(bool(c.actor.strip()), ErrorCode.ACTOR_REQUIRED, "A decision must say who made it (actor).")
         require(
-            self.closed_at is None and not self._past_trial_end(now),
+            self.closed_at is None and not self.clock.past_end(now),
             ErrorCode.TRIAL_CLOSED,
             "The trial has closed; decisions can no longer change. Ship returns instead.",
         )
@@ -259,7 +257,7 @@ class Trial:
         self._require_open()
         require(bool(c.actor.strip()), ErrorCode.ACTOR_REQUIRED, "Finishing early must say who asked (actor).")
         require(
-            self.closed_at is None and not self._past_trial_end(now),
+            self.closed_at is None and not self.clock.past_end(now),
             ErrorCode.TRIAL_CLOSED,
             "The trial has already closed.",
         )
@@ -319,34 +317,11 @@ class Trial:
     def validate_extension(self, c: cmd.Extension, now: datetime) -> None:
         self._require_open()
         require_actor_and_reason(c.actor, c.reason, "An extension")
-        require(not self._past_trial_end(now), ErrorCode.TRIAL_CLOSED, "The trial has already ended.")
-        require(
-            self.status == TrialStatus.ON_TRIAL,
-            ErrorCode.NOT_ON_TRIAL,
-            "Only a trial in progress (every parcel delivered, not yet closed) can be extended.",
-        )
-        p = self.policy
-        require(
-            p.extension_min_days <= c.days <= p.extension_max_days,
-            ErrorCode.INVALID_EXTENSION,
-            f"An extension is {p.extension_min_days} to {p.extension_max_days} days at a time; got {c.days}.",
-        )
-        require(
-            self.extension_days + c.days <= p.extension_total_max_days,
-            ErrorCode.EXTENSION_LIMIT,
-            f"Extensions are capped at {p.extension_total_max_days} days in total; "
-            f"{self.extension_days} already granted, {p.extension_total_max_days - self.extension_days} left.",
-        )
+        self.clock.check_extension(c, now, on_trial=self.status == TrialStatus.ON_TRIAL)
 
     def extend(self, c: cmd.Extension, now: datetime) -> None:
         self.validate_extension(c, now)
-        assert self.trial_ends_at is not None
-        self.extension_days += c.days
-        self.trial_ends_at += self.policy.day * c.days
-        self.journal.event(
-            now, "extended", f"Extended by {c.days} day(s) to {self.trial_ends_at:%d %b %H:%M} UTC.",
-            actor=c.actor, reason=c.reason,
-        )  # fmt: skip
+        self.clock.extend(c, now)
 
     def validate_waiver(self, c: cmd.Waiver, now: datetime) -> None:
         self._require_open()
@@ -434,7 +409,7 @@ class Trial:
             case dl.FlagOverdue(reason):
                 self.shipping.flag_overdue(reason, now)
             case dl.Remind(number):
-                self._remind(number, now)
+                self.clock.remind(number, now)
             case dl.CloseTrial():
                 self.close(now)
             case dl.KeepUnreturned():
@@ -454,18 +429,6 @@ class Trial:
             "No payment method could be authorized in time; the Style Trial was not opened.",
         )  # fmt: skip
         self.end(now, TrialStatus.REJECTED, "No payment method was authorized within the fix window.")
-
-    def _remind(self, number: int, now: datetime) -> None:
-        ends = self.trial_ends_at
-        if ends is None or now >= ends:
-            return  # a reminder that would arrive after the end is not sent
-        self.reminders_sent.add((number, ends))
-        text = f"The Style Trial ends in {dl.hours(ends - now)} hours ({ends:%d %b %H:%M} UTC)."
-        self.journal.notify(NotificationKind.TRIAL_ENDING, ["client", "shopper"], text, about=ends)
-        if self.journal.tells_the_client:
-            # In the audit trail (and so a `trial.reminder` event) only for trials since the client-messages
-            # patch: for older ones it would be a change of view, so a projection their histories do not have.
-            self.journal.event(now, "reminded", f"Reminder sent: {text}")
 
     def close(self, now: datetime) -> None:
         """Trial close: decided-keep pieces are charged now; everything else awaits its return."""
@@ -605,11 +568,6 @@ class Trial:
 
     def _fmt(self, amount: int) -> str:
         return format_money(amount, self.currency)
-
-    def _past_trial_end(self, now: datetime) -> bool:
-        # A deadline can pass a moment before the workflow's timer fires and `tick` runs; commands that
-        # arrive in that gap are judged by the clock, not by the not-yet-updated state.
-        return self.trial_ends_at is not None and now >= self.trial_ends_at
 
     def _require_open(self) -> None:
         if self.final_status is not None:

@@ -136,7 +136,7 @@ def view_of(trial: Trial) -> TrialView:
         customer_id=customer.id, tier=customer.tier, region=customer.region,
         personal_shopper_id=customer.personal_shopper_id, currency=trial.currency, opened_at=trial.opened_at,
         accepted_at=trial.accepted_at, dispatched_at=trial.shipping.dispatched_at, trial_ends_at=trial.trial_ends_at,
-        closed_at=trial.closed_at, return_deadline=trial.return_deadline, extension_days=trial.extension_days,
+        closed_at=trial.closed_at, return_deadline=trial.return_deadline, extension_days=trial.clock.extension_days,
         refunds_until=trial.refunds_until,
         pieces=[PieceView.model_validate(p, from_attributes=True) for p in trial.pieces.values()],
         parcels=[ParcelView.model_validate(x, from_attributes=True) for x in trial.shipping.parcels.values()],

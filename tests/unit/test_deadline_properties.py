@@ -32,7 +32,7 @@ def observed(trial: Trial, now: datetime) -> tuple[Any, ...]:
     return (
         view_of(trial).model_dump(),
         [n.key for n in trial.journal.outbox],
-        sorted(trial.reminders_sent),
+        sorted(trial.clock.reminders_sent),
         sorted(trial.shipping.sla_flagged),
         step.model_dump(exclude={"at"}) if step is not None else None,
     )

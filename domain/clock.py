@@ -1,0 +1,82 @@
+"""The trial's own clock: seven days (the policy's) from the last delivery, extensions by staff, and the
+reminders before the end.
+
+`TrialClock` owns when the trial ends, how many days it was extended by, and which reminders went out. It
+writes what happens to the `Journal`. Whether the trial is in a state to start, be extended or be reminded
+of is the trial's question (`domain.trial.Trial`).
+"""
+
+from datetime import datetime, timedelta
+
+from domain import commands as cmd
+from domain.errors import ErrorCode, require
+from domain.journal import Journal
+from domain.policy import TrialPolicy
+from domain.status import Attention
+from domain.steps import NotificationKind
+
+
+def hours(d: timedelta) -> int:
+    return round(d.total_seconds() / 3600)
+
+
+class TrialClock:
+    def __init__(self, policy: TrialPolicy, trial_days: int, journal: Journal) -> None:
+        self._policy = policy
+        self._journal = journal
+        self.trial_days = trial_days
+        self.extension_days = 0
+        self.ends_at: datetime | None = None
+        self.reminders_sent: set[tuple[int, datetime]] = set()
+
+    def start(self, start: datetime, now: datetime) -> None:
+        """The trial runs from `start` (when the last parcel arrived, or when the last one was given up)."""
+        self.ends_at = start + self._policy.day * self.trial_days
+        self._journal.clear(Attention.DELIVERY_OVERDUE, Attention.RESHIP_OVERDUE)
+        self._journal.event(now, "trial_started", f"Trial runs until {self.ends_at:%d %b %H:%M} UTC.")
+
+    def past_end(self, now: datetime) -> bool:
+        # A deadline can pass a moment before the workflow's timer fires and `tick` runs; commands that
+        # arrive in that gap are judged by the clock, not by the not-yet-updated state.
+        return self.ends_at is not None and now >= self.ends_at
+
+    def check_extension(self, c: cmd.Extension, now: datetime, on_trial: bool) -> None:
+        require(not self.past_end(now), ErrorCode.TRIAL_CLOSED, "The trial has already ended.")
+        require(
+            on_trial, ErrorCode.NOT_ON_TRIAL,
+            "Only a trial in progress (every parcel delivered, not yet closed) can be extended.",
+        )  # fmt: skip
+        p = self._policy
+        require(
+            p.extension_min_days <= c.days <= p.extension_max_days,
+            ErrorCode.INVALID_EXTENSION,
+            f"An extension is {p.extension_min_days} to {p.extension_max_days} days at a time; got {c.days}.",
+        )
+        require(
+            self.extension_days + c.days <= p.extension_total_max_days,
+            ErrorCode.EXTENSION_LIMIT,
+            f"Extensions are capped at {p.extension_total_max_days} days in total; "
+            f"{self.extension_days} already granted, {p.extension_total_max_days - self.extension_days} left.",
+        )
+
+    def extend(self, c: cmd.Extension, now: datetime) -> None:
+        assert self.ends_at is not None
+        self.extension_days += c.days
+        self.ends_at += self._policy.day * c.days
+        self._journal.event(
+            now, "extended", f"Extended by {c.days} day(s) to {self.ends_at:%d %b %H:%M} UTC.",
+            actor=c.actor, reason=c.reason,
+        )  # fmt: skip
+
+    def remind(self, number: int, now: datetime) -> None:
+        """The policy's reminder `number` before the end (a deadline's effect)."""
+        ends = self.ends_at
+        if ends is None or now >= ends:
+            return  # a reminder that would arrive after the end is not sent
+        self.reminders_sent.add((number, ends))
+        text = f"The Style Trial ends in {hours(ends - now)} hours ({ends:%d %b %H:%M} UTC)."
+        self._journal.notify(NotificationKind.TRIAL_ENDING, ["client", "shopper"], text, about=ends)
+        if self._journal.tells_the_client:
+            # In the audit trail (and so a `trial.reminder` event) only for trials since the client-messages
+            # patch: for older ones it would be a change of view, so a projection their histories do not have.
+            self._journal.event(now, "reminded", f"Reminder sent: {text}")
