@@ -106,7 +106,20 @@ class Returns:
             now, "inspected", f"Return of {c.piece_id} received: {c.condition}.", piece_ids=[c.piece_id]
         )
 
-    # ------------------------------------------------------------------ what the return deadlines do
+    # ------------------------------------------------------------------ the trial's close and the return deadlines
+
+    def close(self) -> list[str]:
+        """The trial closed: pieces decided keep are kept, every other piece on trial awaits its return.
+        The ids of those kept."""
+        kept = []
+        for piece in self._pieces.values():
+            if piece.state != PieceState.ON_TRIAL:
+                continue
+            keep = piece.decision == "keep"
+            piece.move(Move.CLOSED_KEEP if keep else Move.CLOSED_RETURN)
+            if keep:
+                kept.append(piece.piece_id)
+        return kept
 
     def keep_unreturned(self, now: datetime) -> None:
         late = [p for p in self._pieces.values() if p.state == PieceState.AWAITING_RETURN]

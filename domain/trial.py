@@ -32,11 +32,11 @@ from domain.payments import Payments
 from domain.pieces import (
     CHARGED_FATES,
     TERMINAL,
-    Move,
     Piece,
     PieceState,
 )
 from domain.policy import TrialPolicy
+from domain.requests import pending_step
 from domain.returns import Returns
 from domain.shipping import Shipping, require_actor_and_reason
 from domain.status import Attention, TrialStatus
@@ -144,7 +144,7 @@ class Trial:
         return (
             self.final_status is not None
             and self.in_flight is None
-            and self._pending_step(None) is None
+            and pending_step(self, None) is None
             and self.refunds_until is None
         )
 
@@ -433,14 +433,7 @@ class Trial:
     def close(self, now: datetime) -> None:
         """Trial close: decided-keep pieces are charged now; everything else awaits its return."""
         self.closed_at = now
-        kept = []
-        for piece in self.pieces.values():
-            if piece.state != PieceState.ON_TRIAL:
-                continue
-            keep = piece.decision == "keep"
-            piece.move(Move.CLOSED_KEEP if keep else Move.CLOSED_RETURN)
-            if keep:
-                kept.append(piece.piece_id)
+        kept = self.returns.close()
         if kept:
             self.billing.plan_settlement(kept)
         self.journal.event(
@@ -455,7 +448,7 @@ class Trial:
         """The next request for the outside world, or None. Pure: asking twice gives the same answer."""
         if self.in_flight is not None:
             return None
-        return self._pending_step(now)
+        return pending_step(self, now)
 
     def begin(self, step: Step) -> None:
         """The workflow is about to run `step`; commands that would race it are refused until `record`."""
@@ -468,29 +461,6 @@ class Trial:
             raise TypeError(f"{type(result).__name__} does not answer {type(step).__name__}")
         recorder(self, step, result, now)
         self._advance(now)
-
-    def _pending_step(self, now: datetime | None) -> Step | None:
-        # `now` is None only when asking whether anything at all remains (see `finished`).
-        if self.journal.outbox:
-            return self.journal.outbox[0]
-        ended = self.final_status is not None
-        release = self.payments.stale_release(ended, now or self.opened_at)
-        if release is not None:
-            return release
-        refund = self.payments.refund_request(now or self.opened_at)
-        if refund is not None:
-            return refund
-        release_stock = self.stock.release_request()
-        if release_stock is not None:
-            return release_stock
-        if ended or now is None:
-            return None
-        if self.accepted_at is None:
-            return self.payments.authorization(self.order.value, now)
-        reserve = self.stock.reserve_request(list(self.pieces))
-        if reserve is not None:
-            return reserve
-        return self.payments.next_request(now, self.chargeable, complete=self._ready_to_complete())
 
     def _record_authorization(self, step: AuthorizeRequest, r: AuthorizationResult, now: datetime) -> None:
         hold = self.payments.record_authorization(step, r, now)
@@ -537,7 +507,7 @@ class Trial:
             if late:
                 self.billing.plan_settlement(late)
             self.journal.event(now, "all_pieces_settled", "Every piece has its final fate.")
-        if self._ready_to_complete() and self.payments.hold is None and self.in_flight is None:
+        if self.ready_to_complete() and self.payments.hold is None and self.in_flight is None:
             self.final_status = TrialStatus.COMPLETED
             self.completed_at = now
             self.journal.clear(
@@ -554,7 +524,7 @@ class Trial:
                 {"kept": str(kept), "pieces": str(len(self.pieces)), "charged": self._fmt(p.charged)},
             )
 
-    def _ready_to_complete(self) -> bool:
+    def ready_to_complete(self) -> bool:
         return self.final_settlement_planned and self.payments.settled
 
     def end(self, now: datetime, status: TrialStatus, why: str) -> None:
