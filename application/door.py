@@ -22,6 +22,7 @@ from domain.order import TrialOrder
 from domain.policy import PolicyTable
 from domain.view import TrialView
 from domain.workflow_io import StartTrial
+from persistence.db import make_engine
 from persistence.store import Cursor, Page, SqlStore
 from persistence.webhooks import WebhookQueue
 
@@ -31,7 +32,17 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     RPCError, RPCTimeoutOrCancelledError, TimeoutError, OperationalError, CommandNotProcessed,
 )  # fmt: skip
 
-__all__ = ["UNAVAILABLE", "Application", "Cursor", "Page"]
+__all__ = ["UNAVAILABLE", "Application", "Cursor", "Page", "list_trials_at"]
+
+
+def list_trials_at(database_url: str, *, limit: int, **filters: Any) -> Page:
+    """Trials from the read model at `database_url`, newest first, for a tool with no API in front (the CLI's
+    `trial list`); the filters of `Application.list_trials`."""
+    store = SqlStore(make_engine(database_url))
+    try:
+        return store.list_trials(limit=limit, **filters)
+    finally:
+        store.engine.dispose()
 
 
 @dataclass(frozen=True)

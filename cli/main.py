@@ -366,18 +366,17 @@ async def _recover(settings: Settings, order_id: str, really: bool) -> None:
 def _list(
     settings: Settings, status: str | None, customer: str | None, attention: bool, limit: int, as_json: bool = False
 ) -> None:
+    from application.door import list_trials_at
     from domain.money import format_money
     from domain.status import TrialStatus
     from domain.view import TrialSummary
-    from persistence.db import make_engine
-    from persistence.store import SqlStore
 
     if status is not None and status not in TrialStatus.__members__:
         _fail(f"--status {status!r} is not a status; one of: {', '.join(TrialStatus.__members__)}.")
-    store = SqlStore(make_engine(settings.resolved_database_url))
-    page = store.list_trials(
-        status=status, customer_id=customer, needs_attention=True if attention else None, limit=limit
-    )
+    page = list_trials_at(
+        settings.resolved_database_url, status=status, customer_id=customer,
+        needs_attention=True if attention else None, limit=limit,
+    )  # fmt: skip
     if as_json:
         rows = [TrialSummary.model_validate(r._mapping).model_dump(mode="json") for r in page.items]
         print(json.dumps(rows, indent=2))
