@@ -14,10 +14,11 @@ from domain.errors import ErrorCode, require
 from domain.journal import Journal
 from domain.money import format_money
 from domain.payments import Paid, Payments
-from domain.pieces import Move, Piece, PieceState, check_refundable, check_waivable
+from domain.pieces import CHARGED_FATES, TERMINAL, Move, Piece, PieceState, check_refundable, check_waivable
 from domain.status import Attention
 from domain.steps import (
     Audience,
+    AuthorizeRequest,
     CaptureRequest,
     ChargeRequest,
     NotificationKind,
@@ -36,15 +37,77 @@ class Billing:
         self._payments = payments
         self._journal = journal
         self._require_piece = require_piece
+        # Whether the last settlement, of the pieces charged after the close, has been planned.
+        self.final_settlement_planned = False
 
     def _fmt(self, amount: int) -> str:
         return format_money(amount, self._payments.currency)
+
+    @property
+    def outstanding(self) -> int:
+        """Value that may still be charged: pieces neither charged nor in a never-charged fate."""
+        return sum(p.price for p in self._pieces.values() if p.chargeable)
 
     def plan_settlement(self, piece_ids: list[str]) -> None:
         """A new settlement charges these pieces (at the trial's close, or once every piece has its fate)."""
         number = self._payments.plan(piece_ids)
         for pid in piece_ids:
             self._pieces[pid].settlement = number
+
+    def plan_final(self, now: datetime) -> None:
+        """Once every piece has its final fate after the close: the pieces charged since (kept unreturned,
+        damaged) go into one last settlement."""
+        if self.final_settlement_planned or not all(p.state in TERMINAL for p in self._pieces.values()):
+            return
+        self.final_settlement_planned = True
+        late = [p.piece_id for p in self._pieces.values() if p.state in CHARGED_FATES and p.settlement is None]
+        if late:
+            self.plan_settlement(late)
+        self._journal.event(now, "all_pieces_settled", "Every piece has its final fate.")
+
+    def completed(self, now: datetime) -> None:
+        """The trial completed: its money is settled. The audit trail and the client hear what it came to."""
+        self._journal.clear(
+            Attention.REAUTHORIZATION_FAILED, Attention.SETTLEMENT_DECLINED, Attention.PAYMENT_ACTION_REQUIRED
+        )
+        p = self._payments
+        self._journal.event(
+            now, "completed", f"Completed: charged {self._fmt(p.charged)}, released {self._fmt(p.released)}."
+        )
+        kept = sum(1 for piece in self._pieces.values() if piece.state in CHARGED_FATES)
+        self._journal.tell_the_client(
+            NotificationKind.TRIAL_SUMMARY,
+            f"The Style Trial is complete: {kept} pieces kept.",
+            {"kept": str(kept), "pieces": str(len(self._pieces)), "charged": self._fmt(p.charged)},
+        )
+
+    # ------------------------------------------------------------------ the payment method
+
+    def authorized(self, step: AuthorizeRequest, now: datetime, ended: bool) -> None:
+        """The consignment value is held on the client's card: the trial is confirmed (or, ended meanwhile,
+        the hold goes back)."""
+        if ended:
+            self._journal.event(now, "authorized", "Authorized after the trial ended; the hold is released.")
+            return
+        self._journal.event(now, "authorized", f"Authorized {self._fmt(step.amount)}; awaiting dispatch.")
+        value = sum(p.price for p in self._pieces.values() if p.state != PieceState.WAIVED)
+        self._journal.tell_the_client(
+            NotificationKind.TRIAL_CONFIRMED,
+            f"The Style Trial of {len(self._pieces)} pieces is confirmed.",
+            {"pieces": str(len(self._pieces)), "value": self._fmt(value)},
+        )
+
+    def check_payment_method(self, c: cmd.NewPaymentMethod) -> None:
+        require(bool(c.actor.strip()), ErrorCode.ACTOR_REQUIRED, "A payment method change must name the actor.")
+        require(
+            bool(c.payment_method.strip()),
+            ErrorCode.INVALID_PAYMENT_METHOD,
+            "The new payment method must not be empty.",
+        )
+
+    def change_payment_method(self, c: cmd.NewPaymentMethod, now: datetime) -> None:
+        self._payments.new_payment_method(c.payment_method)
+        self._journal.event(now, "payment_method_changed", "A new payment method was supplied.", actor=c.actor)
 
     # ------------------------------------------------------------------ waivers
 

@@ -44,6 +44,7 @@ class Facts(Protocol):
 
     policy: TrialPolicy
     payments: Payments
+    final_status: TrialStatus | None
     accepted_at: datetime | None
     shipping: Shipping
     closed_at: datetime | None
@@ -224,3 +225,25 @@ DEADLINES: tuple[Rule, ...] = (
 AFTER_THE_END: tuple[Rule, ...] = (refund_window,)
 # Rules whose deadlines have no effect of their own (see the module's docstring).
 WAKE_ONLY = frozenset({reauthorization})
+
+
+def apply_due(trial: Facts, now: datetime, apply: Callable[[Effect], None]) -> None:
+    """Apply, in table order, the effect of every deadline that has passed by `now`. A rule's deadlines are
+    read after each effect applied, so an effect that opens another deadline (the end opens the return
+    window) is seen in the same pass. Calling it twice changes nothing more."""
+    for rule in DEADLINES:
+        if rule in WAKE_ONLY:
+            continue
+        for deadline in rule(trial):
+            if trial.final_status is not None and rule not in AFTER_THE_END:
+                break  # a trial that ended (rejected for want of payment) has no more deadlines but these
+            if deadline.effect is not None and now >= deadline.at:
+                apply(deadline.effect)
+
+
+def next_deadline(trial: Facts, now: datetime) -> tuple[datetime, str] | None:
+    """The earliest future moment at which a deadline falls due, with a label for the timer."""
+    rules = AFTER_THE_END if trial.final_status is not None else DEADLINES
+    ahead = [d for rule in rules for d in rule(trial) if d.at > now]
+    first = min(ahead, key=lambda d: d.at, default=None)
+    return (first.at, first.label) if first else None

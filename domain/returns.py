@@ -62,8 +62,14 @@ class Returns:
             reference=c.reference, piece_ids=changed,
         )  # fmt: skip
 
-    def undecided(self) -> list[str]:
-        return [p.piece_id for p in self._pieces.values() if p.state == PieceState.ON_TRIAL and p.decision is None]
+    def require_all_decided(self) -> None:
+        """Before the client finishes early: every piece on trial has a decision."""
+        undecided = [p.piece_id for p in self._pieces.values() if p.state == PieceState.ON_TRIAL and p.decision is None]
+        require(
+            not undecided,
+            ErrorCode.UNDECIDED_PIECES,
+            f"Every piece needs a decision before finishing early; undecided: {', '.join(undecided)}.",
+        )
 
     # ------------------------------------------------------------------ returns and inspections
 
@@ -108,9 +114,9 @@ class Returns:
 
     # ------------------------------------------------------------------ the trial's close and the return deadlines
 
-    def close(self) -> list[str]:
-        """The trial closed: pieces decided keep are kept, every other piece on trial awaits its return.
-        The ids of those kept."""
+    def close(self, now: datetime, returns_due: datetime | None) -> list[str]:
+        """The trial closed: pieces decided keep are kept, every other piece on trial awaits its return
+        (due by `returns_due`). The ids of those kept."""
         kept = []
         for piece in self._pieces.values():
             if piece.state != PieceState.ON_TRIAL:
@@ -119,6 +125,11 @@ class Returns:
             piece.move(Move.CLOSED_KEEP if keep else Move.CLOSED_RETURN)
             if keep:
                 kept.append(piece.piece_id)
+        self._journal.event(
+            now, "trial_closed",
+            f"Trial closed: {len(kept)} piece(s) kept; returns due by {returns_due:%d %b %H:%M} UTC.",
+            piece_ids=kept,
+        )  # fmt: skip
         return kept
 
     def keep_unreturned(self, now: datetime) -> None:

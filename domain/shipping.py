@@ -55,6 +55,16 @@ class Shipping:
 
     # ------------------------------------------------------------------ dispatch
 
+    @staticmethod
+    def require_a_parcel(c: cmd.Dispatch) -> None:
+        """A dispatch with no parcel used to cancel the trial for good (every piece unavailable); a careless
+        empty body must not do that, so a new one is refused, and a trial with nothing to send is cancelled
+        by `cancel`. An empty dispatch accepted before keeps the rules it was accepted by (its replay)."""
+        require(
+            bool(c.parcels), ErrorCode.NO_PARCELS,
+            "A dispatch needs at least one parcel; to give up a trial with nothing to send, cancel it.",
+        )  # fmt: skip
+
     def require_undispatched(self) -> None:
         require(self.dispatched_at is None, ErrorCode.ALREADY_DISPATCHED, "This order has already been dispatched.")
 

@@ -3,6 +3,7 @@ when a piece turns out unavailable or the trial ends before dispatch, written of
 transit (the units are gone), and reserved again for the replacements of a reship. Each request has its own
 key, so a retried activity never reserves, releases or writes off twice."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from domain.steps import StockAction, StockRequest
@@ -58,9 +59,13 @@ class Stock:
             return StockRequest(key=key, trial_id=self.trial_id, action="reserve", piece_ids=piece_ids)
         return self.to_reserve_again.request(self.trial_id)
 
-    def record(self, step: StockRequest) -> None:
+    def record(self, step: StockRequest, *, ended: bool = False, pieces: Sequence[str] = ()) -> None:
+        """The warehouse did it. A first reservation that lands once the trial has `ended` (cancelled while it
+        was being made) gives the stock of `pieces` straight back."""
         if step.action == "reserve" and not self.reserved:
             self.reserved = True
+            if ended:
+                self.release(list(pieces))
             return
         queue = {"reserve": self.to_reserve_again, "write_off": self.to_write_off, "release": self.to_release}
         queue[step.action].done(step.piece_ids)

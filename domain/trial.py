@@ -23,14 +23,12 @@ from domain import commands as cmd
 from domain import deadlines as dl
 from domain.billing import Billing
 from domain.clock import TrialClock
-from domain.deadlines import AFTER_THE_END, DEADLINES, WAKE_ONLY
 from domain.errors import DomainError, ErrorCode, require
 from domain.journal import Journal
 from domain.money import format_money
 from domain.order import TrialOrder, validate_order
 from domain.payments import Payments
 from domain.pieces import (
-    CHARGED_FATES,
     TERMINAL,
     Piece,
     PieceState,
@@ -94,7 +92,6 @@ class Trial:
         # When the trial ends, its extensions and reminders (domain/clock.py).
         self.clock = TrialClock(policy, order.trial_days or policy.trial_days, self.journal)
         self.closed_at: datetime | None = None
-        self.final_settlement_planned = False
         self.completed_at: datetime | None = None
         # Whether support may refund charged pieces after completion, for `policy.refund_window`: set by the
         # workflow, since trials started before it ended at completion (their histories wait for nothing).
@@ -129,14 +126,9 @@ class Trial:
         end = self.closed_at or self.trial_ends_at
         return end + self.policy.return_window if end else None
 
-    @property
-    def outstanding(self) -> int:
-        """Value that may still be charged: pieces neither charged nor in a never-charged fate."""
-        return sum(p.price for p in self.pieces.values() if p.chargeable)
-
     def chargeable(self) -> int:
         """What a re-authorization must cover: the outstanding value while the trial runs, nothing after."""
-        return self.outstanding if self.final_status is None else 0
+        return self.billing.outstanding if self.final_status is None else 0
 
     @property
     def finished(self) -> bool:
@@ -164,14 +156,7 @@ class Trial:
     # ------------------------------------------------------------------ commands: shipping (domain/shipping.py)
 
     def validate_dispatch(self, c: cmd.Dispatch, now: datetime) -> None:
-        """A new dispatch: the rules below, and at least one parcel. A dispatch with none used to cancel the
-        trial for good (every piece unavailable); a careless empty body must not do that, so it is refused,
-        and a trial with nothing to send is cancelled by `cancel`. Only new commands are held to this: an
-        empty dispatch accepted before replays through `dispatch`, which keeps the rules it was accepted by."""
-        require(
-            bool(c.parcels), ErrorCode.NO_PARCELS,
-            "A dispatch needs at least one parcel; to give up a trial with nothing to send, cancel it.",
-        )  # fmt: skip
+        Shipping.require_a_parcel(c)  # new dispatches only: one accepted before replays through `dispatch`
         self._check_dispatch(c)
 
     def _check_dispatch(self, c: cmd.Dispatch) -> None:
@@ -207,8 +192,6 @@ class Trial:
         self.shipping.check_lost(c)
 
     def declare_lost(self, c: cmd.LostParcel, now: datetime) -> None:
-        """The parcel's pieces are never charged; the trial goes on with the rest, waits for replacements, or,
-        once nothing is on its way and nothing arrived, is cancelled with its hold released."""
         self.validate_lost_parcel(c, now)
         self.shipping.declare_lost(c, now)
         self._after_transit_change(now)
@@ -219,7 +202,6 @@ class Trial:
         self.shipping.check_reship(c)
 
     def reship(self, c: cmd.Reshipment, now: datetime) -> None:
-        """Replacements left the warehouse on the same authorization; the clock waits for them."""
         self.validate_reship(c, now)
         self.shipping.reship(c, now)
         self._after_transit_change(now)
@@ -242,11 +224,7 @@ class Trial:
         self._require_open()
         require(bool(c.decisions), ErrorCode.NO_DECISIONS, "Send at least one decision.")
         require(bool(c.actor.strip()), ErrorCode.ACTOR_REQUIRED, "A decision must say who made it (actor).")
-        require(
-            self.closed_at is None and not self.clock.past_end(now),
-            ErrorCode.TRIAL_CLOSED,
-            "The trial has closed; decisions can no longer change. Ship returns instead.",
-        )
+        self._require_before_close(now, "The trial has closed; decisions can no longer change. Ship returns instead.")
         self.returns.check_decisions(c)
 
     def decide(self, c: cmd.Decisions, now: datetime) -> None:
@@ -256,22 +234,13 @@ class Trial:
     def validate_finish(self, c: cmd.FinishEarly, now: datetime) -> None:
         self._require_open()
         require(bool(c.actor.strip()), ErrorCode.ACTOR_REQUIRED, "Finishing early must say who asked (actor).")
-        require(
-            self.closed_at is None and not self.clock.past_end(now),
-            ErrorCode.TRIAL_CLOSED,
-            "The trial has already closed.",
-        )
+        self._require_before_close(now, "The trial has already closed.")
         require(
             self.status == TrialStatus.ON_TRIAL,
             ErrorCode.NOT_ON_TRIAL,
             "The client can finish early only once every parcel has been delivered.",
         )
-        undecided = self.returns.undecided()
-        require(
-            not undecided,
-            ErrorCode.UNDECIDED_PIECES,
-            f"Every piece needs a decision before finishing early; undecided: {', '.join(undecided)}.",
-        )
+        self.returns.require_all_decided()
 
     def finish_early(self, c: cmd.FinishEarly, now: datetime) -> None:
         self.validate_finish(c, now)
@@ -336,17 +305,11 @@ class Trial:
 
     def validate_payment_method(self, c: cmd.NewPaymentMethod, now: datetime) -> None:
         self._require_open()
-        require(bool(c.actor.strip()), ErrorCode.ACTOR_REQUIRED, "A payment method change must name the actor.")
-        require(
-            bool(c.payment_method.strip()),
-            ErrorCode.INVALID_PAYMENT_METHOD,
-            "The new payment method must not be empty.",
-        )
+        self.billing.check_payment_method(c)
 
     def change_payment_method(self, c: cmd.NewPaymentMethod, now: datetime) -> None:
         self.validate_payment_method(c, now)
-        self.payments.new_payment_method(c.payment_method)
-        self.journal.event(now, "payment_method_changed", "A new payment method was supplied.", actor=c.actor)
+        self.billing.change_payment_method(c, now)
 
     def validate_refund(self, c: cmd.Refund, now: datetime) -> None:
         if self.final_status is not None and self.refunds_until is None:
@@ -355,7 +318,6 @@ class Trial:
         self.billing.check_refund(c)
 
     def refund(self, c: cmd.Refund, now: datetime) -> None:
-        """Support gives back a charged piece's price, or part of it; the gateway is asked next (`next_step`)."""
         self.validate_refund(c, now)
         self.billing.refund(c, now)
 
@@ -382,22 +344,12 @@ class Trial:
 
     def tick(self, now: datetime) -> None:
         """Apply every deadline that has passed by `now`, in table order. Calling it twice changes nothing more."""
-        for rule in DEADLINES:
-            if rule in WAKE_ONLY:
-                continue
-            for deadline in rule(self):
-                if self.final_status is not None and rule not in AFTER_THE_END:
-                    break  # a trial that ended (rejected for want of payment) has no more deadlines but these
-                if deadline.effect is not None and now >= deadline.at:
-                    self._apply_deadline(deadline.effect, now)
+        dl.apply_due(self, now, lambda effect: self._apply_deadline(effect, now))
         self._advance(now)
 
     def next_deadline(self, now: datetime) -> tuple[datetime, str] | None:
         """The earliest future moment at which a deadline falls due, with a label for the timer."""
-        rules = AFTER_THE_END if self.final_status is not None else DEADLINES
-        ahead = [d for rule in rules for d in rule(self) if d.at > now]
-        first = min(ahead, key=lambda d: d.at, default=None)
-        return (first.at, first.label) if first else None
+        return dl.next_deadline(self, now)
 
     def _apply_deadline(self, effect: dl.Effect, now: datetime) -> None:
         """What a deadline that has passed does (domain/deadlines.py names them)."""
@@ -433,14 +385,9 @@ class Trial:
     def close(self, now: datetime) -> None:
         """Trial close: decided-keep pieces are charged now; everything else awaits its return."""
         self.closed_at = now
-        kept = self.returns.close()
+        kept = self.returns.close(now, returns_due=self.return_deadline)
         if kept:
             self.billing.plan_settlement(kept)
-        self.journal.event(
-            now, "trial_closed",
-            f"Trial closed: {len(kept)} piece(s) kept; returns due by {self.return_deadline:%d %b %H:%M} UTC.",
-            piece_ids=kept,
-        )  # fmt: skip
 
     # ------------------------------------------------------------------ side effects
 
@@ -467,65 +414,22 @@ class Trial:
         if step.merchant_initiated or hold is None:
             return
         self.accepted_at = now
-        if self.final_status is None:
-            self.journal.event(now, "authorized", f"Authorized {self._fmt(step.amount)}; awaiting dispatch.")
-            self.journal.tell_the_client(
-                NotificationKind.TRIAL_CONFIRMED,
-                f"The Style Trial of {len(self.pieces)} pieces is confirmed.",
-                {"pieces": str(len(self.pieces)), "value": self._fmt(self._value_of(list(self.pieces)))},
-            )
-        else:
-            self.journal.event(now, "authorized", "Authorized after the trial ended; the hold is released.")
-
-    def _record_release(self, step: ReleaseRequest, r: ReleaseResult, now: datetime) -> None:
-        self.payments.record_release(step, r, now)
-
-    def _record_stock(self, step: StockRequest, r: StockResult, now: datetime) -> None:
-        first_reservation = step.action == "reserve" and not self.stock.reserved
-        self.stock.record(step)
-        if first_reservation and self.final_status is not None:
-            # Cancelled while the reservation was being made: give the stock straight back.
-            self.stock.release(list(self.pieces))
-
-    def _record_notification(self, step: Notification, r: NotificationResult, now: datetime) -> None:
-        self.journal.sent(step.key)
-
-    # ------------------------------------------------------------------ internals
+        self.billing.authorized(step, now, ended=self.final_status is not None)
 
     def _advance(self, now: datetime) -> None:
         """Transitions that follow from state alone, applied after every change."""
         if self.final_status is not None:
             return
         self.payments.void_worthless()
-        if (
-            self.closed_at is not None
-            and not self.final_settlement_planned
-            and all(p.state in TERMINAL for p in self.pieces.values())
-        ):
-            self.final_settlement_planned = True
-            late = [p.piece_id for p in self.pieces.values() if p.state in CHARGED_FATES and p.settlement is None]
-            if late:
-                self.billing.plan_settlement(late)
-            self.journal.event(now, "all_pieces_settled", "Every piece has its final fate.")
+        if self.closed_at is not None:
+            self.billing.plan_final(now)  # once every piece has its fate
         if self.ready_to_complete() and self.payments.hold is None and self.in_flight is None:
             self.final_status = TrialStatus.COMPLETED
             self.completed_at = now
-            self.journal.clear(
-                Attention.REAUTHORIZATION_FAILED, Attention.SETTLEMENT_DECLINED, Attention.PAYMENT_ACTION_REQUIRED
-            )
-            p = self.payments
-            self.journal.event(
-                now, "completed", f"Completed: charged {self._fmt(p.charged)}, released {self._fmt(p.released)}."
-            )
-            kept = sum(1 for piece in self.pieces.values() if piece.state in CHARGED_FATES)
-            self.journal.tell_the_client(
-                NotificationKind.TRIAL_SUMMARY,
-                f"The Style Trial is complete: {kept} pieces kept.",
-                {"kept": str(kept), "pieces": str(len(self.pieces)), "charged": self._fmt(p.charged)},
-            )
+            self.billing.completed(now)
 
     def ready_to_complete(self) -> bool:
-        return self.final_settlement_planned and self.payments.settled
+        return self.billing.final_settlement_planned and self.payments.settled
 
     def end(self, now: datetime, status: TrialStatus, why: str) -> None:
         self.final_status = status
@@ -538,6 +442,9 @@ class Trial:
 
     def _fmt(self, amount: int) -> str:
         return format_money(amount, self.currency)
+
+    def _require_before_close(self, now: datetime, sentence: str) -> None:
+        require(self.closed_at is None and not self.clock.past_end(now), ErrorCode.TRIAL_CLOSED, sentence)
 
     def _require_open(self) -> None:
         if self.final_status is not None:
@@ -557,10 +464,12 @@ _RECORDERS: dict[tuple[type, type], Callable[[Trial, Any, Any, datetime], None]]
     (AuthorizeRequest, AuthorizationResult): Trial._record_authorization,
     (CaptureRequest, PaymentResult): lambda t, step, r, now: t.billing.record_payment(step, r, now),
     (ChargeRequest, PaymentResult): lambda t, step, r, now: t.billing.record_payment(step, r, now),
-    (ReleaseRequest, ReleaseResult): Trial._record_release,
+    (ReleaseRequest, ReleaseResult): lambda t, step, r, now: t.payments.record_release(step, r, now),
     (RefundRequest, RefundResult): lambda t, step, r, now: t.billing.record_refund(step, r, now),
-    (StockRequest, StockResult): Trial._record_stock,
-    (Notification, NotificationResult): Trial._record_notification,
+    (StockRequest, StockResult): lambda t, step, r, now: t.stock.record(
+        step, ended=t.final_status is not None, pieces=list(t.pieces)
+    ),
+    (Notification, NotificationResult): lambda t, step, r, now: t.journal.sent(step.key),
 }
 
 TRIAL_ID_PREFIX = "style-trial-"

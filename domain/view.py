@@ -142,7 +142,7 @@ def view_of(trial: Trial) -> TrialView:
         parcels=[ParcelView.model_validate(x, from_attributes=True) for x in trial.shipping.parcels.values()],
         amounts=Amounts(
             value=trial.order.value, authorized=pay.authorized, charged=pay.charged, released=pay.released,
-            outstanding=trial.outstanding, refunded=pay.refunded,
+            outstanding=trial.billing.outstanding, refunded=pay.refunded,
         ),
         settlements=[
             SettlementView(

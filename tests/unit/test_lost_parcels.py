@@ -55,7 +55,7 @@ def test_the_trial_goes_on_with_what_arrived_and_never_charges_the_lost_pieces()
     assert d.stock.written_off[t.trial_id] == {"p3", "p4"}
     # The client was waiting for the rest until now: the seven days run from the declaration.
     assert status(d) == TrialStatus.ON_TRIAL and t.trial_ends_at == declared_at + 7 * DAY
-    assert t.outstanding == 2 * 120_000
+    assert t.billing.outstanding == 2 * 120_000
 
     t.decide(decisions(keep=["p1", "p2"]), d.now)
     d.advance(7 * DAY + timedelta(minutes=1))
