@@ -8,21 +8,36 @@ text with a subject. docs/integrations.md has the templates to register, in ever
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import Locale
+from babel.dates import format_skeleton, format_time
+from babel.numbers import format_currency
+
+from domain.money import exponent
 from domain.order import ClientContact
 from domain.steps import Notification, NotificationKind
 
+# The languages clients read. Adding one: a text per template below, in `REPLIES`, and in the replies'
+# keywords (domain/replies.py); dates and money need nothing (Babel has every locale's CLDR data).
 LOCALES = ("en", "de", "it", "fr", "ja")
+# Facts that are amounts: minor units, written in the client's language with the trial's `currency`.
+MONEY_FACTS = ("value", "charged", "amount")
 
-# Date and time as each language writes them: 24 h everywhere but English.
-_WHEN = {
-    "en": "%d %b %Y, %I:%M %p",
-    "de": "%d.%m.%Y, %H:%M Uhr",
-    "it": "%d/%m/%Y, ore %H:%M",
-    "fr": "%d/%m/%Y à %Hh%M",
-    "ja": "%Y年%m月%d日 %H:%M",
-}
+
+def when(moment: datetime, zone: ZoneInfo, language: str) -> str:
+    """A moment as the client's language writes it (CLDR, through Babel), on the client's clock: the date
+    with the month's name, and the time in the locale's own 12 or 24 hours."""
+    date = format_skeleton("yMMMd", moment, tzinfo=zone, locale=language)
+    time = format_time(moment, "short", tzinfo=zone, locale=language)
+    return str(Locale.parse(language).datetime_formats["medium"]).replace("{1}", date).replace("{0}", time)
+
+
+def money(minor: int, currency: str, language: str) -> str:
+    """An amount in minor units as the client's language writes it: `£4,200.00`, `4.200,00 £`, `￥640,000`."""
+    return format_currency(Decimal(minor).scaleb(-exponent(currency)), currency, locale=language)
+
 
 # Per kind: the WhatsApp template's name, then per language a subject and a body with {hours}, {when},
 # {order} (the same order as the template's parameters: {{1}} hours, {{2}} when, {{3}} order).
@@ -33,27 +48,31 @@ TEMPLATES: dict[NotificationKind, tuple[str, dict[str, tuple[str, str]]]] = {
             "en": (
                 "Your Style Trial ends soon",
                 "Your Style Trial ends in {hours} hours, on {when} ({zone}). Tell us which pieces you keep; "
-                "pieces not sent back by then are charged. Order {order}.",
+                "send back the others within {return_days} days of the end, or they are charged. Order {order}.",
             ),
             "de": (
                 "Ihr Style Trial endet bald",
                 "Ihr Style Trial endet in {hours} Stunden, am {when} ({zone}). Sagen Sie uns, welche Stücke Sie "
-                "behalten; was bis dahin nicht zurückgeschickt ist, wird berechnet. Bestellung {order}.",
+                "behalten; senden Sie die anderen innerhalb von {return_days} Tagen nach dem Ende zurück, sonst "
+                "werden sie berechnet. Bestellung {order}.",
             ),
             "it": (
                 "Il suo Style Trial sta per finire",
-                "Il suo Style Trial finisce tra {hours} ore, il {when} ({zone}). Ci dica quali capi tiene; i capi "
-                "non restituiti entro allora vengono addebitati. Ordine {order}.",
+                "Il suo Style Trial finisce tra {hours} ore, il {when} ({zone}). Ci dica quali capi tiene; "
+                "restituisca gli altri entro {return_days} giorni dalla fine, altrimenti vengono addebitati. "
+                "Ordine {order}.",
             ),
             "fr": (
                 "Votre Style Trial se termine bientôt",
                 "Votre Style Trial se termine dans {hours} heures, le {when} ({zone}). Dites-nous quelles pièces "
-                "vous gardez ; les pièces non renvoyées d'ici là seront facturées. Commande {order}.",
+                "vous gardez ; renvoyez les autres dans les {return_days} jours qui suivent la fin, sinon elles "
+                "seront facturées. Commande {order}.",
             ),
             "ja": (
                 "スタイル・トライアルの終了が近づいています",
                 "スタイル・トライアルはあと{hours}時間、{when}（{zone}）に終了します。お手元に残すアイテムをお知らせください。"
-                "それまでに返送されていないアイテムは請求の対象となります。ご注文番号 {order}。",
+                "それ以外のアイテムは終了後{return_days}日以内にご返送ください。ご返送のないアイテムは請求の対象となります。"
+                "ご注文番号 {order}。",
             ),
         },
     ),
@@ -62,28 +81,28 @@ TEMPLATES: dict[NotificationKind, tuple[str, dict[str, tuple[str, str]]]] = {
         {
             "en": (
                 "Your Style Trial is confirmed",
-                "Your Style Trial of {pieces} pieces (order {order}) is confirmed. "
-                "We will let you know when they ship; you then have seven days to decide.",
+                "Your Style Trial of {pieces} pieces (order {order}) is confirmed. You will have {days} days to "
+                "decide, from the day the last parcel reaches you.",
             ),
             "de": (
                 "Ihr Style Trial ist bestätigt",
-                "Ihr Style Trial mit {pieces} Stücken (Bestellung {order}) ist "
-                "bestätigt. Wir melden uns, sobald sie versandt sind; dann haben Sie sieben Tage Zeit.",
+                "Ihr Style Trial mit {pieces} Stücken (Bestellung {order}) ist bestätigt. Sie haben {days} Tage "
+                "Zeit, ab dem Tag, an dem das letzte Paket bei Ihnen ankommt.",
             ),
             "it": (
                 "Il suo Style Trial è confermato",
-                "Il suo Style Trial di {pieces} capi (ordine {order}) è "
-                "confermato. La avviseremo alla spedizione; avrà poi sette giorni per decidere.",
+                "Il suo Style Trial di {pieces} capi (ordine {order}) è confermato. Avrà {days} giorni per "
+                "decidere, dal giorno in cui riceve l'ultimo pacco.",
             ),
             "fr": (
                 "Votre Style Trial est confirmé",
-                "Votre Style Trial de {pieces} pièces (commande {order}) est "
-                "confirmé. Nous vous préviendrons à l'expédition ; vous aurez ensuite sept jours pour décider.",
+                "Votre Style Trial de {pieces} pièces (commande {order}) est confirmé. Vous aurez {days} jours "
+                "pour décider, à partir du jour où le dernier colis vous parvient.",
             ),
             "ja": (
                 "スタイル・トライアルが確定しました",
                 "{pieces}点のスタイル・トライアル（ご注文番号 {order}）が確定しました。"
-                "発送時にお知らせします。到着後7日間でご検討いただけます。",
+                "最後のお荷物がお手元に届いた日から{days}日間ご検討いただけます。",
             ),
         },
     ),
@@ -151,8 +170,8 @@ TEMPLATES: dict[NotificationKind, tuple[str, dict[str, tuple[str, str]]]] = {
 
 # The template parameters each kind fills, in order ({{1}}, {{2}}, ...).
 PARAMETERS: dict[NotificationKind, tuple[str, ...]] = {
-    NotificationKind.TRIAL_ENDING: ("hours", "when_zone", "order"),
-    NotificationKind.TRIAL_CONFIRMED: ("pieces", "order"),
+    NotificationKind.TRIAL_ENDING: ("hours", "when_zone", "order", "return_days"),
+    NotificationKind.TRIAL_CONFIRMED: ("pieces", "order", "days"),
     NotificationKind.TRIAL_SUMMARY: ("order", "kept", "pieces", "charged"),
     NotificationKind.REFUNDED: ("amount", "piece", "order"),
 }
@@ -183,11 +202,16 @@ def render(notification: Notification, contact: ClientContact, now: datetime) ->
     language = contact.locale if contact.locale in languages else "en"
     subject, body = languages[language]
     values = {"order": notification.order_id or "", **notification.facts}
+    currency = notification.facts.get("currency")
+    for name in MONEY_FACTS:
+        # In minor units since money is written per language; a notification made before is already text.
+        if currency and values.get(name, "").isdigit():
+            values[name] = money(int(values[name]), currency, language)
     if notification.about is not None:
         zone = zone_of(contact)
-        when = notification.about.astimezone(zone).strftime(_WHEN[language])
+        written = when(notification.about, zone, language)
         hours = max(0, round((notification.about - now).total_seconds() / 3600))
-        values |= {"hours": str(hours), "when": when, "zone": str(zone.key), "when_zone": f"{when} ({zone.key})"}
+        values |= {"hours": str(hours), "when": written, "zone": str(zone.key), "when_zone": f"{written} ({zone.key})"}
     try:
         text = body.format(**values)
         parameters = [values[name] for name in PARAMETERS[notification.kind]]

@@ -75,17 +75,17 @@ class Billing:
             now, "completed", f"Completed: charged {self._fmt(p.charged)}, released {self._fmt(p.released)}."
         )
         kept = sum(1 for piece in self._pieces.values() if piece.state in CHARGED_FATES)
+        # Amounts in minor units with their currency: each language writes money its own way.
+        facts = {"kept": str(kept), "pieces": str(len(self._pieces)), "charged": str(p.charged), "currency": p.currency}
         self._journal.tell_the_client(
-            NotificationKind.TRIAL_SUMMARY,
-            f"The Style Trial is complete: {kept} pieces kept.",
-            {"kept": str(kept), "pieces": str(len(self._pieces)), "charged": self._fmt(p.charged)},
+            NotificationKind.TRIAL_SUMMARY, f"The Style Trial is complete: {kept} pieces kept.", facts
         )
 
     # ------------------------------------------------------------------ the payment method
 
-    def authorized(self, step: AuthorizeRequest, now: datetime, ended: bool) -> None:
-        """The consignment value is held on the client's card: the trial is confirmed (or, ended meanwhile,
-        the hold goes back)."""
+    def authorized(self, step: AuthorizeRequest, now: datetime, ended: bool, days: int) -> None:
+        """The consignment value is held on the client's card: the trial of `days` days is confirmed (or,
+        ended meanwhile, the hold goes back)."""
         if ended:
             self._journal.event(now, "authorized", "Authorized after the trial ended; the hold is released.")
             return
@@ -94,7 +94,12 @@ class Billing:
         self._journal.tell_the_client(
             NotificationKind.TRIAL_CONFIRMED,
             f"The Style Trial of {len(self._pieces)} pieces is confirmed.",
-            {"pieces": str(len(self._pieces)), "value": self._fmt(value)},
+            {
+                "pieces": str(len(self._pieces)),
+                "value": str(value),
+                "currency": self._payments.currency,
+                "days": str(days),
+            },
         )
 
     def check_payment_method(self, c: cmd.NewPaymentMethod) -> None:
@@ -164,7 +169,7 @@ class Billing:
             # The client hears of it too (trials since the client-messages patch, as every client message):
             # one notification with more addressees, so the workflow schedules what it always did.
             audience: list[Audience] = ["shopper", "client"] if self._journal.reaches_the_client else ["shopper"]
-            facts = {"amount": self._fmt(step.amount), "piece": piece.description}
+            facts = {"amount": str(step.amount), "currency": self._payments.currency, "piece": piece.description}
             self._journal.notify(NotificationKind.REFUNDED, audience, text, facts=facts)
             self._journal.clear(Attention.REFUND_DECLINED)
             return

@@ -75,7 +75,12 @@ class TrialClock:
             return  # a reminder that would arrive after the end is not sent
         self.reminders_sent.add((number, ends))
         text = f"The Style Trial ends in {hours(ends - now)} hours ({ends:%d %b %H:%M} UTC)."
-        self._journal.notify(NotificationKind.TRIAL_ENDING, ["client", "shopper"], text, about=ends)
+        # What the client must know besides the end: how long they then have to send pieces back.
+        return_days = round(self._policy.return_window / self._policy.day)
+        self._journal.notify(
+            NotificationKind.TRIAL_ENDING, ["client", "shopper"], text, about=ends,
+            facts={"return_days": str(return_days)},
+        )  # fmt: skip
         if self._journal.tells_the_client:
             # In the audit trail (and so a `trial.reminder` event) only for trials since the client-messages
             # patch: for older ones it would be a change of view, so a projection their histories do not have.

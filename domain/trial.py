@@ -414,7 +414,7 @@ class Trial:
         if step.merchant_initiated or hold is None:
             return
         self.accepted_at = now
-        self.billing.authorized(step, now, ended=self.final_status is not None)
+        self.billing.authorized(step, now, ended=self.final_status is not None, days=self.clock.trial_days)
 
     def _advance(self, now: datetime) -> None:
         """Transitions that follow from state alone, applied after every change."""

@@ -17,6 +17,7 @@ import uvicorn
 from temporalio.testing import WorkflowEnvironment
 
 from activities.client_messages import ClientMessages, WhatsAppCloud
+from activities.messages import when
 from activities.notifications import RecordingNotifier
 from application.replies import MAX_MESSAGES
 from bootstrap import Adapters, build_api, build_worker, fingerprints
@@ -82,14 +83,15 @@ async def test_the_client_hears_of_the_trial_ending_on_whatsapp_in_italian(
             assert len(cloud.templates()) == len(cloud.received)
             confirmed, *reminders = cloud.received[:3]
             assert confirmed["template"]["name"] == "style_trial_confirmed"
-            assert [p["text"] for p in confirmed["template"]["components"][0]["parameters"]] == ["5", o.order_id]
+            assert [p["text"] for p in confirmed["template"]["components"][0]["parameters"]] == ["5", o.order_id, "7"]
             ends = datetime.fromisoformat((await api.get(base, headers=R)).json()["trial_ends_at"])
-            rome = ends.astimezone(ZoneInfo("Europe/Rome")).strftime("%d/%m/%Y, ore %H:%M")
+            rome = when(ends, ZoneInfo("Europe/Rome"), "it")
             for sent in reminders:
                 assert sent["to"] == NUMBER.removeprefix("+") and sent["template"]["name"] == "style_trial_ending"
                 assert sent["template"]["language"] == {"code": "it"}
                 parameters = [p["text"] for p in sent["template"]["components"][0]["parameters"]]
                 assert parameters[1] == f"{rome} (Europe/Rome)" and parameters[2] == o.order_id
+                assert parameters[3] == "3"  # the days to send back after the end: the policy's return window
             # The client keeps three pieces and finishes: the summary follows the final charge.
             keep = [{"piece_id": f"p{i}", "decision": "keep" if i <= 3 else "return"} for i in range(1, 6)]
             decided = {"decisions": keep, "actor": "client", "channel": "app"}

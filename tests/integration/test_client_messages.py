@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 from fastapi import FastAPI, Request, Response
 
 from activities.client_messages import ClientMessages, SmtpEmail, WhatsAppCloud
-from activities.messages import LOCALES, TEMPLATES, render
+from activities.messages import LOCALES, TEMPLATES, money, render
 from activities.notifications import RecordingNotifier
 from domain.order import ClientContact
 from domain.steps import Notification, NotificationKind
@@ -29,7 +29,7 @@ def reminder(contact: ClientContact | None, audience: list[Any] | None = None) -
     return Notification(
         key="style-trial-o-1-notification-3", trial_id="style-trial-o-1", kind=NotificationKind.TRIAL_ENDING,
         audience=audience or ["client", "shopper"], shopper_id="ps-1", message="The Style Trial ends in 48 hours.",
-        order_id="o-1", contact=contact, about=ENDS,
+        order_id="o-1", contact=contact, about=ENDS, facts={"return_days": "3"},
     )  # fmt: skip
 
 
@@ -38,12 +38,17 @@ def test_a_reminder_reads_in_the_client_s_language_and_time_zone():
         reminder(None), ClientContact(channel="email", address="a@b.it", locale="it", time_zone="Europe/Rome"), NOW
     )
     assert rome is not None and rome.language == "it" and rome.template == "style_trial_ending"
-    assert "48 ore" in rome.text and "03/12/2026, ore 18:30" in rome.text and "Europe/Rome" in rome.text
-    assert rome.parameters == ["48", "03/12/2026, ore 18:30 (Europe/Rome)", "o-1"]
+    # Dates as each language writes them (CLDR, through Babel), on the client's clock.
+    assert "48 ore" in rome.text and "3 dic 2026, 18:30" in rome.text and "Europe/Rome" in rome.text
+    assert "entro 3 giorni" in rome.text
+    assert rome.parameters == ["48", "3 dic 2026, 18:30 (Europe/Rome)", "o-1", "3"]
     tokyo = render(
         reminder(None), ClientContact(channel="email", address="a@b.jp", locale="ja", time_zone="Asia/Tokyo"), NOW
     )
-    assert tokyo is not None and "2026年12月04日 02:30" in tokyo.text
+    assert tokyo is not None and "2026年12月4日 2:30" in tokyo.text
+    new_york = ClientContact(channel="email", address="a@b.com", locale="en", time_zone="America/New_York")
+    # CLDR's English puts a narrow no-break space before PM.
+    assert "Dec 3, 2026, 12:30\u202fPM" in render(reminder(None), new_york, NOW).text  # type: ignore[union-attr]
     for locale in LOCALES:
         contact = ClientContact(channel="email", address="a@b.com", locale=locale, time_zone="America/New_York")
         message = render(reminder(None), contact, NOW)
@@ -59,16 +64,18 @@ def test_the_confirmation_and_the_summary_read_in_every_language():
             update={
                 "kind": NotificationKind.TRIAL_CONFIRMED,
                 "about": None,
-                "facts": {"pieces": "5", "value": "£6,000.00"},
+                "facts": {"pieces": "5", "value": "600000", "currency": "GBP", "days": "7"},
             }
         )
         summary = reminder(None).model_copy(
             update={"kind": NotificationKind.TRIAL_SUMMARY, "about": None,
-                    "facts": {"kept": "3", "pieces": "5", "charged": "£3,600.00"}}
+                    "facts": {"kept": "3", "pieces": "5", "charged": "360000", "currency": "GBP"}}
         )  # fmt: skip
         first, last = render(confirmed, contact, NOW), render(summary, contact, NOW)
-        assert first is not None and first.template == "style_trial_confirmed" and first.parameters == ["5", "o-1"]
-        assert last is not None and last.parameters == ["o-1", "3", "5", "£3,600.00"] and "£3,600.00" in last.text
+        assert first is not None and first.template == "style_trial_confirmed"
+        assert first.parameters == ["5", "o-1", "7"] and "7" in first.text
+        charged = money(360_000, "GBP", locale)  # £3,600.00 in English, 3.600,00 £ in German
+        assert last is not None and last.parameters == ["o-1", "3", "5", charged] and charged in last.text
 
 
 def test_the_refund_reads_in_every_language_with_amount_piece_and_order():
@@ -76,11 +83,11 @@ def test_the_refund_reads_in_every_language_with_amount_piece_and_order():
         contact = ClientContact(channel="whatsapp", address="+447700900123", locale=locale)
         refunded = reminder(None).model_copy(
             update={"kind": NotificationKind.REFUNDED, "about": None,
-                    "facts": {"amount": "£450.00", "piece": "Cashmere overcoat"}}
+                    "facts": {"amount": "45000", "currency": "GBP", "piece": "Cashmere overcoat"}}
         )  # fmt: skip
         message = render(refunded, contact, NOW)
         assert message is not None and message.template == "style_trial_refunded" and message.language == locale
-        assert message.parameters == ["£450.00", "Cashmere overcoat", "o-1"]
+        assert message.parameters == [money(45_000, "GBP", locale), "Cashmere overcoat", "o-1"]
         assert all(part in message.text for part in message.parameters) and "{" not in message.subject
 
 
@@ -198,7 +205,7 @@ async def test_a_reminder_goes_to_the_client_by_email(smtp, caplog):
     [mail] = box.messages
     assert mail["To"] == "client@example.de" and mail["Subject"] == "Ihr Style Trial endet bald"
     assert mail["Message-ID"] == "<style-trial-o-1-notification-3@styletrial>"
-    assert "03.12.2026, 18:30 Uhr" in mail.get_content()
+    assert "3. Dez. 2026, 18:30" in mail.get_content()
     assert "client@example.de" not in ours(caplog)
     # An order id in another script: the Message-ID is ASCII (Python's email package refused the key itself).
     other = reminder(contact).model_copy(update={"key": "style-trial-注文-1-notification-3", "order_id": "注文-1"})

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from domain import commands as cmd
 from domain.examples import decisions, order, parcels
-from domain.money import format_money
 from domain.order import ClientContact
 from domain.steps import NotificationKind
 from domain.view import view_of
@@ -59,7 +58,8 @@ def test_a_refunded_client_is_told_once_with_the_amount_and_the_piece():
     d.settle()
     (told,) = [n for n in d.notifier.sent.values() if n.kind == NotificationKind.REFUNDED]
     assert told.audience == ["shopper", "client"] and told.contact == CONTACT
-    assert told.facts == {"amount": format_money(30_000, d.trial.currency), "piece": d.trial.pieces["p2"].description}
+    piece = d.trial.pieces["p2"].description
+    assert told.facts == {"amount": "30000", "currency": d.trial.currency, "piece": piece}
 
 
 def test_an_older_trial_tells_only_the_shopper_of_a_refund():
@@ -70,3 +70,40 @@ def test_an_older_trial_tells_only_the_shopper_of_a_refund():
     d.settle()
     (told,) = [n for n in d.notifier.sent.values() if n.kind == NotificationKind.REFUNDED]
     assert told.audience == ["shopper"] and told.contact is None
+
+
+def test_every_message_tells_the_trial_s_own_numbers_under_a_non_default_policy():
+    """A ten-day trial with five days to send back, charged in yen: every message the client receives says
+    ten, five and the amounts as each language writes yen, never the default seven or three."""
+    from activities.messages import LOCALES, money, render
+    from domain.policy import DAY, TrialPolicy
+
+    policy = TrialPolicy(trial_days=10, max_trial_days=14, return_window=5 * DAY)
+    o = with_contact()
+    o = o.model_copy(update={"currency": "JPY", "pieces": [p.model_copy(update={"price": 64_000}) for p in o.pieces]})
+    d = Driver(o, policy=policy, tells_the_client=True)
+    d.trial.dispatch(parcels([["p1", "p2", "p3"]]), d.now)
+    d.trial.deliver(cmd.Delivery(tracking_number="TRK1"), d.now)
+    d.settle()
+    d.advance(timedelta(days=9))  # both reminders
+    d.trial.decide(decisions(keep=["p1", "p2"], ret=["p3"]), d.now)
+    d.trial.finish_early(cmd.FinishEarly(actor="client"), d.now)
+    d.settle()
+    d.advance(timedelta(days=20))  # p3 never sent back: kept after the return window, and charged
+    told = [n for n in d.notifier.sent.values() if n.contact is not None]
+    kinds = [n.kind for n in told]
+    assert kinds[0] == NotificationKind.TRIAL_CONFIRMED and kinds.count(NotificationKind.TRIAL_ENDING) == 2
+    assert kinds[-1] == NotificationKind.TRIAL_SUMMARY
+    for locale in LOCALES:
+        contact = CONTACT.model_copy(update={"locale": locale})
+        for n in told:
+            message = render(n, contact, n.about - timedelta(hours=24) if n.about else d.now)
+            assert message is not None, n.kind
+            if n.kind == NotificationKind.TRIAL_CONFIRMED:
+                assert message.parameters[-1] == "10" and "10" in message.text, message.text
+            if n.kind == NotificationKind.TRIAL_ENDING:
+                assert message.parameters[-1] == "5" and "5" in message.text, message.text
+            if n.kind == NotificationKind.TRIAL_SUMMARY:
+                assert money(192_000, "JPY", locale) in message.text, message.text
+            for default in ("seven", "sieben", "sette", "sept ", "7日"):
+                assert default not in message.text, (locale, message.text)
