@@ -106,6 +106,66 @@ TEMPLATES: dict[NotificationKind, tuple[str, dict[str, tuple[str, str]]]] = {
             ),
         },
     ),
+    NotificationKind.PARCEL_DISPATCHED: (
+        "style_trial_dispatched",
+        {
+            "en": (
+                "Your Style Trial is on its way",
+                "A parcel of your Style Trial (order {order}) is on its way: {pieces} pieces with {carrier}, "
+                "tracking number {tracking}.",
+            ),
+            "de": (
+                "Ihr Style Trial ist unterwegs",
+                "Ein Paket Ihres Style Trial (Bestellung {order}) ist unterwegs: {pieces} Stücke mit {carrier}, "
+                "Sendungsnummer {tracking}.",
+            ),
+            "it": (
+                "Il suo Style Trial è in viaggio",
+                "Un pacco del suo Style Trial (ordine {order}) è in viaggio: {pieces} capi con {carrier}, "
+                "numero di spedizione {tracking}.",
+            ),
+            "fr": (
+                "Votre Style Trial est en route",
+                "Un colis de votre Style Trial (commande {order}) est en route : {pieces} pièces avec {carrier}, "
+                "numéro de suivi {tracking}.",
+            ),
+            "ja": (
+                "スタイル・トライアルを発送しました",
+                "スタイル・トライアル（ご注文番号 {order}）のお荷物を発送しました。{carrier}にて{pieces}点、"
+                "追跡番号 {tracking}。",
+            ),
+        },
+    ),
+    NotificationKind.TRIAL_STARTED: (
+        "style_trial_started",
+        {
+            "en": (
+                "Your Style Trial has started",
+                "Everything has arrived: your Style Trial (order {order}) has started. You have {days} days, "
+                "until {when} ({zone}), to decide what you keep.",
+            ),
+            "de": (
+                "Ihr Style Trial hat begonnen",
+                "Alles ist angekommen: Ihr Style Trial (Bestellung {order}) hat begonnen. Sie haben {days} Tage, "
+                "bis {when} ({zone}), um zu entscheiden, was Sie behalten.",
+            ),
+            "it": (
+                "Il suo Style Trial è iniziato",
+                "È arrivato tutto: il suo Style Trial (ordine {order}) è iniziato. Ha {days} giorni, fino al "
+                "{when} ({zone}), per decidere cosa tenere.",
+            ),
+            "fr": (
+                "Votre Style Trial a commencé",
+                "Tout est arrivé : votre Style Trial (commande {order}) a commencé. Vous avez {days} jours, "
+                "jusqu'au {when} ({zone}), pour décider de ce que vous gardez.",
+            ),
+            "ja": (
+                "スタイル・トライアルが始まりました",
+                "すべてのお荷物が届き、スタイル・トライアル（ご注文番号 {order}）が始まりました。"
+                "{when}（{zone}）までの{days}日間で、お手元に残すアイテムをお決めください。",
+            ),
+        },
+    ),
     NotificationKind.TRIAL_SUMMARY: (
         "style_trial_summary",
         {
@@ -173,6 +233,8 @@ PARAMETERS: dict[NotificationKind, tuple[str, ...]] = {
     NotificationKind.TRIAL_ENDING: ("hours", "when_zone", "order", "return_days"),
     NotificationKind.TRIAL_CONFIRMED: ("pieces", "order", "days"),
     NotificationKind.TRIAL_SUMMARY: ("order", "kept", "pieces", "charged"),
+    NotificationKind.PARCEL_DISPATCHED: ("order", "pieces", "carrier", "tracking"),
+    NotificationKind.TRIAL_STARTED: ("order", "days", "when_zone"),
     NotificationKind.REFUNDED: ("amount", "piece", "order"),
 }
 

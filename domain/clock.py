@@ -34,6 +34,10 @@ class TrialClock:
         self.ends_at = start + self._policy.day * self.trial_days
         self._journal.clear(Attention.DELIVERY_OVERDUE, Attention.RESHIP_OVERDUE)
         self._journal.event(now, "trial_started", f"Trial runs until {self.ends_at:%d %b %H:%M} UTC.")
+        self._journal.tell_the_journey(
+            NotificationKind.TRIAL_STARTED, f"The trial has started; it ends {self.ends_at:%d %b %H:%M} UTC.",
+            {"days": str(self.trial_days)}, about=self.ends_at,
+        )  # fmt: skip
 
     def past_end(self, now: datetime) -> bool:
         # A deadline can pass a moment before the workflow's timer fires and `tick` runs; commands that

@@ -34,6 +34,9 @@ class Journal:
     # Whether the trial confirms its opening and sums up its end to the client: set by the workflow, since
     # trials started before it do not (their histories have no such messages to replay).
     tells_the_client: bool = False
+    # Whether it also tells the client of the journey (each parcel sent, the trial's start): set by the
+    # workflow, since trials started before it did not.
+    tells_the_journey: bool = False
     events: list[Event] = field(default_factory=list)
     outbox: list[Notification] = field(default_factory=list)
     notifications_sent: int = 0
@@ -68,6 +71,13 @@ class Journal:
         """A message only the client receives, when the trial reaches the client."""
         if self.reaches_the_client:
             self.notify(kind, ["client"], message, facts=facts)
+
+    def tell_the_journey(
+        self, kind: NotificationKind, message: str, facts: dict[str, str], about: datetime | None = None
+    ) -> None:
+        """A message to the client along the way, when the trial tells the journey and reaches the client."""
+        if self.tells_the_journey and self.reaches_the_client:
+            self.notify(kind, ["client"], message, about=about, facts=facts)
 
     def sent(self, key: str) -> None:
         self.outbox = [n for n in self.outbox if n.key != key]

@@ -94,7 +94,19 @@ class Shipping:
             f"Dispatched in {len(c.parcels)} parcel(s); {len(unavailable)} piece(s) unavailable.",
             piece_ids=unavailable,
         )
+        self._tell_parcels_sent(c.parcels)
         return bool(self.parcels)
+
+    def _tell_parcels_sent(self, parcels: list[cmd.Parcel]) -> None:
+        """The client hears of each parcel on its way: carrier, tracking number, how many pieces."""
+        for parcel in parcels:
+            facts = {
+                "carrier": parcel.carrier,
+                "tracking": parcel.tracking_number,
+                "pieces": str(len(parcel.piece_ids)),
+            }
+            text = f"Parcel {parcel.tracking_number} ({parcel.carrier}) is on its way with {len(parcel.piece_ids)} piece(s)."
+            self._journal.tell_the_journey(NotificationKind.PARCEL_DISPATCHED, text, facts)
 
     # ------------------------------------------------------------------ delivery
 
@@ -200,6 +212,7 @@ class Shipping:
         self._journal.clear(Attention.RESHIP_OVERDUE)
         text = f"Reshipped {len(shipped)} piece(s) in {len(c.parcels)} parcel(s); {len(left_out)} not reshipped."
         self._journal.event(now, "reshipped", text, piece_ids=shipped)
+        self._tell_parcels_sent(c.parcels)
 
     def after_transit_change(self) -> Literal["start", "cancel"] | None:
         """Once nothing is on its way any more after a loss, a reship or a waiver: the trial starts with what

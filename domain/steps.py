@@ -154,6 +154,9 @@ class NotificationKind(StrEnum):
     # To the client, on the channel the order names (trials started since the workflow's `client-messages`).
     TRIAL_CONFIRMED = "trial_confirmed"
     TRIAL_SUMMARY = "trial_summary"
+    # To the client along the way (trials started since the workflow's `client-journey`).
+    PARCEL_DISPATCHED = "parcel_dispatched"
+    TRIAL_STARTED = "trial_started"
 
 
 Audience = Literal["client", "shopper", "staff"]

@@ -24,8 +24,11 @@ PATCH_CLIENT_MESSAGES = "client-messages"
 # policy's refund window after it completes, so that support can refund a piece (a `refund` update).
 PATCH_REFUND_WINDOW = "refund-window"
 
+# Trials started before it told the client nothing along the way: no parcel sent, no trial started.
+PATCH_CLIENT_JOURNEY = "client-journey"
+
 # Every patch, oldest first.
 PATCHES = (
     PATCH_READ_MODEL, PATCH_SEARCH_ATTRIBUTES, PATCH_HISTORY_CLOCK, PATCH_CANCEL_REQUEST, PATCH_LEAN_PROJECTION,
-    PATCH_LEAN_EVENTS, PATCH_CLIENT_MESSAGES, PATCH_REFUND_WINDOW,
+    PATCH_LEAN_EVENTS, PATCH_CLIENT_MESSAGES, PATCH_REFUND_WINDOW, PATCH_CLIENT_JOURNEY,
 )  # fmt: skip

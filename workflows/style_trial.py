@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.command_updates import Answer, with_command_updates
     from workflows.patches import (
         PATCH_CANCEL_REQUEST,
+        PATCH_CLIENT_JOURNEY,
         PATCH_CLIENT_MESSAGES,
         PATCH_HISTORY_CLOCK,
         PATCH_LEAN_EVENTS,
@@ -76,6 +77,7 @@ class StyleTrialWorkflow:
         if self._trial is not None:
             self._trial.journal.tells_the_client = workflow.patched(PATCH_CLIENT_MESSAGES)
             self._trial.refunds_after_completion = workflow.patched(PATCH_REFUND_WINDOW)
+            self._trial.journal.tells_the_journey = workflow.patched(PATCH_CLIENT_JOURNEY)
 
     @workflow.run
     async def run(self, start: StartTrial) -> TrialView:

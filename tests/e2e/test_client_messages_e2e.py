@@ -76,13 +76,27 @@ async def test_the_client_hears_of_the_trial_ending_on_whatsapp_in_italian(
             assert (await api.post(f"{base}/dispatch", json={"parcels": [parcel]}, headers=F)).status_code == 200
             assert (await api.post(f"{base}/delivery", json={"tracking_number": "T1"}, headers=F)).status_code == 200
 
+            def named(name: str) -> list[dict]:  # type: ignore[type-arg]
+                return [m for m in cloud.templates() if m["template"]["name"] == name]
+
             async def two_reminders() -> bool:
-                return len(cloud.received) >= 3  # the confirmation, then the reminders
+                return len(named("style_trial_ending")) >= 2
 
             await eventually(two_reminders, "the 48 h and 24 h reminders on WhatsApp", seconds=30)
             assert len(cloud.templates()) == len(cloud.received)
-            confirmed, *reminders = cloud.received[:3]
-            assert confirmed["template"]["name"] == "style_trial_confirmed"
+            # The confirmation, the parcel on its way, the trial's start, then the reminders.
+            assert [m["template"]["name"] for m in cloud.received[:5]] == [
+                "style_trial_confirmed", "style_trial_dispatched", "style_trial_started", "style_trial_ending",
+                "style_trial_ending",
+            ]  # fmt: skip
+            confirmed, reminders = cloud.received[0], named("style_trial_ending")
+            [dispatched] = named("style_trial_dispatched")
+            assert [p["text"] for p in dispatched["template"]["components"][0]["parameters"]] == [
+                o.order_id,
+                "5",
+                "DHL",
+                "T1",
+            ]
             assert [p["text"] for p in confirmed["template"]["components"][0]["parameters"]] == ["5", o.order_id, "7"]
             ends = datetime.fromisoformat((await api.get(base, headers=R)).json()["trial_ends_at"])
             rome = when(ends, ZoneInfo("Europe/Rome"), "it")

@@ -82,6 +82,7 @@ def test_every_message_tells_the_trial_s_own_numbers_under_a_non_default_policy(
     o = with_contact()
     o = o.model_copy(update={"currency": "JPY", "pieces": [p.model_copy(update={"price": 64_000}) for p in o.pieces]})
     d = Driver(o, policy=policy, tells_the_client=True)
+    d.trial.journal.tells_the_journey = True  # as the workflow sets it since its `client-journey` patch
     d.trial.dispatch(parcels([["p1", "p2", "p3"]]), d.now)
     d.trial.deliver(cmd.Delivery(tracking_number="TRK1"), d.now)
     d.settle()
@@ -92,18 +93,44 @@ def test_every_message_tells_the_trial_s_own_numbers_under_a_non_default_policy(
     d.advance(timedelta(days=20))  # p3 never sent back: kept after the return window, and charged
     told = [n for n in d.notifier.sent.values() if n.contact is not None]
     kinds = [n.kind for n in told]
-    assert kinds[0] == NotificationKind.TRIAL_CONFIRMED and kinds.count(NotificationKind.TRIAL_ENDING) == 2
+    assert kinds[:3] == [
+        NotificationKind.TRIAL_CONFIRMED,
+        NotificationKind.PARCEL_DISPATCHED,
+        NotificationKind.TRIAL_STARTED,
+    ]
+    assert kinds.count(NotificationKind.TRIAL_ENDING) == 2
     assert kinds[-1] == NotificationKind.TRIAL_SUMMARY
     for locale in LOCALES:
         contact = CONTACT.model_copy(update={"locale": locale})
         for n in told:
             message = render(n, contact, n.about - timedelta(hours=24) if n.about else d.now)
             assert message is not None, n.kind
-            if n.kind == NotificationKind.TRIAL_CONFIRMED:
-                assert message.parameters[-1] == "10" and "10" in message.text, message.text
+            if n.kind in (NotificationKind.TRIAL_CONFIRMED, NotificationKind.TRIAL_STARTED):
+                assert "10" in message.parameters and "10" in message.text, message.text
+            if n.kind == NotificationKind.PARCEL_DISPATCHED:
+                assert message.parameters[1:] == ["3", "DHL", "TRK1"] and "TRK1" in message.text, message.text
             if n.kind == NotificationKind.TRIAL_ENDING:
                 assert message.parameters[-1] == "5" and "5" in message.text, message.text
             if n.kind == NotificationKind.TRIAL_SUMMARY:
                 assert money(192_000, "JPY", locale) in message.text, message.text
             for default in ("seven", "sieben", "sette", "sept ", "7日"):
                 assert default not in message.text, (locale, message.text)
+
+
+def test_the_journey_is_told_per_parcel_and_at_the_start_only_by_trials_since_the_patch():
+    journey = Driver(with_contact(4), tells_the_client=True)
+    journey.trial.journal.tells_the_journey = True
+    before = Driver(with_contact(4), tells_the_client=True)
+    for d in (journey, before):
+        d.trial.dispatch(parcels([["p1", "p2"], ["p3", "p4"]]), d.now)
+        d.settle()
+        for tracking in ("TRK1", "TRK2"):
+            d.trial.deliver(cmd.Delivery(tracking_number=tracking), d.now)
+        d.settle()
+    told = [n for n in journey.notifier.sent.values() if n.contact is not None]
+    dispatched = [n.facts["tracking"] for n in told if n.kind == NotificationKind.PARCEL_DISPATCHED]
+    assert dispatched == ["TRK1", "TRK2"]
+    [started] = [n for n in told if n.kind == NotificationKind.TRIAL_STARTED]
+    assert started.about == journey.trial.trial_ends_at and started.facts == {"days": "7"}
+    kinds = {n.kind for n in before.notifier.sent.values()}
+    assert not kinds & {NotificationKind.PARCEL_DISPATCHED, NotificationKind.TRIAL_STARTED}
