@@ -6,6 +6,7 @@ WhatsApp sends business-initiated messages only as templates approved in advance
 text with a subject. docs/integrations.md has the templates to register, in every language below.
 """
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -23,7 +24,7 @@ from domain.steps import Notification, NotificationKind
 # keywords (domain/replies.py); dates and money need nothing (Babel has every locale's CLDR data).
 LOCALES = ("en", "de", "it", "fr", "ja")
 # Facts that are amounts: minor units, written in the client's language with the trial's `currency`.
-MONEY_FACTS = ("value", "charged", "amount")
+MONEY_FACTS = ("value", "charged", "amount", "total")
 
 
 def when(moment: datetime, zone: ZoneInfo, language: str) -> str:
@@ -166,6 +167,143 @@ TEMPLATES: dict[NotificationKind, tuple[str, dict[str, tuple[str, str]]]] = {
             ),
         },
     ),
+    NotificationKind.PARCEL_LOST: (
+        "style_trial_parcel_lost",
+        {
+            "en": (
+                "A parcel of your Style Trial was lost",
+                "The carrier lost parcel {tracking} ({carrier}) of your Style Trial (order {order}). Its pieces "
+                "will not be charged; your personal shopper will be in touch.",
+            ),
+            "de": (
+                "Ein Paket Ihres Style Trial ging verloren",
+                "Der Versanddienst hat das Paket {tracking} ({carrier}) Ihres Style Trial (Bestellung {order}) "
+                "verloren. Die Stücke darin werden nicht berechnet; Ihr Personal Shopper meldet sich bei Ihnen.",
+            ),
+            "it": (
+                "Un pacco del suo Style Trial è andato perso",
+                "Il corriere ha perso il pacco {tracking} ({carrier}) del suo Style Trial (ordine {order}). I "
+                "capi che conteneva non le saranno addebitati; il suo personal shopper la contatterà.",
+            ),
+            "fr": (
+                "Un colis de votre Style Trial a été perdu",
+                "Le transporteur a perdu le colis {tracking} ({carrier}) de votre Style Trial (commande {order}). "
+                "Ses pièces ne vous seront pas facturées ; votre personal shopper va vous contacter.",
+            ),
+            "ja": (
+                "スタイル・トライアルのお荷物が紛失しました",
+                "配送業者がスタイル・トライアル（ご注文番号 {order}）のお荷物 {tracking}（{carrier}）を紛失しました。"
+                "中のアイテムは請求の対象外です。担当のパーソナルショッパーよりご連絡いたします。",
+            ),
+        },
+    ),
+    NotificationKind.RETURN_DUE: (
+        "style_trial_return_due",
+        {
+            "en": (
+                "Last day to send back your Style Trial",
+                "Please send back the {pieces} pieces you return from your Style Trial (order {order}) by {when} "
+                "({zone}); pieces not with the carrier by then are charged.",
+            ),
+            "de": (
+                "Letzter Tag für Ihre Rücksendung",
+                "Bitte senden Sie die {pieces} Stücke aus Ihrem Style Trial (Bestellung {order}), die Sie "
+                "zurückgeben, bis {when} ({zone}) zurück; was bis dahin nicht beim Versanddienst ist, wird berechnet.",
+            ),
+            "it": (
+                "Ultimo giorno per il reso",
+                "Restituisca i {pieces} capi del suo Style Trial (ordine {order}) che non tiene entro il {when} "
+                "({zone}); i capi non consegnati al corriere entro allora vengono addebitati.",
+            ),
+            "fr": (
+                "Dernier jour pour votre retour",
+                "Merci de renvoyer les {pieces} pièces de votre Style Trial (commande {order}) que vous retournez "
+                "avant le {when} ({zone}) ; celles qui ne sont pas chez le transporteur d'ici là seront facturées.",
+            ),
+            "ja": (
+                "ご返送の最終日です",
+                "スタイル・トライアル（ご注文番号 {order}）でご返送いただく{pieces}点は、{when}（{zone}）までに"
+                "配送業者へお渡しください。それまでにお渡しのないアイテムは請求の対象となります。",
+            ),
+        },
+    ),
+    NotificationKind.RETURN_RECEIVED: (
+        "style_trial_return_received",
+        {
+            "en": (
+                "We received your return",
+                "We have received your return of {pieces} pieces (order {order}). Thank you.",
+            ),
+            "de": (
+                "Ihre Rücksendung ist angekommen",
+                "Wir haben Ihre Rücksendung mit {pieces} Stücken erhalten (Bestellung {order}). Vielen Dank.",
+            ),
+            "it": (
+                "Abbiamo ricevuto il suo reso",
+                "Abbiamo ricevuto il suo reso di {pieces} capi (ordine {order}). Grazie.",
+            ),
+            "fr": (
+                "Nous avons reçu votre retour",
+                "Nous avons bien reçu votre retour de {pieces} pièces (commande {order}). Merci.",
+            ),
+            "ja": (
+                "ご返送品を受け取りました",
+                "ご返送いただいた{pieces}点を受け取りました（ご注文番号 {order}）。ありがとうございました。",
+            ),
+        },
+    ),
+    NotificationKind.PIECE_DAMAGED: (
+        "style_trial_piece_damaged",
+        {
+            "en": (
+                "A returned piece arrived damaged",
+                "{piece} from your Style Trial (order {order}) came back damaged, so it is charged: {amount}. "
+                "Your personal shopper can tell you more.",
+            ),
+            "de": (
+                "Ein zurückgesandtes Stück ist beschädigt",
+                "{piece} aus Ihrem Style Trial (Bestellung {order}) kam beschädigt zurück und wird daher "
+                "berechnet: {amount}. Ihr Personal Shopper gibt Ihnen gern Auskunft.",
+            ),
+            "it": (
+                "Un capo restituito è danneggiato",
+                "{piece} del suo Style Trial (ordine {order}) è tornato danneggiato e viene quindi addebitato: "
+                "{amount}. Il suo personal shopper è a disposizione per chiarimenti.",
+            ),
+            "fr": (
+                "Une pièce retournée est endommagée",
+                "{piece} de votre Style Trial (commande {order}) est revenu endommagé ; il est donc facturé : "
+                "{amount}. Votre personal shopper peut vous en dire plus.",
+            ),
+            "ja": (
+                "ご返送品に損傷がありました",
+                "スタイル・トライアル（ご注文番号 {order}）の{piece}に損傷が見られたため、{amount}を請求させて"
+                "いただきます。詳しくは担当のパーソナルショッパーにお尋ねください。",
+            ),
+        },
+    ),
+    NotificationKind.RECEIPT: (
+        "style_trial_receipt",
+        {
+            "en": ("Your Style Trial receipt", "Charged for your Style Trial (order {order}): {items}. Total {total}."),
+            "de": (
+                "Ihr Style-Trial-Beleg",
+                "Berechnet für Ihr Style Trial (Bestellung {order}): {items}. Gesamt {total}.",
+            ),
+            "it": (
+                "La ricevuta del suo Style Trial",
+                "Addebitato per il suo Style Trial (ordine {order}): {items}. Totale {total}.",
+            ),
+            "fr": (
+                "Le reçu de votre Style Trial",
+                "Facturé pour votre Style Trial (commande {order}) : {items}. Total {total}.",
+            ),
+            "ja": (
+                "スタイル・トライアルのご請求明細",
+                "スタイル・トライアル（ご注文番号 {order}）のご請求：{items}。合計 {total}。",
+            ),
+        },
+    ),
     NotificationKind.TRIAL_SUMMARY: (
         "style_trial_summary",
         {
@@ -235,6 +373,11 @@ PARAMETERS: dict[NotificationKind, tuple[str, ...]] = {
     NotificationKind.TRIAL_SUMMARY: ("order", "kept", "pieces", "charged"),
     NotificationKind.PARCEL_DISPATCHED: ("order", "pieces", "carrier", "tracking"),
     NotificationKind.TRIAL_STARTED: ("order", "days", "when_zone"),
+    NotificationKind.PARCEL_LOST: ("order", "tracking", "carrier"),
+    NotificationKind.RETURN_DUE: ("order", "pieces", "when_zone"),
+    NotificationKind.RETURN_RECEIVED: ("order", "pieces"),
+    NotificationKind.PIECE_DAMAGED: ("order", "piece", "amount"),
+    NotificationKind.RECEIPT: ("order", "items", "total"),
     NotificationKind.REFUNDED: ("amount", "piece", "order"),
 }
 
@@ -269,6 +412,12 @@ def render(notification: Notification, contact: ClientContact, now: datetime) ->
         # In minor units since money is written per language; a notification made before is already text.
         if currency and values.get(name, "").isdigit():
             values[name] = money(int(values[name]), currency, language)
+    if currency and "items" in values:
+        # A receipt's lines, each piece and its price, in the client's language; one line of text, as a
+        # WhatsApp template parameter must be.
+        values["items"] = "; ".join(
+            f"{name} {money(int(price), currency, language)}" for name, price in json.loads(values["items"])
+        )
     if notification.about is not None:
         zone = zone_of(contact)
         written = when(notification.about, zone, language)

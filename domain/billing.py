@@ -6,6 +6,7 @@ money, and writes each step to the `Journal`. The trial decides whether it takes
 (`domain.trial.Trial`).
 """
 
+import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -158,6 +159,10 @@ class Billing:
         charged = [p for p in s.piece_ids if self._pieces[p].charged]
         text = f"Settlement {s.number}: {kind} of {self._fmt(step.amount)} succeeded."
         self._journal.event(now, "charged", text, piece_ids=charged)
+        # An itemised receipt to the client: each piece charged and its price, and the total (minor units).
+        items = json.dumps([[self._pieces[p].description, self._pieces[p].price] for p in charged])
+        facts = {"items": items, "total": str(step.amount), "currency": self._payments.currency}
+        self._journal.tell_the_journey(NotificationKind.RECEIPT, f"Receipt: {text}", facts)
 
     def record_refund(self, step: RefundRequest, r: RefundResult, now: datetime) -> None:
         piece = self._pieces[step.piece_id]

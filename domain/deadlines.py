@@ -20,9 +20,11 @@ from datetime import datetime
 from typing import Protocol
 
 from domain.clock import TrialClock, hours
+from domain.journal import Journal
 from domain.payments import Payments
 from domain.pieces import Piece, PieceState
 from domain.policy import TrialPolicy
+from domain.returns import Returns
 from domain.shipping import Shipping
 from domain.status import Attention, TrialStatus
 
@@ -45,6 +47,8 @@ class Facts(Protocol):
     policy: TrialPolicy
     payments: Payments
     final_status: TrialStatus | None
+    journal: Journal
+    returns: Returns
     accepted_at: datetime | None
     shipping: Shipping
     closed_at: datetime | None
@@ -99,9 +103,14 @@ class CloseRefunds:
     """The refund window after completion closed."""
 
 
+@dataclass(frozen=True)
+class TellReturnDue:
+    """The last day to send back: the client is told which day pieces still with them are charged."""
+
+
 Effect = (
     RejectUnpaid | ExpireHold | FlagOverdue | Remind | CloseTrial | KeepUnreturned | LoseReturn | RetrySettlement
-    | CloseRefunds
+    | CloseRefunds | TellReturnDue
 )  # fmt: skip
 
 
@@ -184,6 +193,19 @@ def return_window(trial: Facts) -> Iterator[Deadline]:
         yield Deadline(deadline, f"Return window closes {deadline:%d %b %H:%M} UTC", KeepUnreturned())
 
 
+def return_due(trial: Facts) -> Iterator[Deadline]:
+    """A day before the return window closes, a client with pieces still to send back is told (trials that
+    tell the client the journey, and reach them)."""
+    deadline = trial.return_deadline
+    if trial.closed_at is None or deadline is None or trial.returns.return_due_told:
+        return
+    if not (trial.journal.tells_the_journey and trial.journal.reaches_the_client):
+        return
+    last_day = deadline - trial.policy.day
+    if last_day > trial.closed_at and any(p.state == PieceState.AWAITING_RETURN for p in trial.pieces.values()):
+        yield Deadline(last_day, f"Tell the client returns are due by {deadline:%d %b %H:%M} UTC", TellReturnDue())
+
+
 def return_receipt(trial: Facts) -> Iterator[Deadline]:
     for piece in trial.pieces.values():
         if piece.state == PieceState.RETURN_IN_TRANSIT and piece.return_shipped_at:
@@ -216,6 +238,7 @@ DEADLINES: tuple[Rule, ...] = (
     reship_sla,
     reminders,
     trial_end,
+    return_due,
     return_window,
     return_receipt,
     settlement_retries,

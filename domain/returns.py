@@ -19,10 +19,15 @@ from domain.steps import NotificationKind
 
 
 class Returns:
-    def __init__(self, pieces: Mapping[str, Piece], journal: Journal, require_piece: Callable[[str], Piece]) -> None:
+    def __init__(
+        self, pieces: Mapping[str, Piece], journal: Journal, require_piece: Callable[[str], Piece], currency: str
+    ) -> None:
         self._pieces = pieces
+        self._currency = currency
         self._journal = journal
         self._require_piece = require_piece
+        # Whether the client was told of the last day to send back (the `return_due` deadline).
+        self.return_due_told = False
 
     # ------------------------------------------------------------------ decisions
 
@@ -111,6 +116,25 @@ class Returns:
         self._journal.event(
             now, "inspected", f"Return of {c.piece_id} received: {c.condition}.", piece_ids=[c.piece_id]
         )
+
+    def tell_received(self, inspections: list[cmd.Inspection]) -> None:
+        """The client hears that their return arrived, once per inspection command (a parcel opened), then of
+        each piece found damaged, which is charged."""
+        text = f"Return of {len(inspections)} piece(s) received at the warehouse."
+        self._journal.tell_the_journey(NotificationKind.RETURN_RECEIVED, text, {"pieces": str(len(inspections))})
+        for c in inspections:
+            if c.condition == "damaged":
+                piece = self._pieces[c.piece_id]
+                facts = {"piece": piece.description, "amount": str(piece.price), "currency": self._currency}
+                text = f"Returned piece {c.piece_id} arrived damaged; it is charged."
+                self._journal.tell_the_journey(NotificationKind.PIECE_DAMAGED, text, facts)
+
+    def tell_return_due(self, deadline: datetime) -> None:
+        """The last day to send back: pieces still with the client are charged after `deadline`."""
+        self.return_due_told = True
+        waiting = sum(1 for p in self._pieces.values() if p.state == PieceState.AWAITING_RETURN)
+        text = f"Last day to send back {waiting} piece(s); after {deadline:%d %b %H:%M} UTC they are charged."
+        self._journal.tell_the_journey(NotificationKind.RETURN_DUE, text, {"pieces": str(waiting)}, about=deadline)
 
     # ------------------------------------------------------------------ the trial's close and the return deadlines
 

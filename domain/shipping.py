@@ -18,7 +18,7 @@ from domain.journal import Journal
 from domain.parcels import ParcelRecord, check_delivery_time, check_parcels, parcel_to_declare_lost, parcel_to_deliver
 from domain.pieces import Move, Piece, PieceState, described
 from domain.status import Attention
-from domain.steps import NotificationKind
+from domain.steps import Audience, NotificationKind
 from domain.stock import Stock
 
 # What each overdue flag sends staff, and the sentence.
@@ -176,7 +176,12 @@ class Shipping:
         self._journal.event(now, "parcel_lost", text, actor=c.actor, reason=c.reason, piece_ids=lost)
         claim = f"Parcel {parcel.tracking_number} ({parcel.carrier}) was lost in transit: file a carrier claim."
         self._journal.flag(Attention.CARRIER_CLAIM, claim)
-        self._journal.notify(NotificationKind.PARCEL_LOST, ["shopper", "staff"], text)
+        # The client hears of it too (trials since the client-journey patch): one notification with one
+        # more addressee, so the workflow schedules what it always did.
+        to_client = self._journal.tells_the_journey and self._journal.reaches_the_client
+        audience: list[Audience] = ["shopper", "staff", "client"] if to_client else ["shopper", "staff"]
+        facts = {"tracking": parcel.tracking_number, "carrier": parcel.carrier}
+        self._journal.notify(NotificationKind.PARCEL_LOST, audience, text, facts=facts)
 
     def check_reship(self, c: cmd.Reshipment) -> None:
         awaiting = {p.piece_id for p in self._pieces.values() if p.state == PieceState.AWAITING_RESHIP}

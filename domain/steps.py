@@ -157,6 +157,10 @@ class NotificationKind(StrEnum):
     # To the client along the way (trials started since the workflow's `client-journey`).
     PARCEL_DISPATCHED = "parcel_dispatched"
     TRIAL_STARTED = "trial_started"
+    RETURN_DUE = "return_due"
+    RETURN_RECEIVED = "return_received"
+    PIECE_DAMAGED = "piece_damaged"
+    RECEIPT = "receipt"
 
 
 Audience = Literal["client", "shopper", "staff"]

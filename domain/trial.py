@@ -86,7 +86,7 @@ class Trial:
         # Parcels, dispatch and the shipping SLAs (domain/shipping.py); then the trial clock.
         self.shipping = Shipping(self.pieces, self.stock, self.journal, self._require_piece)
         # Decisions, returns and inspections, piece by piece (domain/returns.py).
-        self.returns = Returns(self.pieces, self.journal, self._require_piece)
+        self.returns = Returns(self.pieces, self.journal, self._require_piece, order.currency)
         # The pieces' side of the money: settlements, waivers, refunds (domain/billing.py).
         self.billing = Billing(self.pieces, self.payments, self.journal, self._require_piece)
         # When the trial ends, its extensions and reminders (domain/clock.py).
@@ -269,6 +269,7 @@ class Trial:
     def inspect(self, c: cmd.Inspection, now: datetime) -> None:
         self.validate_inspection(c, now)
         self.returns.receive(c, now)
+        self.returns.tell_received([c])
         self._advance(now)
 
     def validate_inspections(self, c: cmd.Inspections, now: datetime) -> None:
@@ -279,6 +280,7 @@ class Trial:
         self.validate_inspections(c, now)
         for inspection in c.inspections:
             self.returns.receive(inspection, now)
+        self.returns.tell_received(c.inspections)
         self._advance(now)
 
     # ------------------------------------------------------------------ commands: staff
@@ -372,6 +374,9 @@ class Trial:
                 self.payments.retry(next(s for s in self.payments.settlements if s.number == number), now)
             case dl.CloseRefunds():
                 self.refund_window_closed = True
+            case dl.TellReturnDue():
+                assert self.return_deadline is not None
+                self.returns.tell_return_due(self.return_deadline)
 
     def _reject_unpaid(self, now: datetime) -> None:
         if isinstance(self.in_flight, AuthorizeRequest):

@@ -100,6 +100,7 @@ def test_every_message_tells_the_trial_s_own_numbers_under_a_non_default_policy(
     ]
     assert kinds.count(NotificationKind.TRIAL_ENDING) == 2
     assert kinds[-1] == NotificationKind.TRIAL_SUMMARY
+    assert kinds.count(NotificationKind.RECEIPT) == 2 and kinds.count(NotificationKind.RETURN_DUE) == 1
     for locale in LOCALES:
         contact = CONTACT.model_copy(update={"locale": locale})
         for n in told:
@@ -113,6 +114,10 @@ def test_every_message_tells_the_trial_s_own_numbers_under_a_non_default_policy(
                 assert message.parameters[-1] == "5" and "5" in message.text, message.text
             if n.kind == NotificationKind.TRIAL_SUMMARY:
                 assert money(192_000, "JPY", locale) in message.text, message.text
+            if n.kind == NotificationKind.RECEIPT:
+                assert money(64_000, "JPY", locale) in message.parameters[1], message.parameters
+            if n.kind == NotificationKind.RETURN_DUE:  # p3 is still with the client a day before the window closes
+                assert n.about == d.trial.return_deadline and message.parameters[1] == "1", message.parameters
             for default in ("seven", "sieben", "sette", "sept ", "7日"):
                 assert default not in message.text, (locale, message.text)
 
@@ -134,3 +139,33 @@ def test_the_journey_is_told_per_parcel_and_at_the_start_only_by_trials_since_th
     assert started.about == journey.trial.trial_ends_at and started.facts == {"days": "7"}
     kinds = {n.kind for n in before.notifier.sent.values()}
     assert not kinds & {NotificationKind.PARCEL_DISPATCHED, NotificationKind.TRIAL_STARTED}
+
+
+def test_a_lost_parcel_a_return_received_and_a_damaged_piece_are_told_to_the_client():
+    from activities.messages import LOCALES, render
+
+    d = Driver(with_contact(4), tells_the_client=True)
+    d.trial.journal.tells_the_journey = True
+    d.trial.dispatch(parcels([["p1", "p2"], ["p3", "p4"]]), d.now)
+    d.settle()
+    d.trial.declare_lost(cmd.LostParcel(tracking_number="TRK2", reason="carrier lost it", actor="cr-1"), d.now)
+    d.trial.deliver(cmd.Delivery(tracking_number="TRK1"), d.now)
+    d.settle()
+    d.trial.decide(decisions(keep=[], ret=["p1", "p2"]), d.now)
+    d.trial.finish_early(cmd.FinishEarly(actor="client"), d.now)
+    d.trial.ship_return(cmd.ReturnShipped(piece_ids=["p1", "p2"], carrier="DHL", tracking_number="R1"), d.now)
+    inspections = [cmd.Inspection(piece_id="p1", condition="ok"), cmd.Inspection(piece_id="p2", condition="damaged")]
+    d.trial.inspect_all(cmd.Inspections(inspections=inspections), d.now)
+    d.settle()
+    told = [n for n in d.notifier.sent.values() if n.contact is not None]
+    kinds = [n.kind for n in told]
+    lost = told[kinds.index(NotificationKind.PARCEL_LOST)]
+    assert lost.audience == ["shopper", "staff", "client"] and lost.facts["tracking"] == "TRK2"
+    i = kinds.index(NotificationKind.RETURN_RECEIVED)
+    assert kinds[i + 1] == NotificationKind.PIECE_DAMAGED and told[i].facts == {"pieces": "2"}
+    assert told[i + 1].facts["piece"] == d.trial.pieces["p2"].description
+    for locale in LOCALES:
+        contact = CONTACT.model_copy(update={"locale": locale})
+        for n in told:
+            message = render(n, contact, d.now)
+            assert message is not None and "{" not in message.text, (locale, n.kind)
