@@ -125,10 +125,17 @@ def random_plan(rng: random.Random, prefix: str, payments: str = "simulated") ->
     # webhook subscriber and their money Stripe (each once went nowhere: headers carry only ASCII). Chosen
     # from the id itself, so the plans of a seed are the ones they were before.
     script = SCRIPTS[int(tail[1], 16) % len(SCRIPTS)] if int(tail[0], 16) < 4 else ""
+    # Half of the clients can be reached (by email, in one of the five languages and another time zone), so
+    # the messages along their journey and the return-due deadline run too; chosen from the id as well.
+    reached = int(tail[2], 16) < 8
+    locale = ["en", "de", "it", "fr", "ja"][int(tail[3], 16) % 5]
+    zone = ["Europe/London", "Europe/Rome", "America/New_York", "Asia/Tokyo"][int(tail[4], 16) % 4]
+    contact = {"channel": "email", "address": f"client-{tail}@example.com", "locale": locale, "time_zone": zone}
     order = {
         "order_id": f"{prefix}-{script}{tail}",
         "customer": {"id": f"cus-{rng.randint(1, 60):03d}", "tier": rng.choice(["EIP", "EIP_PREMIUM"]),
-                     "region": rng.choice(["UK", "EU", "US", "JP"]), "personal_shopper_id": f"ps-{rng.randint(1, 9)}"},
+                     "region": rng.choice(["UK", "EU", "US", "JP"]), "personal_shopper_id": f"ps-{rng.randint(1, 9)}",
+                     **({"contact": contact} if reached else {})},
         "currency": currency,
         "pieces": [{"piece_id": p, "sku": f"SKU-{rng.randint(1, 500):04d}", "description": f"Piece {p}",
                     "price": rng.randint(low, high)} for p in ids],
