@@ -104,7 +104,7 @@ def client_messages(settings: Settings, store: SqlStore | None = None) -> Notifi
     remember = store.remember_message if store is not None else None
     return ClientMessages(
         RecordingNotifier(), whatsapp(settings), email, remember=remember, team=settings.team_emails,
-        fingerprint=fingerprints(settings).of,
+        fingerprint=fingerprints(settings).of, sends=store,
     )  # fmt: skip
 
 

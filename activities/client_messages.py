@@ -111,6 +111,14 @@ class SmtpEmail:
             raise Refused(f"the mail server refused {email['Message-ID']} ({type(err).__name__})") from None
 
 
+class SendRecord(Protocol):
+    """Where the notifier records what it sent to clients (persistence.store.SqlStore)."""
+
+    def sent_reference(self, notification_key: str) -> str | None: ...
+
+    def record_send(self, notification_key: str, channel: str, reference: str) -> None: ...
+
+
 class ClientMessages:
     """The notifier the engine runs with: every notification is recorded (ids only in the log); one
     addressed to the client also goes to the client on the order's channel, and one addressed to the
@@ -121,7 +129,7 @@ class ClientMessages:
         self, record: Notifier, whatsapp: Channel | None = None, email: Channel | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         remember: Callable[[str, str, str, str, str | None], None] | None = None, team: dict[str, str] | None = None,
-        fingerprint: Callable[[str], str] | None = None,
+        fingerprint: Callable[[str], str] | None = None, sends: SendRecord | None = None,
     ) -> None:  # fmt: skip
         self._record = record
         self._team = team or {}
@@ -132,6 +140,8 @@ class ClientMessages:
         self._remember = remember
         self._fingerprint = fingerprint
         self._channels: dict[str, Channel | None] = {"whatsapp": whatsapp, "email": email}
+        # What was sent to the client, by notification key: a retry after a crash finds it and sends nothing.
+        self._sends = sends
 
     async def send(self, notification: Notification) -> bool:
         await self._record.send(notification)
@@ -172,11 +182,19 @@ class ClientMessages:
         if channel is None:
             log.warning("no %s channel configured: %s not sent to the client", contact.channel, notification.key)
             return False
+        if self._sends is not None:
+            earlier = await asyncio.to_thread(self._sends.sent_reference, notification.key)
+            if earlier is not None:
+                log.info("%s was sent to the client before (%s): not again", notification.key, earlier)
+                return True
         try:
             reference = await channel.send(notification.key, contact.address, message)
         except Refused as refused:
             log.warning("%s", refused)
             return False
+        if self._sends is not None:
+            # At most once in practice: only a crash between the provider's answer and this line sends twice.
+            await asyncio.to_thread(self._sends.record_send, notification.key, contact.channel, reference)
         if self._remember is not None and contact.channel == "whatsapp" and notification.order_id:
             recipient = self._fingerprint(whatsapp_number(contact.address)) if self._fingerprint else None
             await asyncio.to_thread(

@@ -299,6 +299,18 @@ class ClientMessageRecord(Base):
     recipient: Mapped[str | None] = mapped_column(String(80))
 
 
+class ClientSendRecord(Base):
+    """A notification sent to a client: the channel and the provider's id for it (a WhatsApp message id, an
+    email's Message-ID). A retried notification activity finds it and does not send again."""
+
+    __tablename__ = "client_sends"
+
+    notification_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[str] = mapped_column(String(200))
+    sent_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
 class IdempotencyKeyRecord(Base):
     """What an Idempotency-Key was first sent with: the same key with another command is refused (422
     `idempotency_key_reused`) rather than answered with the first command's result. `key` is

@@ -20,6 +20,7 @@ from domain.view import EventView, PieceView, TrialSummary, TrialView, merged
 from persistence.db import make_sessions, one_writer
 from persistence.models import (
     ClientMessageRecord,
+    ClientSendRecord,
     IdempotencyKeyRecord,
     MoneyMovementRecord,
     OutboxEventRecord,
@@ -357,6 +358,21 @@ class SqlStore:
             s.execute(
                 self._insert(ClientMessageRecord).values(**row).on_conflict_do_nothing(index_elements=["message_id"])
             )
+
+    def record_send(self, notification_key: str, channel: str, reference: str) -> None:
+        """A notification went to the client (see ClientSendRecord); the same key again changes nothing."""
+        row = {"notification_key": notification_key, "channel": channel, "reference": reference,
+               "sent_at": datetime.now(UTC)}  # fmt: skip
+        with one_writer(self.engine), self._sessions.begin() as s:
+            s.execute(
+                self._insert(ClientSendRecord).values(**row).on_conflict_do_nothing(index_elements=["notification_key"])
+            )
+
+    def sent_reference(self, notification_key: str) -> str | None:
+        """The provider's id for a notification already sent to the client, or None."""
+        with self._sessions() as s:
+            record = s.get(ClientSendRecord, notification_key)
+            return record.reference if record is not None else None
 
     def message(self, message_id: str) -> ClientMessageRecord | None:
         with self._sessions() as s:

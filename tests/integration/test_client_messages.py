@@ -194,6 +194,29 @@ async def test_a_reminder_goes_to_the_client_on_whatsapp_as_a_template(cloud_api
     assert "132001" in ours(caplog)
 
 
+async def test_a_notification_retried_after_it_was_sent_is_not_sent_again(cloud_api, tmp_path):
+    """The notification activity retried (its worker died after the send): the record of the first send
+    (the provider's message id, in the database) stops a second one; another notification still goes."""
+    from persistence.db import make_engine
+    from persistence.migrate import upgrade
+    from persistence.store import SqlStore
+
+    api, base = cloud_api
+    url = f"sqlite:///{tmp_path / 'sends.sqlite'}"
+    upgrade(url)
+    store = SqlStore(make_engine(url))
+    contact = ClientContact(channel="whatsapp", address="+393331234567", locale="it", time_zone="Europe/Rome")
+    notifier = ClientMessages(
+        RecordingNotifier(), whatsapp=WhatsAppCloud(base, "1234567890", "wa-token"), clock=lambda: NOW, sends=store
+    )
+    assert await notifier.send(reminder(contact))
+    assert await notifier.send(reminder(contact))  # the retry
+    assert len(api.received) == 1 and store.sent_reference(reminder(contact).key) == "wamid.1"
+    other = reminder(contact).model_copy(update={"key": "style-trial-o-1-notification-4"})
+    assert await notifier.send(other)
+    assert len(api.received) == 2
+
+
 async def test_a_reminder_goes_to_the_client_by_email(smtp, caplog):
     box, port = smtp
     email = ClientMessages(
