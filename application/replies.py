@@ -168,7 +168,7 @@ class Replies:
             return "ambiguous"
         command = cmd.Decisions(decisions=read, actor="client", channel="whatsapp", reference=message_id)
         try:
-            await self.trials.execute(sent.order_id, "decide", command, f"whatsapp:{message_id}")
+            await self.trials.execute(sent.order_id, command, f"whatsapp:{message_id}")
         except DomainError as err:
             if err.code in CLOSED:
                 await self._answer(sender, message_id, reply_text("closed", sent.locale, order=sent.order_id))

@@ -145,25 +145,26 @@ class TrialService:
                     f"Idempotency-Key {key!r} was first used with another {row.path} command on this trial; "
                     "use a new key for a new command.",
                 )
-        return await self.send_json(order_id, row.update, command, f"{row.path}:{key}" if key else None)
+        return await self.send_json(order_id, command, f"{row.path}:{key}" if key else None)
 
-    async def send(self, order_id: str, update: str, command: Any, update_id: str | None = None) -> TrialView:
-        """Run one command (a workflow update) and return the trial as it stands after it. The same
+    async def send(self, order_id: str, command: BaseModel, update_id: str | None = None) -> TrialView:
+        """Run one command (its workflow update) and return the trial as it stands after it. The same
         `update_id` again is the same update: Temporal answers with the first outcome, it never runs twice.
 
         The workflow answers with a small `CommandOutcome` once the read model shows the change, so the
         trial is read from there (read-your-writes); runs without a read model answer with the whole view."""
-        answer = await self.execute(order_id, update, command, update_id)
+        answer = await self.execute(order_id, command, update_id)
         return answer if isinstance(answer, TrialView) else await self.read(order_id)
 
-    async def send_json(self, order_id: str, update: str, command: Any, update_id: str | None = None) -> str:
+    async def send_json(self, order_id: str, command: BaseModel, update_id: str | None = None) -> str:
         """`send`, answering with the trial as JSON text (see `read_json`)."""
-        answer = await self.execute(order_id, update, command, update_id)
+        answer = await self.execute(order_id, command, update_id)
         return answer.model_dump_json() if isinstance(answer, TrialView) else await self.read_json(order_id)
 
-    async def execute(self, order_id: str, update: str, command: Any, update_id: str | None = None) -> Answer:
-        """Run one command, the update named `update` (domain.command_table), and return the workflow's
+    async def execute(self, order_id: str, command: BaseModel, update_id: str | None = None) -> Answer:
+        """Run one command, as the update the command table names for its model, and return the workflow's
         answer (see `send`)."""
+        update = command_for(command).update
         handle = self._client.get_workflow_handle(trial_id_for(order_id))
         try:
             answer = await self._earlier_outcome(handle, update_id) if update_id is not None else None

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -34,10 +35,9 @@ from domain.status import TrialStatus
 from domain.workflow_io import StartTrial
 from persistence.migrate import upgrade
 from workflows import search_attributes
-from workflows.style_trial import StyleTrialWorkflow as W
 
 
-def script(ids: list[str]) -> list[tuple[str, object]]:
+def script(ids: list[str]) -> list[tuple[str, BaseModel]]:
     return [
         ("dispatch", parcels([ids[:15], ids[15:]])),
         ("deliver", cmd.Delivery(tracking_number="TRK1")),
@@ -52,8 +52,8 @@ async def engine_trial(trials: TrialService) -> str:
     await trials.start(StartTrial(order=o))
     while (await trials.read(o.order_id)).status != TrialStatus.AWAITING_DISPATCH:
         await asyncio.sleep(0.01)
-    for name, command in script([p.piece_id for p in o.pieces]):
-        await trials.send(o.order_id, getattr(W, name), command)
+    for _, command in script([p.piece_id for p in o.pieces]):
+        await trials.send(o.order_id, command)
     return o.order_id
 
 

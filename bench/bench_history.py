@@ -19,6 +19,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+from pydantic import BaseModel
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
@@ -45,29 +46,29 @@ async def realistic_trial(trials: TrialService, extra: int, per_piece: bool) -> 
         await asyncio.sleep(0.05)
     sent = 0
 
-    async def send(update: str, command: object) -> None:
+    async def send(command: BaseModel) -> None:
         nonlocal sent
-        await trials.send(o.order_id, update, command)
+        await trials.send(o.order_id, command)
         sent += 1
 
-    await send("dispatch", parcels([ids[:15], ids[15:]]))
+    await send(parcels([ids[:15], ids[15:]]))
     for tracking in ("TRK1", "TRK2"):
-        await send("deliver", cmd.Delivery(tracking_number=tracking))
+        await send(cmd.Delivery(tracking_number=tracking))
     for i in range(extra):  # changes of mind on one piece
-        await send("decide", decisions(keep=[ids[0]] if i % 2 else [], ret=[] if i % 2 else [ids[0]]))
-    await send("decide", decisions(keep=ids[:4], ret=ids[4:10]))
-    await send("decide", decisions(ret=ids[10:20]))
-    await send("decide", decisions(ret=ids[20:]))
-    await send("finish_early", cmd.FinishEarly(actor="client", channel="app"))
+        await send(decisions(keep=[ids[0]] if i % 2 else [], ret=[] if i % 2 else [ids[0]]))
+    await send(decisions(keep=ids[:4], ret=ids[4:10]))
+    await send(decisions(ret=ids[10:20]))
+    await send(decisions(ret=ids[20:]))
+    await send(cmd.FinishEarly(actor="client", channel="app"))
     returned = ids[4:28]  # ids[28:] are never shipped back
     for n, batch in enumerate((returned[:12], returned[12:]), start=1):
-        await send("ship_return", cmd.ReturnShipped(piece_ids=batch, carrier="DHL", tracking_number=f"R{n}"))
+        await send(cmd.ReturnShipped(piece_ids=batch, carrier="DHL", tracking_number=f"R{n}"))
         inspected = [cmd.Inspection(piece_id=p, condition="damaged" if p == batch[0] else "ok") for p in batch]
         if per_piece:
             for inspection in inspected:
-                await send("inspect", inspection)
+                await send(inspection)
         else:
-            await send("inspect_returns", cmd.Inspections(inspections=inspected))
+            await send(cmd.Inspections(inspections=inspected))
     while (await trials.view(o.order_id)).status != "COMPLETED":
         await asyncio.sleep(0.1)
     return f"style-trial-{o.order_id}", sent

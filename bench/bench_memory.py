@@ -198,7 +198,7 @@ async def main(cached: int = 1000, open_trials: int = 10_000) -> None:
 
             async def dispatch(i: int) -> None:
                 ids = [f"p{n}" for n in range(1, 31)]
-                await engine.trials.send(first[i], "dispatch", parcels([ids[:15], ids[15:]]))
+                await engine.trials.send(first[i], parcels([ids[:15], ids[15:]]))
 
             evicted = await gather_bounded(len(first), 5, dispatch)
         finally:

@@ -36,15 +36,15 @@ async def one(trials: TrialService, starts: list[float], updates: list[float]) -
         await asyncio.sleep(0.01)
     starts.append(time.perf_counter() - t0)
     ids = [p.piece_id for p in o.pieces]
-    for update, command in (
-        ("dispatch", parcels([ids[:15], ids[15:]])),
-        ("deliver", cmd.Delivery(tracking_number="TRK1")),
-        ("deliver", cmd.Delivery(tracking_number="TRK2")),
-        ("decide", decisions(keep=ids[:10], ret=ids[10:])),
-        ("finish_early", cmd.FinishEarly(actor="client")),
+    for command in (
+        parcels([ids[:15], ids[15:]]),
+        cmd.Delivery(tracking_number="TRK1"),
+        cmd.Delivery(tracking_number="TRK2"),
+        decisions(keep=ids[:10], ret=ids[10:]),
+        cmd.FinishEarly(actor="client"),
     ):
         u0 = time.perf_counter()
-        await trials.send(o.order_id, update, command)
+        await trials.send(o.order_id, command)
         updates.append(time.perf_counter() - u0)
 
 

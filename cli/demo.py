@@ -50,17 +50,17 @@ async def run_demo(settings: Settings, day_seconds: float) -> None:
         oid = await started(o)
         ids = [p.piece_id for p in o.pieces]
         half = len(ids) // 2
-        await trials.send(oid, "dispatch", parcels([ids[:half], ids[half:]], carrier="DHL Express", tracking=f"{oid}-"))
+        await trials.send(oid, parcels([ids[:half], ids[half:]], carrier="DHL Express", tracking=f"{oid}-"))
         for n in range(1, delivered + 1):
-            await trials.send(oid, "deliver", cmd.Delivery(tracking_number=f"{oid}-{n}"))
+            await trials.send(oid, cmd.Delivery(tracking_number=f"{oid}-{n}"))
         return oid
 
     async def decided(o: TrialOrder, keep: int, finish: bool) -> str:
         oid = await dispatched(o, 2)
         ids = [p.piece_id for p in o.pieces]
-        await trials.send(oid, "decide", decisions(ids[:keep], ids[keep:], actor="ps-demo-1", reference="wa-demo"))
+        await trials.send(oid, decisions(ids[:keep], ids[keep:], actor="ps-demo-1", reference="wa-demo"))
         if finish:
-            await trials.send(oid, "finish_early", cmd.FinishEarly(actor="client", channel="app"))
+            await trials.send(oid, cmd.FinishEarly(actor="client", channel="app"))
         return oid
 
     async def awaiting_dispatch() -> str:
@@ -71,33 +71,27 @@ async def run_demo(settings: Settings, day_seconds: float) -> None:
 
     async def on_trial() -> str:
         oid = await dispatched(_order("C", run, 5), 2)
-        await trials.send(oid, "decide", decisions(["p1"], actor="client", channel="app", reference=None))
+        await trials.send(oid, decisions(["p1"], actor="client", channel="app", reference=None))
         return oid
 
     async def awaiting_returns() -> str:
         o = _order("D", run, 6)
         oid = await decided(o, keep=2, finish=True)
-        await trials.send(
-            oid, "ship_return", cmd.ReturnShipped(piece_ids=["p3", "p4"], carrier="DHL", tracking_number=f"{oid}-R1")
-        )
+        await trials.send(oid, cmd.ReturnShipped(piece_ids=["p3", "p4"], carrier="DHL", tracking_number=f"{oid}-R1"))
         return oid
 
     async def completed() -> str:
         o = _order("E", run, 5, tier="EIP_PREMIUM")
         oid = await decided(o, keep=2, finish=True)
         returned = [p.piece_id for p in o.pieces][2:]
-        await trials.send(
-            oid, "ship_return", cmd.ReturnShipped(piece_ids=returned, carrier="UPS", tracking_number=f"{oid}-R1")
-        )
+        await trials.send(oid, cmd.ReturnShipped(piece_ids=returned, carrier="UPS", tracking_number=f"{oid}-R1"))
         for pid in returned:
-            await trials.send(
-                oid, "inspect", cmd.Inspection(piece_id=pid, condition="damaged" if pid == returned[-1] else "ok")
-            )
+            await trials.send(oid, cmd.Inspection(piece_id=pid, condition="damaged" if pid == returned[-1] else "ok"))
         return oid
 
     async def cancelled() -> str:
         oid = await started(_order("F", run, 3))
-        await trials.send(oid, "cancel", cmd.Cancel(reason="Client travelling, reorder next month", actor="cr.demo"))
+        await trials.send(oid, cmd.Cancel(reason="Client travelling, reorder next month", actor="cr.demo"))
         return oid
 
     async def declined_card() -> str:
@@ -109,7 +103,7 @@ async def run_demo(settings: Settings, day_seconds: float) -> None:
         oid = await decided(_order("H", run, 4), keep=1, finish=True)
         # The client then swaps to a card that declines every payment (a Stripe test card that localstripe
         # knows too), so the unreturned pieces' off-session charge is declined on either gateway.
-        await trials.send(oid, "change_payment_method", cmd.NewPaymentMethod(
+        await trials.send(oid, cmd.NewPaymentMethod(
             payment_method="pm_card_chargeCustomerFail", actor="cr-demo",
         ))  # fmt: skip
         return oid

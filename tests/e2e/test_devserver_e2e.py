@@ -83,14 +83,14 @@ async def whole_trial(trials: TrialService) -> TrialView:
         return v if v.status == "AWAITING_DISPATCH" else None
 
     await eventually(accepted, "acceptance")
-    await trials.send(oid, "dispatch", parcels([["p1", "p2"], ["p3"]]))
-    await trials.send(oid, "deliver", cmd.Delivery(tracking_number="TRK1"))
-    view = await trials.send(oid, "deliver", cmd.Delivery(tracking_number="TRK2"))
+    await trials.send(oid, parcels([["p1", "p2"], ["p3"]]))
+    await trials.send(oid, cmd.Delivery(tracking_number="TRK1"))
+    view = await trials.send(oid, cmd.Delivery(tracking_number="TRK2"))
     assert view.status == "ON_TRIAL"
-    await trials.send(oid, "decide", decisions(keep=["p1", "p3"], ret=["p2"]))
-    await trials.send(oid, "ship_return", cmd.ReturnShipped(piece_ids=["p2"], carrier="DHL", tracking_number="R1"))
+    await trials.send(oid, decisions(keep=["p1", "p3"], ret=["p2"]))
+    await trials.send(oid, cmd.ReturnShipped(piece_ids=["p2"], carrier="DHL", tracking_number="R1"))
     with pytest.raises(DomainError) as info:
-        await trials.send(oid, "decide", decisions(keep=["p2"]))
+        await trials.send(oid, decisions(keep=["p2"]))
     assert info.value.code == "return_already_shipped"
 
     async def closed():
@@ -99,7 +99,7 @@ async def whole_trial(trials: TrialService) -> TrialView:
 
     view = await eventually(closed, "the seven (scaled) days and the first settlement")
     assert view.amounts.charged == 200_000
-    view = await trials.send(oid, "inspect", cmd.Inspection(piece_id="p2", condition="ok"))
+    view = await trials.send(oid, cmd.Inspection(piece_id="p2", condition="ok"))
     result: TrialView = await asyncio.wait_for(handle.result(), 15)
     assert result.status == "COMPLETED"
     assert result.amounts.charged == 200_000 and result.amounts.authorized == 0
@@ -107,7 +107,7 @@ async def whole_trial(trials: TrialService) -> TrialView:
 
     # Once ended, the trial takes no commands, and the error says so.
     with pytest.raises(DomainError) as info:
-        await trials.send(oid, "waive", cmd.Waiver(piece_id="p1", reason="r", actor="a"))
+        await trials.send(oid, cmd.Waiver(piece_id="p1", reason="r", actor="a"))
     assert info.value.code == "trial_finished"
     return result
 
@@ -192,7 +192,7 @@ async def _one_trial_through(settings: Settings) -> None:
         return v if v.status == "AWAITING_DISPATCH" else None
 
     await eventually(accepted, "acceptance by the dev worker", 30)
-    view = await trials.send(o.order_id, "cancel", cmd.Cancel(reason="smoke test", actor="ci"))
+    view = await trials.send(o.order_id, cmd.Cancel(reason="smoke test", actor="ci"))
     assert view.status == "CANCELLED"
     await asyncio.wait_for(handle.result(), 15)
 

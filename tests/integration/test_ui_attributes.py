@@ -61,17 +61,17 @@ async def test_every_search_attribute_is_current_after_each_transition(trials: T
         "PiecesKept": 0, "PiecesReturned": 0,
     }  # fmt: skip
 
-    await trials.send(oid, "dispatch", parcels([["p1", "p2"], ["p3"]]))
+    await trials.send(oid, parcels([["p1", "p2"], ["p3"]]))
     assert (await attributes(handle))["StyleTrialStatus"] == "IN_TRANSIT"
-    await trials.send(oid, "deliver", cmd.Delivery(tracking_number="TRK1"))
-    view = await trials.send(oid, "deliver", cmd.Delivery(tracking_number="TRK2"))
+    await trials.send(oid, cmd.Delivery(tracking_number="TRK1"))
+    view = await trials.send(oid, cmd.Delivery(tracking_number="TRK2"))
     a = await attributes(handle)
     assert a["StyleTrialStatus"] == "ON_TRIAL"
     assert a["TrialEndsAt"] == view.trial_ends_at and a["ReturnDeadline"] == view.return_deadline
 
-    await trials.send(oid, "decide", decisions(keep=["p1"], ret=["p2", "p3"]))
-    await trials.send(oid, "ship_return", cmd.ReturnShipped(piece_ids=["p2", "p3"], carrier="DHL", tracking_number="R"))
-    view = await trials.send(oid, "finish_early", cmd.FinishEarly(actor="client"))
+    await trials.send(oid, decisions(keep=["p1"], ret=["p2", "p3"]))
+    await trials.send(oid, cmd.ReturnShipped(piece_ids=["p2", "p3"], carrier="DHL", tracking_number="R"))
+    view = await trials.send(oid, cmd.FinishEarly(actor="client"))
     a = await attributes(handle)
     assert (a["StyleTrialStatus"], a["PiecesKept"], a["ReturnDeadline"]) == (
         "AWAITING_RETURNS",
@@ -79,8 +79,8 @@ async def test_every_search_attribute_is_current_after_each_transition(trials: T
         view.return_deadline,
     )
 
-    await trials.send(oid, "inspect", cmd.Inspection(piece_id="p2", condition="ok"))
-    await trials.send(oid, "inspect", cmd.Inspection(piece_id="p3", condition="damaged"))
+    await trials.send(oid, cmd.Inspection(piece_id="p2", condition="ok"))
+    await trials.send(oid, cmd.Inspection(piece_id="p3", condition="damaged"))
     # Completed (its workflow then waits out the refund window: 15 s at this scale, so not its end).
     await eventually(lambda: _has(handle, "StyleTrialStatus", "COMPLETED"), "completion published")
     a = await attributes(handle)
@@ -112,7 +112,7 @@ async def test_staff_read_a_summary_and_a_per_piece_table_and_never_personal_dat
     o = order(3)
     handle, _ = await trials.start(StartTrial(order=o))
     await eventually(lambda: _reached(trials, o.order_id, "AWAITING_DISPATCH"), "acceptance")
-    await trials.send(o.order_id, "dispatch", parcels([["p1", "p2", "p3"]]))
+    await trials.send(o.order_id, parcels([["p1", "p2", "p3"]]))
     desc = await handle.describe()
     summary, details = await desc.static_summary(), await desc.static_details()
     assert summary == f"Order {o.order_id} · 3 pieces · 3,600.00 GBP · EIP" and len(summary.encode()) <= 400

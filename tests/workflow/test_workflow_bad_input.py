@@ -82,7 +82,7 @@ async def test_starting_the_same_order_twice_is_idempotent_and_a_different_paylo
 async def test_commands_for_an_unknown_order_are_refused(harness: Harness):
     client = TrialService(harness.client, harness.task_queue)
     with pytest.raises(DomainError) as info:
-        await client.send("no-such-order", "cancel", cmd.Cancel(reason="r", actor="a"))
+        await client.send("no-such-order", cmd.Cancel(reason="r", actor="a"))
     assert info.value.code == "unknown_order"
     with pytest.raises(DomainError) as info:
         await client.view("no-such-order")
