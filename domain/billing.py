@@ -18,7 +18,6 @@ from domain.payments import Paid, Payments
 from domain.pieces import CHARGED_FATES, TERMINAL, Move, Piece, PieceState, check_refundable, check_waivable
 from domain.status import Attention
 from domain.steps import (
-    Audience,
     AuthorizeRequest,
     CaptureRequest,
     ChargeRequest,
@@ -91,7 +90,7 @@ class Billing:
             self._journal.event(now, "authorized", "Authorized after the trial ended; the hold is released.")
             return
         self._journal.event(now, "authorized", f"Authorized {self._fmt(step.amount)}; awaiting dispatch.")
-        value = sum(p.price for p in self._pieces.values() if p.state != PieceState.WAIVED)
+        value = self._payments.value_of(list(self._pieces))
         self._journal.tell_the_client(
             NotificationKind.TRIAL_CONFIRMED,
             f"The Style Trial of {len(self._pieces)} pieces is confirmed.",
@@ -171,9 +170,8 @@ class Billing:
             piece.move(Move.REFUNDED)
             text = f"Refunded {self._fmt(step.amount)} for {piece.piece_id}."
             self._journal.event(now, "refunded", text, reference=r.reference, piece_ids=[piece.piece_id])
-            # The client hears of it too (trials since the client-messages patch, as every client message):
-            # one notification with more addressees, so the workflow schedules what it always did.
-            audience: list[Audience] = ["shopper", "client"] if self._journal.reaches_the_client else ["shopper"]
+            # The client hears of it too (trials since the client-messages patch, as every client message).
+            audience = self._journal.with_the_client(["shopper"])
             facts = {"amount": str(step.amount), "currency": self._payments.currency, "piece": piece.description}
             self._journal.notify(NotificationKind.REFUNDED, audience, text, facts=facts)
             self._journal.clear(Attention.REFUND_DECLINED)

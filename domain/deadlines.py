@@ -189,7 +189,7 @@ def return_window(trial: Facts) -> Iterator[Deadline]:
     deadline = trial.return_deadline
     if trial.closed_at is None or deadline is None:
         return
-    if any(p.state == PieceState.AWAITING_RETURN for p in trial.pieces.values()):
+    if trial.returns.awaiting_return():
         yield Deadline(deadline, f"Return window closes {deadline:%d %b %H:%M} UTC", KeepUnreturned())
 
 
@@ -199,10 +199,10 @@ def return_due(trial: Facts) -> Iterator[Deadline]:
     deadline = trial.return_deadline
     if trial.closed_at is None or deadline is None or trial.returns.return_due_told:
         return
-    if not (trial.journal.tells_the_journey and trial.journal.reaches_the_client):
+    if not trial.journal.reaches_the_client_on_the_way:
         return
     last_day = deadline - trial.policy.day
-    if last_day > trial.closed_at and any(p.state == PieceState.AWAITING_RETURN for p in trial.pieces.values()):
+    if last_day > trial.closed_at and trial.returns.awaiting_return():
         yield Deadline(last_day, f"Tell the client returns are due by {deadline:%d %b %H:%M} UTC", TellReturnDue())
 
 

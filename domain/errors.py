@@ -72,3 +72,9 @@ class DomainError(Exception):
 def require(condition: bool, code: ErrorCode, message: str) -> None:
     if not condition:
         raise DomainError(code, message)
+
+
+def require_actor_and_reason(actor: str | None, reason: str | None, what: str) -> None:
+    """Staff acting by hand are accountable: they name themselves and say why."""
+    require(bool(actor and actor.strip()), ErrorCode.ACTOR_REQUIRED, f"{what} must name the staff member (actor).")
+    require(bool(reason and reason.strip()), ErrorCode.REASON_REQUIRED, f"{what} needs a reason.")

@@ -67,6 +67,17 @@ class Journal:
         """The trial tells the client, and the order names a way to reach them."""
         return self.tells_the_client and self.contact is not None
 
+    @property
+    def reaches_the_client_on_the_way(self) -> bool:
+        """The trial also tells the client of the journey (parcels, the start, returns), and reaches them."""
+        return self.tells_the_journey and self.reaches_the_client
+
+    def with_the_client(self, audience: list[Audience], *, on_the_way: bool = False) -> list[Audience]:
+        """`audience`, and the client when the trial reaches them (`on_the_way`: for a journey message). One
+        notification with one more addressee, so the workflow schedules what it always did."""
+        reached = self.reaches_the_client_on_the_way if on_the_way else self.reaches_the_client
+        return [*audience, "client"] if reached else audience
+
     def tell_the_client(self, kind: NotificationKind, message: str, facts: dict[str, str]) -> None:
         """A message only the client receives, when the trial reaches the client."""
         if self.reaches_the_client:
@@ -76,7 +87,7 @@ class Journal:
         self, kind: NotificationKind, message: str, facts: dict[str, str], about: datetime | None = None
     ) -> None:
         """A message to the client along the way, when the trial tells the journey and reaches the client."""
-        if self.tells_the_journey and self.reaches_the_client:
+        if self.reaches_the_client_on_the_way:
             self.notify(kind, ["client"], message, about=about, facts=facts)
 
     def sent(self, key: str) -> None:

@@ -111,15 +111,14 @@ class Returns:
         for pid in ids:
             check_inspectable(self._require_piece(pid))
 
-    def receive(self, c: cmd.Inspection, now: datetime) -> None:
-        self._pieces[c.piece_id].move(Move.INSPECTED_OK if c.condition == "ok" else Move.INSPECTED_DAMAGED)
-        self._journal.event(
-            now, "inspected", f"Return of {c.piece_id} received: {c.condition}.", piece_ids=[c.piece_id]
-        )
-
-    def tell_received(self, inspections: list[cmd.Inspection]) -> None:
-        """The client hears that their return arrived, once per inspection command (a parcel opened), then of
-        each piece found damaged, which is charged."""
+    def receive(self, inspections: list[cmd.Inspection], now: datetime) -> None:
+        """Returned pieces inspected at the warehouse, in one command (a parcel opened). The client hears that
+        their return arrived, once per command, then of each piece found damaged, which is charged."""
+        for c in inspections:
+            self._pieces[c.piece_id].move(Move.INSPECTED_OK if c.condition == "ok" else Move.INSPECTED_DAMAGED)
+            self._journal.event(
+                now, "inspected", f"Return of {c.piece_id} received: {c.condition}.", piece_ids=[c.piece_id]
+            )
         text = f"Return of {len(inspections)} piece(s) received at the warehouse."
         self._journal.tell_the_journey(NotificationKind.RETURN_RECEIVED, text, {"pieces": str(len(inspections))})
         for c in inspections:
@@ -132,11 +131,15 @@ class Returns:
     def tell_return_due(self, deadline: datetime) -> None:
         """The last day to send back: pieces still with the client are charged after `deadline`."""
         self.return_due_told = True
-        waiting = sum(1 for p in self._pieces.values() if p.state == PieceState.AWAITING_RETURN)
+        waiting = len(self.awaiting_return())
         text = f"Last day to send back {waiting} piece(s); after {deadline:%d %b %H:%M} UTC they are charged."
         self._journal.tell_the_journey(NotificationKind.RETURN_DUE, text, {"pieces": str(waiting)}, about=deadline)
 
     # ------------------------------------------------------------------ the trial's close and the return deadlines
+
+    def awaiting_return(self) -> list[Piece]:
+        """Pieces the client still has to send back (not shipped yet)."""
+        return [p for p in self._pieces.values() if p.state == PieceState.AWAITING_RETURN]
 
     def close(self, now: datetime, returns_due: datetime | None) -> list[str]:
         """The trial closed: pieces decided keep are kept, every other piece on trial awaits its return
@@ -157,7 +160,7 @@ class Returns:
         return kept
 
     def keep_unreturned(self, now: datetime) -> None:
-        late = [p for p in self._pieces.values() if p.state == PieceState.AWAITING_RETURN]
+        late = self.awaiting_return()
         for piece in late:
             piece.move(Move.RETURN_WINDOW_CLOSED)
         if late:

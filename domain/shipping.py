@@ -13,12 +13,12 @@ from datetime import datetime
 from typing import Literal
 
 from domain import commands as cmd
-from domain.errors import ErrorCode, require
+from domain.errors import ErrorCode, require, require_actor_and_reason
 from domain.journal import Journal
 from domain.parcels import ParcelRecord, check_delivery_time, check_parcels, parcel_to_declare_lost, parcel_to_deliver
 from domain.pieces import Move, Piece, PieceState, described
 from domain.status import Attention
-from domain.steps import Audience, NotificationKind
+from domain.steps import NotificationKind
 from domain.stock import Stock
 
 # What each overdue flag sends staff, and the sentence.
@@ -31,12 +31,6 @@ OVERDUE: dict[Attention, tuple[NotificationKind, str]] = {
         NotificationKind.RESHIP_OVERDUE, "The pieces of a lost parcel were not reshipped within the dispatch SLA."
     ),
 }  # fmt: skip
-
-
-def require_actor_and_reason(actor: str | None, reason: str | None, what: str) -> None:
-    """Staff acting by hand are accountable: they name themselves and say why."""
-    require(bool(actor and actor.strip()), ErrorCode.ACTOR_REQUIRED, f"{what} must name the staff member (actor).")
-    require(bool(reason and reason.strip()), ErrorCode.REASON_REQUIRED, f"{what} needs a reason.")
 
 
 class Shipping:
@@ -176,10 +170,8 @@ class Shipping:
         self._journal.event(now, "parcel_lost", text, actor=c.actor, reason=c.reason, piece_ids=lost)
         claim = f"Parcel {parcel.tracking_number} ({parcel.carrier}) was lost in transit: file a carrier claim."
         self._journal.flag(Attention.CARRIER_CLAIM, claim)
-        # The client hears of it too (trials since the client-journey patch): one notification with one
-        # more addressee, so the workflow schedules what it always did.
-        to_client = self._journal.tells_the_journey and self._journal.reaches_the_client
-        audience: list[Audience] = ["shopper", "staff", "client"] if to_client else ["shopper", "staff"]
+        # The client hears of it too (trials since the client-journey patch).
+        audience = self._journal.with_the_client(["shopper", "staff"], on_the_way=True)
         facts = {"tracking": parcel.tracking_number, "carrier": parcel.carrier}
         self._journal.notify(NotificationKind.PARCEL_LOST, audience, text, facts=facts)
 

@@ -23,7 +23,7 @@ from domain import commands as cmd
 from domain import deadlines as dl
 from domain.billing import Billing
 from domain.clock import TrialClock
-from domain.errors import DomainError, ErrorCode, require
+from domain.errors import DomainError, ErrorCode, require, require_actor_and_reason
 from domain.journal import Journal
 from domain.money import format_money
 from domain.order import TrialOrder, validate_order
@@ -36,7 +36,7 @@ from domain.pieces import (
 from domain.policy import TrialPolicy
 from domain.requests import pending_step
 from domain.returns import Returns
-from domain.shipping import Shipping, require_actor_and_reason
+from domain.shipping import Shipping
 from domain.status import Attention, TrialStatus
 from domain.steps import (
     AuthorizationResult,
@@ -268,8 +268,7 @@ class Trial:
 
     def inspect(self, c: cmd.Inspection, now: datetime) -> None:
         self.validate_inspection(c, now)
-        self.returns.receive(c, now)
-        self.returns.tell_received([c])
+        self.returns.receive([c], now)
         self._advance(now)
 
     def validate_inspections(self, c: cmd.Inspections, now: datetime) -> None:
@@ -278,9 +277,7 @@ class Trial:
 
     def inspect_all(self, c: cmd.Inspections, now: datetime) -> None:
         self.validate_inspections(c, now)
-        for inspection in c.inspections:
-            self.returns.receive(inspection, now)
-        self.returns.tell_received(c.inspections)
+        self.returns.receive(c.inspections, now)
         self._advance(now)
 
     # ------------------------------------------------------------------ commands: staff
