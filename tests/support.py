@@ -38,6 +38,11 @@ _AT_REST = {
 }
 
 
+async def real_clock_only(_: timedelta) -> None:
+    """The `sleep` of a Harness on a server that does not skip time: a test there must never ask to."""
+    raise AssertionError("this test runs on the real clock")
+
+
 class TrialUnderTest:
     def __init__(self, handle: WorkflowHandle[Any, Any], harness: "Harness") -> None:
         self.handle = handle

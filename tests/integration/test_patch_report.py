@@ -2,7 +2,6 @@
 no patch's old path once it has changed once after opening (`styletrial patches`, application/patches.py)."""
 
 import uuid
-from datetime import timedelta
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -13,7 +12,7 @@ from domain.examples import order, parcels
 from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import SqlStore
-from tests.support import Harness
+from tests.support import Harness, real_clock_only
 from tests.waiting import eventually
 from workflows.patches import PATCH_LEAN_PROJECTION
 
@@ -24,10 +23,6 @@ def _old_paths_of(uses: list[PatchUse], trial_id: str) -> list[str]:
     return [u.patch for u in uses if any(tid == trial_id for _, tid in u.old_path)]
 
 
-async def _sleep(_: timedelta) -> None:
-    raise AssertionError("this test runs on the real clock")
-
-
 async def test_a_trial_on_today_s_code_is_on_no_patch_s_old_path(dev_env: WorkflowEnvironment, tmp_path):
     url = f"sqlite:///{tmp_path / 'patches.sqlite'}"
     upgrade(url)
@@ -36,7 +31,7 @@ async def test_a_trial_on_today_s_code_is_on_no_patch_s_old_path(dev_env: Workfl
     adapters = Adapters(store=SqlStore(engine))
     try:
         async with build_worker(dev_env.client, queue, adapters):
-            trial = await Harness(dev_env.client, queue, adapters, _sleep).start(order(2))
+            trial = await Harness(dev_env.client, queue, adapters, real_clock_only).start(order(2))
 
             async def accepted() -> bool:
                 return (await trial.view()).status == "AWAITING_DISPATCH"

@@ -24,7 +24,7 @@ from domain.view import TrialView
 from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import TASK_FAILING, SqlStore
-from tests.support import Harness
+from tests.support import Harness, real_clock_only
 from tests.waiting import eventually
 from workflows.style_trial import StyleTrialWorkflow as W
 
@@ -41,10 +41,6 @@ class ProjectionWithABug(SqlStore):
         return super().project(revision, view, now, whole=whole, replaces_below=replaces_below)
 
 
-async def _sleep(_: timedelta) -> None:
-    raise AssertionError("this test runs on the real clock")
-
-
 async def test_a_failing_trial_is_flagged_then_recovered_with_its_money_right(dev_env: WorkflowEnvironment, tmp_path):
     url = f"sqlite:///{tmp_path / 'stuck.sqlite'}"
     upgrade(url)
@@ -56,7 +52,7 @@ async def test_a_failing_trial_is_flagged_then_recovered_with_its_money_right(de
     async with build_worker(client, queue, broken):
         # A one-second refund window: the workflow ends a moment after the trial completes (its result below).
         quick = TrialPolicy(refund_window=timedelta(seconds=1))
-        t = await Harness(client, queue, broken, _sleep).start(order(2, price=50_000), quick)
+        t = await Harness(client, queue, broken, real_clock_only).start(order(2, price=50_000), quick)
         oid = t.handle.id.removeprefix("style-trial-")
 
         async def flagged() -> bool:
