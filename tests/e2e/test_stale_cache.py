@@ -62,6 +62,17 @@ class World:
     async def view(self) -> dict[str, Any]:
         return dict((await self.http.get(f"/v1/trials/{self.oid}", headers=AS["read"])).json())
 
+    async def keep(self, piece: str, ok: tuple[int, ...] = (200,)) -> None:
+        """The client keeps `piece` (a decision: one Temporal update)."""
+        body = {"decisions": [{"piece_id": piece, "decision": "keep"}], "actor": "client", "channel": "app"}
+        await self.send("decisions", body, ok)
+
+    async def wait_decided(self, count: int) -> None:
+        async def decided() -> bool:
+            return sum(p["decision"] is not None for p in (await self.view()).get("pieces", [])) >= count
+
+        await eventually(decided, f"{count} decisions", 90, every=0.5)
+
     def freeze_a_and_start_b(self) -> None:
         os.kill(self.a.pid, signal.SIGSTOP)
         self.stack.start_worker(1)
@@ -69,6 +80,14 @@ class World:
     def kill_b_and_thaw_a(self) -> None:
         self.stack.kill_worker(1)
         os.kill(self.a.pid, signal.SIGCONT)
+
+
+def _order(oid: str, pieces: list[str], price: int = 100_000) -> dict[str, Any]:
+    return {
+        "order_id": oid, "currency": "GBP", "payment_method": "pm_card_visa",
+        "customer": {"id": "cus-1", "tier": "EIP", "region": "UK"},
+        "pieces": [{"piece_id": p, "sku": f"SKU-{p}", "description": "Coat", "price": price} for p in pieces],
+    }  # fmt: skip
 
 
 @contextlib.asynccontextmanager
@@ -83,12 +102,7 @@ async def _trial_on_worker_a(tmp_path: Path, oid: str, pieces: list[str], day_se
         client = await connect(Settings(data_dir=tmp_path, temporal_address=stack.address), patience=30)
         async with httpx.AsyncClient(base_url=stack.api_url, timeout=60) as http:
             world = World(stack, a, client, http, oid)
-            order = {
-                "order_id": oid, "currency": "GBP", "payment_method": "pm_card_visa",
-                "customer": {"id": "cus-1", "tier": "EIP", "region": "UK"},
-                "pieces": [{"piece_id": p, "sku": f"SKU-{p}", "description": "Coat", "price": 100_000} for p in pieces],
-            }  # fmt: skip
-            assert (await http.post("/v1/trials", json=order, headers=F)).status_code == 201
+            assert (await http.post("/v1/trials", json=_order(oid, pieces), headers=F)).status_code == 201
 
             async def awaiting_dispatch() -> bool:
                 return (await world.view()).get("status") == "AWAITING_DISPATCH"
@@ -120,27 +134,24 @@ async def _trial_on_worker_a(tmp_path: Path, oid: str, pieces: list[str], day_se
 async def test_a_worker_whose_cached_trial_went_stale_carries_it_on_without_a_failed_task(tmp_path: Path):
     # A long trial (days of a minute): only the commands move it.
     async with _trial_on_worker_a(tmp_path, "stale-1", ["p1", "p2", "p3"], day_seconds=60.0) as w:
-        first = set(await _worker_identities(w.handle))
-        # 2. A stops answering; the server forgets the trial's sticky worker; 3. B takes the next task from the
-        # shared queue and accepts an update there.
-        w.freeze_a_and_start_b()
-        await _forget_sticky_worker(w.client, w.handle)
+        await _a_goes_stale_while_b_decides(w)
+        await w.keep("p3")
 
-        def decide(piece: str) -> dict[str, Any]:
-            return {"decisions": [{"piece_id": piece, "decision": "keep"}], "actor": "client", "channel": "app"}
 
-        await w.send("decisions", decide("p1"))
-        assert set(await _worker_identities(w.handle)) - first, "B ran a task"
-        # 4. B dies; A comes back with its cache from before B.
-        w.kill_b_and_thaw_a()
-        # 5. The next task waits out B's sticky queue, then reaches A with the whole history.
-        await w.send("decisions", decide("p2"), ok=(200, 503))
-
-        async def two_decided() -> bool:
-            return sum(p["decision"] is not None for p in (await w.view()).get("pieces", [])) >= 2
-
-        await eventually(two_decided, "the second decision", 90, every=0.5)
-        await w.send("decisions", decide("p3"))
+async def _a_goes_stale_while_b_decides(w: World) -> None:
+    """Steps 2 to 5: A frozen and forgotten, B keeps p1 and dies, A thawed; p2 then reaches A."""
+    first = set(await _worker_identities(w.handle))
+    # 2. A stops answering; the server forgets the trial's sticky worker; 3. B takes the next task from the
+    # shared queue and accepts an update there.
+    w.freeze_a_and_start_b()
+    await _forget_sticky_worker(w.client, w.handle)
+    await w.keep("p1")
+    assert set(await _worker_identities(w.handle)) - first, "B ran a task"
+    # 4. B dies; A comes back with its cache from before B.
+    w.kill_b_and_thaw_a()
+    # 5. The next task waits out B's sticky queue, then reaches A with the whole history.
+    await w.keep("p2", ok=(200, 503))
+    await w.wait_decided(2)
 
 
 async def test_the_campaign_s_stale_cache_sequence_step_by_step(tmp_path: Path):
@@ -208,29 +219,19 @@ async def test_a_worker_that_only_answered_a_query_carries_the_trial_on_without_
         os.kill(c.pid, signal.SIGSTOP)
         try:
             for i in range(6):
-                order = {
-                    "order_id": f"drain-{i}", "currency": "GBP", "payment_method": "pm_card_visa",
-                    "customer": {"id": "cus-1", "tier": "EIP", "region": "UK"},
-                    "pieces": [{"piece_id": "p1", "sku": "SKU-p1", "description": "Coat", "price": 100}],
-                }  # fmt: skip
-                assert (await w.http.post("/v1/trials", json=order, headers=F)).status_code == 201
+                drain = _order(f"drain-{i}", ["p1"], price=100)
+                assert (await w.http.post("/v1/trials", json=drain, headers=F)).status_code == 201
             await asyncio.sleep(2)
             before = set(await _worker_identities(w.handle))
             w.stack.start_worker(1)  # B
-            await w.send("decisions", {"decisions": [{"piece_id": "p1", "decision": "keep"}], "actor": "client",
-                                       "channel": "app"})  # fmt: skip
+            await w.keep("p1")
             assert set(await _worker_identities(w.handle)) - before, "B ran a task"
             w.stack.kill_worker(1)
         finally:
             os.kill(c.pid, signal.SIGCONT)
         # The next task waits out B's sticky queue, then reaches C with the whole history.
-        await w.send("decisions", {"decisions": [{"piece_id": "p2", "decision": "keep"}], "actor": "client",
-                                   "channel": "app"}, ok=(200, 503))  # fmt: skip
-
-        async def two_decided() -> bool:
-            return sum(p["decision"] is not None for p in (await w.view()).get("pieces", [])) >= 2
-
-        await eventually(two_decided, "the second decision", 90, every=0.5)
+        await w.keep("p2", ok=(200, 503))
+        await w.wait_decided(2)
 
 
 async def test_a_worker_whose_last_task_was_a_refused_update_carries_the_trial_on(tmp_path: Path):
@@ -238,19 +239,5 @@ async def test_a_worker_whose_last_task_was_a_refused_update_carries_the_trial_o
     leaves no trace in history, yet the worker that refused it ran a (speculative) workflow task of the trial
     and keeps the run cached. A refuses a decision for an unknown piece; then as in the first variant."""
     async with _trial_on_worker_a(tmp_path, "stale-4", ["p1", "p2", "p3"], day_seconds=60.0) as w:
-        await w.send("decisions", {"decisions": [{"piece_id": "nope", "decision": "keep"}], "actor": "client",
-                                   "channel": "app"}, ok=(409, 422))  # fmt: skip
-        first = set(await _worker_identities(w.handle))
-        w.freeze_a_and_start_b()
-        await _forget_sticky_worker(w.client, w.handle)
-        await w.send("decisions", {"decisions": [{"piece_id": "p1", "decision": "keep"}], "actor": "client",
-                                   "channel": "app"})  # fmt: skip
-        assert set(await _worker_identities(w.handle)) - first, "B ran a task"
-        w.kill_b_and_thaw_a()
-        await w.send("decisions", {"decisions": [{"piece_id": "p2", "decision": "keep"}], "actor": "client",
-                                   "channel": "app"}, ok=(200, 503))  # fmt: skip
-
-        async def two_decided() -> bool:
-            return sum(p["decision"] is not None for p in (await w.view()).get("pieces", [])) >= 2
-
-        await eventually(two_decided, "the second decision", 90, every=0.5)
+        await w.keep("nope", ok=(409, 422))  # refused by the workflow's validator on A
+        await _a_goes_stale_while_b_decides(w)
