@@ -101,10 +101,9 @@ def client_messages(settings: Settings, store: SqlStore | None = None) -> Notifi
             settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.smtp_username, password,
             settings.smtp_starttls,
         )  # fmt: skip
-    remember = store.remember_message if store is not None else None
     return ClientMessages(
-        RecordingNotifier(), whatsapp(settings), email, remember=remember, team=settings.team_emails,
-        fingerprint=fingerprints(settings).of, sends=store,
+        RecordingNotifier(), whatsapp(settings), email, messages=store, team=settings.team_emails,
+        fingerprint=fingerprints(settings).of,
     )  # fmt: skip
 
 

@@ -111,12 +111,15 @@ class SmtpEmail:
             raise Refused(f"the mail server refused {email['Message-ID']} ({type(err).__name__})") from None
 
 
-class SendRecord(Protocol):
+class MessageRecord(Protocol):
     """Where the notifier records what it sent to clients (persistence.store.SqlStore)."""
 
-    def sent_reference(self, notification_key: str) -> str | None: ...
+    def remember_message(
+        self, message_id: str, order_id: str, kind: str, locale: str, recipient: str | None = None,
+        notification_key: str | None = None,
+    ) -> None: ...  # fmt: skip
 
-    def record_send(self, notification_key: str, channel: str, reference: str) -> None: ...
+    def sent_reference(self, notification_key: str) -> str | None: ...
 
 
 class ClientMessages:
@@ -128,20 +131,18 @@ class ClientMessages:
     def __init__(
         self, record: Notifier, whatsapp: Channel | None = None, email: Channel | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        remember: Callable[[str, str, str, str, str | None], None] | None = None, team: dict[str, str] | None = None,
-        fingerprint: Callable[[str], str] | None = None, sends: SendRecord | None = None,
+        messages: MessageRecord | None = None, team: dict[str, str] | None = None,
+        fingerprint: Callable[[str], str] | None = None,
     ) -> None:  # fmt: skip
         self._record = record
         self._team = team or {}
         self._clock = clock
-        # Called with (message id, order id, kind, locale, the number's fingerprint) for each WhatsApp
-        # message, so that a reply that quotes it finds its trial, and counts only from the number it went to
-        # (persistence.store.SqlStore.remember_message, application/replies.py). The number itself is not kept.
-        self._remember = remember
+        # Each message sent to a client, by its provider id, with the notification it carried: a retry after a
+        # crash finds it and sends nothing, and a WhatsApp reply that quotes it finds its trial and counts only
+        # from the number it went to (application/replies.py; the number's fingerprint, never the number).
+        self._messages = messages
         self._fingerprint = fingerprint
         self._channels: dict[str, Channel | None] = {"whatsapp": whatsapp, "email": email}
-        # What was sent to the client, by notification key: a retry after a crash finds it and sends nothing.
-        self._sends = sends
 
     async def send(self, notification: Notification) -> bool:
         await self._record.send(notification)
@@ -182,8 +183,8 @@ class ClientMessages:
         if channel is None:
             log.warning("no %s channel configured: %s not sent to the client", contact.channel, notification.key)
             return False
-        if self._sends is not None:
-            earlier = await asyncio.to_thread(self._sends.sent_reference, notification.key)
+        if self._messages is not None:
+            earlier = await asyncio.to_thread(self._messages.sent_reference, notification.key)
             if earlier is not None:
                 log.info("%s was sent to the client before (%s): not again", notification.key, earlier)
                 return True
@@ -192,13 +193,13 @@ class ClientMessages:
         except Refused as refused:
             log.warning("%s", refused)
             return False
-        if self._sends is not None:
+        if self._messages is not None and notification.order_id:
             # At most once in practice: only a crash between the provider's answer and this line sends twice.
-            await asyncio.to_thread(self._sends.record_send, notification.key, contact.channel, reference)
-        if self._remember is not None and contact.channel == "whatsapp" and notification.order_id:
-            recipient = self._fingerprint(whatsapp_number(contact.address)) if self._fingerprint else None
+            of = self._fingerprint if contact.channel == "whatsapp" else None
+            recipient = of(whatsapp_number(contact.address)) if of is not None else None
             await asyncio.to_thread(
-                self._remember, reference, notification.order_id, notification.kind.value, message.language, recipient
-            )
+                self._messages.remember_message, reference, notification.order_id, notification.kind.value,
+                message.language, recipient, notification.key,
+            )  # fmt: skip
         log.info("sent %s to the client by %s (%s)", notification.key, contact.channel, reference)
         return True

@@ -284,10 +284,12 @@ class StockOperationRecord(Base):
 
 
 class ClientMessageRecord(Base):
-    """A message sent to a client on WhatsApp, by its id, so that the client's reply (which quotes it) finds
-    its trial. No number and no text: the id, the order, the kind and the language to answer in, and a keyed
-    fingerprint of the number it went to (`security.fingerprint.Fingerprints`), so that only a reply from that
-    number decides anything. The fingerprint cannot be turned back into the number without the key."""
+    """A message sent to a client, by the provider's id for it (a WhatsApp message id, an email's Message-ID):
+    a WhatsApp reply (which quotes it) finds its trial, and a notification activity retried after a crash
+    finds, by `notification_key`, that it was sent already. No number and no text: the id, the order, the kind
+    and the language to answer in, and for WhatsApp a keyed fingerprint of the number it went to
+    (`security.fingerprint.Fingerprints`), so that only a reply from that number decides anything. The
+    fingerprint cannot be turned back into the number without the key."""
 
     __tablename__ = "client_messages"
 
@@ -297,18 +299,7 @@ class ClientMessageRecord(Base):
     locale: Mapped[str] = mapped_column(String(5))
     sent_at: Mapped[datetime] = mapped_column(Timestamp)
     recipient: Mapped[str | None] = mapped_column(String(80))
-
-
-class ClientSendRecord(Base):
-    """A notification sent to a client: the channel and the provider's id for it (a WhatsApp message id, an
-    email's Message-ID). A retried notification activity finds it and does not send again."""
-
-    __tablename__ = "client_sends"
-
-    notification_key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    channel: Mapped[str] = mapped_column(String(16))
-    reference: Mapped[str] = mapped_column(String(200))
-    sent_at: Mapped[datetime] = mapped_column(Timestamp)
+    notification_key: Mapped[str | None] = mapped_column(String(200), unique=True, index=True)
 
 
 class IdempotencyKeyRecord(Base):

@@ -20,7 +20,6 @@ from domain.view import EventView, PieceView, TrialSummary, TrialView, merged
 from persistence.db import make_sessions, one_writer
 from persistence.models import (
     ClientMessageRecord,
-    ClientSendRecord,
     IdempotencyKeyRecord,
     MoneyMovementRecord,
     OutboxEventRecord,
@@ -348,31 +347,23 @@ class SqlStore:
     # ------------------------------------------------------------------ messages to clients
 
     def remember_message(
-        self, message_id: str, order_id: str, kind: str, locale: str, recipient: str | None = None
-    ) -> None:
+        self, message_id: str, order_id: str, kind: str, locale: str, recipient: str | None = None,
+        notification_key: str | None = None,
+    ) -> None:  # fmt: skip
         """A message sent to a client (see ClientMessageRecord), with the fingerprint of the number it went
-        to; the same id again changes nothing."""
+        to and the notification it carried; the same id again changes nothing."""
         row = {"message_id": message_id, "order_id": order_id, "kind": kind, "locale": locale,
-               "recipient": recipient, "sent_at": datetime.now(UTC)}  # fmt: skip
+               "recipient": recipient, "notification_key": notification_key, "sent_at": datetime.now(UTC)}  # fmt: skip
         with one_writer(self.engine), self._sessions.begin() as s:
             s.execute(
                 self._insert(ClientMessageRecord).values(**row).on_conflict_do_nothing(index_elements=["message_id"])
             )
 
-    def record_send(self, notification_key: str, channel: str, reference: str) -> None:
-        """A notification went to the client (see ClientSendRecord); the same key again changes nothing."""
-        row = {"notification_key": notification_key, "channel": channel, "reference": reference,
-               "sent_at": datetime.now(UTC)}  # fmt: skip
-        with one_writer(self.engine), self._sessions.begin() as s:
-            s.execute(
-                self._insert(ClientSendRecord).values(**row).on_conflict_do_nothing(index_elements=["notification_key"])
-            )
-
     def sent_reference(self, notification_key: str) -> str | None:
         """The provider's id for a notification already sent to the client, or None."""
+        q = select(ClientMessageRecord.message_id).where(ClientMessageRecord.notification_key == notification_key)
         with self._sessions() as s:
-            record = s.get(ClientSendRecord, notification_key)
-            return record.reference if record is not None else None
+            return s.scalar(q)
 
     def message(self, message_id: str) -> ClientMessageRecord | None:
         with self._sessions() as s:

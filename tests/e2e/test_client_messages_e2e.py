@@ -206,7 +206,7 @@ async def test_a_client_s_whatsapp_reply_becomes_decisions_in_the_audit_trail(de
     )  # fmt: skip
     sender = WhatsAppCloud(f"http://127.0.0.1:{port}/v21.0", "1234567890", "wa-token")
     notifier = ClientMessages(
-        RecordingNotifier(), whatsapp=sender, remember=store.remember_message, fingerprint=fingerprints(settings).of
+        RecordingNotifier(), whatsapp=sender, messages=store, fingerprint=fingerprints(settings).of
     )
     try:
         async with build_worker(dev_env.client, queue, Adapters(store=store, notifier=notifier)):

@@ -207,7 +207,7 @@ async def test_a_notification_retried_after_it_was_sent_is_not_sent_again(cloud_
     store = SqlStore(make_engine(url))
     contact = ClientContact(channel="whatsapp", address="+393331234567", locale="it", time_zone="Europe/Rome")
     notifier = ClientMessages(
-        RecordingNotifier(), whatsapp=WhatsAppCloud(base, "1234567890", "wa-token"), clock=lambda: NOW, sends=store
+        RecordingNotifier(), whatsapp=WhatsAppCloud(base, "1234567890", "wa-token"), clock=lambda: NOW, messages=store
     )
     assert await notifier.send(reminder(contact))
     assert await notifier.send(reminder(contact))  # the retry
