@@ -40,8 +40,8 @@ def money(minor: int, currency: str, language: str) -> str:
     return format_currency(Decimal(minor).scaleb(-exponent(currency)), currency, locale=language)
 
 
-# Per kind: the WhatsApp template's name, then per language a subject and a body with {hours}, {when},
-# {order} (the same order as the template's parameters: {{1}} hours, {{2}} when, {{3}} order).
+# Per kind: the WhatsApp template's name, then per language a subject and a body; the body's {names} are
+# the template's parameters, in the order `PARAMETERS` gives them ({{1}}, {{2}}, ...).
 TEMPLATES: dict[NotificationKind, tuple[str, dict[str, tuple[str, str]]]] = {
     NotificationKind.TRIAL_ENDING: (
         "style_trial_ending",
