@@ -21,15 +21,18 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.client_messages import ClientMessages, SmtpEmail, WhatsAppCloud
+from activities.easypost_returns import EasyPostReturns
 from activities.fulfilment import FulfilmentActivities, InMemoryStock
 from activities.notifications import NotificationActivities, RecordingNotifier
 from activities.payments import PaymentActivities
 from activities.ports import Notifier, PaymentGateway, StockPort
 from activities.read_model import ReadModelActivities
+from activities.returns import DEFAULT_WAREHOUSE, InMemoryLabelBook, LocalReturns, ReturnsActivities, ReturnsProvider
 from activities.simulated_gateway import SimulatedGateway
 from activities.stripe_gateway import StripeGateway
 from activities.warehouse_stock import WarehouseStock
 from api.app import create_app
+from api.carriers import easypost_router
 from api.whatsapp import whatsapp_router
 
 # Re-exported: the composition root is where callers look for them.
@@ -40,6 +43,7 @@ from application.connection import fingerprints as fingerprints
 from application.door import Application
 from application.failing_tasks import watch_failing_tasks
 from application.replies import Replies
+from application.tracking import CarrierTracking
 from application.trials import TrialService
 from application.webhooks import Subscriber, WebhookDispatcher
 from config import Settings
@@ -47,6 +51,7 @@ from observability.metrics import REGISTRY, serve_metrics
 from observability.tracing import instrument_api, otlp_provider, temporal_interceptor
 from persistence.db import make_engine
 from persistence.metrics import ReadModelCollector
+from persistence.return_labels import SqlBookingProgress, SqlLabelBook
 from persistence.simulated_book import SqlGatewayBook
 from persistence.stock import SqlStock
 from persistence.store import SqlStore
@@ -69,6 +74,7 @@ class Adapters:
     gateway: PaymentGateway = field(default_factory=SimulatedGateway)
     stock: StockPort = field(default_factory=InMemoryStock)
     notifier: Notifier = field(default_factory=RecordingNotifier)
+    returns: ReturnsProvider = field(default_factory=lambda: LocalReturns(InMemoryLabelBook(), "http://127.0.0.1:8000"))
 
 
 def default_adapters(settings: Settings) -> Adapters:
@@ -80,8 +86,19 @@ def default_adapters(settings: Settings) -> Adapters:
     store = SqlStore(engine, projections, subscribers=[s.name for s in settings.webhooks])
     return Adapters(
         store=store, gateway=payment_gateway(settings, engine), stock=stock(settings, engine),
-        notifier=client_messages(settings, store),
+        notifier=client_messages(settings, store), returns=returns_provider(settings, engine),
     )  # fmt: skip
+
+
+def returns_provider(settings: Settings, engine: Engine) -> ReturnsProvider:
+    """Where returns are booked: the embedded provider (labels and collections in the database) or EasyPost."""
+    warehouse = settings.returns_address or DEFAULT_WAREHOUSE
+    if settings.returns == "easypost":
+        if settings.easypost_api_key is None or not settings.easypost_api_key.get_secret_value():
+            raise ValueError("STYLETRIAL_RETURNS=easypost needs STYLETRIAL_EASYPOST_API_KEY.")
+        key = settings.easypost_api_key.get_secret_value()
+        return EasyPostReturns(key, warehouse, settings.easypost_api_base, SqlBookingProgress(engine))
+    return LocalReturns(SqlLabelBook(engine), settings.public_url, warehouse)
 
 
 def whatsapp(settings: Settings) -> WhatsAppCloud | None:
@@ -169,6 +186,7 @@ def build_worker(
     read_model = ReadModelActivities(adapters.store)
     fulfilment = FulfilmentActivities(adapters.stock)
     notifications = NotificationActivities(adapters.notifier)
+    returns = ReturnsActivities(adapters.returns)
     return Worker(
         client,
         task_queue=task_queue,
@@ -188,6 +206,7 @@ def build_worker(
             payments.refund,
             fulfilment.stock,
             notifications.send,
+            returns.book,
             read_model.project,
             read_model.project_changes,
         ],
@@ -251,6 +270,7 @@ def build_api(
         codec_oidc=codec_oidc(settings),
         whatsapp=whatsapp_replies(settings, trials, store, cloud),
         staff=staff_tokens(settings),
+        carriers=carrier_tracking(settings, trials, store),
     )
     if tracer_provider is not None:
         instrument_api(app, tracer_provider)
@@ -268,6 +288,13 @@ def whatsapp_replies(
         Replies(trials, store, cloud, fingerprints(settings)), settings.whatsapp_app_secret.get_secret_value(),
         settings.whatsapp_verify_token.get_secret_value(),
     )  # fmt: skip
+
+
+def carrier_tracking(settings: Settings, trials: TrialService, store: SqlStore) -> APIRouter | None:
+    """The inbound tracking webhook (EasyPost's), when its signing secret is set."""
+    if settings.easypost_webhook_secret is None:
+        return None
+    return easypost_router(CarrierTracking(trials, store), settings.easypost_webhook_secret.get_secret_value())
 
 
 async def serve(settings: Settings, *, api: bool, worker: bool) -> None:

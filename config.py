@@ -7,6 +7,7 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator,
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.bounds import SUBSCRIBER_NAME_PATTERN
+from domain.order import Address
 from domain.policy import PolicyOverride, PolicyTable, TrialPolicy
 from security.webhook_signing import key_of
 
@@ -89,6 +90,17 @@ class Settings(BaseSettings):
     stock: Literal["database", "http"] = "database"
     stock_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
     stock_token: SecretStr | None = None
+    # Returns the client does not organise (docs/integrations.md): "local" (embedded: labels rendered here,
+    # collections kept in the database) or "easypost" (return shipments and pickups through EasyPost).
+    returns: Literal["local", "easypost"] = "local"
+    # Where returns go (the warehouse), JSON like an order's shipping address. Unset: the demo's warehouse.
+    returns_address: Address | None = None
+    easypost_api_key: SecretStr | None = None
+    easypost_api_base: str = Field(default="https://api.easypost.com/v2", pattern=r"^https?://", max_length=2000)
+    # The secret EasyPost signs its tracking webhooks with (X-Hmac-Signature); unset: the route refuses all.
+    easypost_webhook_secret: SecretStr | None = None
+    # The address clients reach the API at, for the links in their messages (a return label).
+    public_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^\s]+$", max_length=300)
     # Messages to clients (docs/integrations.md). WhatsApp Business Cloud API: the sending number's id and a
     # system user's token; email over SMTP. Unset: messages to clients are only recorded.
     whatsapp_api_base: str = Field(default="https://graph.facebook.com/v21.0", pattern=r"^https?://")

@@ -282,6 +282,125 @@ TEMPLATES: dict[NotificationKind, tuple[str, dict[str, tuple[str, str]]]] = {
             ),
         },
     ),
+    NotificationKind.COLLECTION_BOOKED: (
+        "style_trial_collection_booked",
+        {
+            "en": (
+                "Your return collection is booked",
+                "{carrier} will collect the {pieces} pieces you return from your Style Trial (order {order}) on "
+                "{when} to {until} ({zone}). Tracking {tracking}; your label: {label_url}",
+            ),
+            "de": (
+                "Ihre Abholung ist gebucht",
+                "{carrier} holt die {pieces} Stücke, die Sie aus Ihrem Style Trial (Bestellung {order}) "
+                "zurückgeben, am {when} bis {until} ({zone}) ab. Sendungsnummer {tracking}; Ihr Etikett: {label_url}",
+            ),
+            "it": (
+                "Il ritiro del suo reso è prenotato",
+                "{carrier} ritirerà i {pieces} capi che restituisce dal suo Style Trial (ordine {order}) il "
+                "{when} – {until} ({zone}). Tracking {tracking}; la sua etichetta: {label_url}",
+            ),
+            "fr": (
+                "L'enlèvement de votre retour est réservé",
+                "{carrier} viendra chercher les {pieces} pièces que vous retournez de votre Style Trial (commande "
+                "{order}) le {when} – {until} ({zone}). Suivi {tracking} ; votre étiquette : {label_url}",
+            ),
+            "ja": (
+                "返品の集荷を手配しました",
+                "スタイル・トライアル（ご注文番号 {order}）でご返送の{pieces}点を、{carrier}が{when}〜{until}"
+                "（{zone}）に集荷に伺います。追跡番号 {tracking}、伝票：{label_url}",
+            ),
+        },
+    ),
+    NotificationKind.RETURN_LABEL_ISSUED: (
+        "style_trial_return_label",
+        {
+            "en": (
+                "Your prepaid return label",
+                "Here is the prepaid label for the {pieces} pieces you return from your Style Trial (order "
+                "{order}): {label_url} Hand the parcel to {carrier}; tracking {tracking}.",
+            ),
+            "de": (
+                "Ihr frankiertes Rücksendeetikett",
+                "Hier ist das frankierte Etikett für die {pieces} Stücke, die Sie aus Ihrem Style Trial "
+                "(Bestellung {order}) zurückgeben: {label_url} Geben Sie das Paket bei {carrier} ab; "
+                "Sendungsnummer {tracking}.",
+            ),
+            "it": (
+                "La sua etichetta di reso prepagata",
+                "Ecco l'etichetta prepagata per i {pieces} capi che restituisce dal suo Style Trial (ordine "
+                "{order}): {label_url} Consegni il pacco a {carrier}; tracking {tracking}.",
+            ),
+            "fr": (
+                "Votre étiquette de retour prépayée",
+                "Voici l'étiquette prépayée pour les {pieces} pièces que vous retournez de votre Style Trial "
+                "(commande {order}) : {label_url} Remettez le colis à {carrier} ; suivi {tracking}.",
+            ),
+            "ja": (
+                "返品用の着払い伝票",
+                "スタイル・トライアル（ご注文番号 {order}）でご返送の{pieces}点の伝票はこちらです：{label_url} "
+                "お荷物を{carrier}にお渡しください。追跡番号 {tracking}。",
+            ),
+        },
+    ),
+    NotificationKind.RETURN_SHIPPED: (
+        "style_trial_return_shipped",
+        {
+            "en": (
+                "Your return is on its way",
+                "Your return of {pieces} pieces (order {order}) is with {carrier} ({tracking}); those pieces "
+                "will not be charged.",
+            ),
+            "de": (
+                "Ihre Rücksendung ist unterwegs",
+                "Ihre Rücksendung mit {pieces} Stücken (Bestellung {order}) ist bei {carrier} ({tracking}); "
+                "diese Stücke werden nicht berechnet.",
+            ),
+            "it": (
+                "Il suo reso è in viaggio",
+                "Il suo reso di {pieces} capi (ordine {order}) è affidato a {carrier} ({tracking}); questi capi "
+                "non le saranno addebitati.",
+            ),
+            "fr": (
+                "Votre retour est en route",
+                "Votre retour de {pieces} pièces (commande {order}) est chez {carrier} ({tracking}) ; ces pièces "
+                "ne vous seront pas facturées.",
+            ),
+            "ja": (
+                "ご返送品が発送されました",
+                "ご返送の{pieces}点（ご注文番号 {order}）は{carrier}（{tracking}）がお預かりしました。"
+                "これらのアイテムは請求の対象外です。",
+            ),
+        },
+    ),
+    NotificationKind.RETURN_BOOKING_FAILED: (
+        "style_trial_return_booking_failed",
+        {
+            "en": (
+                "We could not book your return",
+                "We could not book your return for order {order}. Your personal shopper will arrange it with you.",
+            ),
+            "de": (
+                "Ihre Rücksendung konnte nicht gebucht werden",
+                "Wir konnten Ihre Rücksendung für Bestellung {order} nicht buchen. Ihr Personal Shopper "
+                "organisiert sie mit Ihnen.",
+            ),
+            "it": (
+                "Non siamo riusciti a prenotare il reso",
+                "Non siamo riusciti a prenotare il reso dell'ordine {order}. Il suo personal shopper lo "
+                "organizzerà con lei.",
+            ),
+            "fr": (
+                "Nous n'avons pas pu réserver votre retour",
+                "Nous n'avons pas pu réserver le retour de la commande {order}. Votre personal shopper "
+                "l'organisera avec vous.",
+            ),
+            "ja": (
+                "返品の手配ができませんでした",
+                "ご注文番号 {order} の返品を手配できませんでした。担当のパーソナルショッパーよりご連絡いたします。",
+            ),
+        },
+    ),
     NotificationKind.RECEIPT: (
         "style_trial_receipt",
         {
@@ -378,6 +497,19 @@ PARAMETERS: dict[NotificationKind, tuple[str, ...]] = {
     NotificationKind.RETURN_RECEIVED: ("order", "pieces"),
     NotificationKind.PIECE_DAMAGED: ("order", "piece", "amount"),
     NotificationKind.RECEIPT: ("order", "items", "total"),
+    NotificationKind.COLLECTION_BOOKED: (
+        "carrier",
+        "pieces",
+        "order",
+        "when",
+        "until",
+        "zone",
+        "tracking",
+        "label_url",
+    ),
+    NotificationKind.RETURN_LABEL_ISSUED: ("pieces", "order", "label_url", "carrier", "tracking"),
+    NotificationKind.RETURN_SHIPPED: ("pieces", "order", "carrier", "tracking"),
+    NotificationKind.RETURN_BOOKING_FAILED: ("order",),
     NotificationKind.REFUNDED: ("amount", "piece", "order"),
 }
 
@@ -423,6 +555,9 @@ def render(notification: Notification, contact: ClientContact, now: datetime) ->
         written = when(notification.about, zone, language)
         hours = max(0, round((notification.about - now).total_seconds() / 3600))
         values |= {"hours": str(hours), "when": written, "zone": str(zone.key), "when_zone": f"{written} ({zone.key})"}
+        if values.get("slot_ends_at"):  # a collection's window closes: its time, on the same clock
+            until = datetime.fromisoformat(values["slot_ends_at"])
+            values["until"] = format_time(until, "short", tzinfo=zone, locale=language)
     try:
         text = body.format(**values)
         parameters = [values[name] for name in PARAMETERS[notification.kind]]

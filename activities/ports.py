@@ -190,3 +190,58 @@ class GatewayBook(Protocol):
     def authorizations(self, trial_id: str) -> list[SimulatedAuthorization]: ...
 
     def operations(self, trial_id: str | None = None) -> list[GatewayOperation]: ...
+
+
+# ---------------------------------------------------------------------- the returns adapters' own ports
+# Where the embedded returns provider keeps its labels, and the EasyPost adapter its progress: in memory for
+# pure tests, the engine's database when it runs (persistence/return_labels.py).
+
+
+@dataclass(frozen=True)
+class StoredLabel:
+    """A label (and, for a collection, its booked slot) as the embedded adapter keeps it."""
+
+    key: str
+    order_id: str
+    kind: str
+    carrier: str
+    tracking_number: str
+    # The label's link is /v1/return-labels/<token>: a capability the client opens without logging in.
+    token: str
+    pdf: bytes
+    created_at: datetime
+    slot_starts_at: datetime | None = None
+    slot_ends_at: datetime | None = None
+
+
+class LabelBook(Protocol):
+    """Where the embedded adapter keeps labels: memory for pure tests, the engine's database when it runs
+    (persistence/return_labels.py)."""
+
+    blocking: bool
+
+    def by_key(self, key: str) -> StoredLabel | None: ...
+
+    def add(self, label: StoredLabel) -> StoredLabel:
+        """Keep `label`; when one with its key exists already (a retry racing the first attempt), answer
+        that one instead."""
+        ...
+
+    def by_token(self, token: str) -> StoredLabel | None: ...
+
+
+@dataclass
+class Progress:
+    shipment_id: str | None = None
+    pickup_id: str | None = None
+    result: dict[str, Any] | None = None
+
+
+class BookingProgress(Protocol):
+    """How far the adapter got with a booking (persistence/return_labels.py keeps it in the database)."""
+
+    blocking: bool
+
+    def get(self, key: str) -> Progress: ...
+
+    def put(self, key: str, progress: Progress) -> None: ...

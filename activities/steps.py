@@ -2,7 +2,7 @@
 
 The workflow runs a row's `activity` and labels it in the Temporal UI with its `summary`; the domain's
 test driver and benchmark answer a request with the row's `call` straight on the ports (gateway, stock,
-notifier), without Temporal or the ledger. The aggregate's own table (`domain.trial._RECORDERS`) says
+notifier, returns), without Temporal or the ledger. The aggregate's own table (`domain.trial._RECORDERS`) says
 which answer each request takes.
 """
 
@@ -14,6 +14,7 @@ from activities.fulfilment import FulfilmentActivities, move_stock
 from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities
 from activities.ports import Notifier, PaymentGateway, StockPort
+from activities.returns import ReturnsActivities, ReturnsProvider
 from domain.steps import (
     AuthorizeRequest,
     CaptureRequest,
@@ -22,6 +23,7 @@ from domain.steps import (
     NotificationResult,
     RefundRequest,
     ReleaseRequest,
+    ReturnBookingRequest,
     Step,
     StepResult,
     StockRequest,
@@ -38,6 +40,8 @@ class Ports(Protocol):
     def stock(self) -> StockPort: ...
     @property
     def notifier(self) -> Notifier: ...
+    @property
+    def returns(self) -> ReturnsProvider: ...
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,11 @@ STEP_KINDS: dict[type, StepKind] = {
         NotificationActivities.send,
         lambda step, money: f"Notify {' and '.join(step.audience)}: {step.kind.value.replace('_', ' ')}",
         _notify,
+    ),
+    ReturnBookingRequest: StepKind(
+        ReturnsActivities.book,
+        lambda step, money: f"Book a return {step.kind} for {len(step.piece_ids)} piece(s)",
+        lambda ports, step: ports.returns.book(step),
     ),
 }
 

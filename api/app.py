@@ -23,7 +23,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import commands, health, reports, webhooks
+from api import commands, health, labels, reports, webhooks
 from api import trials as trial_routes
 from api.auth import ApiError, role_of_token
 from api.codec_server import UI_CORS_HEADERS, codec_router
@@ -57,6 +57,7 @@ def create_app(
     application: Application, *, tokens: dict[str, str],
     codec: EncryptionCodec | None = None, codec_ui_key: str | None = None, ui_origins: Sequence[str] = (),
     codec_oidc: OidcVerifier | None = None, whatsapp: APIRouter | None = None, staff: StaffTokens | None = None,
+    carriers: APIRouter | None = None,
 ) -> FastAPI:  # fmt: skip
     app = FastAPI(
         title="Style Trial",
@@ -79,10 +80,11 @@ def create_app(
     app.state.staff = staff  # people's OpenID Connect tokens (api/auth.py), when configured
     app.state.charts = reports.ChartsPage()  # the /reports page, rendered off the event loop
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
-    for router in (health.router, trial_routes.router, commands.router, webhooks.router, reports.router):
+    for router in (health.router, trial_routes.router, commands.router, webhooks.router, reports.router, labels.router):
         app.include_router(router)
-    if whatsapp is not None:
-        app.include_router(whatsapp)
+    for optional in (whatsapp, carriers):  # the inbound webhooks, when configured
+        if optional is not None:
+            app.include_router(optional)
     if codec is not None:
         app.include_router(codec_router(codec, partial(role_of_token, tokens), codec_ui_key, codec_oidc))
         # Only the Temporal UI's origin may call from a browser (the codec server is what it calls).

@@ -6,7 +6,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from api_client.models import Cancel, Decisions, Delivery, Dispatch, Extension, FinishEarly, Inspection, Inspections, LostParcel, NewPaymentMethod, Refund, Reshipment, ReturnShipped, Waiver, TrialView
+from api_client.models import Cancel, CarrierScan, CollectionBooking, Decisions, Delivery, Dispatch, Extension, FinishEarly, Inspection, Inspections, LostParcel, NewPaymentMethod, Refund, Reshipment, ReturnLabel, ReturnShipped, Waiver, TrialView
 
 
 class _Sends(Protocol):
@@ -23,6 +23,18 @@ class Commands:
     ) -> TrialView:
         """Cancel before dispatch."""
         return await self._command(order_id, "cancel", command, idempotency_key)
+
+    async def record_carrier_scan(
+        self: _Sends, order_id: str, command: CarrierScan, idempotency_key: str | None = None
+    ) -> TrialView:
+        """A carrier's tracking event for a parcel of the trial (outbound or a return)."""
+        return await self._command(order_id, "carrier-scans", command, idempotency_key)
+
+    async def book_collection(
+        self: _Sends, order_id: str, command: CollectionBooking, idempotency_key: str | None = None
+    ) -> TrialView:
+        """Book a courier to collect the pieces going back, in a slot."""
+        return await self._command(order_id, "collections", command, idempotency_key)
 
     async def record_decisions(
         self: _Sends, order_id: str, command: Decisions, idempotency_key: str | None = None
@@ -83,6 +95,12 @@ class Commands:
     ) -> TrialView:
         """Replacements for a lost parcel's pieces left in new parcels."""
         return await self._command(order_id, "reshipments", command, idempotency_key)
+
+    async def issue_return_label(
+        self: _Sends, order_id: str, command: ReturnLabel, idempotency_key: str | None = None
+    ) -> TrialView:
+        """Issue a prepaid return label for the pieces going back."""
+        return await self._command(order_id, "return-labels", command, idempotency_key)
 
     async def record_return(
         self: _Sends, order_id: str, command: ReturnShipped, idempotency_key: str | None = None

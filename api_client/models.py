@@ -138,6 +138,53 @@ class Cancel(BaseModel):
     """
 
 
+Carrier = TypeAliasType(
+    "Carrier",
+    Annotated[str, Field(examples=['DHLExpress'], max_length=100, title='Carrier')],
+)
+"""
+The carrier's name, as the tracking provider gives it.
+"""
+
+
+class CarrierScan(BaseModel):
+    """
+    A carrier's tracking event for a parcel of the trial, outbound or a return. An outbound parcel's
+    delivery is its delivery; a return's first scan ships it (its pieces stop counting towards a charge);
+    its delivery to the warehouse is its receipt. A scan that changes nothing (a late "in transit" after
+    "delivered", the same scan twice) is refused with `scan_changes_nothing`, so it never reaches history.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    tracking_number: Annotated[
+        str, Field(examples=['JD014600006281'], max_length=64, title='Tracking Number')
+    ]
+    """
+    The carrier's tracking number; unique within the trial.
+    """
+    status: Annotated[
+        Literal['accepted', 'in_transit', 'out_for_delivery', 'delivered'],
+        Field(examples=['delivered'], title='Status'),
+    ]
+    """
+    What the carrier says: accepted, in_transit, out_for_delivery (it has the parcel) or delivered.
+    """
+    occurred_at: Annotated[
+        AwareDatetime, Field(examples=['2026-11-24T09:30:00Z'], title='Occurred At')
+    ]
+    """
+    When the carrier scanned it (with a zone), not when it was reported.
+    """
+    carrier: Annotated[
+        Carrier | None, Field(examples=['DHLExpress'], title='Carrier')
+    ] = None
+    """
+    The carrier's name, as the tracking provider gives it.
+    """
+
+
 class ClientContact(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -176,6 +223,9 @@ class ClientContact(BaseModel):
     """
     IANA time zone the client's deadlines are written in.
     """
+
+
+PieceId = TypeAliasType("PieceId", Annotated[str, Field(max_length=64)])
 
 
 PersonalShopperId = TypeAliasType(
@@ -266,8 +316,8 @@ The message or call it came from (a WhatsApp message id, a ticket).
 """
 
 
-Actor2 = TypeAliasType(
-    "Actor2", Annotated[str, Field(examples=['cr.anna'], max_length=100, title='Actor')]
+Actor3 = TypeAliasType(
+    "Actor3", Annotated[str, Field(examples=['cr.anna'], max_length=100, title='Actor')]
 )
 """
 Staff recording a delivery by hand must name themselves.
@@ -311,7 +361,7 @@ class Delivery(BaseModel):
     """
     When it was delivered (UTC); now if omitted.
     """
-    actor: Annotated[Actor2 | None, Field(examples=['cr.anna'], title='Actor')] = None
+    actor: Annotated[Actor3 | None, Field(examples=['cr.anna'], title='Actor')] = None
     """
     Staff recording a delivery by hand must name themselves.
     """
@@ -404,8 +454,8 @@ class EventView(BaseModel):
     """
 
 
-Actor3 = TypeAliasType(
-    "Actor3", Annotated[str, Field(examples=['cr.anna'], max_length=100, title='Actor')]
+Actor4 = TypeAliasType(
+    "Actor4", Annotated[str, Field(examples=['cr.anna'], max_length=100, title='Actor')]
 )
 """
 Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
@@ -429,7 +479,7 @@ class Extension(BaseModel):
     """
     Why the trial is extended.
     """
-    actor: Annotated[Actor3 | None, Field(examples=['cr.anna'], title='Actor')] = None
+    actor: Annotated[Actor4 | None, Field(examples=['cr.anna'], title='Actor')] = None
     """
     Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
     """
@@ -574,7 +624,7 @@ class LostParcel(BaseModel):
     """
     What the carrier said, or why staff believe it lost.
     """
-    actor: Annotated[Actor3 | None, Field(examples=['cr.anna'], title='Actor')] = None
+    actor: Annotated[Actor4 | None, Field(examples=['cr.anna'], title='Actor')] = None
     """
     Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
     """
@@ -643,7 +693,7 @@ class NewPaymentMethod(BaseModel):
     """
     The client's saved payment method at the gateway.
     """
-    actor: Annotated[Actor3 | None, Field(examples=['cr.anna'], title='Actor')] = None
+    actor: Annotated[Actor4 | None, Field(examples=['cr.anna'], title='Actor')] = None
     """
     Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
     """
@@ -691,9 +741,6 @@ class OrderPiece(BaseModel):
     """
     The piece's designer (house, label): what buyers read keep rates and return reasons by.
     """
-
-
-PieceId = TypeAliasType("PieceId", Annotated[str, Field(max_length=64)])
 
 
 class Parcel(BaseModel):
@@ -932,6 +979,13 @@ class PieceView(BaseModel):
     """
     When its return was shipped (UTC).
     """
+    return_received_at: Annotated[
+        AwareDatetime | None,
+        Field(examples=['2026-11-24T09:30:00Z'], title='Return Received At'),
+    ]
+    """
+    When its return reached the warehouse: the carrier's delivery scan, or its inspection (UTC).
+    """
     settlement: Annotated[int | None, Field(examples=[1], title='Settlement')]
     """
     The settlement it belongs to (numbered from 1), or null.
@@ -1007,7 +1061,7 @@ class Refund(BaseModel):
     """
     Why the money goes back.
     """
-    actor: Annotated[Actor3 | None, Field(examples=['cr.anna'], title='Actor')] = None
+    actor: Annotated[Actor4 | None, Field(examples=['cr.anna'], title='Actor')] = None
     """
     Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
     """
@@ -1057,6 +1111,95 @@ class Reshipment(BaseModel):
     ]
     """
     New parcels with replacements for pieces awaiting a reship; any such piece in none is lost for good.
+    """
+
+
+class ReturnBookingView(BaseModel):
+    """
+    A collection or a prepaid label asked for the pieces going back, and what the carrier made of it.
+    """
+
+    number: Annotated[int, Field(examples=[1], title='Number')]
+    """
+    The booking's number within the trial, from 1.
+    """
+    kind: Annotated[
+        Literal['collection', 'label'], Field(examples=['collection'], title='Kind')
+    ]
+    """
+    collection (a courier at the door) or label (the client drops it off).
+    """
+    piece_ids: Annotated[list[str], Field(examples=[['p1', 'p2']], title='Piece Ids')]
+    """
+    Pieces, by their ids within the order.
+    """
+    state: Annotated[
+        Literal['requested', 'booked', 'failed', 'shipped', 'received'],
+        Field(examples=['booked'], title='State'),
+    ]
+    """
+    requested, booked, failed, shipped (the carrier's first scan) or received (at the warehouse).
+    """
+    requested_at: Annotated[
+        AwareDatetime, Field(examples=['2026-11-24T09:30:00Z'], title='Requested At')
+    ]
+    """
+    When it was asked for (UTC).
+    """
+    requested_by: Annotated[str, Field(examples=['client'], title='Requested By')]
+    """
+    Who asked: client, or a staff member.
+    """
+    slot_starts_at: Annotated[
+        AwareDatetime | None,
+        Field(examples=['2026-11-24T09:30:00Z'], title='Slot Starts At'),
+    ]
+    """
+    A collection's window opens (UTC); null for a label.
+    """
+    slot_ends_at: Annotated[
+        AwareDatetime | None,
+        Field(examples=['2026-11-24T09:30:00Z'], title='Slot Ends At'),
+    ]
+    """
+    A collection's window closes (UTC); null for a label.
+    """
+    carrier: Annotated[str | None, Field(examples=['DHL Express'], title='Carrier')]
+    """
+    The carrier's name.
+    """
+    tracking_number: Annotated[
+        str | None, Field(examples=['JD014600006281'], title='Tracking Number')
+    ]
+    """
+    The carrier's tracking number; unique within the trial.
+    """
+    failure: Annotated[str | None, Field(examples=[None], title='Failure')]
+    """
+    Why the provider could not book it; null unless failed.
+    """
+
+
+class ReturnLabel(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    actor: Annotated[Actor4 | None, Field(examples=['cr.anna'], title='Actor')] = None
+    """
+    Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
+    """
+    channel: Annotated[
+        Literal['site', 'app', 'whatsapp', 'phone', 'email', 'in_person'],
+        Field(examples=['whatsapp'], title='Channel'),
+    ]
+    """
+    Where the client said it.
+    """
+    piece_ids: Annotated[
+        list[PieceId] | None, Field(examples=[['p2']], title='Piece Ids')
+    ] = None
+    """
+    The pieces going back; omitted: every piece decided return or awaiting its return, not yet booked.
     """
 
 
@@ -1112,6 +1255,28 @@ class SettlementView(BaseModel):
     ]
     """
     When it is retried next (UTC), while waiting.
+    """
+
+
+class Slot(BaseModel):
+    """
+    A courier's collection window, in UTC or with a zone (the client's day is shown in their zone).
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    starts_at: Annotated[
+        AwareDatetime, Field(examples=['2026-11-24T09:30:00Z'], title='Starts At')
+    ]
+    """
+    When the courier's window opens (with a zone; stored in UTC).
+    """
+    ends_at: Annotated[
+        AwareDatetime, Field(examples=['2026-11-24T13:30:00Z'], title='Ends At')
+    ]
+    """
+    When it closes: one to eight hours later, by the return deadline.
     """
 
 
@@ -1550,6 +1715,13 @@ class TrialView(BaseModel):
     """
     Every parcel dispatched.
     """
+    return_bookings: Annotated[
+        list[ReturnBookingView] | None,
+        Field(examples=[[]], title='Return Bookings', validate_default=True),
+    ] = []
+    """
+    Collections and labels booked for the pieces going back.
+    """
     amounts: Annotated[
         Amounts,
         Field(
@@ -1600,7 +1772,7 @@ class Waiver(BaseModel):
     """
     Why, in a sentence staff can read later in the audit trail.
     """
-    actor: Annotated[Actor3 | None, Field(examples=['cr.anna'], title='Actor')] = None
+    actor: Annotated[Actor4 | None, Field(examples=['cr.anna'], title='Actor')] = None
     """
     Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
     """
@@ -1661,6 +1833,40 @@ class WebhookDelivery(BaseModel):
     ]
     """
     When the subscriber accepted it (UTC).
+    """
+
+
+class CollectionBooking(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    slot: Annotated[
+        Slot,
+        Field(
+            examples=[
+                {'starts_at': '2026-11-24T09:30:00Z', 'ends_at': '2026-11-24T13:30:00Z'}
+            ]
+        ),
+    ]
+    """
+    The window in which the courier collects at the order's shipping address.
+    """
+    actor: Annotated[Actor | None, Field(examples=['cr.anna'], title='Actor')] = None
+    """
+    Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
+    """
+    channel: Annotated[
+        Literal['site', 'app', 'whatsapp', 'phone', 'email', 'in_person'],
+        Field(examples=['whatsapp'], title='Channel'),
+    ]
+    """
+    Where the client said it.
+    """
+    piece_ids: Annotated[
+        list[PieceId] | None, Field(examples=[['p2']], title='Piece Ids')
+    ] = None
+    """
+    The pieces going back; omitted: every piece decided return or awaiting its return, not yet booked.
     """
 
 

@@ -23,6 +23,7 @@ from domain.policy import PolicyTable
 from domain.view import TrialView
 from domain.workflow_io import StartTrial
 from persistence.db import make_engine
+from persistence.return_labels import SqlLabelBook
 from persistence.store import Cursor, Page, SqlStore
 from persistence.webhooks import WebhookQueue
 
@@ -78,6 +79,11 @@ class Application:
         """Trials from the read model, newest first (filters: status, customer_id, needs_attention,
         ending_before)."""
         return await self.store.read(self.store.list_trials, limit=limit, after=after, **filters)
+
+    async def return_label(self, token: str) -> bytes | None:
+        """The PDF of the return label whose link carries `token` (the embedded returns provider's)."""
+        label = await self.store.read(SqlLabelBook(self.store.engine).by_token, token)
+        return label.pdf if label else None
 
     # ------------------------------------------------------------------ webhooks
 

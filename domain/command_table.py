@@ -115,6 +115,29 @@ COMMANDS: tuple[Command, ...] = (
         Trial.validate_inspections, Trial.inspect_all,
     ),
     Command(
+        "book_collection", cmd.CollectionBooking, EITHER, "collections", "book_collection",
+        "Book a courier to collect the pieces going back, in a slot",
+        "Book a courier to collect the pieces going back (decided return, or awaiting their return) at the "
+        "order's shipping address within a slot that ends by the return deadline. The courier's tracking "
+        "number is the return parcel's; its scans then ship and receive the return.",
+        Trial.validate_collection, Trial.book_collection,
+    ),
+    Command(
+        "issue_return_label", cmd.ReturnLabel, EITHER, "return-labels", "issue_return_label",
+        "Issue a prepaid return label for the pieces going back",
+        "Issue a prepaid return label for the pieces going back; the client receives its link and drops the "
+        "parcel off. The label's tracking number is the return parcel's.",
+        Trial.validate_return_label, Trial.issue_return_label,
+    ),
+    Command(
+        "record_carrier_scan", cmd.CarrierScan, FULFILMENT, "carrier-scans", "record_carrier_scan",
+        "A carrier's tracking event for a parcel of the trial (outbound or a return)",
+        "A carrier's scan: an outbound parcel delivered is its delivery; a return's first scan ships it; its "
+        "delivery to the warehouse is its receipt. A scan that changes nothing is refused "
+        "(scan_changes_nothing), so duplicates and late scans never reach history.",
+        Trial.validate_carrier_scan, Trial.record_carrier_scan,
+    ),
+    Command(
         "extend", cmd.Extension, SUPPORT, "extension", "extend_trial", "Extend the trial (1–7 days, 14 in total)",
         "Staff: extend the trial by 1-7 days (14 in total) with a reason.",
         Trial.validate_extension, Trial.extend,

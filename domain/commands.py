@@ -126,3 +126,46 @@ class Refund(_Command):
 class Cancel(_Command):
     reason: Text
     actor: Label
+
+
+class Slot(_Command):
+    """A courier's collection window, in UTC or with a zone (the client's day is shown in their zone)."""
+
+    starts_at: datetime
+    ends_at: datetime
+
+
+class CollectionBooking(_Command):
+    """Book a courier to collect the pieces going back from the order's shipping address within `slot`.
+    Without `piece_ids`: every piece the client sends back (decided return, or awaiting its return) that no
+    other booking carries. The courier's tracking number is then the return parcel's."""
+
+    slot: Slot
+    actor: Label
+    channel: Channel
+    piece_ids: Annotated[list[Id], Few] | None = None
+
+
+class ReturnLabel(_Command):
+    """Issue a prepaid return label for the pieces going back (the client drops the parcel off)."""
+
+    actor: Label
+    channel: Channel
+    piece_ids: Annotated[list[Id], Few] | None = None
+
+
+# What a carrier says of a parcel, in the engine's words (each provider's statuses map onto these): it has
+# the parcel (`accepted`, `in_transit`, `out_for_delivery`) or delivered it.
+ScanStatus = Literal["accepted", "in_transit", "out_for_delivery", "delivered"]
+
+
+class CarrierScan(_Command):
+    """A carrier's tracking event for a parcel of the trial, outbound or a return. An outbound parcel's
+    delivery is its delivery; a return's first scan ships it (its pieces stop counting towards a charge);
+    its delivery to the warehouse is its receipt. A scan that changes nothing (a late "in transit" after
+    "delivered", the same scan twice) is refused with `scan_changes_nothing`, so it never reaches history."""
+
+    tracking_number: Id
+    status: ScanStatus
+    occurred_at: datetime
+    carrier: Label | None = None

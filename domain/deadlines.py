@@ -24,6 +24,7 @@ from domain.journal import Journal
 from domain.payments import Payments
 from domain.pieces import Piece, PieceState
 from domain.policy import TrialPolicy
+from domain.return_bookings import SCAN_GRACE, ReturnBookings
 from domain.returns import Returns
 from domain.shipping import Shipping
 from domain.status import Attention, TrialStatus
@@ -49,6 +50,7 @@ class Facts(Protocol):
     final_status: TrialStatus | None
     journal: Journal
     returns: Returns
+    bookings: ReturnBookings
     accepted_at: datetime | None
     shipping: Shipping
     closed_at: datetime | None
@@ -85,7 +87,10 @@ class CloseTrial:
 
 @dataclass(frozen=True)
 class KeepUnreturned:
-    """The return window closed: pieces not shipped back are kept."""
+    """The return window closed: pieces not shipped back are kept; those booked with a carrier only once
+    `booked` (the grace for their scan has passed too)."""
+
+    booked: bool = False
 
 
 @dataclass(frozen=True)
@@ -189,8 +194,14 @@ def return_window(trial: Facts) -> Iterator[Deadline]:
     deadline = trial.return_deadline
     if trial.closed_at is None or deadline is None:
         return
-    if trial.returns.awaiting_return():
+    waiting = trial.returns.awaiting_return()
+    booked = trial.bookings.booked_pieces()
+    if any(p.piece_id not in booked for p in waiting):
         yield Deadline(deadline, f"Return window closes {deadline:%d %b %H:%M} UTC", KeepUnreturned())
+    if any(p.piece_id in booked for p in waiting):
+        # Booked with a carrier: its scan may reach the engine a while after it happened.
+        late = deadline + SCAN_GRACE
+        yield Deadline(late, f"Booked returns' scans due by {late:%d %b %H:%M} UTC", KeepUnreturned(booked=True))
 
 
 def return_due(trial: Facts) -> Iterator[Deadline]:
@@ -208,7 +219,7 @@ def return_due(trial: Facts) -> Iterator[Deadline]:
 
 def return_receipt(trial: Facts) -> Iterator[Deadline]:
     for piece in trial.pieces.values():
-        if piece.state == PieceState.RETURN_IN_TRANSIT and piece.return_shipped_at:
+        if piece.state == PieceState.RETURN_IN_TRANSIT and piece.return_shipped_at and not piece.return_received_at:
             yield Deadline(
                 piece.return_shipped_at + trial.policy.return_receipt,
                 f"Return of {piece.piece_id} due at the warehouse",

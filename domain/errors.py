@@ -51,6 +51,15 @@ class ErrorCode(StrEnum):
     REASON_REQUIRED = "reason_required"
     RETURN_REASON_ON_KEEP = "return_reason_on_keep"
     INVALID_PAYMENT_METHOD = "invalid_payment_method"
+    # Returns the client does not organise: collections, labels, and the carriers' scans
+    NOTHING_TO_RETURN = "nothing_to_return"
+    PIECE_ALREADY_BOOKED = "piece_already_booked"
+    NO_SHIPPING_ADDRESS = "no_shipping_address"
+    INVALID_SLOT = "invalid_slot"
+    TOO_MANY_BOOKINGS = "too_many_bookings"
+    BOOKING_UNDER_WAY = "booking_under_way"
+    INVALID_SCAN_TIME = "invalid_scan_time"
+    SCAN_CHANGES_NOTHING = "scan_changes_nothing"
     # Raised outside the aggregate (client / API), listed here so every code lives in one place
     UNKNOWN_ORDER = "unknown_order"
     ORDER_CONFLICT = "order_conflict"

@@ -133,6 +133,8 @@ class PieceFields(BaseModel):
     parcel: str | None = None
     return_tracking: str | None = None
     return_shipped_at: datetime | None = None
+    # When the carrier delivered its return to the warehouse (a tracking scan), or it was inspected there.
+    return_received_at: datetime | None = None
     settlement: int | None = None
     charged: bool = False
     # What was refunded (minor units), once the gateway made it.

@@ -1,5 +1,5 @@
 """What a trial asks of the outside world next, in order of precedence: a message waiting to go out, a
-stale hold to release, a refund, stock to give back; then, while the trial runs, its authorization, its
+return the client asked to be booked (a collection or a label), a stale hold to release, a refund, stock to give back; then, while the trial runs, its authorization, its
 stock reservation, and the payments it owes (`domain.payments`). Reads only; the trial runs the request
 through the workflow and books the answer (`Trial.record`).
 """
@@ -12,6 +12,7 @@ from domain.journal import Journal
 from domain.order import TrialOrder
 from domain.payments import Payments
 from domain.pieces import Piece
+from domain.return_bookings import ReturnBookings
 from domain.status import TrialStatus
 from domain.steps import Step
 from domain.stock import Stock
@@ -26,7 +27,9 @@ class Facts(Protocol):
     def ready_to_complete(self) -> bool: ...
 
     order: TrialOrder
+    trial_id: str
     journal: Journal
+    bookings: ReturnBookings
     payments: Payments
     stock: Stock
     final_status: TrialStatus | None
@@ -39,6 +42,9 @@ def pending_step(trial: Facts, now: datetime | None) -> Step | None:
     `Trial.finished`)."""
     if trial.journal.outbox:
         return trial.journal.outbox[0]
+    booking = trial.bookings.request(trial.trial_id)
+    if booking is not None:
+        return booking
     ended = trial.final_status is not None
     release = trial.payments.stale_release(ended, now or trial.opened_at)
     if release is not None:

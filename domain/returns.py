@@ -28,6 +28,9 @@ class Returns:
         self._require_piece = require_piece
         # Whether the client was told of the last day to send back (the `return_due` deadline).
         self.return_due_told = False
+        # Whether the client hears that a return is with the carrier: set by the workflow, since trials
+        # started before it did not (their histories have no such message to replay).
+        self.tells_returns = False
 
     # ------------------------------------------------------------------ decisions
 
@@ -89,16 +92,32 @@ class Returns:
         for pid in c.piece_ids:
             check_returnable(self._require_piece(pid), window_closed=window_closed)
 
-    def ship_return(self, c: cmd.ReturnShipped, now: datetime) -> None:
+    def ship_return(self, c: cmd.ReturnShipped, now: datetime, shipped_at: datetime | None = None) -> None:
+        """The carrier has the return: its pieces stop counting towards a charge as of `shipped_at` (the
+        scan's time, when a carrier's scan reported it; now otherwise)."""
         for pid in c.piece_ids:
             piece = self._pieces[pid]
             piece.move(Move.RETURN_SHIPPED)
             piece.decision = "return"
-            piece.return_tracking, piece.return_shipped_at = c.tracking_number, now
+            piece.return_tracking, piece.return_shipped_at = c.tracking_number, shipped_at or now
         self._journal.event(
             now, "return_shipped", f"Return shipped with {c.carrier} ({c.tracking_number}).",
             piece_ids=list(c.piece_ids),
         )  # fmt: skip
+        if self.tells_returns:
+            text = f"Return {c.tracking_number} ({c.carrier}) is with the carrier: {len(c.piece_ids)} piece(s)."
+            facts = {"carrier": c.carrier, "tracking": c.tracking_number, "pieces": str(len(c.piece_ids))}
+            self._journal.tell_the_journey(NotificationKind.RETURN_SHIPPED, text, facts)
+
+    def received(self, piece_ids: list[str], tracking_number: str, at: datetime, now: datetime) -> None:
+        """The carrier delivered a return to the warehouse: the receipt window is met, inspection follows.
+        The client hears that it arrived (once: not again when it is inspected)."""
+        for pid in piece_ids:
+            self._pieces[pid].return_received_at = at
+        text = f"Return {tracking_number} delivered to the warehouse: {len(piece_ids)} piece(s) to inspect."
+        self._journal.event(now, "return_received", text, piece_ids=list(piece_ids))
+        text = f"Return of {len(piece_ids)} piece(s) received at the warehouse."
+        self._journal.tell_the_journey(NotificationKind.RETURN_RECEIVED, text, {"pieces": str(len(piece_ids))})
 
     def check_inspection(self, c: cmd.Inspection) -> None:
         check_inspectable(self._require_piece(c.piece_id))
@@ -114,13 +133,18 @@ class Returns:
     def receive(self, inspections: list[cmd.Inspection], now: datetime) -> None:
         """Returned pieces inspected at the warehouse, in one command (a parcel opened). The client hears that
         their return arrived, once per command, then of each piece found damaged, which is charged."""
+        # Pieces whose arrival a carrier's scan already told the client of are not told again.
+        untold = [c for c in inspections if self._pieces[c.piece_id].return_received_at is None]
         for c in inspections:
-            self._pieces[c.piece_id].move(Move.INSPECTED_OK if c.condition == "ok" else Move.INSPECTED_DAMAGED)
+            piece = self._pieces[c.piece_id]
+            piece.move(Move.INSPECTED_OK if c.condition == "ok" else Move.INSPECTED_DAMAGED)
+            piece.return_received_at = piece.return_received_at or now
             self._journal.event(
                 now, "inspected", f"Return of {c.piece_id} received: {c.condition}.", piece_ids=[c.piece_id]
             )
-        text = f"Return of {len(inspections)} piece(s) received at the warehouse."
-        self._journal.tell_the_journey(NotificationKind.RETURN_RECEIVED, text, {"pieces": str(len(inspections))})
+        if untold:
+            text = f"Return of {len(untold)} piece(s) received at the warehouse."
+            self._journal.tell_the_journey(NotificationKind.RETURN_RECEIVED, text, {"pieces": str(len(untold))})
         for c in inspections:
             if c.condition == "damaged":
                 piece = self._pieces[c.piece_id]
@@ -159,8 +183,10 @@ class Returns:
         )  # fmt: skip
         return kept
 
-    def keep_unreturned(self, now: datetime) -> None:
-        late = self.awaiting_return()
+    def keep_unreturned(self, now: datetime, spare: set[str] | None = None) -> None:
+        """The return window closed: pieces not sent back are kept (and charged), except those in `spare`
+        (booked with a carrier, whose scan may still be on its way to the engine)."""
+        late = [p for p in self.awaiting_return() if p.piece_id not in (spare or set())]
         for piece in late:
             piece.move(Move.RETURN_WINDOW_CLOSED)
         if late:

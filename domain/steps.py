@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.order import ClientContact
+from domain.order import Address, ClientContact
 
 
 class _Message(BaseModel):
@@ -134,6 +134,37 @@ class StockResult(_Message):
     piece_ids: list[str]
 
 
+# --- returns --------------------------------------------------------------------------------------
+
+BookingKind = Literal["collection", "label"]
+
+
+class ReturnBookingRequest(_Message):
+    """Book a courier collection, or issue a prepaid return label, for pieces going back. `address` is the
+    client's (personal data: only in this payload, encrypted in history, never logged)."""
+
+    key: str
+    trial_id: str
+    order_id: str
+    kind: BookingKind
+    piece_ids: list[str]
+    address: Address
+    slot_starts_at: datetime | None = None
+    slot_ends_at: datetime | None = None
+
+
+class ReturnBookingResult(_Message):
+    """The provider's answer: the return parcel's carrier and tracking number, and where the client gets
+    the label (a link the client may open without logging in); or why it could not be booked."""
+
+    booked: bool
+    carrier: str | None = None
+    tracking_number: str | None = None
+    label_url: str | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+
+
 # --- notifications --------------------------------------------------------------------------------
 
 
@@ -161,6 +192,11 @@ class NotificationKind(StrEnum):
     RETURN_RECEIVED = "return_received"
     PIECE_DAMAGED = "piece_damaged"
     RECEIPT = "receipt"
+    # Returns the client does not organise (collections and labels), and the carriers' scans of them.
+    COLLECTION_BOOKED = "collection_booked"
+    RETURN_LABEL_ISSUED = "return_label_issued"
+    RETURN_SHIPPED = "return_shipped"
+    RETURN_BOOKING_FAILED = "return_booking_failed"
 
 
 Audience = Literal["client", "shopper", "staff"]
@@ -189,5 +225,22 @@ class NotificationResult(_Message):
     delivered: bool
 
 
-Step = AuthorizeRequest | CaptureRequest | ChargeRequest | ReleaseRequest | RefundRequest | StockRequest | Notification
-StepResult = AuthorizationResult | PaymentResult | ReleaseResult | RefundResult | StockResult | NotificationResult
+Step = (
+    AuthorizeRequest
+    | CaptureRequest
+    | ChargeRequest
+    | ReleaseRequest
+    | RefundRequest
+    | StockRequest
+    | Notification
+    | ReturnBookingRequest
+)
+StepResult = (
+    AuthorizationResult
+    | PaymentResult
+    | ReleaseResult
+    | RefundResult
+    | StockResult
+    | NotificationResult
+    | ReturnBookingResult
+)

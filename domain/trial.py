@@ -22,6 +22,7 @@ from typing import Any
 from domain import commands as cmd
 from domain import deadlines as dl
 from domain.billing import Billing
+from domain.carrier_scans import Deliver, ReceiveReturn, ShipReturn, read_scan
 from domain.clock import TrialClock
 from domain.errors import DomainError, ErrorCode, require, require_actor_and_reason
 from domain.journal import Journal
@@ -35,6 +36,7 @@ from domain.pieces import (
 )
 from domain.policy import TrialPolicy
 from domain.requests import pending_step
+from domain.return_bookings import ReturnBookings
 from domain.returns import Returns
 from domain.shipping import Shipping
 from domain.status import Attention, TrialStatus
@@ -51,6 +53,8 @@ from domain.steps import (
     RefundResult,
     ReleaseRequest,
     ReleaseResult,
+    ReturnBookingRequest,
+    ReturnBookingResult,
     Step,
     StepResult,
     StockRequest,
@@ -87,6 +91,8 @@ class Trial:
         self.shipping = Shipping(self.pieces, self.stock, self.journal, self._require_piece)
         # Decisions, returns and inspections, piece by piece (domain/returns.py).
         self.returns = Returns(self.pieces, self.journal, self._require_piece, order.currency)
+        # Collections and prepaid labels for the pieces going back (domain/return_bookings.py).
+        self.bookings = ReturnBookings(order, self.pieces, self.journal, self._require_piece)
         # The pieces' side of the money: settlements, waivers, refunds (domain/billing.py).
         self.billing = Billing(self.pieces, self.payments, self.journal, self._require_piece)
         # When the trial ends, its extensions and reminders (domain/clock.py).
@@ -280,6 +286,52 @@ class Trial:
         self.returns.receive(c.inspections, now)
         self._advance(now)
 
+    # ------------------------------------------------------------------ commands: return bookings and carriers' scans
+
+    def validate_collection(self, c: cmd.CollectionBooking, now: datetime) -> None:
+        self._check_booking(c.actor)
+        self.bookings.check("collection", c.piece_ids, now, self.return_deadline, c.slot)
+
+    def book_collection(self, c: cmd.CollectionBooking, now: datetime) -> None:
+        self._check_booking(c.actor)
+        pieces = self.bookings.check("collection", c.piece_ids, now, self.return_deadline, c.slot)
+        self.bookings.book("collection", pieces, c.actor, c.channel, now, c.slot)
+
+    def validate_return_label(self, c: cmd.ReturnLabel, now: datetime) -> None:
+        self._check_booking(c.actor)
+        self.bookings.check("label", c.piece_ids, now, self.return_deadline)
+
+    def issue_return_label(self, c: cmd.ReturnLabel, now: datetime) -> None:
+        self._check_booking(c.actor)
+        pieces = self.bookings.check("label", c.piece_ids, now, self.return_deadline)
+        self.bookings.book("label", pieces, c.actor, c.channel, now)
+
+    def _check_booking(self, actor: str) -> None:
+        self._require_open()
+        require(bool(actor.strip()), ErrorCode.ACTOR_REQUIRED, "A return booking must say who asked (actor).")
+
+    def validate_carrier_scan(self, c: cmd.CarrierScan, now: datetime) -> None:
+        self._require_open()
+        read_scan(c, now, self.shipping, self.bookings, self.pieces, self.return_deadline)
+
+    def record_carrier_scan(self, c: cmd.CarrierScan, now: datetime) -> None:
+        """A carrier's scan makes the changes fulfilment would post by hand (`domain.carrier_scans`)."""
+        self._require_open()
+        for change in read_scan(c, now, self.shipping, self.bookings, self.pieces, self.return_deadline):
+            match change:
+                case Deliver(tracking, at):
+                    self.deliver(cmd.Delivery(tracking_number=tracking, delivered_at=at), now)
+                case ShipReturn(piece_ids, carrier, tracking, at, booking):
+                    shipped = cmd.ReturnShipped(piece_ids=piece_ids, carrier=carrier, tracking_number=tracking)
+                    self.returns.ship_return(shipped, now, shipped_at=at)
+                    if booking is not None:
+                        booking.state = "shipped"
+                case ReceiveReturn(piece_ids, tracking, at, booking):
+                    self.returns.received(piece_ids, tracking, at, now)
+                    if booking is not None:
+                        booking.state = "received"
+        self._advance(now)
+
     # ------------------------------------------------------------------ commands: staff
 
     def validate_extension(self, c: cmd.Extension, now: datetime) -> None:
@@ -363,8 +415,8 @@ class Trial:
                 self.clock.remind(number, now)
             case dl.CloseTrial():
                 self.close(now)
-            case dl.KeepUnreturned():
-                self.returns.keep_unreturned(now)
+            case dl.KeepUnreturned(booked):
+                self.returns.keep_unreturned(now, spare=None if booked else self.bookings.booked_pieces())
             case dl.LoseReturn(piece_id):
                 self.returns.lose_return(piece_id, now)
             case dl.RetrySettlement(number):
@@ -472,6 +524,7 @@ _RECORDERS: dict[tuple[type, type], Callable[[Trial, Any, Any, datetime], None]]
         step, ended=t.final_status is not None, pieces=list(t.pieces)
     ),
     (Notification, NotificationResult): lambda t, step, r, now: t.journal.sent(step.key),
+    (ReturnBookingRequest, ReturnBookingResult): lambda t, step, r, now: t.bookings.record(step, r, now),
 }
 
 TRIAL_ID_PREFIX = "style-trial-"

@@ -40,6 +40,10 @@ class EventType(StrEnum):
     EXTENDED = "trial.extended"
     CLOSED = "trial.closed"
     RETURN_SHIPPED = "trial.return_shipped"
+    RETURN_BOOKING_REQUESTED = "trial.return_booking_requested"
+    RETURN_BOOKED = "trial.return_booked"
+    RETURN_BOOKING_FAILED = "trial.return_booking_failed"
+    RETURN_RECEIVED = "trial.return_received"
     INSPECTED = "trial.inspected"
     WAIVED = "trial.waived"
     RETURN_WINDOW_CLOSED = "trial.return_window_closed"
@@ -84,6 +88,10 @@ _BY_KIND: dict[str, EventType] = {
     "extended": EventType.EXTENDED,
     "trial_closed": EventType.CLOSED,
     "return_shipped": EventType.RETURN_SHIPPED,
+    "return_booking_requested": EventType.RETURN_BOOKING_REQUESTED,
+    "return_booked": EventType.RETURN_BOOKED,
+    "return_booking_failed": EventType.RETURN_BOOKING_FAILED,
+    "return_received": EventType.RETURN_RECEIVED,
     "inspected": EventType.INSPECTED,
     "waived": EventType.WAIVED,
     "return_window_closed": EventType.RETURN_WINDOW_CLOSED,

@@ -1,7 +1,7 @@
 """The trial as people and systems read it: the query result, the API body, the workflow's result."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, create_model
 
@@ -25,6 +25,22 @@ class ParcelView(BaseModel):
     delivered_at: datetime | None
     recorded_by: str | None
     lost_at: datetime | None = None
+
+
+class ReturnBookingView(BaseModel):
+    """A collection or a prepaid label asked for the pieces going back, and what the carrier made of it."""
+
+    number: int
+    kind: Literal["collection", "label"]
+    piece_ids: list[str]
+    state: Literal["requested", "booked", "failed", "shipped", "received"]
+    requested_at: datetime
+    requested_by: str
+    slot_starts_at: datetime | None
+    slot_ends_at: datetime | None
+    carrier: str | None
+    tracking_number: str | None
+    failure: str | None
 
 
 class Amounts(BaseModel):
@@ -91,6 +107,8 @@ class TrialView(BaseModel):
     refunds_until: datetime | None = None
     pieces: list[PieceView]
     parcels: list[ParcelView]
+    # Collections and labels booked for the returns (none in views stored before they existed).
+    return_bookings: list[ReturnBookingView] = []
     amounts: Amounts
     settlements: list[SettlementView]
     movements: list[MovementView]
@@ -140,6 +158,7 @@ def view_of(trial: Trial) -> TrialView:
         refunds_until=trial.refunds_until,
         pieces=[PieceView.model_validate(p, from_attributes=True) for p in trial.pieces.values()],
         parcels=[ParcelView.model_validate(x, from_attributes=True) for x in trial.shipping.parcels.values()],
+        return_bookings=[ReturnBookingView.model_validate(b, from_attributes=True) for b in trial.bookings.bookings],
         amounts=Amounts(
             value=trial.order.value, authorized=pay.authorized, charged=pay.charged, released=pay.released,
             outstanding=trial.billing.outstanding, refunded=pay.refunded,

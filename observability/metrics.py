@@ -16,7 +16,7 @@ by the SDK's runtime on a port of their own (`STYLETRIAL_SDK_METRICS_PORT`, see 
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, start_http_server
 
 # One registry per process, ours only (the default one also carries the process and GC collectors of
 # whatever else registered there).
@@ -36,6 +36,15 @@ PROJECTION_LAG_SECONDS = Histogram(
     "From the workflow scheduling a projection to the read model committing it: how stale a GET can be.",
     ["kind"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+
+# Inbound carrier tracking events by what became of them: moved (a trial changed), unchanged (a duplicate or
+# a late scan), unknown (no trial has the tracking number), ignored (a status that is not a scan), refused.
+CARRIER_EVENTS = Counter(
+    "styletrial_carrier_events",
+    "Carrier tracking events received, by provider and outcome.",
+    ["provider", "outcome"],
     registry=REGISTRY,
 )
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -312,3 +313,46 @@ class IdempotencyKeyRecord(Base):
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     body_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+
+
+class TrackingNumberRecord(Base):
+    """Which trial a carrier's tracking number belongs to, outbound (`out`, a parcel dispatched) or coming
+    back (`return`, a booked collection or label, or a return fulfilment posted): how a carrier's tracking
+    event finds its trial. Written by the projection, never changed: a tracking number stays with its trial."""
+
+    __tablename__ = "tracking_numbers"
+
+    tracking_number: Mapped[str] = mapped_column(String(120), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    direction: Mapped[str] = mapped_column(String(8))
+
+
+class ReturnLabelRecord(Base):
+    """A return label the embedded returns provider issued (activities/returns.py), and for a collection its
+    slot: one per booking, by its idempotency key. The PDF carries the client's name and address; it is
+    served only to whoever holds the label's token (`/v1/return-labels/<token>`), the link the client got."""
+
+    __tablename__ = "return_labels"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(160), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    carrier: Mapped[str] = mapped_column(String(80))
+    tracking_number: Mapped[str] = mapped_column(String(120), unique=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    slot_starts_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    slot_ends_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class ReturnBookingProgressRecord(Base):
+    """How far the EasyPost adapter got with a booking (activities/easypost_returns.py): the shipment and
+    pickup it created, and its answer once both were bought, so that a retry never buys twice."""
+
+    __tablename__ = "return_booking_progress"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    shipment_id: Mapped[str | None] = mapped_column(String(120))
+    pickup_id: Mapped[str | None] = mapped_column(String(120))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)

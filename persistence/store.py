@@ -24,6 +24,7 @@ from persistence.models import (
     MoneyMovementRecord,
     OutboxEventRecord,
     PieceRecord,
+    TrackingNumberRecord,
     TrialEventRecord,
     TrialRecord,
     WebhookDeliveryRecord,
@@ -119,6 +120,7 @@ class SqlStore:
                 set_={k: stmt.excluded[k] for k in pieces[0] if k not in ("trial_id", "piece_id")},
             )
             s.execute(stmt, pieces)
+            self._index_tracking(s, view)
             self._add_to_outbox(s, view, self._append_events(s, view, replace=whole), now, replace=whole)
             self._add_derived_movements(s, view, now)
         return True
@@ -142,6 +144,21 @@ class SqlStore:
             raise ReadModelBehind(f"{changes.trial_id}: changes since {base_revision}, but it holds {stored}")
         merged_view = merged(TrialView.model_validate(row.view), changes)
         return self.project(revision, merged_view, now, whole=False, replaces_below=replaces_below)
+
+    def _index_tracking(self, s: Session, view: TrialView) -> None:
+        """Every tracking number of the trial, so that a carrier's event finds it (`orders_tracking`)."""
+        rows = {(p.tracking_number, "out") for p in view.parcels}
+        rows |= {(b.tracking_number, "return") for b in view.return_bookings if b.tracking_number}
+        rows |= {(p.return_tracking, "return") for p in view.pieces if p.return_tracking}
+        if rows:
+            stmt = self._insert(TrackingNumberRecord).on_conflict_do_nothing()
+            s.execute(stmt, [{"tracking_number": t, "order_id": view.order_id, "direction": d} for t, d in rows])
+
+    def orders_tracking(self, tracking_number: str, limit: int = 5) -> list[str]:
+        """The orders a tracking number belongs to (normally one; a carrier may reuse numbers over years)."""
+        with self._sessions() as s:
+            q = select(TrackingNumberRecord.order_id).where(TrackingNumberRecord.tracking_number == tracking_number)
+            return list(s.scalars(q.limit(limit)))
 
     def _append_events(self, s: Session, view: TrialView, *, replace: bool) -> list[EventView]:
         """Store the audit events not stored yet (all of them, by seq, when `replace`); returns those."""

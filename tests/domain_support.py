@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from activities.fulfilment import InMemoryStock
 from activities.notifications import RecordingNotifier
+from activities.returns import InMemoryLabelBook, LocalReturns
 from activities.simulated_gateway import SimulatedGateway
 from activities.steps import kind_of
 from domain.order import TrialOrder
@@ -24,14 +25,19 @@ class Driver:
         gateway: SimulatedGateway | StripeUnderTest | None = None,
         tells_the_client: bool = False,
         refunds_after_completion: bool = False,
+        tells_the_journey: bool = False,
     ) -> None:
         self.now = T0
         self.gateway = gateway or SimulatedGateway()
         self.stock = InMemoryStock()
         self.notifier = RecordingNotifier()
+        self.labels = InMemoryLabelBook()
+        self.returns = LocalReturns(self.labels, "http://styletrial.test", now=lambda: self.now)
         self.trial = Trial(order, policy or TrialPolicy(), self.now)
         self.trial.journal.tells_the_client = tells_the_client  # as the workflow sets it (patch client-messages)
         self.trial.refunds_after_completion = refunds_after_completion  # (patch refund-window)
+        self.trial.journal.tells_the_journey = tells_the_journey  # (patches client-journey and return-journey)
+        self.trial.returns.tells_returns = tells_the_journey
         self.settle()
 
     def settle(self) -> None:

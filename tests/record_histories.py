@@ -120,6 +120,36 @@ async def all_lost(h: Harness) -> TrialUnderTest:
     return t
 
 
+async def carrier_returns(h: Harness) -> TrialUnderTest:
+    """After dispatch no fulfilment call but the inspection: the carrier's scans deliver the parcel, the client
+    books a collection, the carrier collects and delivers the return (patch return-journey: the client hears
+    the return is with the carrier)."""
+    o = order(3, order_id="replay-carriers")
+    contact = ClientContact(channel="whatsapp", address="+393331234567", locale="it", time_zone="Europe/Rome")
+    t = await h.start_accepted(o.model_copy(update={"customer": o.customer.model_copy(update={"contact": contact})}))
+    view = await t.send("dispatch", parcels([["p1", "p2", "p3"]]))
+    assert view.dispatched_at is not None
+    delivered = cmd.CarrierScan(tracking_number="TRK1", status="delivered", occurred_at=view.dispatched_at)
+    view = await t.send("record_carrier_scan", delivered)
+    await t.send("decide", decisions(keep=["p1", "p3"], ret=["p2"]))
+    assert view.trial_ends_at is not None
+    slot = cmd.Slot(starts_at=view.trial_ends_at - 2 * DAY, ends_at=view.trial_ends_at - 2 * DAY + timedelta(hours=4))
+    view = await t.send("book_collection", cmd.CollectionBooking(slot=slot, actor="client", channel="whatsapp"))
+    tracking = view.return_bookings[0].tracking_number
+    assert tracking is not None
+    await t.advance(5 * DAY + timedelta(hours=1))
+    view = await t.view()
+    at = slot.starts_at + timedelta(hours=1)
+    await t.send("record_carrier_scan", cmd.CarrierScan(tracking_number=tracking, status="in_transit", occurred_at=at))
+    at += timedelta(hours=20)
+    await t.advance(DAY)
+    await t.send("record_carrier_scan", cmd.CarrierScan(tracking_number=tracking, status="delivered", occurred_at=at))
+    await t.send("inspect", cmd.Inspection(piece_id="p2", condition="ok"))
+    await t.advance(3 * DAY)
+    await t.result()
+    return t
+
+
 SCENARIOS: dict[str, Callable[[Harness], Awaitable[TrialUnderTest]]] = {
     "full_lifecycle": full_lifecycle,
     "rejected": rejected,
@@ -128,6 +158,7 @@ SCENARIOS: dict[str, Callable[[Harness], Awaitable[TrialUnderTest]]] = {
     "cancel_requested_in_temporal": cancel_requested_in_temporal,
     "lost_reshipped_refunded": lost_reshipped_refunded,
     "all_lost": all_lost,
+    "carrier_returns": carrier_returns,
 }
 
 

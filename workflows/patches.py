@@ -27,8 +27,11 @@ PATCH_REFUND_WINDOW = "refund-window"
 # Trials started before it told the client nothing along the way: no parcel sent, no trial started.
 PATCH_CLIENT_JOURNEY = "client-journey"
 
+# Trials started before it did not tell the client that a return is with the carrier.
+PATCH_RETURN_JOURNEY = "return-journey"
+
 # Every patch, oldest first.
 PATCHES = (
     PATCH_READ_MODEL, PATCH_SEARCH_ATTRIBUTES, PATCH_HISTORY_CLOCK, PATCH_CANCEL_REQUEST, PATCH_LEAN_PROJECTION,
-    PATCH_LEAN_EVENTS, PATCH_CLIENT_MESSAGES, PATCH_REFUND_WINDOW, PATCH_CLIENT_JOURNEY,
+    PATCH_LEAN_EVENTS, PATCH_CLIENT_MESSAGES, PATCH_REFUND_WINDOW, PATCH_CLIENT_JOURNEY, PATCH_RETURN_JOURNEY,
 )  # fmt: skip

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         PATCH_HISTORY_CLOCK,
         PATCH_LEAN_EVENTS,
         PATCH_REFUND_WINDOW,
+        PATCH_RETURN_JOURNEY,
         PATCH_SEARCH_ATTRIBUTES,
     )
     from workflows.presentation import details_markdown
@@ -78,6 +79,7 @@ class StyleTrialWorkflow:
             self._trial.journal.tells_the_client = workflow.patched(PATCH_CLIENT_MESSAGES)
             self._trial.refunds_after_completion = workflow.patched(PATCH_REFUND_WINDOW)
             self._trial.journal.tells_the_journey = workflow.patched(PATCH_CLIENT_JOURNEY)
+            self._trial.returns.tells_returns = workflow.patched(PATCH_RETURN_JOURNEY)
 
     @workflow.run
     async def run(self, start: StartTrial) -> TrialView:

@@ -23,7 +23,8 @@ def test_every_operation_has_a_meaningful_operation_id():
         "healthz", "readyz", "start_trial", "get_trial", "list_trials", "dispatch", "record_delivery",
         "record_decisions", "finish_early", "record_return", "record_inspection", "extend_trial", "waive_piece",
         "change_payment_method", "cancel_trial", "declare_parcel_lost", "reship", "refund_piece", "list_webhook_deliveries", "replay_webhook", "keep_rate_report",
-        "return_reasons_report", "decision_time_report", "attention_report",
+        "return_reasons_report", "decision_time_report", "attention_report", "book_collection", "issue_return_label",
+        "record_carrier_scan", "get_return_label",
     }, ids  # fmt: skip
 
 
@@ -33,7 +34,7 @@ def test_every_command_names_its_roles_and_documents_the_error_shape():
         op for path, item in paths.items() if path.startswith("/v1/trials/") and path.count("/") == 4
         for op in item.values()
     ]  # fmt: skip
-    assert len(commands) == 13
+    assert len(commands) == 16
     for op in commands:
         assert op["description"].startswith("Roles: "), op["operationId"]
         assert {"401", "403", "404", "409", "422", "503"} <= set(op["responses"]), op["operationId"]
@@ -102,6 +103,7 @@ ROUTE_ERRORS = {
     ("get", "/v1/trials/{order_id}"): {"401", "404", "422", "503"},
     ("get", "/v1/webhooks"): {"401", "403", "422", "503"},
     ("post", "/v1/webhooks/{event_id}/replay"): {"401", "403", "404", "422", "503"},
+    ("get", "/v1/return-labels/{token}"): {"404", "422", "503"},
     **{
         ("get", f"/v1/reports/{name}"): {"401", "422", "503"}
         for name in ("keep-rate", "return-reasons", "decision-time", "attention")
