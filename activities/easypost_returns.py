@@ -21,6 +21,7 @@ from typing import Any
 from easypost.easypost_client import EasyPostClient
 from easypost.errors.api.api_error import ApiError
 from easypost.errors.general.easypost_error import EasyPostError
+from easypost.errors.general.filtering_error import FilteringError
 
 from activities.ports import BookingProgress, Progress
 from activities.returns import TransientReturnsError
@@ -73,6 +74,10 @@ class EasyPostReturns:
                 )
             else:
                 raise TransientReturnsError(f"easypost answered {err.http_status}") from err
+        except FilteringError:  # no carrier quoted a rate: none serves this address
+            result = ReturnBookingResult(
+                booked=False, failure_code="no_rates", failure_message="No carrier offers a return from this address."
+            )
         except EasyPostError as err:  # a timeout, a connection refused
             raise TransientReturnsError(type(err).__name__) from err
         progress.result = result.model_dump(mode="json")
