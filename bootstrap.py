@@ -34,6 +34,7 @@ from activities.warehouse_stock import WarehouseStock
 from api.app import create_app
 from api.carriers import easypost_router
 from api.whatsapp import whatsapp_router
+from application.connection import client_links as client_links
 
 # Re-exported: the composition root is where callers look for them.
 from application.connection import codec as codec
@@ -120,7 +121,7 @@ def client_messages(settings: Settings, store: SqlStore | None = None) -> Notifi
         )  # fmt: skip
     return ClientMessages(
         RecordingNotifier(), whatsapp(settings), email, messages=store, team=settings.team_emails,
-        fingerprint=fingerprints(settings).of,
+        fingerprint=fingerprints(settings).of, links=client_links(settings).url,
     )  # fmt: skip
 
 
@@ -262,7 +263,9 @@ def build_api(
 ) -> FastAPI:  # fmt: skip
     trials = TrialService(client, settings.task_queue, store)
     app = create_app(
-        Application(temporal=client, trials=trials, store=store, policies=settings.policy_table),
+        Application(
+            temporal=client, trials=trials, store=store, policies=settings.policy_table, links=client_links(settings)
+        ),
         tokens=settings.api_tokens,
         codec=codec(settings),
         codec_ui_key=settings.codec_ui_key,

@@ -52,7 +52,11 @@ class WhatsAppCloud:
             "template": {
                 "name": message.template, "language": {"code": message.language},
                 "components": [
-                    {"type": "body", "parameters": [{"type": "text", "text": p} for p in message.parameters]}
+                    {"type": "body", "parameters": [{"type": "text", "text": p} for p in message.parameters]},
+                    # Quick replies: the template names each button; the payload says what tapping it chose.
+                    *({"type": "button", "sub_type": "quick_reply", "index": str(i),
+                       "parameters": [{"type": "payload", "payload": payload}]}
+                      for i, payload in enumerate(message.buttons)),
                 ],
             },
         }  # fmt: skip
@@ -133,8 +137,11 @@ class ClientMessages:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         messages: MessageRecord | None = None, team: dict[str, str] | None = None,
         fingerprint: Callable[[str], str] | None = None,
+        links: Callable[[str, str, datetime, str, str], str] | None = None,
     ) -> None:  # fmt: skip
         self._record = record
+        # By email, an offer's choices are links the client opens (security/links.py, `Links.url`).
+        self._links = links
         self._team = team or {}
         self._clock = clock
         # Each message sent to a client, by its provider id, with the notification it carried: a retry after a
@@ -176,7 +183,14 @@ class ClientMessages:
                 log.warning("%s not sent to the %s: %s", notification.key, who, type(err).__name__)
 
     async def _to_client(self, notification: Notification, contact: ClientContact) -> bool:
-        message = render(notification, contact, self._clock())
+        link = None
+        if self._links is not None and contact.channel == "email":
+            links = self._links
+
+            def link(order: str, choice: str, until: datetime) -> str:
+                return links(order, choice, until, contact.locale, contact.time_zone)
+
+        message = render(notification, contact, self._clock(), link)
         if message is None:
             return True
         channel = self._channels[contact.channel]

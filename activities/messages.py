@@ -7,8 +7,9 @@ text with a subject. docs/integrations.md has the templates to register, in ever
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -282,6 +283,66 @@ TEMPLATES: dict[NotificationKind, tuple[str, dict[str, tuple[str, str]]]] = {
             ),
         },
     ),
+    NotificationKind.COLLECTION_OFFER: (
+        "style_trial_collection_offer",
+        {
+            "en": (
+                "Shall we collect your return?",
+                "You are sending back {pieces} pieces from your Style Trial (order {order}) by {when_zone}. Our "
+                "courier can collect them from you: {slots}. Or ask for a prepaid label: {label_link}.",
+            ),
+            "de": (
+                "Sollen wir Ihre Rücksendung abholen?",
+                "Sie senden {pieces} Stücke aus Ihrem Style Trial (Bestellung {order}) bis {when_zone} zurück. "
+                "Unser Kurier kann sie bei Ihnen abholen: {slots}. Oder ein frankiertes Etikett: {label_link}.",
+            ),
+            "it": (
+                "Ritiriamo noi il suo reso?",
+                "Restituisce {pieces} capi del suo Style Trial (ordine {order}) entro il {when_zone}. Il nostro "
+                "corriere può ritirarli da lei: {slots}. Oppure un'etichetta prepagata: {label_link}.",
+            ),
+            "fr": (
+                "Voulez-vous que nous venions chercher votre retour ?",
+                "Vous renvoyez {pieces} pièces de votre Style Trial (commande {order}) avant le {when_zone}. "
+                "Notre coursier peut venir les chercher : {slots}. Ou une étiquette prépayée : {label_link}.",
+            ),
+            "ja": (
+                "返品の集荷をご希望ですか",
+                "スタイル・トライアル（ご注文番号 {order}）の{pieces}点を{when_zone}までにご返送ください。"
+                "集荷の日時：{slots}。着払い伝票をご希望の場合：{label_link}",
+            ),
+        },
+    ),
+    NotificationKind.LABEL_OFFER: (
+        "style_trial_label_offer",
+        {
+            "en": (
+                "A prepaid label for your return",
+                "You are sending back {pieces} pieces from your Style Trial (order {order}) by {when_zone}. "
+                "Ask for a prepaid label: {label_link}.",
+            ),
+            "de": (
+                "Ein frankiertes Etikett für Ihre Rücksendung",
+                "Sie senden {pieces} Stücke aus Ihrem Style Trial (Bestellung {order}) bis {when_zone} zurück. "
+                "Fordern Sie ein frankiertes Etikett an: {label_link}.",
+            ),
+            "it": (
+                "Un'etichetta prepagata per il suo reso",
+                "Restituisce {pieces} capi del suo Style Trial (ordine {order}) entro il {when_zone}. Richieda "
+                "un'etichetta prepagata: {label_link}.",
+            ),
+            "fr": (
+                "Une étiquette prépayée pour votre retour",
+                "Vous renvoyez {pieces} pièces de votre Style Trial (commande {order}) avant le {when_zone}. "
+                "Demandez une étiquette prépayée : {label_link}.",
+            ),
+            "ja": (
+                "返品用の着払い伝票",
+                "スタイル・トライアル（ご注文番号 {order}）の{pieces}点を{when_zone}までにご返送ください。"
+                "着払い伝票のご依頼：{label_link}",
+            ),
+        },
+    ),
     NotificationKind.COLLECTION_BOOKED: (
         "style_trial_collection_booked",
         {
@@ -508,6 +569,8 @@ PARAMETERS: dict[NotificationKind, tuple[str, ...]] = {
         "label_url",
     ),
     NotificationKind.RETURN_LABEL_ISSUED: ("pieces", "order", "label_url", "carrier", "tracking"),
+    NotificationKind.COLLECTION_OFFER: ("pieces", "order", "when_zone", "slots", "label_link"),
+    NotificationKind.LABEL_OFFER: ("pieces", "order", "when_zone", "label_link"),
     NotificationKind.RETURN_SHIPPED: ("pieces", "order", "carrier", "tracking"),
     NotificationKind.RETURN_BOOKING_FAILED: ("order",),
     NotificationKind.REFUNDED: ("amount", "piece", "order"),
@@ -521,6 +584,58 @@ class Rendered:
     parameters: list[str]  # the template's {{1}}, {{2}}, ... in order
     subject: str
     text: str
+    # The payloads of the template's quick-reply buttons, in order (a reply carries the one tapped).
+    buttons: tuple[str, ...] = ()
+
+
+# Collection slots offered to a client: windows of the client's own day, from tomorrow, at least `SLOT_LEAD`
+# ahead, over by the return deadline; the first `SLOTS_OFFERED` of them.
+SLOT_WINDOWS = ((time(9), time(13)), (time(14), time(18)))
+SLOT_LEAD = timedelta(hours=12)
+SLOTS_OFFERED = 3
+LABEL = "label"  # the payload (and the word a client may write) that asks for a prepaid label instead
+LABEL_REPLY = {
+    "en": 'reply "label"', "de": "antworten Sie „label“", "it": 'risponda "label"', "fr": "répondez « label »",
+    "ja": "「label」とご返信ください",
+}  # fmt: skip
+
+
+def collection_slots(now: datetime, zone: ZoneInfo, deadline: datetime) -> list[tuple[datetime, datetime]]:
+    """The slots to offer, in UTC."""
+    slots: list[tuple[datetime, datetime]] = []
+    today = now.astimezone(zone).date()
+    for days in range(1, 15):
+        for opens, closes in SLOT_WINDOWS:
+            day = today + timedelta(days=days)
+            start = datetime.combine(day, opens, zone).astimezone(UTC)
+            end = datetime.combine(day, closes, zone).astimezone(UTC)
+            if start >= now + SLOT_LEAD and end <= deadline and len(slots) < SLOTS_OFFERED:
+                slots.append((start, end))
+    return slots
+
+
+def slot_choice(start: datetime, end: datetime) -> str:
+    """A slot as a reply's payload (and a link's choice): `collect:<start>/<end>`, in UTC."""
+    return f"collect:{start:%Y-%m-%dT%H:%MZ}/{end:%Y-%m-%dT%H:%MZ}"
+
+
+def read_choice(choice: str) -> tuple[datetime, datetime] | str | None:
+    """What a client chose: a slot (start, end), the label, or None when it is neither."""
+    if choice.strip().lower() == LABEL:
+        return LABEL
+    if not choice.startswith("collect:") or len(choice) > 60:
+        return None
+    try:
+        start, end = (datetime.strptime(t, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC) for t in choice[8:].split("/"))
+    except ValueError:
+        return None
+    return start, end
+
+
+def _slot_text(start: datetime, end: datetime, zone: ZoneInfo, language: str) -> str:
+    day = format_skeleton("MMMEd", start, tzinfo=zone, locale=language)
+    opens = format_time(start, "short", tzinfo=zone, locale=language)
+    return f"{day} {opens}–{format_time(end, 'short', tzinfo=zone, locale=language)}"
 
 
 def zone_of(contact: ClientContact) -> ZoneInfo:
@@ -531,8 +646,12 @@ def zone_of(contact: ClientContact) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def render(notification: Notification, contact: ClientContact, now: datetime) -> Rendered | None:
-    """The message to the client for `notification`, or None for a kind the client is not told of."""
+def render(
+    notification: Notification, contact: ClientContact, now: datetime,
+    link: Callable[[str, str, datetime], str] | None = None,
+) -> Rendered | None:  # fmt: skip
+    """The message to the client for `notification`, or None for a kind the client is not told of. An offer
+    lists its choices; by email each has a link (`link(order, choice, until)`), on WhatsApp a button."""
     if notification.kind not in TEMPLATES:
         return None
     template, languages = TEMPLATES[notification.kind]
@@ -558,12 +677,33 @@ def render(notification: Notification, contact: ClientContact, now: datetime) ->
         if values.get("slot_ends_at"):  # a collection's window closes: its time, on the same clock
             until = datetime.fromisoformat(values["slot_ends_at"])
             values["until"] = format_time(until, "short", tzinfo=zone, locale=language)
+    buttons: tuple[str, ...] = ()
+    if notification.kind in (NotificationKind.COLLECTION_OFFER, NotificationKind.LABEL_OFFER):
+        if notification.about is None:
+            return None
+        slots = collection_slots(now, zone_of(contact), notification.about)
+        if notification.kind == NotificationKind.COLLECTION_OFFER and len(slots) < SLOTS_OFFERED:
+            return None  # too late for three slots (the trial offers a label then): nothing true to say
+        choices = (
+            [slot_choice(*slot) for slot in slots] if notification.kind == NotificationKind.COLLECTION_OFFER else []
+        )
+        lines = [f"{i}) {_slot_text(*slot, zone_of(contact), language)}" for i, slot in enumerate(slots, 1)]
+        if link is not None and notification.order_id:  # by email: a link per choice
+            order = notification.order_id
+            lines = [f"{line}: {link(order, c, notification.about)}" for line, c in zip(lines, choices, strict=False)]
+            values["label_link"] = link(order, LABEL, notification.about)
+        else:  # on WhatsApp: a button, or the word written back
+            values["label_link"] = LABEL_REPLY.get(language, LABEL_REPLY["en"])
+        values["slots"] = "; ".join(lines)
+        buttons = (*choices, LABEL)
     try:
         text = body.format(**values)
         parameters = [values[name] for name in PARAMETERS[notification.kind]]
     except KeyError:
         return None  # a notification without what its message needs (none is made so): not sent
-    return Rendered(template=template, language=language, parameters=parameters, subject=subject, text=text)
+    return Rendered(
+        template=template, language=language, parameters=parameters, subject=subject, text=text, buttons=buttons
+    )
 
 
 # Answers to a client's reply, sent as plain text within the conversation the client opened: "noted" with

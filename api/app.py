@@ -23,7 +23,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import commands, health, labels, reports, webhooks
+from api import choices, commands, health, labels, reports, webhooks
 from api import trials as trial_routes
 from api.auth import ApiError, role_of_token
 from api.codec_server import UI_CORS_HEADERS, codec_router
@@ -80,7 +80,15 @@ def create_app(
     app.state.staff = staff  # people's OpenID Connect tokens (api/auth.py), when configured
     app.state.charts = reports.ChartsPage()  # the /reports page, rendered off the event loop
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
-    for router in (health.router, trial_routes.router, commands.router, webhooks.router, reports.router, labels.router):
+    for router in (
+        health.router,
+        trial_routes.router,
+        commands.router,
+        webhooks.router,
+        reports.router,
+        labels.router,
+        choices.router,
+    ):
         app.include_router(router)
     for optional in (whatsapp, carriers):  # the inbound webhooks, when configured
         if optional is not None:

@@ -17,6 +17,7 @@ from temporalio.runtime import Runtime
 from config import Settings
 from security.codec import EncryptionCodec, decoded_keys, dev_keys
 from security.fingerprint import Fingerprints
+from security.links import Links
 
 log = logging.getLogger("styletrial")
 
@@ -41,6 +42,11 @@ def codec(settings: Settings) -> EncryptionCodec:
 def fingerprints(settings: Settings) -> Fingerprints:
     """Keyed fingerprints (security/fingerprint.py) under the same keys as the payload codec."""
     return Fingerprints(*_keys(settings))
+
+
+def client_links(settings: Settings) -> Links:
+    """Links a client opens from a message (security/links.py), under the same keys as the payload codec."""
+    return Links(*_keys(settings), settings.public_url)
 
 
 async def connect(

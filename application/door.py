@@ -6,8 +6,9 @@ observability, never the database, Temporal or the workflow (tests/unit/test_imp
 """
 
 import asyncio
-from dataclasses import dataclass
-from datetime import datetime
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -17,7 +18,10 @@ from temporalio.client import Client, RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from application import reports
+from application.choices import choice_command
 from application.trials import CommandNotProcessed, TrialService
+from domain import commands as cmd
+from domain.errors import DomainError
 from domain.order import TrialOrder
 from domain.policy import PolicyTable
 from domain.view import TrialView
@@ -26,6 +30,7 @@ from persistence.db import make_engine
 from persistence.return_labels import SqlLabelBook
 from persistence.store import Cursor, Page, SqlStore
 from persistence.webhooks import WebhookQueue
+from security.links import Links
 
 # What "briefly unavailable" is made of: Temporal or the database away, a command that reached no worker.
 # The API answers them 503 with Retry-After; the caller retries with the same Idempotency-Key.
@@ -33,7 +38,7 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     RPCError, RPCTimeoutOrCancelledError, TimeoutError, OperationalError, CommandNotProcessed,
 )  # fmt: skip
 
-__all__ = ["UNAVAILABLE", "Application", "Cursor", "Page", "list_trials_at"]
+__all__ = ["UNAVAILABLE", "Application", "ChoiceOutcome", "Cursor", "Page", "list_trials_at"]
 
 
 def list_trials_at(database_url: str, *, limit: int, **filters: Any) -> Page:
@@ -47,12 +52,27 @@ def list_trials_at(database_url: str, *, limit: int, **filters: Any) -> Page:
 
 
 @dataclass(frozen=True)
+class ChoiceOutcome:
+    """What a client's link (security/links.py) is for, and what became of it."""
+
+    status: int  # the page's HTTP status: 200, 404 (not a link of ours, or expired), 409 (the trial refused it)
+    locale: str = "en"
+    zone: str = "UTC"
+    order_id: str | None = None
+    slot: tuple[datetime, datetime] | None = None  # a collection's; None for the label
+    booked: bool = False
+    refusal: str | None = None
+
+
+@dataclass(frozen=True)
 class Application:
     temporal: Client
     trials: TrialService
     store: SqlStore
     # The policy each new trial starts with, by the client's tier and region (domain.policy.PolicyTable).
     policies: PolicyTable
+    # Links in clients' messages (security/links.py); None: this API serves none.
+    links: Links | None = None
 
     @property
     def reports(self) -> reports.Reports:
@@ -84,6 +104,24 @@ class Application:
         """The PDF of the return label whose link carries `token` (the embedded returns provider's)."""
         label = await self.store.read(SqlLabelBook(self.store.engine).by_token, token)
         return label.pdf if label else None
+
+    async def client_choice(self, token: str, *, book: bool) -> ChoiceOutcome:
+        """A client's link: what it books, and with `book`, the booking made as the client (once: the link
+        is the update's id, so opening it twice books once)."""
+        link = self.links.read(token, datetime.now(UTC)) if self.links else None
+        command = choice_command(link.choice, "email") if link else None
+        if link is None or command is None:
+            return ChoiceOutcome(status=404)
+        slot = (command.slot.starts_at, command.slot.ends_at) if isinstance(command, cmd.CollectionBooking) else None
+        outcome = ChoiceOutcome(status=200, locale=link.locale, zone=link.zone, order_id=link.order_id, slot=slot)
+        if not book:
+            return outcome
+        update_id = "link:" + hashlib.sha256(token.encode()).hexdigest()[:40]
+        try:
+            await self.trials.execute(link.order_id, command, update_id)
+        except DomainError as err:
+            return replace(outcome, status=409, refusal=err.message)
+        return replace(outcome, booked=True)
 
     # ------------------------------------------------------------------ webhooks
 

@@ -1,5 +1,6 @@
 """A client's WhatsApp reply to a reminder becomes keep/return decisions on the trial, with actor `client`,
-channel `whatsapp` and the message's id as reference, so the shopper sees it in the audit trail.
+channel `whatsapp` and the message's id as reference, so the shopper sees it in the audit trail. A reply to
+a collection offer (a slot's button, or "label") books the collection or the label instead.
 
 The reply quotes our reminder (WhatsApp's `context`), whose id names the order (`client_messages`). It is
 read by `domain.replies`; an ambiguous one gets a clarifying answer and changes nothing; a reply to a closed
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from activities.client_messages import WhatsAppCloud
 from activities.messages import decisions_text, reply_text
+from application.choices import choice_command
 from application.trials import TrialService
 from domain import commands as cmd
 from domain.errors import DomainError, ErrorCode
@@ -161,6 +163,9 @@ class Replies:
         if view is None:
             await self._answer(sender, message_id, reply_text("which", sent.locale))
             return "asked which order"
+        chosen = choice_command(text, "whatsapp")
+        if chosen is not None:
+            return await self._book(chosen, sent.order_id, sent.locale, sender, message_id)
         piece_ids = [p.piece_id for p in view.pieces]
         read = read_reply(text, piece_ids)
         if isinstance(read, Ambiguous):
@@ -181,6 +186,22 @@ class Replies:
         noted = decisions_text(sent.locale, numbers)
         await self._answer(sender, message_id, reply_text("noted", sent.locale, order=sent.order_id, decisions=noted))
         return "decided"
+
+    async def _book(
+        self, command: cmd.CollectionBooking | cmd.ReturnLabel, order_id: str, locale: str, sender: str,
+        message_id: str,
+    ) -> str:  # fmt: skip
+        """A collection slot or the label, chosen from our offer: booked as the client. The confirmation
+        (carrier, tracking, label link) follows as its own message once the provider has answered."""
+        try:
+            await self.trials.execute(order_id, command, f"whatsapp:{message_id}")
+        except DomainError as err:
+            if err.code in CLOSED:
+                await self._answer(sender, message_id, reply_text("closed", locale, order=order_id))
+                return "trial closed"
+            await self._answer(sender, message_id, reply_text("unclear", locale, why=err.message))
+            return f"refused ({err.code.value})"
+        return "booked"
 
     async def _answer(self, to: str, replying_to: str, text: str) -> None:
         try:

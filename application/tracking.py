@@ -2,10 +2,12 @@
 
 The read model knows which trial each tracking number belongs to (`tracking_numbers`: every parcel
 dispatched, every return booked or posted). A scan for a number no trial has is counted and dropped: a
-tracking provider sends events for every parcel on the account, not only ours. One for a trial is sent as an
-update whose id is the scan itself (tracking number, status, time), so a provider's retry is the same update;
-the trial refuses a scan that changes nothing (`scan_changes_nothing`), so duplicates and late scans never
-reach its history. A trial that is briefly unavailable raises, so that the provider retries the delivery.
+tracking provider sends events for every parcel on the account, not only ours. One for a trial is sent to it
+as `record_carrier_scan`; the trial refuses a scan that changes nothing (`scan_changes_nothing`) in the
+update's validator, so duplicates and late scans never reach its history. A trial that is briefly unavailable raises, so that the provider retries the delivery.
+
+No update id is derived from the scan: the same scan again is refused by the trial itself, and counted as
+unchanged, whether it is a provider's retry or a second provider reporting the same parcel.
 """
 
 import asyncio
@@ -33,11 +35,10 @@ class CarrierTracking:
         now = datetime.now(UTC)
         if scan.occurred_at > now:
             scan = scan.model_copy(update={"occurred_at": now})
-        update_id = f"carrier:{scan.tracking_number}:{scan.status}:{scan.occurred_at.isoformat()}"
         outcomes = []
         for order_id in orders:
             try:
-                await self.trials.execute(order_id, scan, update_id)
+                await self.trials.execute(order_id, scan)
                 outcomes.append("moved")
             except DomainError as err:
                 unchanged = err.code in (ErrorCode.SCAN_CHANGES_NOTHING, ErrorCode.TRIAL_FINISHED)

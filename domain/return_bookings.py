@@ -34,6 +34,8 @@ from domain.steps import BookingKind, NotificationKind, ReturnBookingRequest, Re
 MAX_BOOKINGS = 6
 MAX_SLOT = timedelta(hours=8)
 MIN_SLOT = timedelta(hours=1)
+# Collection slots are offered only with this much time left before the return deadline (a label otherwise).
+OFFER_SLOTS_FROM = timedelta(days=3)
 # How long after the return deadline a booked piece waits for the carrier's scan to arrive.
 SCAN_GRACE = timedelta(days=2)
 
@@ -79,6 +81,8 @@ class ReturnBookings:
         self._journal = journal
         self._require_piece = require_piece
         self.bookings: list[ReturnBooking] = []
+        # Whether the client was offered a collection (once per trial, trials that tell the return's journey).
+        self.offered = False
 
     # ------------------------------------------------------------------ booking
 
@@ -135,6 +139,28 @@ class ReturnBookings:
 
     def booked_pieces(self) -> set[str]:
         return {pid for b in self.bookings if b.live for pid in b.piece_ids}
+
+    def offer(self, now: datetime, return_deadline: datetime | None, tells_returns: bool) -> None:
+        """Once the client has decided to send pieces back (every delivered piece decided, or the trial
+        closed), they are offered a collection when the order has an address to collect from and
+        `OFFER_SLOTS_FROM` is left before the deadline (three slots then fit), a prepaid label otherwise. The
+        slots are chosen when the message is written, on the client's clock (activities/messages.py); a reply
+        books one (application/replies.py), as staff's `book_collection` does."""
+        if self.offered or not tells_returns or self._order.shipping_address is None or return_deadline is None:
+            return
+        undecided = any(p.state == PieceState.ON_TRIAL and p.decision is None for p in self._pieces.values())
+        unbooked = [p for p in self._pieces.values() if to_send_back(p) and p.piece_id not in self.booked_pieces()]
+        if undecided or not unbooked:
+            return
+        self.offered = True
+        text = f"Offered the client a collection (or a label) for {len(unbooked)} piece(s)."
+        facts = {"pieces": str(len(unbooked))}
+        kind = (
+            NotificationKind.COLLECTION_OFFER
+            if return_deadline - now >= OFFER_SLOTS_FROM
+            else NotificationKind.LABEL_OFFER
+        )
+        self._journal.tell_the_journey(kind, text, facts, about=return_deadline)
 
     # ------------------------------------------------------------------ the provider's answer
 

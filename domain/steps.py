@@ -193,6 +193,8 @@ class NotificationKind(StrEnum):
     PIECE_DAMAGED = "piece_damaged"
     RECEIPT = "receipt"
     # Returns the client does not organise (collections and labels), and the carriers' scans of them.
+    COLLECTION_OFFER = "collection_offer"
+    LABEL_OFFER = "label_offer"
     COLLECTION_BOOKED = "collection_booked"
     RETURN_LABEL_ISSUED = "return_label_issued"
     RETURN_SHIPPED = "return_shipped"

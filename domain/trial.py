@@ -236,6 +236,7 @@ class Trial:
     def decide(self, c: cmd.Decisions, now: datetime) -> None:
         self.validate_decisions(c, now)
         self.returns.decide(c, now)
+        self.bookings.offer(now, self.return_deadline, self.returns.tells_returns)
 
     def validate_finish(self, c: cmd.FinishEarly, now: datetime) -> None:
         self._require_open()
@@ -442,6 +443,7 @@ class Trial:
         kept = self.returns.close(now, returns_due=self.return_deadline)
         if kept:
             self.billing.plan_settlement(kept)
+        self.bookings.offer(now, self.return_deadline, self.returns.tells_returns)
 
     # ------------------------------------------------------------------ side effects
 

@@ -24,7 +24,7 @@ def test_every_operation_has_a_meaningful_operation_id():
         "record_decisions", "finish_early", "record_return", "record_inspection", "extend_trial", "waive_piece",
         "change_payment_method", "cancel_trial", "declare_parcel_lost", "reship", "refund_piece", "list_webhook_deliveries", "replay_webhook", "keep_rate_report",
         "return_reasons_report", "decision_time_report", "attention_report", "book_collection", "issue_return_label",
-        "record_carrier_scan", "get_return_label",
+        "record_carrier_scan", "get_return_label", "show_client_choice", "book_client_choice",
     }, ids  # fmt: skip
 
 
@@ -104,6 +104,8 @@ ROUTE_ERRORS = {
     ("get", "/v1/webhooks"): {"401", "403", "422", "503"},
     ("post", "/v1/webhooks/{event_id}/replay"): {"401", "403", "404", "422", "503"},
     ("get", "/v1/return-labels/{token}"): {"404", "422", "503"},
+    ("get", "/v1/client-choices/{token}"): {"404", "409", "422", "503"},
+    ("post", "/v1/client-choices/{token}"): {"404", "409", "422", "503"},
     **{
         ("get", f"/v1/reports/{name}"): {"401", "422", "503"}
         for name in ("keep-rate", "return-reasons", "decision-time", "attention")
@@ -118,6 +120,9 @@ def test_each_route_documents_only_the_errors_it_can_return():
             expected = ROUTE_ERRORS.get((method, path), COMMAND_ERRORS)
             assert errors == expected, f"{method.upper()} {path}: {sorted(errors)}"
             for code in errors:
+                if path.startswith("/v1/client-choices/") and code in ("404", "409"):
+                    assert "text/html" in op["responses"][code]["content"], (path, code)  # a page for the client
+                    continue
                 assert op["responses"][code]["content"]["application/json"]["schema"]["$ref"].endswith(
                     "ErrorResponse" if path != "/readyz" else "Health"
                 ), (path, code)

@@ -169,3 +169,12 @@ def test_a_lost_parcel_a_return_received_and_a_damaged_piece_are_told_to_the_cli
         for n in told:
             message = render(n, contact, d.now)
             assert message is not None and "{" not in message.text, (locale, n.kind)
+
+
+def test_every_template_names_its_parameters_and_every_language():
+    """A kind with a template but no parameters would never be sent (render answers None): caught here."""
+    from activities.messages import LOCALES, PARAMETERS, TEMPLATES
+
+    assert set(TEMPLATES) == set(PARAMETERS)
+    for kind, (_, languages) in TEMPLATES.items():
+        assert set(languages) == set(LOCALES), kind
