@@ -21,7 +21,6 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.client_messages import ClientMessages, SmtpEmail, WhatsAppCloud
-from activities.easypost_returns import EasyPostReturns
 from activities.fulfilment import FulfilmentActivities, InMemoryStock
 from activities.notifications import NotificationActivities, RecordingNotifier
 from activities.payments import PaymentActivities
@@ -32,7 +31,6 @@ from activities.simulated_gateway import SimulatedGateway
 from activities.stripe_gateway import StripeGateway
 from activities.warehouse_stock import WarehouseStock
 from api.app import create_app
-from api.carriers import easypost_router
 from api.whatsapp import whatsapp_router
 from application.connection import client_links as client_links
 
@@ -97,6 +95,8 @@ def returns_provider(settings: Settings, engine: Engine) -> ReturnsProvider:
     if settings.returns == "easypost":
         if settings.easypost_api_key is None or not settings.easypost_api_key.get_secret_value():
             raise ValueError("STYLETRIAL_RETURNS=easypost needs STYLETRIAL_EASYPOST_API_KEY.")
+        from activities.easypost_returns import EasyPostReturns  # the SDK only where it is configured
+
         key = settings.easypost_api_key.get_secret_value()
         return EasyPostReturns(key, warehouse, settings.easypost_api_base, SqlBookingProgress(engine))
     return LocalReturns(SqlLabelBook(engine), settings.public_url, warehouse)
@@ -297,6 +297,8 @@ def carrier_tracking(settings: Settings, trials: TrialService, store: SqlStore) 
     """The inbound tracking webhook (EasyPost's), when its signing secret is set."""
     if settings.easypost_webhook_secret is None:
         return None
+    from api.carriers import easypost_router  # the SDK only where it is configured
+
     return easypost_router(CarrierTracking(trials, store), settings.easypost_webhook_secret.get_secret_value())
 
 
