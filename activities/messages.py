@@ -638,6 +638,19 @@ def _slot_text(start: datetime, end: datetime, zone: ZoneInfo, language: str) ->
     return f"{day} {opens}–{format_time(end, 'short', tzinfo=zone, locale=language)}"
 
 
+def wait_for_daytime(notification: Notification, now: datetime) -> datetime | None:
+    """When the client's day begins, if it is night where they are and the message can wait; None: now."""
+    if notification.daytime is None or notification.contact is None or "client" not in notification.audience:
+        return None
+    start, end = notification.daytime
+    zone = zone_of(notification.contact)
+    local = now.astimezone(zone)
+    if start <= local.hour < end:
+        return None
+    day = local.date() if local.hour < start else local.date() + timedelta(days=1)
+    return datetime.combine(day, time(start), zone).astimezone(UTC)
+
+
 def zone_of(contact: ClientContact) -> ZoneInfo:
     """The client's zone; UTC when the name is not a zone this machine knows (it is validated only in form)."""
     try:

@@ -1,9 +1,12 @@
 """Notifications to the client, their personal shopper and staff."""
 
 import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from temporalio import activity
 
+from activities.messages import wait_for_daytime
 from activities.ports import Notifier
 from domain.steps import Notification, NotificationResult
 
@@ -29,10 +32,24 @@ class RecordingNotifier:
         return [n for n in self.sent.values() if n.trial_id == trial_id and n.kind == kind]
 
 
+async def deliver(notifier: Notifier, notification: Notification, now: datetime) -> NotificationResult:
+    """Send `notification`; in the client's night, a message that can wait goes to the team only, and the
+    answer says until when the client's copy waits (the trial holds it on a durable timer)."""
+    until = wait_for_daytime(notification, now)
+    if until is None:
+        return NotificationResult(delivered=await notifier.send(notification))
+    team = [who for who in notification.audience if who != "client"]
+    if team:
+        await notifier.send(notification.model_copy(update={"audience": team, "contact": None}))
+    log.info("%s waits for the client's day (%s)", notification.key, until.isoformat())
+    return NotificationResult(delivered=False, defer_until=until)
+
+
 class NotificationActivities:
-    def __init__(self, notifier: Notifier) -> None:
+    def __init__(self, notifier: Notifier, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._notifier = notifier
+        self._clock = clock
 
     @activity.defn(name="notifications.send")
     async def send(self, notification: Notification) -> NotificationResult:
-        return NotificationResult(delivered=await self._notifier.send(notification))
+        return await deliver(self._notifier, notification, self._clock())

@@ -8,10 +8,11 @@ which answer each request takes.
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from activities.fulfilment import FulfilmentActivities, move_stock
-from activities.notifications import NotificationActivities
+from activities.notifications import NotificationActivities, deliver
 from activities.payments import PaymentActivities
 from activities.ports import Notifier, PaymentGateway, StockPort
 from activities.returns import ReturnsActivities, ReturnsProvider
@@ -42,6 +43,8 @@ class Ports(Protocol):
     def notifier(self) -> Notifier: ...
     @property
     def returns(self) -> ReturnsProvider: ...
+    # The time where the notifier runs: a message in the client's night waits for their day.
+    def clock(self) -> datetime: ...
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ async def _stock(ports: Ports, step: StockRequest) -> StockResult:
 
 
 async def _notify(ports: Ports, step: Notification) -> NotificationResult:
-    return NotificationResult(delivered=await ports.notifier.send(step))
+    return await deliver(ports.notifier, step, ports.clock())
 
 
 def _authorize_summary(step: AuthorizeRequest, money: Money) -> str:

@@ -227,6 +227,13 @@ def return_receipt(trial: Facts) -> Iterator[Deadline]:
             )
 
 
+def client_daytime(trial: Facts) -> Iterator[Deadline]:
+    """A message held through the client's night goes when their day begins (the step is then due)."""
+    for n in trial.journal.outbox:
+        if n.not_before is not None:
+            yield Deadline(n.not_before, "Send the client's message when their day begins", None)
+
+
 def refund_window(trial: Facts) -> Iterator[Deadline]:
     """After completion: the end of the time in which support may refund a charged piece."""
     until = trial.refunds_until
@@ -254,11 +261,12 @@ DEADLINES: tuple[Rule, ...] = (
     return_receipt,
     settlement_retries,
     refund_window,
+    client_daytime,
 )
 # Rules that still hold once the trial has a final status (the others name nothing then, or are ignored).
-AFTER_THE_END: tuple[Rule, ...] = (refund_window,)
+AFTER_THE_END: tuple[Rule, ...] = (refund_window, client_daytime)
 # Rules whose deadlines have no effect of their own (see the module's docstring).
-WAKE_ONLY = frozenset({reauthorization})
+WAKE_ONLY = frozenset({reauthorization, client_daytime})
 
 
 def apply_due(trial: Facts, now: datetime, apply: Callable[[Effect], None]) -> None:

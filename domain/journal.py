@@ -9,7 +9,7 @@ from datetime import datetime
 
 from domain.order import ClientContact
 from domain.status import Attention
-from domain.steps import Audience, Notification, NotificationKind
+from domain.steps import AT_ONCE, Audience, Notification, NotificationKind
 
 
 @dataclass
@@ -37,6 +37,9 @@ class Journal:
     # Whether it also tells the client of the journey (each parcel sent, the trial's start): set by the
     # workflow, since trials started before it did not.
     tells_the_journey: bool = False
+    # The client's daytime (domain.policy.TrialPolicy.client_daytime): messages to the client that can wait
+    # wait for it (the notifier says until when, `defer`).
+    daytime: tuple[int, int] | None = None
     events: list[Event] = field(default_factory=list)
     outbox: list[Notification] = field(default_factory=list)
     notifications_sent: int = 0
@@ -59,6 +62,7 @@ class Journal:
                 key=f"{self.trial_id}-notification-{self.notifications_sent}", trial_id=self.trial_id, kind=kind,
                 audience=audience, shopper_id=self.shopper_id, message=message, order_id=self.order_id,
                 contact=self.contact if "client" in audience else None, about=about, facts=facts or {},
+                daytime=self.daytime if "client" in audience and kind not in AT_ONCE else None,
             )
         )  # fmt: skip
 
@@ -92,6 +96,18 @@ class Journal:
 
     def sent(self, key: str) -> None:
         self.outbox = [n for n in self.outbox if n.key != key]
+
+    def defer(self, key: str, until: datetime) -> None:
+        """It is night where the client is: the team's copy went, the client's waits until `until`, as a
+        message of its own (its own key, so a retry of either is recognised as sent)."""
+        waiting = next(n for n in self.outbox if n.key == key)
+        self.sent(key)
+        later = {"key": f"{key}-daytime", "audience": ["client"], "not_before": until, "daytime": None}
+        self.outbox.append(waiting.model_copy(update=later))
+
+    def due(self, now: datetime | None) -> Notification | None:
+        """The first message that may go now (all of them, when `now` is None)."""
+        return next((n for n in self.outbox if now is None or n.not_before is None or n.not_before <= now), None)
 
     def flag(self, reason: Attention, text: str) -> None:
         self.attention[reason] = text

@@ -36,6 +36,18 @@ class TrialPolicy(BaseModel):
     refund_window: timedelta = 30 * DAY
     # Delays after the first declined settlement attempt at which the charge is tried again.
     dunning_schedule: tuple[timedelta, ...] = Field(default=(DAY, 3 * DAY, 7 * DAY))
+    # The client's daytime, in hours of their own clock (from, to): messages that can wait (reminders,
+    # receipts, parcel news) wait for it, sent when it begins. None: at any hour, as a time-scaled policy
+    # has it (a demo's "day" lasts seconds, so the hours of a real day mean nothing to it).
+    client_daytime: tuple[int, int] | None = (8, 21)
+
+    @model_validator(mode="after")
+    def _daytime_is_a_span_of_hours(self) -> "TrialPolicy":
+        if self.client_daytime is not None:
+            start, end = self.client_daytime
+            if not 0 <= start < end <= 24:
+                raise ValueError("client_daytime is (from, to) in whole hours, 0 <= from < to <= 24")
+        return self
 
     def scaled(self, factor: float) -> "TrialPolicy":
         """Every duration divided by `factor` (a demo or an end-to-end test runs a week in seconds)."""
@@ -57,6 +69,7 @@ class TrialPolicy(BaseModel):
                 "payment_fix_window": s(self.payment_fix_window),
                 "reauthorize_before_expiry": s(self.reauthorize_before_expiry),
                 "dunning_schedule": tuple(s(d) for d in self.dunning_schedule),
+                "client_daytime": None,
             }
         )
 

@@ -40,8 +40,9 @@ class Facts(Protocol):
 def pending_step(trial: Facts, now: datetime | None) -> Step | None:
     """The request due now; `now` is None only when asking whether anything at all remains (see
     `Trial.finished`)."""
-    if trial.journal.outbox:
-        return trial.journal.outbox[0]
+    message = trial.journal.due(now)
+    if message is not None:
+        return message
     booking = trial.bookings.request(trial.trial_id)
     if booking is not None:
         return booking

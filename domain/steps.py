@@ -202,6 +202,10 @@ class NotificationKind(StrEnum):
 
 
 Audience = Literal["client", "shopper", "staff"]
+# Messages that go to the client at any hour: answers to what the client has just done themselves.
+AT_ONCE = frozenset({
+    NotificationKind.COLLECTION_BOOKED, NotificationKind.RETURN_LABEL_ISSUED, NotificationKind.RETURN_BOOKING_FAILED,
+})  # fmt: skip
 
 
 class Notification(_Message):
@@ -221,10 +225,16 @@ class Notification(_Message):
     about: datetime | None = None
     # What a message to the client says besides the moment: counts and amounts, never personal data.
     facts: dict[str, str] = {}
+    # The client's daytime (hours of their clock) this message waits for; None: it goes at once.
+    daytime: tuple[int, int] | None = None
+    # Held until then (a message that arrived in the client's night, sent when their day begins).
+    not_before: datetime | None = None
 
 
 class NotificationResult(_Message):
     delivered: bool
+    # The client's night: the message to the client waits until then (the team's copy went already).
+    defer_until: datetime | None = None
 
 
 Step = (

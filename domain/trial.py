@@ -78,8 +78,9 @@ class Trial:
             for p in order.pieces
         }
         self.journal = Journal(
-            self.trial_id, order.customer.personal_shopper_id, order.order_id, order.customer.contact
-        )
+            self.trial_id, order.customer.personal_shopper_id, order.order_id, order.customer.contact,
+            daytime=policy.client_daytime,
+        )  # fmt: skip
         self.payments = Payments(
             self.trial_id, order.currency, order.payment_method, policy, self._value_of, self.journal
         )
@@ -525,7 +526,9 @@ _RECORDERS: dict[tuple[type, type], Callable[[Trial, Any, Any, datetime], None]]
     (StockRequest, StockResult): lambda t, step, r, now: t.stock.record(
         step, ended=t.final_status is not None, pieces=list(t.pieces)
     ),
-    (Notification, NotificationResult): lambda t, step, r, now: t.journal.sent(step.key),
+    (Notification, NotificationResult): lambda t, step, r, now: (
+        t.journal.defer(step.key, r.defer_until) if r.defer_until else t.journal.sent(step.key)
+    ),
     (ReturnBookingRequest, ReturnBookingResult): lambda t, step, r, now: t.bookings.record(step, r, now),
 }
 

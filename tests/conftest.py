@@ -1,3 +1,4 @@
+import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -20,6 +21,11 @@ from tests.support import Harness, register_search_attributes
 from workflows import search_attributes
 
 BIN = Path(sys.executable).parent
+# Messages to a client wait for the client's daytime (TrialPolicy.client_daytime), which depends on the hour
+# the suite runs: off for every trial a test starts, here and in every process it starts (STYLETRIAL_POLICY).
+# The tests of the daytime itself give it the hour (tests/unit/test_client_daytime.py).
+os.environ["STYLETRIAL_POLICY__CLIENT_DAYTIME"] = "null"
+
 # The SDK core warns at every worker start that the test server lacks a newer capability; keep test
 # output readable by letting only errors through.
 QUIET = Runtime(

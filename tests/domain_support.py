@@ -63,5 +63,9 @@ class Driver:
         self.now = end
         self.settle()
 
+    def clock(self) -> datetime:
+        """Where the notifier runs, the driver's time (a message in the client's night waits)."""
+        return self.now
+
     async def _answer(self, step: Step) -> StepResult:
         return await kind_of(step).call(self, step)

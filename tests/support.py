@@ -132,7 +132,8 @@ class Harness:
     async def start(self, trial_order: TrialOrder, policy: TrialPolicy | None = None) -> TrialUnderTest:
         handle = await self.client.start_workflow(
             StyleTrialWorkflow.run,
-            StartTrial(order=trial_order, policy=policy or TrialPolicy()),
+            # At any hour: the client's daytime would make a test depend on when it runs (tests/conftest.py).
+            StartTrial(order=trial_order, policy=policy or TrialPolicy(client_daytime=None)),
             id=f"style-trial-{trial_order.order_id}",
             task_queue=self.task_queue,
         )

@@ -114,7 +114,7 @@ async def whole_trial(trials: TrialService) -> TrialView:
 
 async def test_start_is_idempotent_and_conflicts_are_refused_on_the_real_server(trials: TrialService):
     o = order(2)
-    start = StartTrial(order=o, policy=TrialPolicy())
+    start = StartTrial(order=o, policy=TrialPolicy(client_daytime=None))
     first, created = await trials.start(start)
     again, created_again = await trials.start(start)
     assert created and not created_again and first.id == again.id == f"style-trial-{o.order_id}"
