@@ -121,7 +121,7 @@ def client_messages(settings: Settings, store: SqlStore | None = None) -> Notifi
         )  # fmt: skip
     return ClientMessages(
         RecordingNotifier(), whatsapp(settings), email, messages=store, team=settings.team_emails,
-        fingerprint=fingerprints(settings).of, links=client_links(settings).url,
+        fingerprint=fingerprints(settings).of, links=client_links(settings).url, tracking_pages=settings.tracking_pages,
     )  # fmt: skip
 
 

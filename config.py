@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     easypost_api_base: str = Field(default="https://api.easypost.com/v2", pattern=r"^https?://", max_length=2000)
     # The secret EasyPost signs its tracking webhooks with (X-Hmac-Signature); unset: the route refuses all.
     easypost_webhook_secret: SecretStr | None = None
+    # Carriers' tracking pages beside the built-in ones (activities/messages.py, TRACKING_PAGES), JSON:
+    # {"brt": "https://vas.brt.it/vas/sped_det_show.hsm?referer=sped_numspe_par.htm&Nspediz={tracking}"}
+    tracking_pages: dict[str, str] = Field(default_factory=dict, max_length=200)
     # The address clients reach the API at, for the links in their messages (a return label).
     public_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^\s]+$", max_length=300)
     # Messages to clients (docs/integrations.md). WhatsApp Business Cloud API: the sending number's id and a

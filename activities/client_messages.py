@@ -138,7 +138,9 @@ class ClientMessages:
         messages: MessageRecord | None = None, team: dict[str, str] | None = None,
         fingerprint: Callable[[str], str] | None = None,
         links: Callable[[str, str, datetime, str, str], str] | None = None,
+        tracking_pages: dict[str, str] | None = None,
     ) -> None:  # fmt: skip
+        self._tracking_pages = tracking_pages
         self._record = record
         # By email, an offer's choices are links the client opens (security/links.py, `Links.url`).
         self._links = links
@@ -190,7 +192,7 @@ class ClientMessages:
             def link(order: str, choice: str, until: datetime) -> str:
                 return links(order, choice, until, contact.locale, contact.time_zone)
 
-        message = render(notification, contact, self._clock(), link)
+        message = render(notification, contact, self._clock(), link, self._tracking_pages)
         if message is None:
             return True
         channel = self._channels[contact.channel]

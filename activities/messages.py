@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
@@ -114,27 +115,27 @@ TEMPLATES: dict[NotificationKind, tuple[str, dict[str, tuple[str, str]]]] = {
             "en": (
                 "Your Style Trial is on its way",
                 "A parcel of your Style Trial (order {order}) is on its way: {pieces} pieces with {carrier}, "
-                "tracking number {tracking}.",
+                "tracking number {tracking}. Follow it: {tracking_link}",
             ),
             "de": (
                 "Ihr Style Trial ist unterwegs",
                 "Ein Paket Ihres Style Trial (Bestellung {order}) ist unterwegs: {pieces} Stücke mit {carrier}, "
-                "Sendungsnummer {tracking}.",
+                "Sendungsnummer {tracking}. Sendungsverfolgung: {tracking_link}",
             ),
             "it": (
                 "Il suo Style Trial è in viaggio",
                 "Un pacco del suo Style Trial (ordine {order}) è in viaggio: {pieces} capi con {carrier}, "
-                "numero di spedizione {tracking}.",
+                "numero di spedizione {tracking}. Lo segua qui: {tracking_link}",
             ),
             "fr": (
                 "Votre Style Trial est en route",
                 "Un colis de votre Style Trial (commande {order}) est en route : {pieces} pièces avec {carrier}, "
-                "numéro de suivi {tracking}.",
+                "numéro de suivi {tracking}. Suivez-le : {tracking_link}",
             ),
             "ja": (
                 "スタイル・トライアルを発送しました",
                 "スタイル・トライアル（ご注文番号 {order}）のお荷物を発送しました。{carrier}にて{pieces}点、"
-                "追跡番号 {tracking}。",
+                "追跡番号 {tracking}。配送状況：{tracking_link}",
             ),
         },
     ),
@@ -551,7 +552,7 @@ PARAMETERS: dict[NotificationKind, tuple[str, ...]] = {
     NotificationKind.TRIAL_ENDING: ("hours", "when_zone", "order", "return_days"),
     NotificationKind.TRIAL_CONFIRMED: ("pieces", "order", "days"),
     NotificationKind.TRIAL_SUMMARY: ("order", "kept", "pieces", "charged"),
-    NotificationKind.PARCEL_DISPATCHED: ("order", "pieces", "carrier", "tracking"),
+    NotificationKind.PARCEL_DISPATCHED: ("order", "pieces", "carrier", "tracking", "tracking_link"),
     NotificationKind.TRIAL_STARTED: ("order", "days", "when_zone"),
     NotificationKind.PARCEL_LOST: ("order", "tracking", "carrier"),
     NotificationKind.RETURN_DUE: ("order", "pieces", "when_zone"),
@@ -638,6 +639,32 @@ def _slot_text(start: datetime, end: datetime, zone: ZoneInfo, language: str) ->
     return f"{day} {opens}–{format_time(end, 'short', tzinfo=zone, locale=language)}"
 
 
+# Each carrier's public tracking page, by the carrier's name as dispatches write it (lower case, letters and
+# digits only: "DHL Express" is "dhlexpress"); {tracking} is the number. A carrier not here gets its
+# tracking number in place of a link (STYLETRIAL_TRACKING_PAGES adds or overrides carriers).
+TRACKING_PAGES = {
+    "dhl": "https://www.dhl.com/global-en/home/tracking.html?tracking-id={tracking}",
+    "dhlexpress": "https://www.dhl.com/global-en/home/tracking.html?tracking-id={tracking}",
+    "ups": "https://www.ups.com/track?tracknum={tracking}",
+    "fedex": "https://www.fedex.com/fedextrack/?trknbr={tracking}",
+    "usps": "https://tools.usps.com/go/TrackConfirmAction?tLabels={tracking}",
+    "royalmail": "https://www.royalmail.com/track-your-item#/tracking-results/{tracking}",
+    "dpd": "https://www.dpd.co.uk/apps/tracking/?reference={tracking}",
+    "gls": "https://gls-group.com/track/{tracking}",
+    "posteitaliane": "https://www.poste.it/cerca/index.html#/risultati-spedizioni/{tracking}",
+    "laposte": "https://www.laposte.fr/outils/suivre-vos-envois?code={tracking}",
+    "colissimo": "https://www.laposte.fr/outils/suivre-vos-envois?code={tracking}",
+    "yamato": "https://toi.kuronekoyamato.co.jp/cgi-bin/tneko?number00=1&number01={tracking}",
+    "japanpost": "https://trackings.post.japanpost.jp/services/srv/search/?requestNo1={tracking}",
+}
+
+
+def tracking_link(carrier: str, tracking: str, pages: dict[str, str] | None = None) -> str:
+    """The carrier's tracking page for the number, or the number itself for a carrier we know no page of."""
+    page = {**TRACKING_PAGES, **(pages or {})}.get("".join(c for c in carrier.lower() if c.isalnum()))
+    return page.replace("{tracking}", quote(tracking, safe="")) if page else tracking
+
+
 def wait_for_daytime(notification: Notification, now: datetime) -> datetime | None:
     """When the client's day begins, if it is night where they are and the message can wait; None: now."""
     if notification.daytime is None or notification.contact is None or "client" not in notification.audience:
@@ -661,7 +688,7 @@ def zone_of(contact: ClientContact) -> ZoneInfo:
 
 def render(
     notification: Notification, contact: ClientContact, now: datetime,
-    link: Callable[[str, str, datetime], str] | None = None,
+    link: Callable[[str, str, datetime], str] | None = None, tracking_pages: dict[str, str] | None = None,
 ) -> Rendered | None:  # fmt: skip
     """The message to the client for `notification`, or None for a kind the client is not told of. An offer
     lists its choices; by email each has a link (`link(order, choice, until)`), on WhatsApp a button."""
@@ -671,6 +698,8 @@ def render(
     language = contact.locale if contact.locale in languages else "en"
     subject, body = languages[language]
     values = {"order": notification.order_id or "", **notification.facts}
+    if "carrier" in values and "tracking" in values:
+        values["tracking_link"] = tracking_link(values["carrier"], values["tracking"], tracking_pages)
     currency = notification.facts.get("currency")
     for name in MONEY_FACTS:
         # In minor units since money is written per language; a notification made before is already text.

@@ -58,3 +58,18 @@ def test_an_offer_by_email_links_each_slot_and_on_whatsapp_buttons_them():
     )
     late = offer.model_copy(update={"about": NOW + timedelta(days=1)})
     assert render(late, whatsapp, NOW) is None, "too late for three slots: nothing untrue is sent"
+
+
+def test_a_tracking_link_is_the_carrier_s_page_or_the_number_itself():
+    from activities.messages import tracking_link
+
+    assert (
+        tracking_link("DHL Express", "JD 0146/7")
+        == "https://www.dhl.com/global-en/home/tracking.html?tracking-id=JD%200146%2F7"
+    )
+    assert tracking_link("Royal Mail", "RM1") == "https://www.royalmail.com/track-your-item#/tracking-results/RM1"
+    assert tracking_link("Corriere Locale", "CL-9") == "CL-9", "no page known: the number"
+    assert (
+        tracking_link("Corriere Locale", "CL-9", {"corrierelocale": "https://cl.example/{tracking}"})
+        == "https://cl.example/CL-9"
+    )

@@ -109,7 +109,8 @@ def test_every_message_tells_the_trial_s_own_numbers_under_a_non_default_policy(
             if n.kind in (NotificationKind.TRIAL_CONFIRMED, NotificationKind.TRIAL_STARTED):
                 assert "10" in message.parameters and "10" in message.text, message.text
             if n.kind == NotificationKind.PARCEL_DISPATCHED:
-                assert message.parameters[1:] == ["3", "DHL", "TRK1"] and "TRK1" in message.text, message.text
+                link = "https://www.dhl.com/global-en/home/tracking.html?tracking-id=TRK1"  # DHL's page for it
+                assert message.parameters[1:] == ["3", "DHL", "TRK1", link] and link in message.text, message.text
             if n.kind == NotificationKind.TRIAL_ENDING:
                 assert message.parameters[-1] == "5" and "5" in message.text, message.text
             if n.kind == NotificationKind.TRIAL_SUMMARY:
