@@ -466,22 +466,25 @@ TEMPLATES: dict[NotificationKind, tuple[str, dict[str, tuple[str, str]]]] = {
     NotificationKind.RECEIPT: (
         "style_trial_receipt",
         {
-            "en": ("Your Style Trial receipt", "Charged for your Style Trial (order {order}): {items}. Total {total}."),
+            "en": (
+                "Your Style Trial receipt",
+                "Charged for your Style Trial (order {order}): {items}. Total {total}, to {paid_with}.",
+            ),
             "de": (
                 "Ihr Style-Trial-Beleg",
-                "Berechnet für Ihr Style Trial (Bestellung {order}): {items}. Gesamt {total}.",
+                "Berechnet für Ihr Style Trial (Bestellung {order}): {items}. Gesamt {total}, belastet auf {paid_with}.",
             ),
             "it": (
                 "La ricevuta del suo Style Trial",
-                "Addebitato per il suo Style Trial (ordine {order}): {items}. Totale {total}.",
+                "Addebitato per il suo Style Trial (ordine {order}): {items}. Totale {total}, su {paid_with}.",
             ),
             "fr": (
                 "Le reçu de votre Style Trial",
-                "Facturé pour votre Style Trial (commande {order}) : {items}. Total {total}.",
+                "Facturé pour votre Style Trial (commande {order}) : {items}. Total {total}, sur {paid_with}.",
             ),
             "ja": (
                 "スタイル・トライアルのご請求明細",
-                "スタイル・トライアル（ご注文番号 {order}）のご請求：{items}。合計 {total}。",
+                "スタイル・トライアル（ご注文番号 {order}）のご請求：{items}。合計 {total}（{paid_with}）。",
             ),
         },
     ),
@@ -558,7 +561,7 @@ PARAMETERS: dict[NotificationKind, tuple[str, ...]] = {
     NotificationKind.RETURN_DUE: ("order", "pieces", "when_zone"),
     NotificationKind.RETURN_RECEIVED: ("order", "pieces"),
     NotificationKind.PIECE_DAMAGED: ("order", "piece", "amount"),
-    NotificationKind.RECEIPT: ("order", "items", "total"),
+    NotificationKind.RECEIPT: ("order", "items", "total", "paid_with"),
     NotificationKind.COLLECTION_BOOKED: (
         "carrier",
         "pieces",
@@ -639,6 +642,16 @@ def _slot_text(start: datetime, end: datetime, zone: ZoneInfo, language: str) ->
     return f"{day} {opens}–{format_time(end, 'short', tzinfo=zone, locale=language)}"
 
 
+# What a receipt was charged to: the card by its last four digits, or, when the gateway did not say, the
+# client's saved payment method.
+PAID_WITH = {
+    "en": ("the card ending {last4}", "your saved payment method"),
+    "de": ("die Karte mit der Endung {last4}", "Ihre hinterlegte Zahlungsmethode"),
+    "it": ("la carta che termina con {last4}", "il suo metodo di pagamento salvato"),
+    "fr": ("la carte se terminant par {last4}", "votre moyen de paiement enregistré"),
+    "ja": ("末尾{last4}のカード", "ご登録のお支払い方法"),
+}
+
 # Each carrier's public tracking page, by the carrier's name as dispatches write it (lower case, letters and
 # digits only: "DHL Express" is "dhlexpress"); {tracking} is the number. A carrier not here gets its
 # tracking number in place of a link (STYLETRIAL_TRACKING_PAGES adds or overrides carriers).
@@ -705,6 +718,9 @@ def render(
         # In minor units since money is written per language; a notification made before is already text.
         if currency and values.get(name, "").isdigit():
             values[name] = money(int(values[name]), currency, language)
+    if "card" in values:  # a receipt: the card it was charged to, when the gateway said which
+        card, saved = PAID_WITH.get(language, PAID_WITH["en"])
+        values["paid_with"] = card.format(last4=values["card"]) if values["card"] else saved
     if currency and "items" in values:
         # A receipt's lines, each piece and its price, in the client's language; one line of text, as a
         # WhatsApp template parameter must be.

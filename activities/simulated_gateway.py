@@ -164,8 +164,9 @@ class SimulatedGateway:
                 )
             )
             result = AuthorizationResult(
-                approved=True, authorization_id=auth_id, amount=req.amount, expires_at=expires_at
-            )
+                approved=True, authorization_id=auth_id, amount=req.amount, expires_at=expires_at,
+                card_last4=TEST_CARDS.get(req.payment_method),
+            )  # fmt: skip
         return self._answer(req, "authorization", req.amount, result.authorization_id, result)
 
     async def capture(self, req: CaptureRequest) -> PaymentResult:
@@ -331,6 +332,15 @@ class SimulatedGateway:
     def _forced(self, operation: str) -> str | None:
         queue = self._forced_declines.get(operation)
         return queue.pop(0) if queue else None
+
+
+# The last four digits of Stripe's test cards, as a real gateway would report them.
+TEST_CARDS = {
+    "pm_card_visa": "4242",
+    "pm_card_mastercard": "4444",
+    "pm_card_amex": "8431",
+    "pm_card_visa_debit": "5556",
+}
 
 
 def _decline_for(payment_method: str, *, merchant_initiated: bool) -> str | None:

@@ -272,6 +272,7 @@ class StripeGateway:
                 authorization_id=intent.id,
                 amount=intent.amount,
                 expires_at=_earliest(expires_at, intent),
+                card_last4=_last4(intent),
             )
         if intent.status == "requires_action":
             # Give the hold back at once: nobody is present to authenticate it.
@@ -371,6 +372,14 @@ def _check_stripe_amount(amount: int, currency: str) -> None:
 def _authentication_required() -> _Declined:
     # The bank wants the client present (3-D Secure), which an engine charging on its own can't arrange.
     return _Declined("authentication_required", "The bank asked for the client to authenticate.")
+
+
+def _last4(intent: stripe.PaymentIntent) -> str | None:
+    """The card's last four digits, from the hold's charge (expanded), when Stripe gives them."""
+    charge = intent.to_dict().get("latest_charge")
+    card = ((charge or {}).get("payment_method_details") or {}).get("card") if isinstance(charge, dict) else None
+    last4 = card.get("last4") if isinstance(card, dict) else None
+    return last4 if isinstance(last4, str) and len(last4) == 4 and last4.isdigit() else None
 
 
 def _payment(intent: stripe.PaymentIntent) -> PaymentResult:

@@ -160,7 +160,10 @@ class Billing:
         self._journal.event(now, "charged", text, piece_ids=charged)
         # An itemised receipt to the client: each piece charged and its price, and the total (minor units).
         items = json.dumps([[self._pieces[p].description, self._pieces[p].price] for p in charged])
-        facts = {"items": items, "total": str(step.amount), "currency": self._payments.currency}
+        facts = {
+            "items": items, "total": str(step.amount), "currency": self._payments.currency,
+            "card": self._payments.card_last4 or "",
+        }  # fmt: skip
         self._journal.tell_the_journey(NotificationKind.RECEIPT, f"Receipt: {text}", facts)
 
     def record_refund(self, step: RefundRequest, r: RefundResult, now: datetime) -> None:

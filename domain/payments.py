@@ -128,6 +128,8 @@ class Payments:
     auth_attempts: int = 0
     awaiting_payment_method: bool = False
     fix_window_ends_at: datetime | None = None
+    # The last four digits of the card the hold is on, when the gateway said (the client's receipt names it).
+    card_last4: str | None = None
     holds: list[Hold] = field(default_factory=list)
     settlements: list[Settlement] = field(default_factory=list)
     movements: list[Movement] = field(default_factory=list)
@@ -295,6 +297,7 @@ class Payments:
         self.awaiting_payment_method = not r.approved
         if r.approved:
             self.journal.clear(Attention.AUTHORIZATION_DECLINED)
+            self.card_last4 = r.card_last4
             return self._add_hold(r, now)
         if self.fix_window_ends_at is None:
             self.fix_window_ends_at = now + self.policy.payment_fix_window
@@ -444,6 +447,7 @@ class Payments:
         """A new method retries at once whatever was waiting on the old one."""
         self.payment_method = payment_method
         self.awaiting_payment_method = False
+        self.card_last4 = None  # another card: its digits are not known
         hold = self.hold
         if hold is not None:
             hold.reauth_failed = False

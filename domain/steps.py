@@ -83,6 +83,8 @@ class AuthorizationResult(_Message):
     expires_at: datetime | None = None
     decline_code: str | None = None
     decline_message: str | None = None
+    # The card's last four digits, when the gateway gives them (for the client's receipt; not personal data).
+    card_last4: str | None = None
 
 
 class PaymentResult(_Message):

@@ -117,6 +117,7 @@ def test_every_message_tells_the_trial_s_own_numbers_under_a_non_default_policy(
                 assert money(192_000, "JPY", locale) in message.text, message.text
             if n.kind == NotificationKind.RECEIPT:
                 assert money(64_000, "JPY", locale) in message.parameters[1], message.parameters
+                assert "4242" in message.parameters[3], "the card the simulated gateway held (a Visa test card)"
             if n.kind == NotificationKind.RETURN_DUE:  # p3 is still with the client a day before the window closes
                 assert n.about == d.trial.return_deadline and message.parameters[1] == "1", message.parameters
             for default in ("seven", "sieben", "sette", "sept ", "7日"):
