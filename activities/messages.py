@@ -284,6 +284,60 @@ TEMPLATES: dict[NotificationKind, tuple[str, dict[str, tuple[str, str]]]] = {
             ),
         },
     ),
+    NotificationKind.EXTENSION_GRANTED: (
+        "style_trial_extended",
+        {
+            "en": (
+                "Your Style Trial is extended",
+                "Of course: your Style Trial (order {order}) now has {days} more days and ends on {when_zone}.",
+            ),
+            "de": (
+                "Ihr Style Trial ist verlängert",
+                "Gern: Ihr Style Trial (Bestellung {order}) hat {days} Tage mehr und endet am {when_zone}.",
+            ),
+            "it": (
+                "Il suo Style Trial è prolungato",
+                "Certamente: il suo Style Trial (ordine {order}) ha {days} giorni in più e termina il {when_zone}.",
+            ),
+            "fr": (
+                "Votre Style Trial est prolongé",
+                "Bien sûr : votre Style Trial (commande {order}) a {days} jours de plus et se termine le {when_zone}.",
+            ),
+            "ja": (
+                "スタイル・トライアルを延長しました",
+                "かしこまりました。スタイル・トライアル（ご注文番号 {order}）を{days}日延長し、終了は{when_zone}です。",
+            ),
+        },
+    ),
+    NotificationKind.EXTENSION_ASKED: (
+        "style_trial_extension_asked",
+        {
+            "en": (
+                "More time for your Style Trial",
+                "We have passed your request for more time (order {order}) to your personal shopper, who will "
+                "answer you shortly.",
+            ),
+            "de": (
+                "Mehr Zeit für Ihr Style Trial",
+                "Wir haben Ihre Bitte um mehr Zeit (Bestellung {order}) an Ihren Personal Shopper weitergegeben, "
+                "der Ihnen in Kürze antwortet.",
+            ),
+            "it": (
+                "Più tempo per il suo Style Trial",
+                "Abbiamo inoltrato la sua richiesta di più tempo (ordine {order}) al suo personal shopper, che le "
+                "risponderà a breve.",
+            ),
+            "fr": (
+                "Plus de temps pour votre Style Trial",
+                "Nous avons transmis votre demande de temps supplémentaire (commande {order}) à votre personal "
+                "shopper, qui vous répondra rapidement.",
+            ),
+            "ja": (
+                "スタイル・トライアルの延長について",
+                "延長のご希望（ご注文番号 {order}）を担当のパーソナルショッパーに伝えました。まもなくご連絡いたします。",
+            ),
+        },
+    ),
     NotificationKind.COLLECTION_OFFER: (
         "style_trial_collection_offer",
         {
@@ -574,6 +628,8 @@ PARAMETERS: dict[NotificationKind, tuple[str, ...]] = {
     ),
     NotificationKind.RETURN_LABEL_ISSUED: ("pieces", "order", "label_url", "carrier", "tracking"),
     NotificationKind.COLLECTION_OFFER: ("pieces", "order", "when_zone", "slots", "label_link"),
+    NotificationKind.EXTENSION_GRANTED: ("order", "days", "when_zone"),
+    NotificationKind.EXTENSION_ASKED: ("order",),
     NotificationKind.LABEL_OFFER: ("pieces", "order", "when_zone", "label_link"),
     NotificationKind.RETURN_SHIPPED: ("pieces", "order", "carrier", "tracking"),
     NotificationKind.RETURN_BOOKING_FAILED: ("order",),

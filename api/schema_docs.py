@@ -208,6 +208,8 @@ SPECIFIC: dict[tuple[str, str], tuple[str, Any]] = {
         "When its return reached the warehouse: the carrier's delivery scan, or its inspection (UTC).",
         ISO_TIME,
     ),
+    ("ExtensionRequest", "days"): ("How many more days the client asks for.", 3),
+    ("ExtensionRequest", "words"): ("The client's own words, for their shopper.", "Can I have three more days?"),
     ("Slot", "starts_at"): ("When the courier's window opens (with a zone; stored in UTC).", ISO_TIME),
     ("Slot", "ends_at"): ("When it closes: one to eight hours later, by the return deadline.", "2026-11-24T13:30:00Z"),
     ("CollectionBooking", "slot"): (

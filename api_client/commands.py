@@ -6,7 +6,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from api_client.models import Cancel, CarrierScan, CollectionBooking, Decisions, Delivery, Dispatch, Extension, FinishEarly, Inspection, Inspections, LostParcel, NewPaymentMethod, Refund, Reshipment, ReturnLabel, ReturnShipped, Waiver, TrialView
+from api_client.models import Cancel, CarrierScan, CollectionBooking, Decisions, Delivery, Dispatch, Extension, ExtensionRequest, FinishEarly, Inspection, Inspections, LostParcel, NewPaymentMethod, Refund, Reshipment, ReturnLabel, ReturnShipped, Waiver, TrialView
 
 
 class _Sends(Protocol):
@@ -59,6 +59,12 @@ class Commands:
     ) -> TrialView:
         """Extend the trial (1–7 days, 14 in total)."""
         return await self._command(order_id, "extension", command, idempotency_key)
+
+    async def request_extension(
+        self: _Sends, order_id: str, command: ExtensionRequest, idempotency_key: str | None = None
+    ) -> TrialView:
+        """The client asks for more days (granted at once within their policy, else their shopper is asked)."""
+        return await self._command(order_id, "extension-requests", command, idempotency_key)
 
     async def finish_early(
         self: _Sends, order_id: str, command: FinishEarly, idempotency_key: str | None = None

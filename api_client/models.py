@@ -485,6 +485,53 @@ class Extension(BaseModel):
     """
 
 
+Words = TypeAliasType(
+    "Words",
+    Annotated[
+        str,
+        Field(examples=['Can I have three more days?'], max_length=500, title='Words'),
+    ],
+)
+"""
+The client's own words, for their shopper.
+"""
+
+
+class ExtensionRequest(BaseModel):
+    """
+    The client asks for more time (a WhatsApp message, the site): granted at once within what their tier
+    lets them take themselves (`client_extension_days`, `client_extensions` times), otherwise their personal
+    shopper is asked, with the client's own words.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    days: Annotated[int | None, Field(examples=[3], title='Days')] = None
+    """
+    How many more days the client asks for.
+    """
+    words: Annotated[
+        Words | None, Field(examples=['Can I have three more days?'], title='Words')
+    ] = None
+    """
+    The client's own words, for their shopper.
+    """
+    channel: Annotated[
+        Literal['site', 'app', 'whatsapp', 'phone', 'email', 'in_person'],
+        Field(examples=['whatsapp'], title='Channel'),
+    ]
+    """
+    Where the client said it.
+    """
+    reference: Annotated[
+        Reference | None, Field(examples=['wamid.HBgLMzkzMzM5ODc2'], title='Reference')
+    ] = None
+    """
+    The message or call it came from (a WhatsApp message id, a ticket).
+    """
+
+
 class FinishEarly(BaseModel):
     """
     Sent with nothing in it, the client finished on the site.

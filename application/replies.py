@@ -28,7 +28,7 @@ from application.choices import choice_command
 from application.trials import TrialService
 from domain import commands as cmd
 from domain.errors import DomainError, ErrorCode
-from domain.replies import Ambiguous, read_reply
+from domain.replies import Ambiguous, read_extension_request, read_reply
 from persistence.store import SqlStore
 from security.fingerprint import Fingerprints, whatsapp_number
 
@@ -165,9 +165,12 @@ class Replies:
             return "asked which order"
         chosen = choice_command(text, "whatsapp")
         if chosen is not None:
-            return await self._book(chosen, sent.order_id, sent.locale, sender, message_id)
+            return await self._ask(chosen, sent.order_id, sent.locale, sender, message_id, "booked")
         piece_ids = [p.piece_id for p in view.pieces]
         read = read_reply(text, piece_ids)
+        if isinstance(read, Ambiguous) and not isinstance(days := read_extension_request(text), Ambiguous):
+            asked = cmd.ExtensionRequest(days=days, words=text[:500], channel="whatsapp", reference=message_id)
+            return await self._ask(asked, sent.order_id, sent.locale, sender, message_id, "extension asked")
         if isinstance(read, Ambiguous):
             await self._answer(sender, message_id, reply_text("unclear", sent.locale, why=read.why))
             return "ambiguous"
@@ -187,12 +190,13 @@ class Replies:
         await self._answer(sender, message_id, reply_text("noted", sent.locale, order=sent.order_id, decisions=noted))
         return "decided"
 
-    async def _book(
-        self, command: cmd.CollectionBooking | cmd.ReturnLabel, order_id: str, locale: str, sender: str,
-        message_id: str,
+    async def _ask(
+        self, command: cmd.CollectionBooking | cmd.ReturnLabel | cmd.ExtensionRequest, order_id: str, locale: str,
+        sender: str, message_id: str, done: str,
     ) -> str:  # fmt: skip
-        """A collection slot or the label, chosen from our offer: booked as the client. The confirmation
-        (carrier, tracking, label link) follows as its own message once the provider has answered."""
+        """What the client asked for as a command of theirs: a collection slot or the label chosen from our
+        offer, or more time. The answer (the booking's carrier and tracking, the trial's new end, or that
+        their shopper will answer) follows as its own message, from the trial."""
         try:
             await self.trials.execute(order_id, command, f"whatsapp:{message_id}")
         except DomainError as err:
@@ -201,7 +205,7 @@ class Replies:
                 return "trial closed"
             await self._answer(sender, message_id, reply_text("unclear", locale, why=err.message))
             return f"refused ({err.code.value})"
-        return "booked"
+        return done
 
     async def _answer(self, to: str, replying_to: str, text: str) -> None:
         try:

@@ -28,6 +28,9 @@ class TrialClock:
         self.extension_days = 0
         self.ends_at: datetime | None = None
         self.reminders_sent: set[tuple[int, datetime]] = set()
+        # Extensions the client took themselves, and a request of theirs waiting for their shopper.
+        self.client_extensions = 0
+        self.request_waiting = False
 
     def start(self, start: datetime, now: datetime) -> None:
         """The trial runs from `start` (when the last parcel arrived, or when the last one was given up)."""
@@ -71,6 +74,47 @@ class TrialClock:
             now, "extended", f"Extended by {c.days} day(s) to {self.ends_at:%d %b %H:%M} UTC.",
             actor=c.actor, reason=c.reason,
         )  # fmt: skip
+        if self.request_waiting:  # the shopper answered the client's request: the client hears the new end
+            self.request_waiting = False
+            self._journal.clear(Attention.EXTENSION_REQUESTED)
+            self._tell_new_end(c.days)
+
+    def client_may_take(self, days: int) -> bool:
+        """Within what the client may take themselves (their tier's policy), and within the limits of all."""
+        p = self._policy
+        return (
+            days <= p.client_extension_days and self.client_extensions < p.client_extensions
+            and self.extension_days + days <= p.extension_total_max_days
+        )  # fmt: skip
+
+    def days_asked(self, c: cmd.ExtensionRequest) -> int:
+        """The days a client's request asks for: as many as they said, or what they may take themselves."""
+        return self._policy.client_extension_days if c.days is None else c.days
+
+    def request(self, c: cmd.ExtensionRequest, now: datetime) -> None:
+        """The client asked for more days: granted now when they may take them themselves; otherwise their
+        shopper is asked (needs attention, with the client's words) and the client told so."""
+        days = self.days_asked(c)
+        if self.client_may_take(days):
+            self.client_extensions += 1
+            granted = cmd.Extension(days=days, reason="Asked by the client, within their policy", actor="client")
+            self.extend(granted, now)
+            self._tell_new_end(days)
+            return
+        self.request_waiting = True
+        words = f' "{c.words}"' if c.words else ""
+        text = f"The client asks for {days} more day(s){words}; beyond what they may take themselves."
+        self._journal.event(now, "extension_requested", text, actor="client", channel=c.channel, reference=c.reference)
+        self._journal.flag(Attention.EXTENSION_REQUESTED, f"{text} Extend the trial, or tell the client.")
+        self._journal.notify(NotificationKind.EXTENSION_REQUESTED, ["shopper", "staff"], text)
+        self._journal.tell_the_client(
+            NotificationKind.EXTENSION_ASKED, "The client was told their shopper will answer.", {}
+        )
+
+    def _tell_new_end(self, days: int) -> None:
+        assert self.ends_at is not None
+        text = f"The trial was extended by {days} day(s); it ends {self.ends_at:%d %b %H:%M} UTC."
+        self._journal.tell_the_client(NotificationKind.EXTENSION_GRANTED, text, {"days": str(days)}, about=self.ends_at)
 
     def remind(self, number: int, now: datetime) -> None:
         """The policy's reminder `number` before the end (a deadline's effect)."""

@@ -143,6 +143,14 @@ COMMANDS: tuple[Command, ...] = (
         Trial.validate_extension, Trial.extend,
     ),
     Command(
+        "request_extension", cmd.ExtensionRequest, EITHER, "extension-requests", "request_extension",
+        "The client asks for more days (granted at once within their policy, else their shopper is asked)",
+        "The client asks for more time: granted at once within what their tier lets them take themselves "
+        "(client_extension_days, client_extensions times); otherwise their personal shopper is asked, with "
+        "the client's words (needs attention: extension_requested; staff's extend answers it).",
+        Trial.validate_extension_request, Trial.request_extension,
+    ),
+    Command(
         "waive", cmd.Waiver, SUPPORT, "waivers", "waive_piece", "Waive a piece that has not been charged",
         "Staff: waive a piece that has not been charged (goodwill); it is never charged.",
         Trial.validate_waiver, Trial.waive,

@@ -85,6 +85,18 @@ class Extension(_Command):
     actor: Label
 
 
+class ExtensionRequest(_Command):
+    """The client asks for more time (a WhatsApp message, the site): granted at once within what their tier
+    lets them take themselves (`client_extension_days`, `client_extensions` times), otherwise their personal
+    shopper is asked, with the client's own words."""
+
+    # Omitted: what the client may take themselves (their policy's `client_extension_days`).
+    days: Days | None = None
+    words: Text | None = None
+    channel: Channel
+    reference: Text | None = None
+
+
 class Waiver(_Command):
     piece_id: Id
     reason: Text

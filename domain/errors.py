@@ -60,6 +60,7 @@ class ErrorCode(StrEnum):
     BOOKING_UNDER_WAY = "booking_under_way"
     INVALID_SCAN_TIME = "invalid_scan_time"
     SCAN_CHANGES_NOTHING = "scan_changes_nothing"
+    EXTENSION_REQUEST_WAITING = "extension_request_waiting"
     # Raised outside the aggregate (client / API), listed here so every code lives in one place
     UNKNOWN_ORDER = "unknown_order"
     ORDER_CONFLICT = "order_conflict"

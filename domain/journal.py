@@ -82,10 +82,12 @@ class Journal:
         reached = self.reaches_the_client_on_the_way if on_the_way else self.reaches_the_client
         return [*audience, "client"] if reached else audience
 
-    def tell_the_client(self, kind: NotificationKind, message: str, facts: dict[str, str]) -> None:
+    def tell_the_client(
+        self, kind: NotificationKind, message: str, facts: dict[str, str], about: datetime | None = None
+    ) -> None:
         """A message only the client receives, when the trial reaches the client."""
         if self.reaches_the_client:
-            self.notify(kind, ["client"], message, facts=facts)
+            self.notify(kind, ["client"], message, facts=facts, about=about)
 
     def tell_the_journey(
         self, kind: NotificationKind, message: str, facts: dict[str, str], about: datetime | None = None

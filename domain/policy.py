@@ -36,6 +36,10 @@ class TrialPolicy(BaseModel):
     refund_window: timedelta = 30 * DAY
     # Delays after the first declined settlement attempt at which the charge is tried again.
     dunning_schedule: tuple[timedelta, ...] = Field(default=(DAY, 3 * DAY, 7 * DAY))
+    # How many days a client may add to their trial themselves ("can I have three more days?"), how many
+    # times; a longer or a further request goes to their personal shopper.
+    client_extension_days: int = 3
+    client_extensions: int = 1
     # The client's daytime, in hours of their own clock (from, to): messages that can wait (reminders,
     # receipts, parcel news) wait for it, sent when it begins. None: at any hour, as a time-scaled policy
     # has it (a demo's "day" lasts seconds, so the hours of a real day mean nothing to it).
@@ -78,7 +82,7 @@ class TrialPolicy(BaseModel):
 OVERRIDABLE = (
     "trial_days", "max_trial_days", "return_window", "return_receipt", "dispatch_sla", "delivery_sla",
     "extension_max_days", "extension_total_max_days", "reminders_before_end", "payment_fix_window",
-    "dunning_schedule", "refund_window",
+    "dunning_schedule", "refund_window", "client_extension_days", "client_extensions",
 )  # fmt: skip
 
 
@@ -101,6 +105,8 @@ class PolicyOverride(BaseModel):
     payment_fix_window: timedelta | None = None
     dunning_schedule: tuple[timedelta, ...] | None = None
     refund_window: timedelta | None = None
+    client_extension_days: int | None = None
+    client_extensions: int | None = None
 
     def changes(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in OVERRIDABLE if getattr(self, name) is not None}

@@ -68,6 +68,36 @@ class Ambiguous:
     why: str
 
 
+# Asking for more time, in every language the engine writes in; and the numbers of days a client may name.
+_MORE_TIME = re.compile(
+    r"more (?:days?|time)|another day|extend|extension|longer|verlänger|mehr zeit|tage? mehr|weitere tage|proroga|"
+    r"prolung|più tempo|altri (?:\S+ )?giorni|giorni in più|prolong|plus de temps|jours? de plus|延長|もう少し"
+)
+_DAY_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "a": 1, "an": 1, "another": 1,
+    "ein": 1, "einen": 1, "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "un": 1, "uno": 1, "due": 2, "tre": 3,
+    "quattro": 4, "cinque": 5, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "一": 1, "二": 2, "三": 3, "四": 4,
+    "五": 5,
+}  # fmt: skip
+_DAYS = re.compile(
+    r"(\d{1,2}|[a-zäöüéèàù]+|[一二三四五])\s*(?:more |further |weitere |altri |extra )?(?:days?|tage?n?|giorni|jours?|日)"
+)
+
+
+def read_extension_request(text: str) -> int | Ambiguous | None:
+    """Whether a reply asks for more time, and for how many days: the number it names, None when it names
+    none (the client's policy decides then); Ambiguous when it does not ask for time at all."""
+    lowered = text.strip().lower()
+    if not _MORE_TIME.search(lowered):
+        return Ambiguous("it does not ask for more time")
+    for found in _DAYS.finditer(lowered):
+        word = found.group(1)
+        days = int(word) if word.isdigit() else _DAY_WORDS.get(word)
+        if days is not None:
+            return days
+    return None
+
+
 def read_reply(text: str, piece_ids: list[str]) -> list[PieceDecision] | Ambiguous:
     decided: dict[str, DecisionValue] = {}
     reasons: dict[str, ReturnReason] = {}

@@ -35,3 +35,6 @@ class Attention(StrEnum):
     RESHIP_OVERDUE = "reship_overdue"
     # The gateway refused a refund support asked for: look at it there, then refund again.
     REFUND_DECLINED = "refund_declined"
+    # The client asked for more time than their tier lets them take themselves: their shopper decides
+    # (staff's `extend` grants it and clears this).
+    EXTENSION_REQUESTED = "extension_requested"

@@ -195,6 +195,9 @@ class NotificationKind(StrEnum):
     PIECE_DAMAGED = "piece_damaged"
     RECEIPT = "receipt"
     # Returns the client does not organise (collections and labels), and the carriers' scans of them.
+    EXTENSION_GRANTED = "extension_granted"
+    EXTENSION_ASKED = "extension_asked"
+    EXTENSION_REQUESTED = "extension_requested"
     COLLECTION_OFFER = "collection_offer"
     LABEL_OFFER = "label_offer"
     COLLECTION_BOOKED = "collection_booked"
@@ -207,6 +210,7 @@ Audience = Literal["client", "shopper", "staff"]
 # Messages that go to the client at any hour: answers to what the client has just done themselves.
 AT_ONCE = frozenset({
     NotificationKind.COLLECTION_BOOKED, NotificationKind.RETURN_LABEL_ISSUED, NotificationKind.RETURN_BOOKING_FAILED,
+    NotificationKind.EXTENSION_GRANTED, NotificationKind.EXTENSION_ASKED,
 })  # fmt: skip
 
 

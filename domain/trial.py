@@ -345,6 +345,17 @@ class Trial:
         self.validate_extension(c, now)
         self.clock.extend(c, now)
 
+    def validate_extension_request(self, c: cmd.ExtensionRequest, now: datetime) -> None:
+        self._require_open()
+        request = cmd.Extension(days=self.clock.days_asked(c), reason="Asked by the client", actor="client")
+        self.clock.check_extension(request, now, on_trial=self.status == TrialStatus.ON_TRIAL)
+        msg = "The client's earlier request is with their personal shopper, who will answer it."
+        require(not self.clock.request_waiting, ErrorCode.EXTENSION_REQUEST_WAITING, msg)
+
+    def request_extension(self, c: cmd.ExtensionRequest, now: datetime) -> None:
+        self.validate_extension_request(c, now)
+        self.clock.request(c, now)
+
     def validate_waiver(self, c: cmd.Waiver, now: datetime) -> None:
         self._require_open()
         require_actor_and_reason(c.actor, c.reason, "A waiver")

@@ -38,6 +38,7 @@ class EventType(StrEnum):
     DECIDED = "trial.decided"
     FINISHED_EARLY = "trial.finished_early"
     EXTENDED = "trial.extended"
+    EXTENSION_REQUESTED = "trial.extension_requested"
     CLOSED = "trial.closed"
     RETURN_SHIPPED = "trial.return_shipped"
     RETURN_BOOKING_REQUESTED = "trial.return_booking_requested"
@@ -86,6 +87,7 @@ _BY_KIND: dict[str, EventType] = {
     "decided": EventType.DECIDED,
     "finished_early": EventType.FINISHED_EARLY,
     "extended": EventType.EXTENDED,
+    "extension_requested": EventType.EXTENSION_REQUESTED,
     "trial_closed": EventType.CLOSED,
     "return_shipped": EventType.RETURN_SHIPPED,
     "return_booking_requested": EventType.RETURN_BOOKING_REQUESTED,

@@ -122,8 +122,8 @@ async def all_lost(h: Harness) -> TrialUnderTest:
 
 async def carrier_returns(h: Harness) -> TrialUnderTest:
     """After dispatch no fulfilment call but the inspection: the carrier's scans deliver the parcel, the client
-    books a collection, the carrier collects and delivers the return (patch return-journey: the client hears
-    the return is with the carrier)."""
+    asks for more time, books a collection, the carrier collects and delivers the return (patch return-journey:
+    the client hears the return is with the carrier)."""
     o = order(3, order_id="replay-carriers")
     contact = ClientContact(channel="whatsapp", address="+393331234567", locale="it", time_zone="Europe/Rome")
     t = await h.start_accepted(o.model_copy(update={"customer": o.customer.model_copy(update={"contact": contact})}))
@@ -132,12 +132,14 @@ async def carrier_returns(h: Harness) -> TrialUnderTest:
     delivered = cmd.CarrierScan(tracking_number="TRK1", status="delivered", occurred_at=view.dispatched_at)
     view = await t.send("record_carrier_scan", delivered)
     await t.send("decide", decisions(keep=["p1", "p3"], ret=["p2"]))
+    # The client asks for two more days (within the policy: granted at once, and told).
+    view = await t.send("request_extension", cmd.ExtensionRequest(days=2, words="two more days?", channel="whatsapp"))
     assert view.trial_ends_at is not None
     slot = cmd.Slot(starts_at=view.trial_ends_at - 2 * DAY, ends_at=view.trial_ends_at - 2 * DAY + timedelta(hours=4))
     view = await t.send("book_collection", cmd.CollectionBooking(slot=slot, actor="client", channel="whatsapp"))
     tracking = view.return_bookings[0].tracking_number
     assert tracking is not None
-    await t.advance(5 * DAY + timedelta(hours=1))
+    await t.advance(7 * DAY + timedelta(hours=2))  # past the slot (the trial now ends two days later)
     view = await t.view()
     at = slot.starts_at + timedelta(hours=1)
     await t.send("record_carrier_scan", cmd.CarrierScan(tracking_number=tracking, status="in_transit", occurred_at=at))

@@ -1,6 +1,7 @@
 """The client's whole journey on the dev server, driven by the carrier: after dispatch, fulfilment makes no
 call but the warehouse's inspection. EasyPost's signed tracking events deliver the parcel; the client
-decides on WhatsApp, is offered collection slots and taps one; the courier's tracking number is the
+decides on WhatsApp, asks for two more days (granted within their policy), is offered collection slots and
+taps one; the courier's tracking number is the
 return's, whose scans ship it and bring it to the warehouse; the client finishes on the site; the kept pieces
 are charged, the returned one never. Every message reaches the client in Italian, as WhatsApp templates, in
 this order; the label's link opens a PDF; duplicated and late carrier events change nothing."""
@@ -135,6 +136,12 @@ async def test_a_whole_trial_moved_by_the_carrier_and_the_client(dev_env: Workfl
             body_text = " ".join(p["text"] for p in offer["template"]["components"][0]["parameters"])
             assert "Europe/Rome" in body_text and "1)" in body_text and "3)" in body_text
 
+            # The client asks for more time on WhatsApp: within their policy, granted at once.
+            ends = (await view())["trial_ends_at"]
+            assert await whatsapp(inbound("wamid.in1b", "Posso avere altri 2 giorni?", started)) == ["extension asked"]
+            await eventually(lambda: _true(bool(sent("style_trial_extended"))), "the new end")
+            assert (await view())["extension_days"] == 2 and (await view())["trial_ends_at"] > ends
+
             # The client taps the first slot: a courier collection, booked once however often WhatsApp retries.
             tap = button("wamid.in2", payloads[0], _id_of(cloud, offer))
             assert await whatsapp(tap) == ["booked"]
@@ -176,7 +183,8 @@ async def test_a_whole_trial_moved_by_the_carrier_and_the_client(dev_env: Workfl
             names = [m["template"]["name"] for m in cloud.templates()]
             assert names == [
                 "style_trial_confirmed", "style_trial_dispatched", "style_trial_started",
-                "style_trial_collection_offer", "style_trial_collection_booked", "style_trial_return_shipped",
+                "style_trial_collection_offer", "style_trial_extended", "style_trial_collection_booked",
+                "style_trial_return_shipped",
                 "style_trial_return_received", "style_trial_receipt", "style_trial_summary",
             ], names  # fmt: skip
             assert {m["template"]["language"]["code"] for m in cloud.templates()} == {"it"}

@@ -96,6 +96,7 @@ async def test_the_client_hears_of_the_trial_ending_on_whatsapp_in_italian(
                 "5",
                 "DHL",
                 "T1",
+                "https://www.dhl.com/global-en/home/tracking.html?tracking-id=T1",  # DHL's page for it
             ]
             assert [p["text"] for p in confirmed["template"]["components"][0]["parameters"]] == ["5", o.order_id, "7"]
             ends = datetime.fromisoformat((await api.get(base, headers=R)).json()["trial_ends_at"])
