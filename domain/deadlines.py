@@ -24,7 +24,7 @@ from domain.journal import Journal
 from domain.payments import Payments
 from domain.pieces import Piece, PieceState
 from domain.policy import TrialPolicy
-from domain.return_bookings import SCAN_GRACE, ReturnBookings
+from domain.return_bookings import ReturnBookings
 from domain.returns import Returns
 from domain.shipping import Shipping
 from domain.status import Attention, TrialStatus
@@ -200,7 +200,7 @@ def return_window(trial: Facts) -> Iterator[Deadline]:
         yield Deadline(deadline, f"Return window closes {deadline:%d %b %H:%M} UTC", KeepUnreturned())
     if any(p.piece_id in booked for p in waiting):
         # Booked with a carrier: its scan may reach the engine a while after it happened.
-        late = deadline + SCAN_GRACE
+        late = deadline + trial.policy.scan_grace
         yield Deadline(late, f"Booked returns' scans due by {late:%d %b %H:%M} UTC", KeepUnreturned(booked=True))
 
 
@@ -218,11 +218,15 @@ def return_due(trial: Facts) -> Iterator[Deadline]:
 
 
 def return_receipt(trial: Facts) -> Iterator[Deadline]:
+    """The receipt window: a return that never reached the warehouse is lost (never charged; a carrier claim);
+    one the carrier delivered there but nobody inspected in time is taken as returned (never charged either:
+    the retailer has the piece)."""
     for piece in trial.pieces.values():
-        if piece.state == PieceState.RETURN_IN_TRANSIT and piece.return_shipped_at and not piece.return_received_at:
+        if piece.state == PieceState.RETURN_IN_TRANSIT and piece.return_shipped_at:
+            what = "to be inspected" if piece.return_received_at else "due at the warehouse"
             yield Deadline(
                 piece.return_shipped_at + trial.policy.return_receipt,
-                f"Return of {piece.piece_id} due at the warehouse",
+                f"Return of {piece.piece_id} {what}",
                 LoseReturn(piece.piece_id),
             )
 

@@ -23,6 +23,9 @@ class TrialPolicy(BaseModel):
     max_trial_days: int = 14
     return_window: timedelta = 3 * DAY
     return_receipt: timedelta = 14 * DAY
+    # How long past the return deadline a piece booked with a carrier waits for the carrier's scan to reach
+    # the engine (a scan that happened before the deadline ships it); kept as unreturned after that.
+    scan_grace: timedelta = 2 * DAY
     dispatch_sla: timedelta = 3 * DAY
     delivery_sla: timedelta = 10 * DAY
     extension_min_days: int = 1
@@ -66,6 +69,7 @@ class TrialPolicy(BaseModel):
                 "day": s(self.day),
                 "return_window": s(self.return_window),
                 "return_receipt": s(self.return_receipt),
+                "scan_grace": s(self.scan_grace),
                 "refund_window": s(self.refund_window),
                 "dispatch_sla": s(self.dispatch_sla),
                 "delivery_sla": s(self.delivery_sla),

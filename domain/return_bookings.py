@@ -15,8 +15,8 @@ Rules, each refused with its own code before anything changes:
   `MAX_BOOKINGS` (`too_many_bookings`): bookings cost money and each one is a message to the client.
 
 A booked piece is safe from the return deadline: a carrier's scan reaches the engine some time after it
-happens, so pieces in a booking are kept as unreturned only `SCAN_GRACE` after the deadline, and a scan that
-happened before the deadline ships them (domain/deadlines.py, `return_window`).
+happens, so pieces in a booking are kept as unreturned only the policy's `scan_grace` after the deadline,
+and a scan that happened before the deadline ships them (domain/deadlines.py, `return_window`).
 """
 
 from collections.abc import Callable, Mapping
@@ -36,8 +36,6 @@ MAX_SLOT = timedelta(hours=8)
 MIN_SLOT = timedelta(hours=1)
 # Collection slots are offered only with this much time left before the return deadline (a label otherwise).
 OFFER_SLOTS_FROM = timedelta(days=3)
-# How long after the return deadline a booked piece waits for the carrier's scan to arrive.
-SCAN_GRACE = timedelta(days=2)
 
 BookingState = Literal["requested", "booked", "failed", "shipped", "received"]
 

@@ -196,6 +196,14 @@ class Returns:
 
     def lose_return(self, piece_id: str, now: datetime) -> None:
         piece = self._pieces[piece_id]
+        if piece.return_received_at is not None:
+            # At the warehouse (the carrier's delivery scan), never inspected: the retailer has it, so it is
+            # returned, and staff hear that an inspection was missed.
+            piece.move(Move.INSPECTED_OK)
+            text = f"Return of {piece_id} reached the warehouse and was not inspected in time: taken as returned."
+            self._journal.event(now, "inspected", text, piece_ids=[piece_id])
+            self._journal.notify(NotificationKind.INSPECTION_MISSED, ["staff"], text)
+            return
         piece.move(Move.RETURN_NOT_RECEIVED)
         self._journal.flag(Attention.RETURN_LOST, "A return never reached the warehouse: open a carrier claim.")
         self._journal.notify(

@@ -180,6 +180,7 @@ class NotificationKind(StrEnum):
     PAYMENT_DECLINED = "payment_declined"
     PAYMENT_ACTION_REQUIRED = "payment_action_required"
     RETURN_LOST = "return_lost"
+    INSPECTION_MISSED = "inspection_missed"
     PARCEL_LOST = "parcel_lost"
     RESHIP_OVERDUE = "reship_overdue"
     REFUNDED = "refunded"

@@ -7,15 +7,19 @@ end, from the money and the pieces (see checks.py), whatever the plan managed to
 """
 
 import asyncio
+import hashlib
+import hmac
+import json
 import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from soak.processes import TOKENS
+from soak.processes import EASYPOST_SECRET, TOKENS
 
 AS = {role: {"Authorization": f"Bearer {token}"} for token, role in TOKENS.items()}
 F, S = AS["fulfilment"], AS["support"]
@@ -49,7 +53,9 @@ class Api:
     async def close(self) -> None:
         await self.http.aclose()
 
-    async def call(self, method: str, path: str, headers: dict[str, str], json: Any = None) -> httpx.Response | None:
+    async def call(
+        self, method: str, path: str, headers: dict[str, str], json: Any = None, content: bytes | None = None
+    ) -> httpx.Response | None:
         key = {"Idempotency-Key": uuid.uuid4().hex} if method == "POST" else {}
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self.patience
@@ -57,7 +63,7 @@ class Api:
         while loop.time() < give_up:
             self.figures.requests += 1
             try:
-                r = await self.http.request(method, path, headers={**headers, **key}, json=json)
+                r = await self.http.request(method, path, headers={**headers, **key}, json=json, content=content)
             except httpx.TransportError:
                 self.figures.transport_errors += 1
             else:
@@ -100,6 +106,10 @@ class Plan:
     reship: bool = False
     # Support refunds a charged piece once the trial is at rest: this share of its price (1: all, no amount).
     refund: float | None = None
+    # The carrier moves this trial: its parcels are delivered by tracking events, and its returns go back on
+    # prepaid labels the client asks for, shipped and received by tracking events; each event arrives twice,
+    # and a stale "in transit" after the delivery (as carriers' webhooks do).
+    by_carrier: bool = False
 
     @property
     def order_id(self) -> str:
@@ -128,6 +138,7 @@ def random_plan(rng: random.Random, prefix: str, payments: str = "simulated") ->
     # Half of the clients can be reached (by email, in one of the five languages and another time zone), so
     # the messages along their journey and the return-due deadline run too; chosen from the id as well.
     reached = int(tail[2], 16) < 8
+    by_carrier = int(tail[5], 16) < 8
     locale = ["en", "de", "it", "fr", "ja"][int(tail[3], 16) % 5]
     zone = ["Europe/London", "Europe/Rome", "America/New_York", "Asia/Tokyo"][int(tail[4], 16) % 4]
     contact = {"channel": "email", "address": f"client-{tail}@example.com", "locale": locale, "time_zone": zone}
@@ -140,6 +151,8 @@ def random_plan(rng: random.Random, prefix: str, payments: str = "simulated") ->
         "pieces": [{"piece_id": p, "sku": f"SKU-{rng.randint(1, 500):04d}", "description": f"Piece {p}",
                     "price": rng.randint(low, high)} for p in ids],
         "payment_method": card,
+        "shipping_address": {"name": "Soak Client", "line1": "1 Test Street", "city": "London", "postal_code": "W1K",
+                             "country": "GB"},
     }  # fmt: skip
     shipped = [p for p in ids if rng.random() > 0.05] or ids[:1]
     rng.shuffle(shipped)
@@ -157,9 +170,46 @@ def random_plan(rng: random.Random, prefix: str, payments: str = "simulated") ->
         waive=rng.choice(shipped) if rng.random() < 0.1 else None, extend=rng.choice([0, 0, 0, 0, 1, 2]),
         cancel=rng.random() < 0.03, new_payment_method=rng.random() < 0.6,
         lose=rng.randrange(len(parcels)) if rng.random() < 0.08 else None, reship=rng.random() < 0.6,
-        refund=rng.choice([1.0, 0.5]) if rng.random() < 0.15 else None,
+        refund=rng.choice([1.0, 0.5]) if rng.random() < 0.15 else None, by_carrier=by_carrier,
     )  # fmt: skip
     return plan
+
+
+async def carrier_event(api: Api, tracking: str, status: str) -> None:
+    """One EasyPost tracker event, signed as EasyPost signs it, delivered twice (a webhook's retry)."""
+    now = datetime.now(UTC).isoformat()
+    event = {
+        "object": "Event", "description": "tracker.updated", "created_at": now,
+        "result": {"object": "Tracker", "tracking_code": tracking, "status": status, "carrier": "DHLExpress",
+                   "tracking_details": [{"status": status, "datetime": now}], "updated_at": now},
+    }  # fmt: skip
+    body = json.dumps(event).encode()
+    signature = hmac.new(EASYPOST_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"X-Hmac-Signature": f"hmac-sha256-hex={signature}", "Content-Type": "application/json"}
+    for _ in range(2):
+        await api.call("POST", "/v1/carriers/easypost/webhook", headers, content=body)
+
+
+async def carrier_delivers(api: Api, tracking: str) -> None:
+    """The carrier delivers an outbound parcel: its delivery, then a stale "in transit" that changes nothing."""
+    await carrier_event(api, tracking, "delivered")
+    await carrier_event(api, tracking, "in_transit")
+
+
+async def carrier_returns(api: Api, base: str, pieces: list[str]) -> None:
+    """The client asks for a prepaid label for `pieces`; the carrier scans the parcel, out of order (its
+    delivery to the warehouse before its first scan), and a stale scan after."""
+    r = await api.call(
+        "POST", f"{base}/return-labels", S, {"actor": "client", "channel": "whatsapp", "piece_ids": pieces}
+    )
+    if r is None or r.status_code != 200:
+        return
+    booked = [b for b in r.json()["return_bookings"] if b["state"] == "booked" and b["piece_ids"] == pieces]
+    if not booked:
+        return
+    tracking = booked[-1]["tracking_number"]
+    await carrier_event(api, tracking, "delivered")
+    await carrier_event(api, tracking, "in_transit")
 
 
 async def wait_for(
@@ -219,6 +269,9 @@ async def play(api: Api, plan: Plan, day: float, rng: random.Random) -> None:
             parcels.append(again)
     for i, parcel in enumerate(parcels):
         await asyncio.sleep(rng.uniform(0, 0.3 * day))
+        if plan.by_carrier:
+            await carrier_delivers(api, str(parcel["tracking_number"]))
+            continue
         staff = i == 0 and rng.random() < 0.1
         body: dict[str, Any] = {"tracking_number": parcel["tracking_number"]}
         if staff:
@@ -254,10 +307,13 @@ async def play(api: Api, plan: Plan, day: float, rng: random.Random) -> None:
         if not batch:
             continue
         await asyncio.sleep(rng.uniform(0, 1.5 * day))
-        await api.call(
-            "POST", f"{base}/returns", F,
-            {"piece_ids": batch, "carrier": "DHL", "tracking_number": f"R{i}-{oid[-6:]}"},
-        )  # fmt: skip
+        if plan.by_carrier:
+            await carrier_returns(api, base, batch)
+        else:
+            await api.call(
+                "POST", f"{base}/returns", F,
+                {"piece_ids": batch, "carrier": "DHL", "tracking_number": f"R{i}-{oid[-6:]}"},
+            )  # fmt: skip
         await asyncio.sleep(rng.uniform(0.2 * day, 2 * day))
         for piece in batch:
             if piece not in plan.never_inspected:

@@ -15,6 +15,8 @@ from tests.machine import free_port
 
 BIN = Path(sys.executable).parent
 TOKENS = {"soak-fulfilment": "fulfilment", "soak-support": "support", "soak-read": "read"}
+# The carriers' tracking webhook (EasyPost's, signed): half the plans' parcels are delivered by it.
+EASYPOST_SECRET = "soak-easypost-webhook-secret"  # a throwaway for the campaign's own stack
 LOCALSTRIPE_KEY = "sk_test_soak_localstripe"  # localstripe accepts any key; this one is not a secret
 
 
@@ -59,6 +61,7 @@ class Stack:
             "STYLETRIAL_API_TOKENS": json.dumps(TOKENS),
             "STYLETRIAL_TIME_SCALE": str(self.time_scale),
             "STYLETRIAL_PAYMENTS": self.payments,
+            "STYLETRIAL_EASYPOST_WEBHOOK_SECRET": EASYPOST_SECRET,
             **(
                 {"STYLETRIAL_STRIPE_API_BASE": self.stripe_api_base, "STYLETRIAL_STRIPE_API_KEY": LOCALSTRIPE_KEY}
                 if self.stripe_api_base

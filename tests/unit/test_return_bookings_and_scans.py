@@ -11,7 +11,6 @@ from domain.errors import DomainError, ErrorCode
 from domain.examples import decisions, order, parcels
 from domain.order import ClientContact
 from domain.pieces import PieceState
-from domain.return_bookings import SCAN_GRACE
 from domain.steps import NotificationKind, ReturnBookingRequest, ReturnBookingResult
 from domain.view import view_of
 from tests.domain_support import Driver
@@ -185,7 +184,7 @@ def test_a_booked_piece_with_no_scan_is_kept_once_the_grace_has_passed():
     d.settle()
     deadline = d.trial.return_deadline
     assert deadline is not None
-    d.advance(deadline - d.now + SCAN_GRACE + HOUR)
+    d.advance(deadline - d.now + d.trial.policy.scan_grace + HOUR)
     assert d.trial.pieces["p2"].state == PieceState.KEPT_UNRETURNED
     d.advance(timedelta(days=1))
     assert d.trial.pieces["p2"].charged
@@ -249,3 +248,14 @@ def test_every_return_message_reads_in_every_language_with_the_trial_s_own_facts
                 assert when(booking.slot_starts_at, zone_of(contact), locale) in message.text
                 until = format_time(booking.slot_ends_at, "short", tzinfo=zone_of(contact), locale=locale)
                 assert message.parameters[4] == until and until in message.text, message.parameters
+
+
+def test_a_return_at_the_warehouse_that_nobody_inspects_is_taken_as_returned_never_charged():
+    d = on_trial()
+    tracking = collect(d)
+    d.advance(timedelta(days=1, hours=1))
+    scan(d, tracking, "delivered")
+    d.advance(timedelta(days=20))  # past the receipt window: no inspection came
+    p2 = d.trial.pieces["p2"]
+    assert p2.state == PieceState.RETURNED and not p2.charged and d.trial.finished
+    assert "return_lost" not in d.trial.journal.attention, "not lost: the warehouse has it"
