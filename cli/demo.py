@@ -1,13 +1,18 @@
 """`styletrial demo`: a handful of realistic trials, with the fulfilment side played, on a fast clock.
 
 Each demo trial carries its own fast policy (a trial "day" lasts a few seconds), so the demo needs no
-special settings: the engine runs it exactly as it runs real trials.
+special settings: the engine runs it exactly as it runs real trials. Two trials are moved by the carrier
+instead of fulfilment: their tracking events go through the same path as the carriers' webhook (found by
+tracking number in the read model), one sends its return on a prepaid label (the demo prints the label's
+link: a PDF the API serves), the other has a courier booked to collect it tomorrow.
 """
 
 import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, time, timedelta
 
+from application.tracking import CarrierTracking
 from application.trials import TrialService
 from config import Settings
 from domain import commands as cmd
@@ -26,9 +31,14 @@ def _order(tag: str, run: str, n: int, payment_method: str = "pm_card_visa", tie
 
 async def run_demo(settings: Settings, day_seconds: float) -> None:
     from application.connection import connect
+    from persistence.db import make_engine
+    from persistence.return_labels import SqlLabelBook
+    from persistence.store import SqlStore
 
     policy = TrialPolicy().scaled(86_400 / day_seconds)
     trials = TrialService(await connect(settings, patience=30), settings.task_queue)
+    store = SqlStore(make_engine(settings.resolved_database_url))
+    carrier = CarrierTracking(trials, store)
     run = secrets.token_hex(2).upper()
     ui = f"http://127.0.0.1:{settings.temporal_ui_port}/namespaces/{settings.temporal_namespace}/workflows"
     print(f"Demo run {run}: a trial day lasts {day_seconds:g} s. Orders are DEMO-{run}-*.")
@@ -42,7 +52,10 @@ async def run_demo(settings: Settings, day_seconds: float) -> None:
         raise TimeoutError(f"{order_id} never reached {status}; is a worker running on {settings.task_queue!r}?")
 
     async def started(o: TrialOrder) -> str:
-        await trials.start(StartTrial(order=o, policy=policy))
+        return await started_with(o, policy)
+
+    async def started_with(o: TrialOrder, trial_policy: TrialPolicy) -> str:
+        await trials.start(StartTrial(order=o, policy=trial_policy))
         await until(o.order_id, "AWAITING_DISPATCH")
         return o.order_id
 
@@ -89,6 +102,52 @@ async def run_demo(settings: Settings, day_seconds: float) -> None:
             await trials.send(oid, cmd.Inspection(piece_id=pid, condition="damaged" if pid == returned[-1] else "ok"))
         return oid
 
+    async def scanned(tracking: str, status: cmd.ScanStatus) -> None:
+        """A carrier's tracking event, through the webhook's own path (found by number in the read model)."""
+        scan = cmd.CarrierScan(tracking_number=tracking, status=status, occurred_at=datetime.now(UTC))
+        for _ in range(100):  # the read model learns a new tracking number with the change that made it
+            if await carrier.handle(scan) != "unknown":
+                return
+            await asyncio.sleep(0.1)
+
+    async def delivered_by_carrier(o: TrialOrder) -> str:
+        oid = await started(o)
+        await trials.send(oid, parcels([[p.piece_id for p in o.pieces]], carrier="DHL Express", tracking=f"{oid}-"))
+        await scanned(f"{oid}-1", "in_transit")
+        await scanned(f"{oid}-1", "delivered")
+        await until(oid, "ON_TRIAL")
+        ids = [p.piece_id for p in o.pieces]
+        await trials.send(oid, decisions(ids[:2], ids[2:], actor="client", channel="whatsapp", reference=None))
+        return oid
+
+    async def returned_on_a_label() -> str:
+        oid = await delivered_by_carrier(_order("I", run, 4))
+        view = await trials.send(oid, cmd.ReturnLabel(actor="client", channel="whatsapp"))
+        (booking,) = view.return_bookings
+        assert booking.tracking_number is not None
+        label = await asyncio.to_thread(SqlLabelBook(store.engine).by_key, f"{view.trial_id}-return-booking-1")
+        links.append(f"{settings.public_url.rstrip('/')}/v1/return-labels/{label.token}" if label else "(not kept)")
+        await scanned(booking.tracking_number, "in_transit")
+        await scanned(booking.tracking_number, "delivered")
+        for pid in booking.piece_ids:
+            await trials.send(oid, cmd.Inspection(piece_id=pid, condition="ok"))
+        await trials.send(oid, cmd.FinishEarly(actor="client", channel="app"))
+        return oid
+
+    async def collection_booked() -> str:
+        # This trial's client has three real days to send back, so that a courier slot tomorrow fits.
+        o = _order("J", run, 4)
+        oid = await started_with(o, policy.model_copy(update={"return_window": timedelta(days=3)}))
+        await trials.send(oid, parcels([[p.piece_id for p in o.pieces]], carrier="UPS", tracking=f"{oid}-"))
+        await scanned(f"{oid}-1", "delivered")
+        await until(oid, "ON_TRIAL")
+        ids = [p.piece_id for p in o.pieces]
+        await trials.send(oid, decisions(ids[:1], ids[1:], actor="client", channel="whatsapp", reference=None))
+        tomorrow = datetime.combine(datetime.now(UTC).date() + timedelta(days=1), time(9), UTC)
+        slot = cmd.Slot(starts_at=tomorrow, ends_at=tomorrow + timedelta(hours=4))
+        await trials.send(oid, cmd.CollectionBooking(slot=slot, actor="client", channel="whatsapp"))
+        return oid
+
     async def cancelled() -> str:
         oid = await started(_order("F", run, 3))
         await trials.send(oid, cmd.Cancel(reason="Client travelling, reorder next month", actor="cr.demo"))
@@ -117,7 +176,10 @@ async def run_demo(settings: Settings, day_seconds: float) -> None:
         "cancelled": (cancelled, "cancelled before dispatch, authorization released"),
         "declined card": (declined_card, f"AUTHORIZING with needs-attention, REJECTED after {day_seconds:g} s"),
         "dunning": (dunning, "settlement declined off-session: SETTLING, then PAYMENT_ACTION_REQUIRED"),
+        "label return": (returned_on_a_label, "carrier delivered it; returned on a prepaid label, scanned back"),
+        "collection": (collection_booked, "carrier delivered it; a courier booked for tomorrow 09:00-13:00 UTC"),
     }
+    links: list[str] = []
     done = 0
 
     async def reported(name: str, scenario: Callable[[], Awaitable[str]], what: str) -> str:
@@ -137,6 +199,9 @@ async def run_demo(settings: Settings, day_seconds: float) -> None:
     results = await asyncio.gather(
         *(reported(name, fn, what) for name, (fn, what) in scenarios.items()), return_exceptions=True
     )
+    store.engine.dispose()
     if any(isinstance(r, BaseException) for r in results):
         raise SystemExit(1)
+    for link in links:
+        print(f"The prepaid label (a PDF, with its barcode and QR code): {link}")
     print(f"Done. The Temporal UI shows them at {ui}; `styletrial trial list` shows the read model.")

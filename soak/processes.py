@@ -57,6 +57,7 @@ class Stack:
             "STYLETRIAL_DATA_DIR": str(self.root),
             "STYLETRIAL_TEMPORAL_ADDRESS": self.address,
             "STYLETRIAL_API_PORT": str(self.api_port),
+            "STYLETRIAL_PUBLIC_URL": self.api_url,  # the links in clients' messages (a return label)
             "STYLETRIAL_TEMPORAL_UI_PORT": str(self.ui_port),
             "STYLETRIAL_API_TOKENS": json.dumps(TOKENS),
             "STYLETRIAL_TIME_SCALE": str(self.time_scale),

@@ -8,13 +8,14 @@ import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 
 from soak.processes import BIN, Stack
 
 pytestmark = [pytest.mark.devserver, pytest.mark.timeout(300)]
 SCENARIOS = ("awaiting dispatch", "in transit", "on trial", "awaiting returns", "completed", "cancelled",
-             "declined card", "dunning")  # fmt: skip
+             "declined card", "dunning", "label return", "collection")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +41,15 @@ def test_the_demo_starts_every_scenario_plays_fulfilment_and_says_where_to_watch
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert f"http://127.0.0.1:{stack.ui_port}/namespaces/default/workflows" in lines[1]
-    progress = [line for line in lines if re.match(r"\s+\[\d/8\]", line)]
-    assert [int(re.search(r"\[(\d)/8\]", line).group(1)) for line in progress] == list(range(1, 9))  # type: ignore[union-attr]
+    progress = [line for line in lines if re.match(r"\s+\[\d+/10\]", line)]
+    assert [int(re.search(r"\[(\d+)/10\]", line).group(1)) for line in progress] == list(range(1, 11))  # type: ignore[union-attr]
     for scenario in SCENARIOS:
         assert any(f"] {scenario} " in line and "failed" not in line for line in progress), done.stdout
+    # The label's link opens the PDF the embedded returns provider rendered, from the dev stack's API.
+    (label,) = [line.rsplit(" ", 1)[1] for line in lines if line.startswith("The prepaid label")]
+    assert label.startswith(f"{stack.api_url}/v1/return-labels/")
+    pdf = httpx.get(label, timeout=10)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-"), label
 
 
 def test_trial_show_exits_cleanly_fifty_times_in_a_row(demo):
@@ -67,7 +73,7 @@ def test_trial_list_has_a_header_a_json_form_and_refuses_an_unknown_status(demo)
     listed = styletrial(stack, "trial", "list")
     header, *rows = listed.stdout.splitlines()
     assert header.split() == ["ORDER", "STATUS", "CUSTOMER", "VALUE", "CHARGED", "ATTENTION"]
-    assert len(rows) == 8
+    assert len(rows) == 10
     as_json = json.loads(styletrial(stack, "trial", "list", "--json", "--status", "COMPLETED").stdout)
     # With two-second days, more than the "completed" scenario may have completed by now.
     assert as_json and {row["status"] for row in as_json} == {"COMPLETED"} and max(r["charged"] for r in as_json) > 0
