@@ -127,7 +127,7 @@ def render_label(
     page.setFont("Helvetica", 9)
     page.drawString(8 * mm, height - 17 * mm, f"{carrier} · order {order_id} · {pieces} piece(s)")
     y = _address(page, "FROM", sender, height - 26 * mm)
-    _address(page, "TO", recipient, y - 4 * mm)
+    _address(page, "TO", recipient, y - 7 * mm)
     if slot is not None and slot[0] is not None and slot[1] is not None:
         page.drawString(8 * mm, 52 * mm, f"Collection {slot[0]:%d %b %Y %H:%M}–{slot[1]:%H:%M} UTC")
     barcode = code128.Code128(tracking, barHeight=14 * mm, barWidth=0.3 * mm)
@@ -135,7 +135,8 @@ def render_label(
     page.setFont("Helvetica-Bold", 10)
     page.drawString(8 * mm, 22 * mm, tracking)
     qr = io.BytesIO()
-    segno.make(tracking, error="m").save(qr, kind="png", scale=4, border=1)
+    # A full QR code, never a Micro QR (segno's choice for short data): phones' cameras read only the former.
+    segno.make_qr(tracking, error="m").save(qr, kind="png", scale=4, border=1)
     qr.seek(0)
     page.drawImage(ImageReader(qr), width - 30 * mm, 8 * mm, 24 * mm, 24 * mm)
     page.showPage()
