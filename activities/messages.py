@@ -259,28 +259,28 @@ TEMPLATES: dict[NotificationKind, tuple[str, dict[str, tuple[str, str]]]] = {
         {
             "en": (
                 "A returned piece arrived damaged",
-                "{piece} from your Style Trial (order {order}) came back damaged, so it is charged: {amount}. "
-                "Your personal shopper can tell you more.",
+                "{piece} from your Style Trial (order {order}) came back damaged ({damage}), so it is charged: "
+                "{amount}. Your personal shopper can tell you more.",
             ),
             "de": (
                 "Ein zurückgesandtes Stück ist beschädigt",
-                "{piece} aus Ihrem Style Trial (Bestellung {order}) kam beschädigt zurück und wird daher "
-                "berechnet: {amount}. Ihr Personal Shopper gibt Ihnen gern Auskunft.",
+                "{piece} aus Ihrem Style Trial (Bestellung {order}) kam beschädigt zurück ({damage}) und wird "
+                "daher berechnet: {amount}. Ihr Personal Shopper gibt Ihnen gern Auskunft.",
             ),
             "it": (
                 "Un capo restituito è danneggiato",
-                "{piece} del suo Style Trial (ordine {order}) è tornato danneggiato e viene quindi addebitato: "
-                "{amount}. Il suo personal shopper è a disposizione per chiarimenti.",
+                "{piece} del suo Style Trial (ordine {order}) è tornato danneggiato ({damage}) e viene quindi "
+                "addebitato: {amount}. Il suo personal shopper è a disposizione per chiarimenti.",
             ),
             "fr": (
                 "Une pièce retournée est endommagée",
-                "{piece} de votre Style Trial (commande {order}) est revenu endommagé ; il est donc facturé : "
-                "{amount}. Votre personal shopper peut vous en dire plus.",
+                "{piece} de votre Style Trial (commande {order}) est revenu endommagé ({damage}) ; il est donc "
+                "facturé : {amount}. Votre personal shopper peut vous en dire plus.",
             ),
             "ja": (
                 "ご返送品に損傷がありました",
-                "スタイル・トライアル（ご注文番号 {order}）の{piece}に損傷が見られたため、{amount}を請求させて"
-                "いただきます。詳しくは担当のパーソナルショッパーにお尋ねください。",
+                "スタイル・トライアル（ご注文番号 {order}）の{piece}に損傷（{damage}）が見られたため、{amount}を"
+                "請求させていただきます。詳しくは担当のパーソナルショッパーにお尋ねください。",
             ),
         },
     ),
@@ -614,7 +614,7 @@ PARAMETERS: dict[NotificationKind, tuple[str, ...]] = {
     NotificationKind.PARCEL_LOST: ("order", "tracking", "carrier"),
     NotificationKind.RETURN_DUE: ("order", "pieces", "when_zone"),
     NotificationKind.RETURN_RECEIVED: ("order", "pieces"),
-    NotificationKind.PIECE_DAMAGED: ("order", "piece", "amount"),
+    NotificationKind.PIECE_DAMAGED: ("order", "piece", "amount", "damage"),
     NotificationKind.RECEIPT: ("order", "items", "total", "paid_with"),
     NotificationKind.COLLECTION_BOOKED: (
         "carrier",
@@ -708,6 +708,12 @@ PAID_WITH = {
     "ja": ("末尾{last4}のカード", "ご登録のお支払い方法"),
 }
 
+# A damaged piece the warehouse described in no words.
+NO_DETAIL = {
+    "en": "as the warehouse's inspection found", "de": "laut Prüfung im Lager", "it": "secondo il controllo in magazzino",
+    "fr": "selon le contrôle à l'entrepôt", "ja": "倉庫での検品による",
+}  # fmt: skip
+
 # Each carrier's public tracking page, by the carrier's name as dispatches write it (lower case, letters and
 # digits only: "DHL Express" is "dhlexpress"); {tracking} is the number. A carrier not here gets its
 # tracking number in place of a link (STYLETRIAL_TRACKING_PAGES adds or overrides carriers).
@@ -774,6 +780,8 @@ def render(
         # In minor units since money is written per language; a notification made before is already text.
         if currency and values.get(name, "").isdigit():
             values[name] = money(int(values[name]), currency, language)
+    if "damage" in values and not values["damage"]:  # the warehouse wrote nothing: say so, in their language
+        values["damage"] = NO_DETAIL.get(language, NO_DETAIL["en"])
     if "card" in values:  # a receipt: the card it was charged to, when the gateway said which
         card, saved = PAID_WITH.get(language, PAID_WITH["en"])
         values["paid_with"] = card.format(last4=values["card"]) if values["card"] else saved

@@ -72,8 +72,10 @@ class LocalReturns:
     def __init__(
         self, book: LabelBook, public_url: str, warehouse: Address = DEFAULT_WAREHOUSE,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        token: Callable[[], str] = lambda: secrets.token_urlsafe(24),
     ) -> None:  # fmt: skip
         self._book = book
+        self._token = token  # the label link's capability: random (a test gives its own)
         self._public_url = public_url.rstrip("/")
         self._warehouse = warehouse
         self._now = now
@@ -100,7 +102,7 @@ class LocalReturns:
         return self._book.add(
             StoredLabel(
                 key=req.key, order_id=req.order_id, kind=req.kind, carrier=LOCAL_CARRIER, tracking_number=tracking,
-                token=secrets.token_urlsafe(24), pdf=pdf, created_at=self._now(), slot_starts_at=req.slot_starts_at,
+                token=self._token(), pdf=pdf, created_at=self._now(), slot_starts_at=req.slot_starts_at,
                 slot_ends_at=req.slot_ends_at,
             )
         )  # fmt: skip

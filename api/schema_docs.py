@@ -208,6 +208,10 @@ SPECIFIC: dict[tuple[str, str], tuple[str, Any]] = {
         "When its return reached the warehouse: the carrier's delivery scan, or its inspection (UTC).",
         ISO_TIME,
     ),
+    ("Inspection", "note"): (
+        "What the warehouse found, in a sentence the client reads (a damaged piece is charged, and told why).",
+        "A tear at the left seam",
+    ),
     ("ExtensionRequest", "days"): ("How many more days the client asks for.", 3),
     ("ExtensionRequest", "words"): ("The client's own words, for their shopper.", "Can I have three more days?"),
     ("Slot", "starts_at"): ("When the courier's window opens (with a zone; stored in UTC).", ISO_TIME),

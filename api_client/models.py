@@ -569,6 +569,17 @@ class Health(BaseModel):
     """
 
 
+Note = TypeAliasType(
+    "Note",
+    Annotated[
+        str, Field(examples=['A tear at the left seam'], max_length=500, title='Note')
+    ],
+)
+"""
+What the warehouse found, in a sentence the client reads (a damaged piece is charged, and told why).
+"""
+
+
 class Inspection(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -582,6 +593,12 @@ class Inspection(BaseModel):
     ]
     """
     How a returned piece came back: ok, or damaged (then it is charged).
+    """
+    note: Annotated[
+        Note | None, Field(examples=['A tear at the left seam'], title='Note')
+    ] = None
+    """
+    What the warehouse found, in a sentence the client reads (a damaged piece is charged, and told why).
     """
 
 

@@ -71,6 +71,9 @@ class ReturnShipped(_Command):
 class Inspection(_Command):
     piece_id: Id
     condition: Condition
+    # What the warehouse found, in a sentence the client reads (a damaged piece is charged, and they are
+    # told why): "a tear at the left seam".
+    note: Text | None = None
 
 
 class Inspections(_Command):

@@ -107,6 +107,10 @@ class Journal:
         later = {"key": f"{key}-daytime", "audience": ["client"], "not_before": until, "daytime": None}
         self.outbox.append(waiting.model_copy(update=later))
 
+    def withdraw(self, *kinds: NotificationKind) -> None:
+        """Messages of these kinds that have not gone yet no longer go (what they said is no longer true)."""
+        self.outbox = [n for n in self.outbox if n.kind not in kinds]
+
     def due(self, now: datetime | None) -> Notification | None:
         """The first message that may go now (all of them, when `now` is None)."""
         return next((n for n in self.outbox if now is None or n.not_before is None or n.not_before <= now), None)

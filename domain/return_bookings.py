@@ -128,6 +128,8 @@ class ReturnBookings:
             channel=channel, slot_starts_at=slot.starts_at if slot else None, slot_ends_at=slot.ends_at if slot else None,
         )  # fmt: skip
         self.bookings.append(booking)
+        # An offer still waiting for the client's day says nothing true any more once they have booked.
+        self._journal.withdraw(NotificationKind.COLLECTION_OFFER, NotificationKind.LABEL_OFFER)
         what = "A courier collection" if kind == "collection" else "A prepaid return label"
         self._journal.event(
             now, "return_booking_requested", f"{what} requested for {len(piece_ids)} piece(s).", actor=actor,

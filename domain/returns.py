@@ -148,7 +148,10 @@ class Returns:
         for c in inspections:
             if c.condition == "damaged":
                 piece = self._pieces[c.piece_id]
-                facts = {"piece": piece.description, "amount": str(piece.price), "currency": self._currency}
+                facts = {
+                    "piece": piece.description, "amount": str(piece.price), "currency": self._currency,
+                    "damage": c.note or "",
+                }  # fmt: skip
                 text = f"Returned piece {c.piece_id} arrived damaged; it is charged."
                 self._journal.tell_the_journey(NotificationKind.PIECE_DAMAGED, text, facts)
 

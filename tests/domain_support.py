@@ -1,6 +1,8 @@
 """Drives a `Trial` without Temporal: steps are answered by the real simulated gateway and adapters."""
 
 import asyncio
+import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from activities.fulfilment import InMemoryStock
@@ -26,13 +28,17 @@ class Driver:
         tells_the_client: bool = False,
         refunds_after_completion: bool = False,
         tells_the_journey: bool = False,
+        notifier: Callable[["Driver"], RecordingNotifier] | None = None,
     ) -> None:
         self.now = T0
         self.gateway = gateway or SimulatedGateway()
         self.stock = InMemoryStock()
-        self.notifier = RecordingNotifier()
+        self.notifier = notifier(self) if notifier else RecordingNotifier()
         self.labels = InMemoryLabelBook()
-        self.returns = LocalReturns(self.labels, "http://styletrial.test", now=lambda: self.now)
+        labels = itertools.count(1)
+        self.returns = LocalReturns(
+            self.labels, "http://styletrial.test", now=lambda: self.now, token=lambda: f"label-{next(labels):04d}"
+        )
         self.trial = Trial(order, policy or TrialPolicy(), self.now)
         self.trial.journal.tells_the_client = tells_the_client  # as the workflow sets it (patch client-messages)
         self.trial.refunds_after_completion = refunds_after_completion  # (patch refund-window)

@@ -350,7 +350,12 @@ def test_refunds_after_completion_give_back_at_most_what_each_piece_was_charged(
     if t.status != TrialStatus.COMPLETED:
         return
     window = t.refunds_until
-    assert (window is None) == (t.payments.charged == 0), "a completed trial that charged keeps its refund window"
+    # The script's own advances may have outlived the window (days of them, after an early completion).
+    assert t.completed_at is not None
+    over = driver.now >= t.completed_at + t.policy.refund_window
+    assert (window is None) == (t.payments.charged == 0 or over), (
+        "a completed trial that charged keeps its refund window"
+    )
     for action in refunds:
         apply, command = command_for(driver, action) or (None, None)
         assert apply is not None
