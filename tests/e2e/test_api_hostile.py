@@ -26,6 +26,7 @@ from tests.e2e.test_api import TOKENS, F, R, S, Stack, body, error, started, wai
 
 pytestmark = pytest.mark.devserver
 APP_SECRET = "hostile-app-secret"  # a throwaway for this test
+EASYPOST_SECRET = "hostile-easypost-secret"  # a throwaway too
 
 
 class HostileStack(Stack):
@@ -48,7 +49,7 @@ async def stack(
     keys: Path = tmp_path_factory.mktemp("keys")
     settings = Settings(
         task_queue=queue, api_tokens=TOKENS, data_dir=keys, whatsapp_app_secret=APP_SECRET,
-        whatsapp_verify_token="verify-me",
+        whatsapp_verify_token="verify-me", easypost_webhook_secret=EASYPOST_SECRET,
     )  # fmt: skip
     fast = settings.model_copy(update={"time_scale": 86_400 / 0.4})
     # Nothing listens there: an answer the webhook would send fails, is logged, and changes nothing.
@@ -171,6 +172,61 @@ async def test_hostile_requests_never_get_a_5xx_and_leave_an_existing_trial_inta
         ("GET", "/v1/trials?cursor=" + _cursor("2026-01-01T00:00:00+00:00|style-trial-\x00"), None, R, 422),
         ("POST", "/v1/webhooks/a%00b/replay", None, S, 422),
         ("POST", "/v1/webhooks/evt_x_1/replay?subscriber=%00", None, S, 422),
+        # Returns, carriers and the client's own requests (each bounded, each refusal its own code).
+        (
+            "POST",
+            f"{base}/collections",
+            {"slot": {"starts_at": "soon", "ends_at": "later"}, "actor": "a", "channel": "phone"},
+            S,
+            422,
+        ),
+        (
+            "POST",
+            f"{base}/collections",
+            {"slot": {"starts_at": "2026-12-09T09:00:00Z"}, "actor": "a", "channel": "phone"},
+            S,
+            422,
+        ),
+        ("POST", f"{base}/return-labels", {"actor": "a", "channel": "phone", "piece_ids": ["p1"] * 100}, S, 422),
+        ("POST", f"{base}/return-labels", {"actor": "client", "channel": "pigeon"}, S, 422),
+        ("POST", f"{base}/return-labels", {"actor": "client", "channel": "phone"}, S, 409),  # nothing to return
+        (
+            "POST",
+            f"{base}/carrier-scans",
+            {"tracking_number": "T\x00", "status": "delivered", "occurred_at": "2026-12-07T09:00:00Z"},
+            F,
+            422,
+        ),
+        (
+            "POST",
+            f"{base}/carrier-scans",
+            {"tracking_number": "T1", "status": "lost", "occurred_at": "2026-12-07T09:00:00Z"},
+            F,
+            422,
+        ),
+        (
+            "POST",
+            f"{base}/carrier-scans",
+            {"tracking_number": "NOT-OURS", "status": "delivered", "occurred_at": "2026-12-07T09:00:00Z"},
+            F,
+            422,
+        ),
+        (
+            "POST",
+            f"{base}/carrier-scans",
+            {"tracking_number": "T1", "status": "delivered", "occurred_at": "2026-12-07T09:00:00Z"},
+            S,
+            403,
+        ),
+        ("POST", f"{base}/extension-requests", {"days": 2**70, "channel": "whatsapp"}, S, 422),
+        ("POST", f"{base}/extension-requests", {"words": "w" * 600, "channel": "whatsapp"}, S, 422),
+        ("POST", f"{base}/extension-requests", {"channel": "whatsapp"}, S, 409),  # not on trial yet
+        ("GET", "/v1/return-labels/%00%00%00%00%00%00%00%00%00%00%00%00%00%00%00%00", None, R, 422),
+        ("GET", "/v1/return-labels/" + "a" * 32, None, R, 404),
+        ("GET", "/v1/return-labels/" + "a" * 500, None, R, 422),
+        ("GET", "/v1/client-choices/" + "%00" * 30, None, R, 422),
+        ("GET", "/v1/client-choices/" + "a" * 500, None, R, 422),
+        ("POST", "/v1/carriers/easypost/webhook", {"description": "tracker.updated"}, R, 401),  # unsigned
         # An empty dispatch once cancelled the trial for good (every piece unavailable, hold released).
         ("POST", f"{base}/dispatch", {"parcels": []}, F, 422),
         # A machine's token must say who acts.
@@ -315,6 +371,46 @@ async def test_signed_but_malformed_whatsapp_payloads_are_200_and_change_nothing
     raw, headers = _signed(MALFORMED[0])
     forged = {**headers, "X-Hub-Signature-256": "sha256=" + "0" * 64}
     assert error(await stack.http.post("/v1/whatsapp/webhook", content=raw, headers=forged), 401) == "unauthenticated"
+
+
+async def test_signed_but_malformed_carrier_events_are_200_and_change_nothing(stack: Stack):
+    """EasyPost retries what it thinks failed: whatever a signed call holds is a 200, and moves no trial."""
+    oid = await started(stack, n=2)
+    before = (await stack.http.get(f"/v1/trials/{oid}", headers=R)).json()
+    tracker = {"tracking_code": "T1", "status": "delivered", "carrier": "DHL"}
+    for payload in [
+        {"description": "tracker.updated", "result": {**tracker, "tracking_details": "x"}},
+        {"description": "tracker.updated", "result": {**tracker, "tracking_code": "T\x00"}},
+        {"description": "tracker.updated", "result": {**tracker, "tracking_code": "t" * 100_000}},
+        {"description": "tracker.updated", "result": {**tracker, "updated_at": "2026-12-07T09:00:00"}},  # no zone
+        {"description": "tracker.updated", "result": "a string"},
+        {"description": "batch.created", "result": tracker},
+        {"description": ["x"]},
+        [1, 2, 3],
+        "text",
+        None,
+        {
+            "description": "tracker.updated",
+            "result": {**tracker, "status": "return_to_sender", "updated_at": "2026-12-07T09:00:00Z"},
+        },
+    ]:
+        raw = json.dumps(payload).encode()
+        signature = "hmac-sha256-hex=" + hmac.new(EASYPOST_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+        headers = {"X-Hmac-Signature": signature, "Content-Type": "application/json"}
+        r = await stack.http.post("/v1/carriers/easypost/webhook", content=raw, headers=headers)
+        assert r.status_code == 200 and r.json()["outcome"] in ("malformed", "ignored"), (str(payload)[:80], r.text)
+    for raw in (b"\xff\xfe", b"[" * 100_000):
+        signature = "hmac-sha256-hex=" + hmac.new(EASYPOST_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+        r = await stack.http.post("/v1/carriers/easypost/webhook", content=raw, headers={"X-Hmac-Signature": signature})
+        assert r.status_code == 200, r.text
+    forged = {"X-Hmac-Signature": "hmac-sha256-hex=" + "0" * 64}
+    assert (
+        error(await stack.http.post("/v1/carriers/easypost/webhook", content=b"{}", headers=forged), 401)
+        == "unauthenticated"
+    )
+    assert (await stack.http.get(f"/v1/trials/{oid}", headers=R)).json() == before
+    page = await stack.http.get("/v1/client-choices/" + "a" * 40)
+    assert page.status_code == 404 and "text/html" in page.headers["content-type"], "a link not ours: a page saying so"
 
 
 async def test_a_signed_reply_from_another_number_decides_nothing_and_the_client_s_own_decides(stack: HostileStack):
