@@ -6,8 +6,6 @@ return's, whose scans ship it and bring it to the warehouse; the client finishes
 are charged, the returned one never. Every message reaches the client in Italian, as WhatsApp templates, in
 this order; the label's link opens a PDF; duplicated and late carrier events change nothing."""
 
-import asyncio
-import contextlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -15,11 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import uvicorn
 from aiosmtpd.controller import Controller
 from temporalio.testing import WorkflowEnvironment
 
-from activities.client_messages import ClientMessages, SmtpEmail, WhatsAppCloud
+from activities.client_messages import ClientMessages, SmtpEmail
 from activities.notifications import RecordingNotifier
 from activities.returns import LocalReturns
 from bootstrap import Adapters, build_api, build_worker, client_links, fingerprints
@@ -33,7 +30,7 @@ from persistence.store import SqlStore
 from tests.e2e.test_client_messages_e2e import APP_SECRET, NUMBER, inbound, signed
 from tests.easypost_standin import signed as signed_by_easypost
 from tests.easypost_standin import tracker_event
-from tests.integration.test_client_messages import CloudApi, Mailbox
+from tests.integration.test_client_messages import CloudApi, Mailbox, start_cloud_api
 from tests.waiting import eventually
 from tests.webhook_receiver import free_port
 
@@ -63,10 +60,7 @@ def button(message_id: str, payload: str, quoting: str) -> bytes:
 
 
 async def test_a_whole_trial_moved_by_the_carrier_and_the_client(dev_env: WorkflowEnvironment, tmp_path):
-    cloud = CloudApi()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(cloud.app, host="127.0.0.1", port=port, log_level="error", lifespan="off"))
-    serving = asyncio.create_task(server.serve())
+    cloud, sender, stop_cloud = await start_cloud_api()
     url = f"sqlite:///{tmp_path / 'journey.sqlite'}"
     upgrade(url)
     engine = make_engine(url)
@@ -76,7 +70,6 @@ async def test_a_whole_trial_moved_by_the_carrier_and_the_client(dev_env: Workfl
         task_queue=queue, api_tokens=TOKENS, data_dir=tmp_path, whatsapp_app_secret=APP_SECRET,
         whatsapp_verify_token="verify-me", easypost_webhook_secret=EASYPOST_SECRET, public_url="http://api",
     )  # fmt: skip
-    sender = WhatsAppCloud(f"http://127.0.0.1:{port}/v21.0", "1234567890", "wa-token")
     notifier = ClientMessages(
         RecordingNotifier(), whatsapp=sender, messages=store, fingerprint=fingerprints(settings).of
     )
@@ -190,9 +183,7 @@ async def test_a_whole_trial_moved_by_the_carrier_and_the_client(dev_env: Workfl
             assert {m["template"]["language"]["code"] for m in cloud.templates()} == {"it"}
             await api.aclose()
     finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await serving
+        await stop_cloud()
         engine.dispose()
 
 

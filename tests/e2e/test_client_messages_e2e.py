@@ -2,8 +2,6 @@
 Italian, in Rome's time zone, sends the 48 h and 24 h reminders through the Cloud API stand-in as approved
 templates, with the trial's end written as Rome's clock shows it; the number appears in no log line."""
 
-import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
@@ -13,10 +11,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-import uvicorn
 from temporalio.testing import WorkflowEnvironment
 
-from activities.client_messages import ClientMessages, WhatsAppCloud
+from activities.client_messages import ClientMessages
 from activities.messages import when
 from activities.notifications import RecordingNotifier
 from application.replies import MAX_MESSAGES
@@ -27,9 +24,8 @@ from domain.order import ClientContact
 from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import SqlStore
-from tests.integration.test_client_messages import CloudApi
+from tests.integration.test_client_messages import start_cloud_api
 from tests.waiting import eventually
-from tests.webhook_receiver import free_port
 
 pytestmark = [pytest.mark.devserver, pytest.mark.timeout(180)]
 TOKENS = {"tok-fulfil": "fulfilment", "tok-read": "read", "tok-support": "support"}
@@ -40,10 +36,7 @@ NUMBER = "+393339876543"
 async def test_the_client_hears_of_the_trial_ending_on_whatsapp_in_italian(
     dev_env: WorkflowEnvironment, tmp_path, caplog
 ):
-    cloud = CloudApi()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(cloud.app, host="127.0.0.1", port=port, log_level="error", lifespan="off"))
-    serving = asyncio.create_task(server.serve())
+    cloud, sender, stop_cloud = await start_cloud_api()
     url = f"sqlite:///{tmp_path / 'messages.sqlite'}"
     upgrade(url)
     engine = make_engine(url)
@@ -51,9 +44,7 @@ async def test_the_client_hears_of_the_trial_ending_on_whatsapp_in_italian(
     queue = f"messages-{uuid.uuid4()}"
     # A trial "day" lasts 1.5 s: the reminders come 7.5 s and 9 s after delivery, the end 1.5 s after them.
     settings = Settings(task_queue=queue, api_tokens=TOKENS, data_dir=tmp_path, time_scale=86_400 / 1.5)
-    notifier = ClientMessages(
-        RecordingNotifier(), whatsapp=WhatsAppCloud(f"http://127.0.0.1:{port}/v21.0", "1234567890", "wa-token")
-    )
+    notifier = ClientMessages(RecordingNotifier(), whatsapp=sender)
     caplog.set_level("INFO")
     try:
         async with build_worker(dev_env.client, queue, Adapters(store=store, notifier=notifier)):
@@ -140,9 +131,7 @@ async def test_the_client_hears_of_the_trial_ending_on_whatsapp_in_italian(
             assert [p["text"] for p in told["template"]["components"][0]["parameters"]][2] == o.order_id
             await api.aclose()
     finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await serving
+        await stop_cloud()
         engine.dispose()
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert NUMBER.removeprefix("+") not in logged and NUMBER not in logged, "the client's number is never logged"
@@ -192,10 +181,7 @@ def signed(body: bytes, secret: str = APP_SECRET) -> dict[str, str]:
 
 
 async def test_a_client_s_whatsapp_reply_becomes_decisions_in_the_audit_trail(dev_env: WorkflowEnvironment, tmp_path):
-    cloud = CloudApi()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(cloud.app, host="127.0.0.1", port=port, log_level="error", lifespan="off"))
-    serving = asyncio.create_task(server.serve())
+    cloud, sender, stop_cloud = await start_cloud_api()
     url = f"sqlite:///{tmp_path / 'replies.sqlite'}"
     upgrade(url)
     engine = make_engine(url)
@@ -205,7 +191,6 @@ async def test_a_client_s_whatsapp_reply_becomes_decisions_in_the_audit_trail(de
         task_queue=queue, api_tokens=TOKENS, data_dir=tmp_path, time_scale=86_400 / 1.0,
         whatsapp_app_secret=APP_SECRET, whatsapp_verify_token="verify-me",
     )  # fmt: skip
-    sender = WhatsAppCloud(f"http://127.0.0.1:{port}/v21.0", "1234567890", "wa-token")
     notifier = ClientMessages(
         RecordingNotifier(), whatsapp=sender, messages=store, fingerprint=fingerprints(settings).of
     )
@@ -307,9 +292,7 @@ async def test_a_client_s_whatsapp_reply_becomes_decisions_in_the_audit_trail(de
             assert "chiusa" in cloud.texts()[-1]
             await api.aclose()
     finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await serving
+        await stop_cloud()
         engine.dispose()
 
 

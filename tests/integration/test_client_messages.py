@@ -3,8 +3,9 @@ stand-in of the Cloud API that answers as Meta documents (a message id, 400 for 
 when throttled) and by email to a real SMTP server (aiosmtpd) on loopback."""
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from typing import Any
@@ -110,6 +111,7 @@ class CloudApi:
 
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []  # every message, templates and texts
+        self.base = ""  # where it listens, once started (`start_cloud_api`)
         self.throttle_next = 0
         self.known_templates = {name for name, _ in TEMPLATES.values()}
         app = FastAPI()
@@ -141,17 +143,30 @@ class CloudApi:
         return [m["text"]["body"] for m in self.received if m["type"] == "text"]
 
 
-@pytest.fixture
-async def cloud_api() -> AsyncIterator[tuple[CloudApi, str]]:
+async def start_cloud_api() -> tuple[CloudApi, WhatsAppCloud, Callable[[], Awaitable[None]]]:
+    """The Cloud API stand-in on a free loopback port, the engine's sender pointed at it (`base` its API
+    base), and what stops it."""
     api = CloudApi()
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(api.app, host="127.0.0.1", port=port, log_level="error", lifespan="off"))
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)
-    yield api, f"http://127.0.0.1:{port}/v21.0"
-    server.should_exit = True
-    await task
+
+    async def stop() -> None:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    api.base = f"http://127.0.0.1:{port}/v21.0"
+    return api, WhatsAppCloud(api.base, "1234567890", "wa-token"), stop
+
+
+@pytest.fixture
+async def cloud_api() -> AsyncIterator[tuple[CloudApi, str]]:
+    api, _, stop = await start_cloud_api()
+    yield api, api.base
+    await stop()
 
 
 class Mailbox:
