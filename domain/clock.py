@@ -116,8 +116,9 @@ class TrialClock:
         text = f"The trial was extended by {days} day(s); it ends {self.ends_at:%d %b %H:%M} UTC."
         self._journal.tell_the_client(NotificationKind.EXTENSION_GRANTED, text, {"days": str(days)}, about=self.ends_at)
 
-    def remind(self, number: int, now: datetime) -> None:
-        """The policy's reminder `number` before the end (a deadline's effect)."""
+    def remind(self, number: int, now: datetime, client: bool = True) -> None:
+        """The policy's reminder `number` before the end (a deadline's effect). `client`: the client is told
+        too, which they are not when they have decided every piece (there is nothing left to ask them)."""
         ends = self.ends_at
         if ends is None or now >= ends:
             return  # a reminder that would arrive after the end is not sent
@@ -126,7 +127,7 @@ class TrialClock:
         # What the client must know besides the end: how long they then have to send pieces back.
         return_days = round(self._policy.return_window / self._policy.day)
         self._journal.notify(
-            NotificationKind.TRIAL_ENDING, ["client", "shopper"], text, about=ends,
+            NotificationKind.TRIAL_ENDING, ["client", "shopper"] if client else ["shopper"], text, about=ends,
             facts={"return_days": str(return_days)},
         )  # fmt: skip
         if self._journal.tells_the_client:

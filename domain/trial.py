@@ -425,7 +425,10 @@ class Trial:
             case dl.FlagOverdue(reason):
                 self.shipping.flag_overdue(reason, now)
             case dl.Remind(number):
-                self.clock.remind(number, now)
+                # "Tell us which pieces you keep" is untrue to a client who has decided them all (trials that
+                # tell the return's journey; their last day to send back is told on its own).
+                decided = all(p.decision is not None for p in self.pieces.values() if p.state == PieceState.ON_TRIAL)
+                self.clock.remind(number, now, client=not (decided and self.returns.tells_returns))
             case dl.CloseTrial():
                 self.close(now)
             case dl.KeepUnreturned(booked):

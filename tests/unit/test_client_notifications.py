@@ -180,3 +180,20 @@ def test_every_template_names_its_parameters_and_every_language():
     assert set(TEMPLATES) == set(PARAMETERS)
     for kind, (_, languages) in TEMPLATES.items():
         assert set(languages) == set(LOCALES), kind
+
+
+def test_a_client_who_has_decided_every_piece_is_not_asked_to_decide_again():
+    """The 48 h and 24 h reminders ask the client which pieces they keep: untrue once they have decided them
+    all, so then only the shopper hears (trials that tell the return's journey); a client still deciding
+    is reminded as before."""
+    for decided, client_reminders in ((["p1", "p2", "p3"], 0), (["p1"], 2)):
+        d = Driver(with_contact(), tells_the_client=True)
+        d.trial.journal.tells_the_journey = d.trial.returns.tells_returns = True
+        d.trial.dispatch(parcels([["p1", "p2", "p3"]]), d.now)
+        d.trial.deliver(cmd.Delivery(tracking_number="TRK1"), d.now)
+        d.trial.decide(decisions(keep=decided, ret=[]), d.now)
+        d.settle()
+        d.advance(timedelta(days=7))
+        reminders = [n for n in d.notifier.sent.values() if n.kind == NotificationKind.TRIAL_ENDING]
+        assert len(reminders) == 2 and all("shopper" in n.audience for n in reminders)
+        assert sum("client" in n.audience for n in reminders) == client_reminders, decided
