@@ -6,7 +6,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from api_client.models import Cancel, CarrierScan, CollectionBooking, Decisions, Delivery, Dispatch, Extension, ExtensionRequest, FinishEarly, Inspection, Inspections, LostParcel, NewPaymentMethod, Refund, Reshipment, ReturnLabel, ReturnShipped, Waiver, TrialView
+from api_client.models import Acknowledgement, AttentionAssignment, Cancel, CarrierScan, CollectionBooking, Decisions, Delivery, Dispatch, Extension, ExtensionRequest, FinishEarly, Inspection, Inspections, LostParcel, NewPaymentMethod, Refund, Reshipment, ReturnLabel, ReturnShipped, Waiver, TrialView
 
 
 class _Sends(Protocol):
@@ -17,6 +17,18 @@ class _Sends(Protocol):
 
 class Commands:
     """Every command carries an Idempotency-Key: the one given, or a new one per call (see StyleTrialApi)."""
+
+    async def acknowledge_attention(
+        self: _Sends, order_id: str, command: Acknowledgement, idempotency_key: str | None = None
+    ) -> TrialView:
+        """Staff saw to one reason the trial needed them for (with a note)."""
+        return await self._command(order_id, "attention-acknowledgements", command, idempotency_key)
+
+    async def assign_attention(
+        self: _Sends, order_id: str, command: AttentionAssignment, idempotency_key: str | None = None
+    ) -> TrialView:
+        """Give what the trial needs staff for to someone (every reason, or those named)."""
+        return await self._command(order_id, "attention-assignments", command, idempotency_key)
 
     async def cancel_trial(
         self: _Sends, order_id: str, command: Cancel, idempotency_key: str | None = None

@@ -8,6 +8,14 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
+Actor = TypeAliasType(
+    "Actor", Annotated[str, Field(examples=['cr.anna'], max_length=100, title='Actor')]
+)
+"""
+Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
+"""
+
+
 Line2 = TypeAliasType(
     "Line2", Annotated[str, Field(examples=['Flat 4'], max_length=500, title='Line2')]
 )
@@ -77,6 +85,44 @@ class Amounts(BaseModel):
     """
 
 
+class AttentionAssignment(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    assignee: Annotated[
+        str, Field(examples=['cr.anna'], max_length=100, title='Assignee')
+    ]
+    """
+    The staff member who takes it.
+    """
+    reasons: Annotated[
+        list[
+            Literal[
+                'authorization_declined',
+                'dispatch_overdue',
+                'delivery_overdue',
+                'reauthorization_failed',
+                'settlement_declined',
+                'payment_action_required',
+                'return_lost',
+                'carrier_claim',
+                'reship_overdue',
+                'refund_declined',
+                'extension_requested',
+            ]
+        ]
+        | None,
+        Field(examples=[['carrier_claim']], title='Reasons'),
+    ] = None
+    """
+    The reasons given; omitted: every reason the trial is flagged for.
+    """
+    actor: Annotated[Actor | None, Field(examples=['cr.anna'], title='Actor')] = None
+    """
+    Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
+    """
+
+
 class AttentionItem(BaseModel):
     hub: Annotated[str, Field(examples=['UK'], title='Hub')]
     """
@@ -111,12 +157,35 @@ class AttentionReport(BaseModel):
     """
 
 
-Actor = TypeAliasType(
-    "Actor", Annotated[str, Field(examples=['cr.anna'], max_length=100, title='Actor')]
-)
-"""
-Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
-"""
+class AttentionView(BaseModel):
+    """
+    One reason the trial needs staff: what to do, since when, and who has it.
+    """
+
+    reason: Annotated[str, Field(examples=['carrier_claim'], title='Reason')]
+    """
+    Why the trial needs staff.
+    """
+    text: Annotated[
+        str,
+        Field(
+            examples=['Parcel JD0146 (DHL) was lost in transit: file a carrier claim.'],
+            title='Text',
+        ),
+    ]
+    """
+    What to do, in a sentence.
+    """
+    since: Annotated[
+        AwareDatetime | None, Field(examples=['2026-11-24T09:30:00Z'], title='Since')
+    ]
+    """
+    Since when (UTC): the item's age in the queue.
+    """
+    assignee: Annotated[str | None, Field(examples=['cr.anna'], title='Assignee')]
+    """
+    Who has it; null until assigned.
+    """
 
 
 class Cancel(BaseModel):
@@ -316,8 +385,8 @@ The message or call it came from (a WhatsApp message id, a ticket).
 """
 
 
-Actor3 = TypeAliasType(
-    "Actor3", Annotated[str, Field(examples=['cr.anna'], max_length=100, title='Actor')]
+Actor5 = TypeAliasType(
+    "Actor5", Annotated[str, Field(examples=['cr.anna'], max_length=100, title='Actor')]
 )
 """
 Staff recording a delivery by hand must name themselves.
@@ -361,7 +430,7 @@ class Delivery(BaseModel):
     """
     When it was delivered (UTC); now if omitted.
     """
-    actor: Annotated[Actor3 | None, Field(examples=['cr.anna'], title='Actor')] = None
+    actor: Annotated[Actor5 | None, Field(examples=['cr.anna'], title='Actor')] = None
     """
     Staff recording a delivery by hand must name themselves.
     """
@@ -454,8 +523,8 @@ class EventView(BaseModel):
     """
 
 
-Actor4 = TypeAliasType(
-    "Actor4", Annotated[str, Field(examples=['cr.anna'], max_length=100, title='Actor')]
+Actor6 = TypeAliasType(
+    "Actor6", Annotated[str, Field(examples=['cr.anna'], max_length=100, title='Actor')]
 )
 """
 Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
@@ -479,7 +548,7 @@ class Extension(BaseModel):
     """
     Why the trial is extended.
     """
-    actor: Annotated[Actor4 | None, Field(examples=['cr.anna'], title='Actor')] = None
+    actor: Annotated[Actor6 | None, Field(examples=['cr.anna'], title='Actor')] = None
     """
     Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
     """
@@ -688,7 +757,7 @@ class LostParcel(BaseModel):
     """
     What the carrier said, or why staff believe it lost.
     """
-    actor: Annotated[Actor4 | None, Field(examples=['cr.anna'], title='Actor')] = None
+    actor: Annotated[Actor6 | None, Field(examples=['cr.anna'], title='Actor')] = None
     """
     Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
     """
@@ -757,7 +826,7 @@ class NewPaymentMethod(BaseModel):
     """
     The client's saved payment method at the gateway.
     """
-    actor: Annotated[Actor4 | None, Field(examples=['cr.anna'], title='Actor')] = None
+    actor: Annotated[Actor6 | None, Field(examples=['cr.anna'], title='Actor')] = None
     """
     Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
     """
@@ -1125,7 +1194,7 @@ class Refund(BaseModel):
     """
     Why the money goes back.
     """
-    actor: Annotated[Actor4 | None, Field(examples=['cr.anna'], title='Actor')] = None
+    actor: Annotated[Actor6 | None, Field(examples=['cr.anna'], title='Actor')] = None
     """
     Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
     """
@@ -1248,7 +1317,7 @@ class ReturnLabel(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    actor: Annotated[Actor4 | None, Field(examples=['cr.anna'], title='Actor')] = None
+    actor: Annotated[Actor6 | None, Field(examples=['cr.anna'], title='Actor')] = None
     """
     Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
     """
@@ -1697,6 +1766,13 @@ class TrialView(BaseModel):
     """
     Why staff should look, by reason code.
     """
+    attention_items: Annotated[
+        list[AttentionView] | None,
+        Field(examples=[[]], title='Attention Items', validate_default=True),
+    ] = []
+    """
+    Each reason the trial needs staff for, with its age and owner.
+    """
     customer_id: Annotated[str, Field(examples=['cus-0042'], title='Customer Id')]
     """
     The client's id in the retailer's CRM (no name or contact).
@@ -1836,7 +1912,7 @@ class Waiver(BaseModel):
     """
     Why, in a sentence staff can read later in the audit trail.
     """
-    actor: Annotated[Actor4 | None, Field(examples=['cr.anna'], title='Actor')] = None
+    actor: Annotated[Actor6 | None, Field(examples=['cr.anna'], title='Actor')] = None
     """
     Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
     """
@@ -1897,6 +1973,46 @@ class WebhookDelivery(BaseModel):
     ]
     """
     When the subscriber accepted it (UTC).
+    """
+
+
+class Acknowledgement(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    reason: Annotated[
+        Literal[
+            'authorization_declined',
+            'dispatch_overdue',
+            'delivery_overdue',
+            'reauthorization_failed',
+            'settlement_declined',
+            'payment_action_required',
+            'return_lost',
+            'carrier_claim',
+            'reship_overdue',
+            'refund_declined',
+            'extension_requested',
+        ],
+        Field(examples=['carrier_claim'], title='Attention'),
+    ]
+    """
+    The reason seen to.
+    """
+    note: Annotated[
+        str,
+        Field(
+            examples=['Claim DHL-77812 filed; the carrier pays in 30 days.'],
+            max_length=500,
+            title='Note',
+        ),
+    ]
+    """
+    What was done, for the audit trail.
+    """
+    actor: Annotated[Actor | None, Field(examples=['cr.anna'], title='Actor')] = None
+    """
+    Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
     """
 
 

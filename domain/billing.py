@@ -181,5 +181,7 @@ class Billing:
             return
         text = f"The gateway declined the refund of {self._fmt(step.amount)} for {piece.piece_id} ({r.decline_code})."
         self._journal.event(now, "refund_declined", text, piece_ids=[piece.piece_id])
-        self._journal.flag(Attention.REFUND_DECLINED, f"{text} Look at the payment at the gateway, then refund again.")
+        self._journal.flag(
+            Attention.REFUND_DECLINED, f"{text} Look at the payment at the gateway, then refund again.", now
+        )
         self._journal.notify(NotificationKind.REFUND_DECLINED, ["staff"], text)

@@ -105,7 +105,7 @@ class TrialClock:
         words = f' "{c.words}"' if c.words else ""
         text = f"The client asks for {days} more day(s){words}; beyond what they may take themselves."
         self._journal.event(now, "extension_requested", text, actor="client", channel=c.channel, reference=c.reference)
-        self._journal.flag(Attention.EXTENSION_REQUESTED, f"{text} Extend the trial, or tell the client.")
+        self._journal.flag(Attention.EXTENSION_REQUESTED, f"{text} Extend the trial, or tell the client.", now)
         self._journal.notify(NotificationKind.EXTENSION_REQUESTED, ["shopper", "staff"], text)
         self._journal.tell_the_client(
             NotificationKind.EXTENSION_ASKED, "The client was told their shopper will answer.", {}

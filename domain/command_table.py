@@ -170,6 +170,20 @@ COMMANDS: tuple[Command, ...] = (
         Trial.validate_refund, Trial.refund,
     ),
     Command(
+        "assign_attention", cmd.AttentionAssignment, SUPPORT, "attention-assignments", "assign_attention",
+        "Give what the trial needs staff for to someone (every reason, or those named)",
+        "Support: give what the trial needs staff for to a staff member (assignee), every reason or those named; "
+        "the queue shows each reason's owner and age.",
+        Trial.validate_assignment, Trial.assign_attention,
+    ),
+    Command(
+        "acknowledge_attention", cmd.Acknowledgement, SUPPORT, "attention-acknowledgements",
+        "acknowledge_attention", "Staff saw to one reason the trial needed them for (with a note)",
+        "Support: one reason the trial needed staff for was seen to outside the engine; it clears, with the "
+        "note in the audit trail. What the trial itself waits for (a payment, a return) goes on.",
+        Trial.validate_acknowledgement, Trial.acknowledge_attention,
+    ),
+    Command(
         "cancel", cmd.Cancel, EITHER, "cancel", "cancel_trial", "Cancel before dispatch",
         "Cancel before dispatch; the authorization and the stock are released.",
         Trial.validate_cancel, Trial.cancel,

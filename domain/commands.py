@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict
 
 from domain.bounds import Days, Few, Id, Label, Price, Text
+from domain.status import Attention
 
 Channel = Literal["site", "app", "whatsapp", "phone", "email", "in_person"]
 DecisionValue = Literal["keep", "return"]
@@ -98,6 +99,23 @@ class ExtensionRequest(_Command):
     words: Text | None = None
     channel: Channel
     reference: Text | None = None
+
+
+class AttentionAssignment(_Command):
+    """Staff take (or give) what a trial needs them for: every reason it is flagged for, or those named."""
+
+    assignee: Label
+    reasons: Annotated[list[Attention], Few] | None = None
+    actor: Label
+
+
+class Acknowledgement(_Command):
+    """Staff saw to what a trial needed them for, outside the engine (the carrier called back, the client
+    was told no): the reason clears, with their note in the audit trail."""
+
+    reason: Attention
+    note: Text
+    actor: Label
 
 
 class Waiver(_Command):

@@ -61,6 +61,7 @@ class ErrorCode(StrEnum):
     INVALID_SCAN_TIME = "invalid_scan_time"
     SCAN_CHANGES_NOTHING = "scan_changes_nothing"
     EXTENSION_REQUEST_WAITING = "extension_request_waiting"
+    NOT_FLAGGED = "not_flagged"
     # Raised outside the aggregate (client / API), listed here so every code lives in one place
     UNKNOWN_ORDER = "unknown_order"
     ORDER_CONFLICT = "order_conflict"

@@ -44,6 +44,9 @@ class Journal:
     outbox: list[Notification] = field(default_factory=list)
     notifications_sent: int = 0
     attention: dict[Attention, str] = field(default_factory=dict)
+    # Since when each reason has needed staff (its age in the queue), and who owns it, once assigned.
+    attention_since: dict[Attention, datetime] = field(default_factory=dict)
+    attention_owner: dict[Attention, str] = field(default_factory=dict)
 
     def event(
         self, now: datetime, kind: str, detail: str, *, actor: str | None = None, channel: str | None = None,
@@ -115,9 +118,13 @@ class Journal:
         """The first message that may go now (all of them, when `now` is None)."""
         return next((n for n in self.outbox if now is None or n.not_before is None or n.not_before <= now), None)
 
-    def flag(self, reason: Attention, text: str) -> None:
+    def flag(self, reason: Attention, text: str, now: datetime) -> None:
+        """The trial needs staff for `reason`: its text says what to do; its age counts from the first flag."""
         self.attention[reason] = text
+        self.attention_since.setdefault(reason, now)
 
     def clear(self, *reasons: Attention) -> None:
         for reason in reasons:
             self.attention.pop(reason, None)
+            self.attention_since.pop(reason, None)
+            self.attention_owner.pop(reason, None)

@@ -305,6 +305,7 @@ class Payments:
         self.journal.flag(
             Attention.AUTHORIZATION_DECLINED,
             f"The payment method was declined ({r.decline_code}); a new one is needed by {until}.",
+            now,
         )
         self.journal.notify(
             NotificationKind.AUTHORIZATION_DECLINED, ["shopper"],
@@ -330,6 +331,7 @@ class Payments:
         self.journal.flag(
             Attention.REAUTHORIZATION_FAILED,
             f"Re-authorization was declined ({r.decline_code}); settlement will charge off-session.",
+            now,
         )
         self.journal.notify(
             NotificationKind.REAUTHORIZATION_FAILED, ["shopper", "staff"],
@@ -388,7 +390,9 @@ class Payments:
     def _retry_scheduled(self, s: Settlement, amount: int, decline_code: str | None, now: datetime) -> None:
         retry = f"{s.next_attempt_at:%d %b %H:%M} UTC"
         self.journal.flag(
-            Attention.SETTLEMENT_DECLINED, f"Settlement {s.number} was declined ({decline_code}); retrying {retry}."
+            Attention.SETTLEMENT_DECLINED,
+            f"Settlement {s.number} was declined ({decline_code}); retrying {retry}.",
+            now,
         )
         self.journal.notify(
             NotificationKind.PAYMENT_DECLINED, ["shopper"],
@@ -403,6 +407,7 @@ class Payments:
         self.journal.flag(
             Attention.PAYMENT_ACTION_REQUIRED,
             f"Settlement {s.number} ({self._fmt(amount)}) is still declined after every retry: supply a new payment method.",
+            now,
         )
         self.journal.notify(
             NotificationKind.PAYMENT_ACTION_REQUIRED, ["shopper", "staff"],

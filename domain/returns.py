@@ -208,7 +208,7 @@ class Returns:
             self._journal.notify(NotificationKind.INSPECTION_MISSED, ["staff"], text)
             return
         piece.move(Move.RETURN_NOT_RECEIVED)
-        self._journal.flag(Attention.RETURN_LOST, "A return never reached the warehouse: open a carrier claim.")
+        self._journal.flag(Attention.RETURN_LOST, "A return never reached the warehouse: open a carrier claim.", now)
         self._journal.notify(
             NotificationKind.RETURN_LOST, ["staff"],
             f"Return {piece.return_tracking} of piece {piece_id} was not received within the receipt window.",

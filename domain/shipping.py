@@ -169,7 +169,7 @@ class Shipping:
         text = f"Parcel {parcel.tracking_number} ({parcel.carrier}) lost in transit; {then}."
         self._journal.event(now, "parcel_lost", text, actor=c.actor, reason=c.reason, piece_ids=lost)
         claim = f"Parcel {parcel.tracking_number} ({parcel.carrier}) was lost in transit: file a carrier claim."
-        self._journal.flag(Attention.CARRIER_CLAIM, claim)
+        self._journal.flag(Attention.CARRIER_CLAIM, claim, now)
         # The client hears of it too (trials since the client-journey patch).
         audience = self._journal.with_the_client(["shopper", "staff"], on_the_way=True)
         facts = {"tracking": parcel.tracking_number, "carrier": parcel.carrier}
@@ -226,6 +226,6 @@ class Shipping:
             return
         kind, text = OVERDUE[reason]
         self.sla_flagged.add(reason)
-        self._journal.flag(reason, text)
+        self._journal.flag(reason, text, now)
         self._journal.notify(kind, ["staff"], text)
         self._journal.event(now, reason.value, text)

@@ -376,14 +376,47 @@ class Trial:
         self.billing.change_payment_method(c, now)
 
     def validate_refund(self, c: cmd.Refund, now: datetime) -> None:
-        if self.final_status is not None and self.refunds_until is None:
-            self._require_open()  # cancelled, rejected, or completed with its refund window closed
+        self._require_open_or_in_refund_window()
         require_actor_and_reason(c.actor, c.reason, "A refund")
         self.billing.check_refund(c)
 
     def refund(self, c: cmd.Refund, now: datetime) -> None:
         self.validate_refund(c, now)
         self.billing.refund(c, now)
+
+    # ------------------------------------------------------------------ commands: what the trial needs staff for
+
+    def validate_assignment(self, c: cmd.AttentionAssignment, now: datetime) -> None:
+        self._require_open_or_in_refund_window()
+        require(bool(c.actor.strip()), ErrorCode.ACTOR_REQUIRED, "An assignment must name who makes it (actor).")
+        require(bool(c.assignee.strip()), ErrorCode.MISSING_FIELD, "Name the staff member it goes to (assignee).")
+        require(bool(self.journal.attention), ErrorCode.NOT_FLAGGED, "This trial needs no one's attention.")
+        for reason in c.reasons or []:
+            self._require_flagged(reason)
+
+    def assign_attention(self, c: cmd.AttentionAssignment, now: datetime) -> None:
+        self.validate_assignment(c, now)
+        reasons = list(c.reasons or self.journal.attention)
+        for reason in reasons:
+            self.journal.attention_owner[reason] = c.assignee
+        text = f"{', '.join(reasons)} assigned to {c.assignee}."
+        self.journal.event(now, "attention_assigned", text, actor=c.actor)
+
+    def validate_acknowledgement(self, c: cmd.Acknowledgement, now: datetime) -> None:
+        self._require_open_or_in_refund_window()
+        require_actor_and_reason(c.actor, c.note, "An acknowledgement")
+        self._require_flagged(c.reason)
+
+    def acknowledge_attention(self, c: cmd.Acknowledgement, now: datetime) -> None:
+        """Staff saw to it outside the engine: the reason clears, their note in the audit trail. What the
+        trial itself still waits for (a payment, a return) goes on: only the flag clears."""
+        self.validate_acknowledgement(c, now)
+        self.journal.clear(c.reason)
+        self.journal.event(now, "attention_acknowledged", f"{c.reason.value} seen to.", actor=c.actor, reason=c.note)
+
+    def _require_flagged(self, reason: Attention) -> None:
+        msg = f"This trial does not need attention for {reason.value}."
+        require(reason in self.journal.attention, ErrorCode.NOT_FLAGGED, msg)
 
     def validate_cancel(self, c: cmd.Cancel, now: datetime) -> None:
         self._require_open()
@@ -516,6 +549,11 @@ class Trial:
 
     def _require_before_close(self, now: datetime, sentence: str) -> None:
         require(self.closed_at is None and not self.clock.past_end(now), ErrorCode.TRIAL_CLOSED, sentence)
+
+    def _require_open_or_in_refund_window(self) -> None:
+        """Open, or completed and still in its refund window (its workflow waits for support until then)."""
+        if self.final_status is not None and self.refunds_until is None:
+            self._require_open()  # cancelled, rejected, or completed with its refund window closed
 
     def _require_open(self) -> None:
         if self.final_status is not None:

@@ -51,6 +51,8 @@ class EventType(StrEnum):
     CANCEL_REQUESTED = "trial.cancel_requested"
     CANCELLATION_REFUSED = "trial.cancellation_refused"
     NEEDS_ATTENTION = "trial.needs_attention"
+    ATTENTION_ASSIGNED = "trial.attention_assigned"
+    ATTENTION_ACKNOWLEDGED = "trial.attention_acknowledged"
     PAYMENT_ACTION_REQUIRED = "trial.payment_action_required"
     CHARGED = "settlement.charged"
     DECLINED = "settlement.declined"
@@ -88,6 +90,8 @@ _BY_KIND: dict[str, EventType] = {
     "finished_early": EventType.FINISHED_EARLY,
     "extended": EventType.EXTENDED,
     "extension_requested": EventType.EXTENSION_REQUESTED,
+    "attention_assigned": EventType.ATTENTION_ASSIGNED,
+    "attention_acknowledged": EventType.ATTENTION_ACKNOWLEDGED,
     "trial_closed": EventType.CLOSED,
     "return_shipped": EventType.RETURN_SHIPPED,
     "return_booking_requested": EventType.RETURN_BOOKING_REQUESTED,

@@ -43,6 +43,15 @@ class ReturnBookingView(BaseModel):
     failure: str | None
 
 
+class AttentionView(BaseModel):
+    """One reason the trial needs staff: what to do, since when, and who has it."""
+
+    reason: str
+    text: str
+    since: datetime | None
+    assignee: str | None
+
+
 class Amounts(BaseModel):
     value: int
     authorized: int
@@ -91,6 +100,8 @@ class TrialView(BaseModel):
     status: TrialStatus
     needs_attention: bool
     attention: dict[str, str]
+    # The same reasons with their age and owner (none in views stored before they were kept).
+    attention_items: list[AttentionView] = []
     customer_id: str
     tier: str
     region: str
@@ -151,6 +162,13 @@ def view_of(trial: Trial) -> TrialView:
     return TrialView(
         order_id=trial.order.order_id, trial_id=trial.trial_id, status=trial.status,
         needs_attention=bool(trial.journal.attention), attention={k.value: v for k, v in trial.journal.attention.items()},
+        attention_items=[
+            AttentionView(
+                reason=k.value, text=v, since=trial.journal.attention_since.get(k),
+                assignee=trial.journal.attention_owner.get(k),
+            )
+            for k, v in trial.journal.attention.items()
+        ],
         customer_id=customer.id, tier=customer.tier, region=customer.region,
         personal_shopper_id=customer.personal_shopper_id, currency=trial.currency, opened_at=trial.opened_at,
         accepted_at=trial.accepted_at, dispatched_at=trial.shipping.dispatched_at, trial_ends_at=trial.trial_ends_at,

@@ -76,6 +76,18 @@ async def test_a_lost_parcel_is_reshipped_and_a_kept_piece_refunded_after_comple
             assert "carrier_claim" in view["attention"] and view["trial_ends_at"] is None
             again = await api.post(f"{base}/lost-parcels", json=lost, headers=S)
             assert again.status_code == 409 and again.json()["error"]["code"] == "parcel_lost"
+            # The claim is given to someone, then seen to: the queue shows its owner and age, then empties.
+            take = {"assignee": "cr.anna", "actor": "lead.bo"}
+            r = await api.post(f"{base}/attention-assignments", json=take, headers=S)
+            assert r.status_code == 200, r.text
+            (item,) = r.json()["attention_items"]
+            assert (item["reason"], item["assignee"]) == ("carrier_claim", "cr.anna") and item["since"]
+            seen = {"reason": "carrier_claim", "note": "Claim DHL-77812 filed with the carrier.", "actor": "cr.anna"}
+            r = await api.post(f"{base}/attention-acknowledgements", json=seen, headers=S)
+            assert r.status_code == 200 and not r.json()["needs_attention"], r.text
+            r = await api.post(f"{base}/attention-acknowledgements", json=seen, headers=S)
+            assert r.status_code == 409 and r.json()["error"]["code"] == "not_flagged"
+            assert (await api.post(f"{base}/attention-assignments", json=take, headers=F)).status_code == 403
             r = await api.post(f"{base}/delivery", json={"tracking_number": "T2"}, headers=F)
             assert r.status_code == 409 and r.json()["error"]["code"] == "parcel_lost"
             r = await api.post(f"{base}/reshipments", json={"parcels": [_parcel("N1", "p2", "p3")]}, headers=S)

@@ -24,7 +24,7 @@ def test_every_operation_has_a_meaningful_operation_id():
         "record_decisions", "finish_early", "record_return", "record_inspection", "extend_trial", "waive_piece",
         "change_payment_method", "cancel_trial", "declare_parcel_lost", "reship", "refund_piece", "list_webhook_deliveries", "replay_webhook", "keep_rate_report",
         "return_reasons_report", "decision_time_report", "attention_report", "book_collection", "issue_return_label",
-        "record_carrier_scan", "get_return_label", "request_extension", "show_client_choice", "book_client_choice",
+        "record_carrier_scan", "get_return_label", "request_extension", "assign_attention", "acknowledge_attention", "show_client_choice", "book_client_choice",
     }, ids  # fmt: skip
 
 
@@ -34,7 +34,7 @@ def test_every_command_names_its_roles_and_documents_the_error_shape():
         op for path, item in paths.items() if path.startswith("/v1/trials/") and path.count("/") == 4
         for op in item.values()
     ]  # fmt: skip
-    assert len(commands) == 17
+    assert len(commands) == 19
     for op in commands:
         assert op["description"].startswith("Roles: "), op["operationId"]
         assert {"401", "403", "404", "409", "422", "503"} <= set(op["responses"]), op["operationId"]
