@@ -104,6 +104,9 @@ class Trial:
         # workflow, since trials started before it ended at completion (their histories wait for nothing).
         self.refunds_after_completion = False
         self.refund_window_closed = False
+        # Whether the trial stays open, once ended, while it needs staff (a carrier claim to close): set by the
+        # workflow, since trials started before it ended at once.
+        self.waits_for_staff = False
         self.journal.event(now, "opened", f"Trial opened for {len(self.pieces)} pieces worth {self._fmt(order.value)}.")
 
     # ------------------------------------------------------------------ derived state
@@ -139,12 +142,14 @@ class Trial:
 
     @property
     def finished(self) -> bool:
-        """Nothing more will ever happen: a final status, no request left to make, no refund window open."""
+        """Nothing more will ever happen: a final status, no request left to make, no refund window open,
+        and (trials that wait for staff) nothing it needs staff for."""
         return (
             self.final_status is not None
             and self.in_flight is None
             and pending_step(self, None) is None
             and self.refunds_until is None
+            and not (self.waits_for_staff and self.journal.attention)
         )
 
     @property
@@ -387,7 +392,7 @@ class Trial:
     # ------------------------------------------------------------------ commands: what the trial needs staff for
 
     def validate_assignment(self, c: cmd.AttentionAssignment, now: datetime) -> None:
-        self._require_open_or_in_refund_window()
+        self._require_staff_can_act()
         require(bool(c.actor.strip()), ErrorCode.ACTOR_REQUIRED, "An assignment must name who makes it (actor).")
         require(bool(c.assignee.strip()), ErrorCode.MISSING_FIELD, "Name the staff member it goes to (assignee).")
         require(bool(self.journal.attention), ErrorCode.NOT_FLAGGED, "This trial needs no one's attention.")
@@ -403,7 +408,7 @@ class Trial:
         self.journal.event(now, "attention_assigned", text, actor=c.actor)
 
     def validate_acknowledgement(self, c: cmd.Acknowledgement, now: datetime) -> None:
-        self._require_open_or_in_refund_window()
+        self._require_staff_can_act()
         require_actor_and_reason(c.actor, c.note, "An acknowledgement")
         self._require_flagged(c.reason)
 
@@ -488,6 +493,9 @@ class Trial:
     def close(self, now: datetime) -> None:
         """Trial close: decided-keep pieces are charged now; everything else awaits its return."""
         self.closed_at = now
+        if self.clock.request_waiting:  # the client's request for more time is moot once the trial has closed
+            self.clock.request_waiting = False
+            self.journal.clear(Attention.EXTENSION_REQUESTED)
         kept = self.returns.close(now, returns_due=self.return_deadline)
         if kept:
             self.billing.plan_settlement(kept)
@@ -549,6 +557,11 @@ class Trial:
 
     def _require_before_close(self, now: datetime, sentence: str) -> None:
         require(self.closed_at is None and not self.clock.past_end(now), ErrorCode.TRIAL_CLOSED, sentence)
+
+    def _require_staff_can_act(self) -> None:
+        """Open, in its refund window, or ended and waiting for staff to see to what it needs them for."""
+        if not (self.waits_for_staff and self.journal.attention):
+            self._require_open_or_in_refund_window()
 
     def _require_open_or_in_refund_window(self) -> None:
         """Open, or completed and still in its refund window (its workflow waits for support until then)."""

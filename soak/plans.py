@@ -320,6 +320,13 @@ async def play(api: Api, plan: Plan, day: float, rng: random.Random) -> None:
                 condition = "damaged" if piece in plan.damaged else "ok"
                 await api.call("POST", f"{base}/inspections", F, {"piece_id": piece, "condition": condition})
     view = await wait_status(api, oid, AT_REST | WAITING, 45 * day)
+    if view is not None and view["status"] in AT_REST and view["needs_attention"]:
+        # What it needs staff for (a carrier claim, a lost return) is given to someone and seen to: the
+        # trial's workflow then ends (it waits for staff until then).
+        await api.call("POST", f"{base}/attention-assignments", S, {"assignee": "cr.soak", "actor": "lead.soak"})
+        for reason in view["attention"]:
+            note = {"reason": reason, "note": "seen to by the soak's staff", "actor": "cr.soak"}
+            await api.call("POST", f"{base}/attention-acknowledgements", S, note)
     if view is not None and view["status"] == "PAYMENT_ACTION_REQUIRED" and plan.new_payment_method:
         await api.call("POST", f"{base}/payment-method", S, {"payment_method": "pm_card_visa", "actor": "cr.soak"})
     if view is not None and plan.refund is not None:

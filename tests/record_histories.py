@@ -20,6 +20,7 @@ from bootstrap import Adapters, build_worker
 from domain import commands as cmd
 from domain.examples import decisions, order, parcels
 from domain.order import ClientContact
+from domain.status import Attention
 from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import SqlStore
@@ -107,6 +108,9 @@ async def lost_reshipped_refunded(h: Harness) -> TrialUnderTest:
     await t.send("inspect", cmd.Inspection(piece_id="p4", condition="ok"))
     await t.wait_status("COMPLETED")
     await t.send("refund", cmd.Refund(piece_id="p2", reason="late return accepted", actor="cr.amelia"))
+    await t.send("assign_attention", cmd.AttentionAssignment(assignee="cr.anna", actor="cr.amelia"))
+    claim = cmd.Acknowledgement(reason=Attention.CARRIER_CLAIM, note="Claim settled by DHL", actor="cr.anna")
+    await t.send("acknowledge_attention", claim)
     await t.result()
     return t
 
@@ -116,6 +120,10 @@ async def all_lost(h: Harness) -> TrialUnderTest:
     t = await h.start_accepted(order(2, order_id="replay-all-lost"))
     await t.send("dispatch", parcels([["p1", "p2"]]))
     await t.send("declare_parcel_lost", cmd.LostParcel(tracking_number="TRK1", reason="stolen", actor="cr.amelia"))
+    # Cancelled, and waiting for staff to see to the carrier claim (patch attention-keeps-open).
+    await t.wait_status("CANCELLED")
+    claim = cmd.Acknowledgement(reason=Attention.CARRIER_CLAIM, note="Claim filed with DHL", actor="cr.amelia")
+    await t.send("acknowledge_attention", claim)
     await t.result()
     return t
 

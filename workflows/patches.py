@@ -30,8 +30,14 @@ PATCH_CLIENT_JOURNEY = "client-journey"
 # Trials started before it did not tell the client that a return is with the carrier.
 PATCH_RETURN_JOURNEY = "return-journey"
 
+# Trials started before it ended with their attention still flagged (a carrier claim on a cancelled trial
+# stayed in the queue for ever, with no workflow left to clear it); since, a trial waits for staff to see
+# to what it needs them for before its workflow ends.
+PATCH_ATTENTION_KEEPS_OPEN = "attention-keeps-open"
+
 # Every patch, oldest first.
 PATCHES = (
     PATCH_READ_MODEL, PATCH_SEARCH_ATTRIBUTES, PATCH_HISTORY_CLOCK, PATCH_CANCEL_REQUEST, PATCH_LEAN_PROJECTION,
     PATCH_LEAN_EVENTS, PATCH_CLIENT_MESSAGES, PATCH_REFUND_WINDOW, PATCH_CLIENT_JOURNEY, PATCH_RETURN_JOURNEY,
+    PATCH_ATTENTION_KEEPS_OPEN,
 )  # fmt: skip

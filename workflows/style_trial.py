@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.calls import ACTIVITY_FAILED_FOR_GOOD, RETRY, TIMEOUT, domain_failure, task_failure
     from workflows.command_updates import Answer, with_command_updates
     from workflows.patches import (
+        PATCH_ATTENTION_KEEPS_OPEN,
         PATCH_CANCEL_REQUEST,
         PATCH_CLIENT_JOURNEY,
         PATCH_CLIENT_MESSAGES,
@@ -80,6 +81,7 @@ class StyleTrialWorkflow:
             self._trial.refunds_after_completion = workflow.patched(PATCH_REFUND_WINDOW)
             self._trial.journal.tells_the_journey = workflow.patched(PATCH_CLIENT_JOURNEY)
             self._trial.returns.tells_returns = workflow.patched(PATCH_RETURN_JOURNEY)
+            self._trial.waits_for_staff = workflow.patched(PATCH_ATTENTION_KEEPS_OPEN)
 
     @workflow.run
     async def run(self, start: StartTrial) -> TrialView:

@@ -173,9 +173,14 @@ async def test_a_trial_whose_parcels_were_all_lost_is_cancelled_and_its_refund_w
             assert view["status"] == "CANCELLED" and view["amounts"]["charged"] == 0
             assert view["amounts"]["released"] == o.value and view["refunds_until"] is None
             handle = dev_env.client.get_workflow_handle(trial_id_for(o.order_id))
-            await handle.result()
-            assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+            # Cancelled, and open for staff until the carrier claim is seen to; no refund, there is none to make.
+            assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
             refund = {"piece_id": "p1", "reason": "r", "actor": "cr.amelia"}
             r = await api.post(f"{base}/refunds", json=refund, headers=S)
             assert r.status_code == 409 and r.json()["error"]["code"] == "trial_finished"
+            claim = {"reason": "carrier_claim", "note": "Claim filed with the carrier", "actor": "cr.amelia"}
+            r = await api.post(f"{base}/attention-acknowledgements", json=claim, headers=S)
+            assert r.status_code == 200 and not r.json()["needs_attention"], r.text
+            await handle.result()
+            assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
     adapters.store.engine.dispose()

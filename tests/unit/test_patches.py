@@ -12,7 +12,7 @@ HISTORIES = Path(__file__).parents[1] / "histories"
 # Each era's histories were recorded before the patch named, and after every patch before it.
 ERAS = [("v1_before_read_model", 0), ("v2_before_search_attributes", 1), ("v3_before_history_clock", 2),
         ("v4_before_cancel_request", 3), ("v5_before_lean_projection", 4), ("v6_before_lean_events", 5),
-        ("v7_before_client_messages", 6), ("v8_before_refund_window", 7), ("v9_before_client_journey", 8), ("v10_before_return_journey", 9)]  # fmt: skip
+        ("v7_before_client_messages", 6), ("v8_before_refund_window", 7), ("v9_before_client_journey", 8), ("v10_before_return_journey", 9), ("v11_before_attention_keeps_open", 10)]  # fmt: skip
 
 
 def _events(path: Path) -> list:  # type: ignore[type-arg]

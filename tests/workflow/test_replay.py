@@ -19,9 +19,9 @@ def test_there_are_recorded_histories_to_replay():
     # One set per era of the workflow: v1 predates the read-model projection, v2 the search attributes,
     # v3 the history clock, v4 Temporal cancellation as a command, v5 the projection of changes only, v6 the
     # kept deadline timer and the projection as a local activity, v7 the messages to the client, v8 the
-    # refund window, v9 the client's journey, v10 the return's journey (each replays through its patch); the unprefixed set is the
+    # refund window, v9 the client's journey, v10 the return's journey, v11 trials that wait for staff (each replays through its patch); the unprefixed set is the
     # current code.
-    eras = ("v1_", "v2_", "v3_", "v4_", "v5_", "v6_", "v7_", "v8_", "v9_", "v10_")
+    eras = ("v1_", "v2_", "v3_", "v4_", "v5_", "v6_", "v7_", "v8_", "v9_", "v10_", "v11_")
     for era in eras:
         assert len([p for p in HISTORIES if p.stem.startswith(era)]) >= 4, era
     assert len([p for p in HISTORIES if not p.stem.startswith(eras)]) >= 4

@@ -6,6 +6,7 @@ from datetime import timedelta
 from activities.simulated_gateway import SimulatedGateway
 from domain import commands as cmd
 from domain.examples import decisions, order, parcels
+from domain.status import Attention
 from domain.view import TrialView
 from tests.support import Harness
 
@@ -105,12 +106,16 @@ async def test_damaged_return_is_charged_and_a_lost_return_is_not_but_is_flagged
     )
     await trial.send("inspect_returns", opened)  # one update for the whole return parcel
     await trial.advance(15 * DAY)
-    result = await trial.result()
-    states = {p.piece_id: p.state for p in result.pieces}
+    # Completed, and waiting for staff to see to the lost return before its workflow ends.
+    view = await trial.wait_status("COMPLETED")
+    states = {p.piece_id: p.state for p in view.pieces}
     assert states == {"p1": "DAMAGED", "p2": "RETURNED", "p3": "LOST_IN_RETURN"}
-    assert result.amounts.charged == 10_000
-    assert result.needs_attention and "return_lost" in result.attention
+    assert view.amounts.charged == 10_000
+    assert view.needs_attention and "return_lost" in view.attention
     assert harness.notifier.of_kind(trial.trial_id, "return_lost")
+    seen = cmd.Acknowledgement(reason=Attention.RETURN_LOST, note="Carrier claim filed", actor="cr.amelia")
+    result = await trial.send("acknowledge_attention", seen)
+    assert not result.needs_attention and (await trial.result()).status == "COMPLETED"
 
 
 async def test_finishing_early_closes_the_trial_at_once(harness: Harness, gateway: SimulatedGateway):
@@ -383,6 +388,11 @@ async def test_a_trial_whose_only_parcel_is_lost_is_cancelled_and_its_hold_relea
     trial = await harness.start_accepted(order(2))
     await trial.send("dispatch", parcels([["p1", "p2"]]))
     await trial.send("declare_parcel_lost", cmd.LostParcel(tracking_number="TRK1", reason="Lost", actor="cr.amelia"))
+    # Cancelled, its hold released, and still open for staff to see to the carrier claim.
+    cancelled = await trial.wait_status("CANCELLED")
+    assert "carrier_claim" in cancelled.attention and gateway.held(trial.trial_id) == 0
+    claim = cmd.Acknowledgement(reason=Attention.CARRIER_CLAIM, note="Claim filed with DHL", actor="cr.amelia")
+    await trial.send("acknowledge_attention", claim)
     result = await trial.result()
     assert result.status == "CANCELLED" and result.amounts.charged == 0
     assert {p.state for p in result.pieces} == {"LOST_IN_TRANSIT"}
