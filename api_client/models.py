@@ -123,6 +123,45 @@ class AttentionAssignment(BaseModel):
     """
 
 
+class AttentionEntry(BaseModel):
+    """
+    One reason a trial needs staff for.
+    """
+
+    order_id: Annotated[str, Field(examples=['A-1001'], title='Order Id')]
+    """
+    The order's id in the order system; one order opens one trial, ever.
+    """
+    trial_id: Annotated[str, Field(examples=['style-trial-A-1001'], title='Trial Id')]
+    """
+    The trial's id: its Temporal workflow id (`style-trial-` and the order id).
+    """
+    reason: Annotated[str, Field(examples=['carrier_claim'], title='Reason')]
+    """
+    Why the trial needs staff.
+    """
+    text: Annotated[
+        str,
+        Field(
+            examples=['Parcel JD0146 (DHL) was lost in transit: file a carrier claim.'],
+            title='Text',
+        ),
+    ]
+    """
+    What to do, in a sentence.
+    """
+    since: Annotated[
+        AwareDatetime, Field(examples=['2026-11-24T09:30:00Z'], title='Since')
+    ]
+    """
+    Since when (UTC): the item's age in the queue.
+    """
+    assignee: Annotated[str | None, Field(examples=['cr.anna'], title='Assignee')]
+    """
+    Who has it; null until assigned.
+    """
+
+
 class AttentionItem(BaseModel):
     hub: Annotated[str, Field(examples=['UK'], title='Hub')]
     """
@@ -135,6 +174,23 @@ class AttentionItem(BaseModel):
     open_trials: Annotated[int, Field(examples=[41], title='Open Trials')]
     """
     Trials not yet completed, cancelled or rejected.
+    """
+
+
+class AttentionQueue(BaseModel):
+    items: Annotated[list[AttentionEntry], Field(examples=[[]], title='Items')]
+    """
+    What trials need staff for, oldest first.
+    """
+    next_cursor: Annotated[
+        str | None,
+        Field(
+            examples=['MjAyNi0xMS0yNFQwOTozMDowMCswMDowMHxzdHlsZS10cmlhbC1BLTEwMDE='],
+            title='Next Cursor',
+        ),
+    ]
+    """
+    Pass back as `cursor` for the next page; null on the last page.
     """
 
 

@@ -105,6 +105,14 @@ class Application:
         label = await self.store.read(SqlLabelBook(self.store.engine).by_token, token)
         return label.pdf if label else None
 
+    async def attention_queue(
+        self, *, assignee: str | None, reason: str | None, limit: int, after: tuple[datetime, str, str] | None
+    ) -> list[Any]:
+        """What trials need staff for, oldest first: reason, text, since, owner (the read model's queue)."""
+        return await self.store.read(
+            self.store.attention_queue, assignee=assignee, reason=reason, limit=limit, after=after
+        )
+
     async def client_choice(self, token: str, *, book: bool) -> ChoiceOutcome:
         """A client's link: what it books, and with `book`, the booking made as the client (once: the link
         is the update's id, so opening it twice books once)."""

@@ -356,3 +356,17 @@ class ReturnBookingProgressRecord(Base):
     shipment_id: Mapped[str | None] = mapped_column(String(120))
     pickup_id: Mapped[str | None] = mapped_column(String(120))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class AttentionItemRecord(Base):
+    """One reason a trial needs staff, as the queue lists them: oldest first, by owner. Rewritten from the
+    trial's view by every projection, so a reason seen to leaves the queue with the change that cleared it."""
+
+    __tablename__ = "attention_items"
+
+    trial_id: Mapped[str] = mapped_column(ForeignKey("trials.trial_id", ondelete="CASCADE"), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(160))
+    text: Mapped[str] = mapped_column(Text)
+    since: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    assignee: Mapped[str | None] = mapped_column(String(120), index=True)

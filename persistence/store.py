@@ -19,6 +19,7 @@ from domain.trial_events import TrialEvent, trial_events
 from domain.view import EventView, PieceView, TrialSummary, TrialView, merged
 from persistence.db import make_sessions, one_writer
 from persistence.models import (
+    AttentionItemRecord,
     ClientMessageRecord,
     IdempotencyKeyRecord,
     MoneyMovementRecord,
@@ -121,6 +122,7 @@ class SqlStore:
             )
             s.execute(stmt, pieces)
             self._index_tracking(s, view)
+            self._queue_attention(s, view, now)
             self._add_to_outbox(s, view, self._append_events(s, view, replace=whole), now, replace=whole)
             self._add_derived_movements(s, view, now)
         return True
@@ -153,6 +155,41 @@ class SqlStore:
         if rows:
             stmt = self._insert(TrackingNumberRecord).on_conflict_do_nothing()
             s.execute(stmt, [{"tracking_number": t, "order_id": view.order_id, "direction": d} for t, d in rows])
+
+    def _queue_attention(self, s: Session, view: TrialView, now: datetime) -> None:
+        """The trial's reasons for staff, as the queue lists them (only what the view holds now)."""
+        s.execute(delete(AttentionItemRecord).where(AttentionItemRecord.trial_id == view.trial_id))
+        rows = [
+            {"trial_id": view.trial_id, "reason": i.reason, "order_id": view.order_id, "text": i.text,
+             "since": i.since or now, "assignee": i.assignee}
+            for i in view.attention_items
+        ]  # fmt: skip
+        if rows:
+            s.execute(self._insert(AttentionItemRecord), rows)
+
+    def attention_queue(
+        self, *, assignee: str | None = None, reason: str | None = None, limit: int = 50,
+        after: tuple[datetime, str, str] | None = None,
+    ) -> list[AttentionItemRecord]:  # fmt: skip
+        """What trials need staff for, oldest first (keyset after (since, trial_id, reason))."""
+        q = select(AttentionItemRecord)
+        if assignee is not None:
+            q = q.where(AttentionItemRecord.assignee == assignee)
+        if reason is not None:
+            q = q.where(AttentionItemRecord.reason == reason)
+        if after is not None:
+            since, trial_id, after_reason = after
+            q = q.where(
+                or_(
+                    AttentionItemRecord.since > since,
+                    (AttentionItemRecord.since == since) & (AttentionItemRecord.trial_id > trial_id),
+                    (AttentionItemRecord.since == since) & (AttentionItemRecord.trial_id == trial_id)
+                    & (AttentionItemRecord.reason > after_reason),
+                )
+            )  # fmt: skip
+        q = q.order_by(AttentionItemRecord.since, AttentionItemRecord.trial_id, AttentionItemRecord.reason)
+        with self._sessions() as s:
+            return list(s.scalars(q.limit(limit)))
 
     def orders_tracking(self, tracking_number: str, limit: int = 5) -> list[str]:
         """The orders a tracking number belongs to (normally one; a carrier may reuse numbers over years)."""

@@ -82,11 +82,14 @@ async def test_a_lost_parcel_is_reshipped_and_a_kept_piece_refunded_after_comple
             assert r.status_code == 200, r.text
             (item,) = r.json()["attention_items"]
             assert (item["reason"], item["assignee"]) == ("carrier_claim", "cr.anna") and item["since"]
+            queue = (await api.get("/v1/attention", params={"assignee": "cr.anna"}, headers=F)).json()
+            assert [(i["order_id"], i["reason"]) for i in queue["items"]] == [(o.order_id, "carrier_claim")]
             seen = {"reason": "carrier_claim", "note": "Claim DHL-77812 filed with the carrier.", "actor": "cr.anna"}
             r = await api.post(f"{base}/attention-acknowledgements", json=seen, headers=S)
             assert r.status_code == 200 and not r.json()["needs_attention"], r.text
             r = await api.post(f"{base}/attention-acknowledgements", json=seen, headers=S)
             assert r.status_code == 409 and r.json()["error"]["code"] == "not_flagged"
+            assert (await api.get("/v1/attention", params={"assignee": "cr.anna"}, headers=F)).json()["items"] == []
             assert (await api.post(f"{base}/attention-assignments", json=take, headers=F)).status_code == 403
             r = await api.post(f"{base}/delivery", json={"tracking_number": "T2"}, headers=F)
             assert r.status_code == 409 and r.json()["error"]["code"] == "parcel_lost"

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 from activities.ports import ReadModelBehind
 from domain import commands as cmd
 from domain.examples import decisions, order, parcels
-from domain.status import TrialStatus
+from domain.status import Attention, TrialStatus
 from domain.view import TrialView, view_of
 from persistence.db import make_engine
 from persistence.models import MoneyMovementRecord
@@ -246,3 +246,32 @@ def test_an_attempt_at_the_same_history_length_replaces_what_its_dead_twin_wrote
     assert not store.project(3000, views[0], replaces_below=4000), "a late write from an earlier task"
     assert not store.project_changes(3001, 3000, views[0], replaces_below=4000)
     assert store.view(views[1].order_id) == views[1]
+
+
+def test_the_attention_queue_lists_reasons_oldest_first_by_owner_and_empties_as_they_clear(store: SqlStore):
+    trials = []
+    for n in range(3):
+        d = Driver(order(2, order_id=f"queue-{n}-{datetime.now(UTC).timestamp()}"))
+        d.now += timedelta(hours=n)  # flagged an hour apart: the oldest first
+        d.trial.dispatch(parcels([["p1"], ["p2"]]), d.now)
+        d.trial.declare_lost(cmd.LostParcel(tracking_number="TRK1", reason="stolen", actor="cr.amelia"), d.now)
+        d.settle()
+        store.project(1, view_of(d.trial))
+        trials.append(d)
+    ours = {d.trial.trial_id for d in trials}
+    queue = [r for r in store.attention_queue(limit=500) if r.trial_id in ours]
+    assert [r.trial_id for r in queue] == [d.trial.trial_id for d in trials] and {r.reason for r in queue} == {
+        "carrier_claim"
+    }
+    first = trials[0]
+    first.trial.assign_attention(cmd.AttentionAssignment(assignee="cr.anna", actor="lead.bo"), first.now)
+    store.project(2, view_of(first.trial))
+    (owned,) = store.attention_queue(assignee="cr.anna")
+    assert owned.trial_id == first.trial.trial_id and owned.since == queue[0].since
+    page = store.attention_queue(limit=1, after=(queue[0].since, queue[0].trial_id, queue[0].reason))
+    assert page and (page[0].since, page[0].trial_id) >= (queue[0].since, queue[0].trial_id)
+    seen = cmd.Acknowledgement(reason=Attention.CARRIER_CLAIM, note="Claim filed", actor="cr.anna")
+    first.trial.acknowledge_attention(seen, first.now)
+    store.project(3, view_of(first.trial))
+    assert store.attention_queue(assignee="cr.anna") == []
+    assert first.trial.trial_id not in {r.trial_id for r in store.attention_queue(limit=500)}
