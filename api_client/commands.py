@@ -6,7 +6,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from api_client.models import Acknowledgement, AttentionAssignment, Cancel, CarrierScan, CollectionBooking, Decisions, Delivery, Dispatch, Extension, ExtensionRequest, FinishEarly, Inspection, Inspections, LostParcel, NewPaymentMethod, Refund, Reshipment, ReturnLabel, ReturnShipped, Waiver, TrialView
+from api_client.models import Acknowledgement, AttentionAssignment, Cancel, CarrierClaim, CarrierScan, CollectionBooking, Decisions, Delivery, Dispatch, Extension, ExtensionRequest, FinishEarly, Inspection, Inspections, LostParcel, NewPaymentMethod, Refund, Reshipment, ReturnLabel, ReturnShipped, Waiver, TrialView
 
 
 class _Sends(Protocol):
@@ -35,6 +35,12 @@ class Commands:
     ) -> TrialView:
         """Cancel before dispatch."""
         return await self._command(order_id, "cancel", command, idempotency_key)
+
+    async def record_carrier_claim(
+        self: _Sends, order_id: str, command: CarrierClaim, idempotency_key: str | None = None
+    ) -> TrialView:
+        """A claim for a parcel the carrier lost: filed, settled (the amount paid) or rejected."""
+        return await self._command(order_id, "carrier-claims", command, idempotency_key)
 
     async def record_carrier_scan(
         self: _Sends, order_id: str, command: CarrierScan, idempotency_key: str | None = None

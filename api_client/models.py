@@ -263,6 +263,74 @@ class Cancel(BaseModel):
     """
 
 
+Reference = TypeAliasType(
+    "Reference",
+    Annotated[
+        str, Field(examples=['DHL-CLM-77812'], max_length=500, title='Reference')
+    ],
+)
+"""
+The carrier's reference for the claim (when filed).
+"""
+
+
+Amount = TypeAliasType(
+    "Amount", Annotated[int, Field(examples=[240000], le=99999999, title='Amount')]
+)
+"""
+What the carrier paid, in minor units (when settled).
+"""
+
+
+Note = TypeAliasType(
+    "Note",
+    Annotated[
+        str, Field(examples=['Paid by bank transfer.'], max_length=500, title='Note')
+    ],
+)
+"""
+Anything staff should know later, for the audit trail.
+"""
+
+
+class CarrierClaim(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    tracking_number: Annotated[
+        str, Field(examples=['JD014600006281'], max_length=64, title='Tracking Number')
+    ]
+    """
+    The carrier's tracking number; unique within the trial.
+    """
+    step: Annotated[
+        Literal['filed', 'settled', 'rejected'], Field(examples=['filed'], title='Step')
+    ]
+    """
+    filed (with `reference`), then settled (with `amount`) or rejected.
+    """
+    reference: Annotated[
+        Reference | None, Field(examples=['DHL-CLM-77812'], title='Reference')
+    ] = None
+    """
+    The carrier's reference for the claim (when filed).
+    """
+    amount: Annotated[Amount | None, Field(examples=[240000], title='Amount')] = None
+    """
+    What the carrier paid, in minor units (when settled).
+    """
+    note: Annotated[
+        Note | None, Field(examples=['Paid by bank transfer.'], title='Note')
+    ] = None
+    """
+    Anything staff should know later, for the audit trail.
+    """
+    actor: Annotated[Actor | None, Field(examples=['cr.anna'], title='Actor')] = None
+    """
+    Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
+    """
+
+
 Carrier = TypeAliasType(
     "Carrier",
     Annotated[str, Field(examples=['DHLExpress'], max_length=100, title='Carrier')],
@@ -307,6 +375,38 @@ class CarrierScan(BaseModel):
     ] = None
     """
     The carrier's name, as the tracking provider gives it.
+    """
+
+
+class ClaimView(BaseModel):
+    """
+    A claim for a parcel the carrier lost, and the carrier's answer.
+    """
+
+    tracking_number: Annotated[
+        str, Field(examples=['JD014600006281'], title='Tracking Number')
+    ]
+    """
+    The carrier's tracking number; unique within the trial.
+    """
+    reason: Annotated[str, Field(examples=['carrier_claim'], title='Reason')]
+    """
+    carrier_claim (a parcel lost on its way out) or return_lost (a return).
+    """
+    state: Annotated[
+        Literal['filed', 'settled', 'rejected'],
+        Field(examples=['filed'], title='State'),
+    ]
+    """
+    filed, settled or rejected.
+    """
+    reference: Annotated[str, Field(examples=['DHL-CLM-77812'], title='Reference')]
+    """
+    The carrier's reference for the claim.
+    """
+    amount: Annotated[int | None, Field(examples=[None], title='Amount')]
+    """
+    What the carrier paid (minor units); null until settled.
     """
 
 
@@ -429,8 +529,8 @@ class DecisionTimeReport(BaseModel):
     """
 
 
-Reference = TypeAliasType(
-    "Reference",
+Reference1 = TypeAliasType(
+    "Reference1",
     Annotated[
         str,
         Field(examples=['wamid.HBgLMzkzMzM5ODc2'], max_length=500, title='Reference'),
@@ -441,8 +541,8 @@ The message or call it came from (a WhatsApp message id, a ticket).
 """
 
 
-Actor5 = TypeAliasType(
-    "Actor5", Annotated[str, Field(examples=['cr.anna'], max_length=100, title='Actor')]
+Actor6 = TypeAliasType(
+    "Actor6", Annotated[str, Field(examples=['cr.anna'], max_length=100, title='Actor')]
 )
 """
 Staff recording a delivery by hand must name themselves.
@@ -486,7 +586,7 @@ class Delivery(BaseModel):
     """
     When it was delivered (UTC); now if omitted.
     """
-    actor: Annotated[Actor5 | None, Field(examples=['cr.anna'], title='Actor')] = None
+    actor: Annotated[Actor6 | None, Field(examples=['cr.anna'], title='Actor')] = None
     """
     Staff recording a delivery by hand must name themselves.
     """
@@ -579,8 +679,8 @@ class EventView(BaseModel):
     """
 
 
-Actor6 = TypeAliasType(
-    "Actor6", Annotated[str, Field(examples=['cr.anna'], max_length=100, title='Actor')]
+Actor7 = TypeAliasType(
+    "Actor7", Annotated[str, Field(examples=['cr.anna'], max_length=100, title='Actor')]
 )
 """
 Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
@@ -604,7 +704,7 @@ class Extension(BaseModel):
     """
     Why the trial is extended.
     """
-    actor: Annotated[Actor6 | None, Field(examples=['cr.anna'], title='Actor')] = None
+    actor: Annotated[Actor7 | None, Field(examples=['cr.anna'], title='Actor')] = None
     """
     Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
     """
@@ -650,7 +750,7 @@ class ExtensionRequest(BaseModel):
     Where the client said it.
     """
     reference: Annotated[
-        Reference | None, Field(examples=['wamid.HBgLMzkzMzM5ODc2'], title='Reference')
+        Reference1 | None, Field(examples=['wamid.HBgLMzkzMzM5ODc2'], title='Reference')
     ] = None
     """
     The message or call it came from (a WhatsApp message id, a ticket).
@@ -694,8 +794,8 @@ class Health(BaseModel):
     """
 
 
-Note = TypeAliasType(
-    "Note",
+Note1 = TypeAliasType(
+    "Note1",
     Annotated[
         str, Field(examples=['A tear at the left seam'], max_length=500, title='Note')
     ],
@@ -720,7 +820,7 @@ class Inspection(BaseModel):
     How a returned piece came back: ok, or damaged (then it is charged).
     """
     note: Annotated[
-        Note | None, Field(examples=['A tear at the left seam'], title='Note')
+        Note1 | None, Field(examples=['A tear at the left seam'], title='Note')
     ] = None
     """
     What the warehouse found, in a sentence the client reads (a damaged piece is charged, and told why).
@@ -813,7 +913,7 @@ class LostParcel(BaseModel):
     """
     What the carrier said, or why staff believe it lost.
     """
-    actor: Annotated[Actor6 | None, Field(examples=['cr.anna'], title='Actor')] = None
+    actor: Annotated[Actor7 | None, Field(examples=['cr.anna'], title='Actor')] = None
     """
     Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
     """
@@ -829,7 +929,15 @@ class MovementView(BaseModel):
     The movement's idempotency key at the gateway: never used twice.
     """
     kind: Annotated[
-        Literal['authorization', 'capture', 'charge', 'release', 'expiry', 'refund'],
+        Literal[
+            'authorization',
+            'capture',
+            'charge',
+            'release',
+            'expiry',
+            'refund',
+            'claim_payout',
+        ],
         Field(examples=['capture'], title='Kind'),
     ]
     """
@@ -882,7 +990,7 @@ class NewPaymentMethod(BaseModel):
     """
     The client's saved payment method at the gateway.
     """
-    actor: Annotated[Actor6 | None, Field(examples=['cr.anna'], title='Actor')] = None
+    actor: Annotated[Actor7 | None, Field(examples=['cr.anna'], title='Actor')] = None
     """
     Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
     """
@@ -1223,8 +1331,8 @@ class ReasonsReport(BaseModel):
     """
 
 
-Amount = TypeAliasType(
-    "Amount", Annotated[int, Field(examples=[420000], le=99999999, title='Amount')]
+Amount1 = TypeAliasType(
+    "Amount1", Annotated[int, Field(examples=[420000], le=99999999, title='Amount')]
 )
 """
 How much, in minor units; the whole price when omitted, never more.
@@ -1250,11 +1358,11 @@ class Refund(BaseModel):
     """
     Why the money goes back.
     """
-    actor: Annotated[Actor6 | None, Field(examples=['cr.anna'], title='Actor')] = None
+    actor: Annotated[Actor7 | None, Field(examples=['cr.anna'], title='Actor')] = None
     """
     Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
     """
-    amount: Annotated[Amount | None, Field(examples=[420000], title='Amount')] = None
+    amount: Annotated[Amount1 | None, Field(examples=[420000], title='Amount')] = None
     """
     How much, in minor units; the whole price when omitted, never more.
     """
@@ -1373,7 +1481,7 @@ class ReturnLabel(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    actor: Annotated[Actor6 | None, Field(examples=['cr.anna'], title='Actor')] = None
+    actor: Annotated[Actor7 | None, Field(examples=['cr.anna'], title='Actor')] = None
     """
     Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
     """
@@ -1918,6 +2026,13 @@ class TrialView(BaseModel):
     """
     Collections and labels booked for the pieces going back.
     """
+    claims: Annotated[
+        list[ClaimView] | None,
+        Field(examples=[[]], title='Claims', validate_default=True),
+    ] = []
+    """
+    Claims for parcels the carrier lost, and its answers.
+    """
     amounts: Annotated[
         Amounts,
         Field(
@@ -1968,7 +2083,7 @@ class Waiver(BaseModel):
     """
     Why, in a sentence staff can read later in the audit trail.
     """
-    actor: Annotated[Actor6 | None, Field(examples=['cr.anna'], title='Actor')] = None
+    actor: Annotated[Actor7 | None, Field(examples=['cr.anna'], title='Actor')] = None
     """
     Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
     """
@@ -2129,7 +2244,7 @@ class Decisions(BaseModel):
     Where the client said it.
     """
     reference: Annotated[
-        Reference | None, Field(examples=['wamid.HBgLMzkzMzM5ODc2'], title='Reference')
+        Reference1 | None, Field(examples=['wamid.HBgLMzkzMzM5ODc2'], title='Reference')
     ] = None
     """
     The message or call it came from (a WhatsApp message id, a ticket).

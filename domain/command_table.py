@@ -184,6 +184,14 @@ COMMANDS: tuple[Command, ...] = (
         Trial.validate_acknowledgement, Trial.acknowledge_attention,
     ),
     Command(
+        "record_carrier_claim", cmd.CarrierClaim, SUPPORT, "carrier-claims", "record_carrier_claim",
+        "A claim for a parcel the carrier lost: filed, settled (the amount paid) or rejected",
+        "Support: a claim for a parcel the carrier lost (outbound, or a return): filed with the carrier's "
+        "reference, then settled with the amount it paid (booked as a claim_payout, never a charge) or "
+        "rejected. carrier_claim / return_lost clear once every lost parcel has the carrier's answer.",
+        Trial.validate_carrier_claim, Trial.record_carrier_claim,
+    ),
+    Command(
         "cancel", cmd.Cancel, EITHER, "cancel", "cancel_trial", "Cancel before dispatch",
         "Cancel before dispatch; the authorization and the stock are released.",
         Trial.validate_cancel, Trial.cancel,

@@ -118,6 +118,18 @@ class Acknowledgement(_Command):
     actor: Label
 
 
+class CarrierClaim(_Command):
+    """A claim for a parcel the carrier lost (on its way out, or a return): filed with the carrier's
+    reference, then settled with the amount it paid (minor units), or rejected."""
+
+    tracking_number: Id
+    step: Literal["filed", "settled", "rejected"]
+    reference: Text | None = None
+    amount: Price | None = None
+    note: Text | None = None
+    actor: Label
+
+
 class Waiver(_Command):
     piece_id: Id
     reason: Text

@@ -62,6 +62,8 @@ class ErrorCode(StrEnum):
     SCAN_CHANGES_NOTHING = "scan_changes_nothing"
     EXTENSION_REQUEST_WAITING = "extension_request_waiting"
     NOT_FLAGGED = "not_flagged"
+    NOT_LOST = "not_lost"
+    CLAIM_OUT_OF_ORDER = "claim_out_of_order"
     # Raised outside the aggregate (client / API), listed here so every code lives in one place
     UNKNOWN_ORDER = "unknown_order"
     ORDER_CONFLICT = "order_conflict"

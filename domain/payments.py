@@ -43,7 +43,8 @@ from domain.steps import (
 
 HoldState = Literal["active", "consumed", "released", "expired", "failed"]
 SettlementState = Literal["due", "waiting", "action_required", "paid", "void"]
-MovementKind = Literal["authorization", "capture", "charge", "release", "expiry", "refund"]
+# claim_payout: money a carrier paid on a claim for a parcel it lost (domain/claims.py); never the client's.
+MovementKind = Literal["authorization", "capture", "charge", "release", "expiry", "refund", "claim_payout"]
 Outcome = Literal["succeeded", "declined"]
 
 

@@ -23,6 +23,7 @@ from domain import commands as cmd
 from domain import deadlines as dl
 from domain.billing import Billing
 from domain.carrier_scans import Deliver, ReceiveReturn, ShipReturn, read_scan
+from domain.claims import CarrierClaims
 from domain.clock import TrialClock
 from domain.errors import DomainError, ErrorCode, require, require_actor_and_reason
 from domain.journal import Journal
@@ -92,6 +93,8 @@ class Trial:
         self.shipping = Shipping(self.pieces, self.stock, self.journal, self._require_piece)
         # Decisions, returns and inspections, piece by piece (domain/returns.py).
         self.returns = Returns(self.pieces, self.journal, self._require_piece, order.currency)
+        # Claims from the carrier for parcels it lost (domain/claims.py).
+        self.claims = CarrierClaims(self.shipping, self.pieces, self.payments, self.journal)
         # Collections and prepaid labels for the pieces going back (domain/return_bookings.py).
         self.bookings = ReturnBookings(order, self.pieces, self.journal, self._require_piece)
         # The pieces' side of the money: settlements, waivers, refunds (domain/billing.py).
@@ -418,6 +421,15 @@ class Trial:
         self.validate_acknowledgement(c, now)
         self.journal.clear(c.reason)
         self.journal.event(now, "attention_acknowledged", f"{c.reason.value} seen to.", actor=c.actor, reason=c.note)
+
+    def validate_carrier_claim(self, c: cmd.CarrierClaim, now: datetime) -> None:
+        self._require_staff_can_act()
+        require(bool(c.actor.strip()), ErrorCode.ACTOR_REQUIRED, "A claim's step must name who records it (actor).")
+        self.claims.check(c)
+
+    def record_carrier_claim(self, c: cmd.CarrierClaim, now: datetime) -> None:
+        self.validate_carrier_claim(c, now)
+        self.claims.record(c, now)
 
     def _require_flagged(self, reason: Attention) -> None:
         msg = f"This trial does not need attention for {reason.value}."

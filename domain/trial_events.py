@@ -52,6 +52,9 @@ class EventType(StrEnum):
     CANCELLATION_REFUSED = "trial.cancellation_refused"
     NEEDS_ATTENTION = "trial.needs_attention"
     ATTENTION_ASSIGNED = "trial.attention_assigned"
+    CLAIM_FILED = "claim.filed"
+    CLAIM_SETTLED = "claim.settled"
+    CLAIM_REJECTED = "claim.rejected"
     ATTENTION_ACKNOWLEDGED = "trial.attention_acknowledged"
     PAYMENT_ACTION_REQUIRED = "trial.payment_action_required"
     CHARGED = "settlement.charged"
@@ -91,6 +94,9 @@ _BY_KIND: dict[str, EventType] = {
     "extended": EventType.EXTENDED,
     "extension_requested": EventType.EXTENSION_REQUESTED,
     "attention_assigned": EventType.ATTENTION_ASSIGNED,
+    "claim_filed": EventType.CLAIM_FILED,
+    "claim_settled": EventType.CLAIM_SETTLED,
+    "claim_rejected": EventType.CLAIM_REJECTED,
     "attention_acknowledged": EventType.ATTENTION_ACKNOWLEDGED,
     "trial_closed": EventType.CLOSED,
     "return_shipped": EventType.RETURN_SHIPPED,

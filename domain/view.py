@@ -52,6 +52,16 @@ class AttentionView(BaseModel):
     assignee: str | None
 
 
+class ClaimView(BaseModel):
+    """A claim for a parcel the carrier lost, and the carrier's answer."""
+
+    tracking_number: str
+    reason: str
+    state: Literal["filed", "settled", "rejected"]
+    reference: str
+    amount: int | None
+
+
 class Amounts(BaseModel):
     value: int
     authorized: int
@@ -120,6 +130,8 @@ class TrialView(BaseModel):
     parcels: list[ParcelView]
     # Collections and labels booked for the returns (none in views stored before they existed).
     return_bookings: list[ReturnBookingView] = []
+    # Claims for parcels the carrier lost (none in views stored before they were kept).
+    claims: list[ClaimView] = []
     amounts: Amounts
     settlements: list[SettlementView]
     movements: list[MovementView]
@@ -177,6 +189,7 @@ def view_of(trial: Trial) -> TrialView:
         pieces=[PieceView.model_validate(p, from_attributes=True) for p in trial.pieces.values()],
         parcels=[ParcelView.model_validate(x, from_attributes=True) for x in trial.shipping.parcels.values()],
         return_bookings=[ReturnBookingView.model_validate(b, from_attributes=True) for b in trial.bookings.bookings],
+        claims=[ClaimView.model_validate(c, from_attributes=True) for c in trial.claims.claims.values()],
         amounts=Amounts(
             value=trial.order.value, authorized=pay.authorized, charged=pay.charged, released=pay.released,
             outstanding=trial.billing.outstanding, refunded=pay.refunded,

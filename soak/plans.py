@@ -324,7 +324,15 @@ async def play(api: Api, plan: Plan, day: float, rng: random.Random) -> None:
         # What it needs staff for (a carrier claim, a lost return) is given to someone and seen to: the
         # trial's workflow then ends (it waits for staff until then).
         await api.call("POST", f"{base}/attention-assignments", S, {"assignee": "cr.soak", "actor": "lead.soak"})
-        for reason in view["attention"]:
+        # A lost parcel's claim is filed with the carrier and settled (booked as a payout, never a charge)...
+        claimed = [p["tracking_number"] for p in view["parcels"] if p.get("lost_at")]
+        claimed += sorted({p["return_tracking"] for p in view["pieces"] if p["state"] == "LOST_IN_RETURN"})
+        for tracking in claimed:
+            claim = {"tracking_number": tracking, "step": "filed", "reference": f"CLM-{tracking}", "actor": "cr.soak"}
+            await api.call("POST", f"{base}/carrier-claims", S, claim)
+            await api.call("POST", f"{base}/carrier-claims", S, {**claim, "step": "settled", "amount": 1000})
+        # ... and whatever else it needs staff for is acknowledged.
+        for reason in set(view["attention"]) - {"carrier_claim", "return_lost"}:
             note = {"reason": reason, "note": "seen to by the soak's staff", "actor": "cr.soak"}
             await api.call("POST", f"{base}/attention-acknowledgements", S, note)
     if view is not None and view["status"] == "PAYMENT_ACTION_REQUIRED" and plan.new_payment_method:

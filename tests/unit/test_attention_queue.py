@@ -83,3 +83,56 @@ def test_a_trial_that_needs_no_one_has_nothing_to_assign():
     with pytest.raises(DomainError) as err:
         d.trial.validate_assignment(cmd.AttentionAssignment(assignee="cr.anna", actor="a"), d.now)
     assert err.value.code == ErrorCode.NOT_FLAGGED
+
+
+def test_a_carrier_claim_is_filed_then_settled_into_the_ledger_as_what_it_is_and_the_reason_clears():
+    d = with_a_lost_parcel()
+    charged_before = d.trial.payments.charged
+    filed = cmd.CarrierClaim(tracking_number="TRK1", step="filed", reference="DHL-CLM-77812", actor="cr.anna")
+    d.trial.record_carrier_claim(filed, d.now)
+    assert d.trial.journal.attention[Attention.CARRIER_CLAIM] == "Await the carrier's answer for TRK1."
+    paid = cmd.CarrierClaim(tracking_number="TRK1", step="settled", amount=120_000, actor="cr.anna", note="by transfer")
+    d.trial.record_carrier_claim(paid, d.now)
+    view = view_of(d.trial)
+    assert "carrier_claim" not in view.attention
+    (claim,) = view.claims
+    assert (claim.state, claim.reference, claim.amount) == ("settled", "DHL-CLM-77812", 120_000)
+    (payout,) = [m for m in view.movements if m.kind == "claim_payout"]
+    assert payout.amount == 120_000 and payout.reference == "DHL-CLM-77812"
+    assert d.trial.payments.charged == charged_before and view.amounts.charged == charged_before, "never a charge"
+
+
+@pytest.mark.parametrize(
+    ("claim", "code"),
+    [
+        (cmd.CarrierClaim(tracking_number="TRK2", step="filed", reference="R", actor="a"), ErrorCode.NOT_LOST),
+        (cmd.CarrierClaim(tracking_number="TRK1", step="settled", amount=1, actor="a"), ErrorCode.CLAIM_OUT_OF_ORDER),
+        (cmd.CarrierClaim(tracking_number="TRK1", step="filed", actor="a"), ErrorCode.MISSING_FIELD),
+        (cmd.CarrierClaim(tracking_number="TRK1", step="rejected", actor="a"), ErrorCode.CLAIM_OUT_OF_ORDER),
+    ],
+    ids=["a parcel not lost", "settled before filed", "filed without a reference", "rejected before filed"],
+)
+def test_a_claim_step_out_of_place_is_refused_and_changes_nothing(claim, code):
+    d = with_a_lost_parcel()
+    before = view_of(d.trial)
+    with pytest.raises(DomainError) as err:
+        d.trial.validate_carrier_claim(claim, d.now)
+    assert err.value.code == code and view_of(d.trial) == before
+
+
+def test_a_rejected_claim_and_a_filed_one_twice():
+    d = with_a_lost_parcel()
+    d.trial.record_carrier_claim(
+        cmd.CarrierClaim(tracking_number="TRK1", step="filed", reference="R1", actor="a"), d.now
+    )
+    with pytest.raises(DomainError) as err:
+        d.trial.validate_carrier_claim(
+            cmd.CarrierClaim(tracking_number="TRK1", step="filed", reference="R2", actor="a"), d.now
+        )
+    assert err.value.code == ErrorCode.CLAIM_OUT_OF_ORDER
+    d.trial.record_carrier_claim(
+        cmd.CarrierClaim(tracking_number="TRK1", step="rejected", actor="a", note="no proof"), d.now
+    )
+    view = view_of(d.trial)
+    assert "carrier_claim" not in view.attention and view.claims[0].state == "rejected"
+    assert not [m for m in view.movements if m.kind == "claim_payout"]
