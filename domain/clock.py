@@ -75,8 +75,7 @@ class TrialClock:
             actor=c.actor, reason=c.reason,
         )  # fmt: skip
         if self.request_waiting:  # the shopper answered the client's request: the client hears the new end
-            self.request_waiting = False
-            self._journal.clear(Attention.EXTENSION_REQUESTED)
+            self.drop_request()
             self._tell_new_end(c.days)
 
     def client_may_take(self, days: int) -> bool:
@@ -110,6 +109,11 @@ class TrialClock:
         self._journal.tell_the_client(
             NotificationKind.EXTENSION_ASKED, "The client was told their shopper will answer.", {}
         )
+
+    def drop_request(self) -> None:
+        """The client's request for more time is answered (extended) or moot (the trial closed)."""
+        self.request_waiting = False
+        self._journal.clear(Attention.EXTENSION_REQUESTED)
 
     def _tell_new_end(self, days: int) -> None:
         assert self.ends_at is not None

@@ -116,8 +116,7 @@ class Returns:
             self._pieces[pid].return_received_at = at
         text = f"Return {tracking_number} delivered to the warehouse: {len(piece_ids)} piece(s) to inspect."
         self._journal.event(now, "return_received", text, piece_ids=list(piece_ids))
-        text = f"Return of {len(piece_ids)} piece(s) received at the warehouse."
-        self._journal.tell_the_journey(NotificationKind.RETURN_RECEIVED, text, {"pieces": str(len(piece_ids))})
+        self._tell_received(len(piece_ids))
 
     def check_inspection(self, c: cmd.Inspection) -> None:
         check_inspectable(self._require_piece(c.piece_id))
@@ -143,8 +142,7 @@ class Returns:
                 now, "inspected", f"Return of {c.piece_id} received: {c.condition}.", piece_ids=[c.piece_id]
             )
         if untold:
-            text = f"Return of {len(untold)} piece(s) received at the warehouse."
-            self._journal.tell_the_journey(NotificationKind.RETURN_RECEIVED, text, {"pieces": str(len(untold))})
+            self._tell_received(len(untold))
         for c in inspections:
             if c.condition == "damaged":
                 piece = self._pieces[c.piece_id]
@@ -154,6 +152,11 @@ class Returns:
                 }  # fmt: skip
                 text = f"Returned piece {c.piece_id} arrived damaged; it is charged."
                 self._journal.tell_the_journey(NotificationKind.PIECE_DAMAGED, text, facts)
+
+    def _tell_received(self, pieces: int) -> None:
+        """The client hears their return arrived: once per parcel, at its delivery scan or its inspection."""
+        text = f"Return of {pieces} piece(s) received at the warehouse."
+        self._journal.tell_the_journey(NotificationKind.RETURN_RECEIVED, text, {"pieces": str(pieces)})
 
     def tell_return_due(self, deadline: datetime) -> None:
         """The last day to send back: pieces still with the client are charged after `deadline`."""

@@ -506,8 +506,7 @@ class Trial:
         """Trial close: decided-keep pieces are charged now; everything else awaits its return."""
         self.closed_at = now
         if self.clock.request_waiting:  # the client's request for more time is moot once the trial has closed
-            self.clock.request_waiting = False
-            self.journal.clear(Attention.EXTENSION_REQUESTED)
+            self.clock.drop_request()
         kept = self.returns.close(now, returns_due=self.return_deadline)
         if kept:
             self.billing.plan_settlement(kept)
