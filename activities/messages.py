@@ -692,8 +692,9 @@ def read_choice(choice: str) -> tuple[datetime, datetime] | str | None:
     return start, end
 
 
-def _slot_text(start: datetime, end: datetime, zone: ZoneInfo, language: str) -> str:
-    day = format_skeleton("MMMEd", start, tzinfo=zone, locale=language)
+def slot_text(start: datetime, end: datetime, zone: ZoneInfo, language: str, day_skeleton: str = "MMMEd") -> str:
+    """A collection slot as the client's language writes it, on their clock: its day, then its hours."""
+    day = format_skeleton(day_skeleton, start, tzinfo=zone, locale=language)
     opens = format_time(start, "short", tzinfo=zone, locale=language)
     return f"{day} {opens}–{format_time(end, 'short', tzinfo=zone, locale=language)}"
 
@@ -754,11 +755,38 @@ def wait_for_daytime(notification: Notification, now: datetime) -> datetime | No
 
 
 def zone_of(contact: ClientContact) -> ZoneInfo:
-    """The client's zone; UTC when the name is not a zone this machine knows (it is validated only in form)."""
+    return zone_named(contact.time_zone)
+
+
+def zone_named(name: str) -> ZoneInfo:
+    """A client's zone; UTC when the name is not a zone this machine knows (it is validated only in form)."""
     try:
-        return ZoneInfo(contact.time_zone)
+        return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+def _offer(
+    notification: Notification, zone: ZoneInfo, language: str, now: datetime,
+    link: Callable[[str, str, datetime], str] | None,
+) -> tuple[dict[str, str], tuple[str, ...]] | None:  # fmt: skip
+    """An offer's choices: the slots (a collection offer: three of the client's day, or nothing true to say)
+    and the label; by email a link for each (`link(order, choice, until)`), on WhatsApp a button."""
+    until = notification.about
+    if until is None:
+        return None
+    slots = collection_slots(now, zone, until) if notification.kind == NotificationKind.COLLECTION_OFFER else []
+    if notification.kind == NotificationKind.COLLECTION_OFFER and len(slots) < SLOTS_OFFERED:
+        return None  # too late for three slots (the trial offers a label then)
+    choices = [slot_choice(*slot) for slot in slots]
+    lines = [f"{i}) {slot_text(*slot, zone, language)}" for i, slot in enumerate(slots, 1)]
+    if link is not None and notification.order_id:  # by email: a link per choice
+        order = notification.order_id
+        lines = [f"{line}: {link(order, choice, until)}" for line, choice in zip(lines, choices, strict=True)]
+        label = link(order, LABEL, until)
+    else:  # on WhatsApp: a button, or the word written back
+        label = LABEL_REPLY.get(language, LABEL_REPLY["en"])
+    return {"slots": "; ".join(lines), "label_link": label}, (*choices, LABEL)
 
 
 def render(
@@ -772,6 +800,7 @@ def render(
     template, languages = TEMPLATES[notification.kind]
     language = contact.locale if contact.locale in languages else "en"
     subject, body = languages[language]
+    zone = zone_of(contact)
     values = {"order": notification.order_id or "", **notification.facts}
     if "carrier" in values and "tracking" in values:
         values["tracking_link"] = tracking_link(values["carrier"], values["tracking"], tracking_pages)
@@ -792,7 +821,6 @@ def render(
             f"{name} {money(int(price), currency, language)}" for name, price in json.loads(values["items"])
         )
     if notification.about is not None:
-        zone = zone_of(contact)
         written = when(notification.about, zone, language)
         hours = max(0, round((notification.about - now).total_seconds() / 3600))
         values |= {"hours": str(hours), "when": written, "zone": str(zone.key), "when_zone": f"{written} ({zone.key})"}
@@ -801,23 +829,11 @@ def render(
             values["until"] = format_time(until, "short", tzinfo=zone, locale=language)
     buttons: tuple[str, ...] = ()
     if notification.kind in (NotificationKind.COLLECTION_OFFER, NotificationKind.LABEL_OFFER):
-        if notification.about is None:
+        offer = _offer(notification, zone, language, now, link)
+        if offer is None:
             return None
-        slots = collection_slots(now, zone_of(contact), notification.about)
-        if notification.kind == NotificationKind.COLLECTION_OFFER and len(slots) < SLOTS_OFFERED:
-            return None  # too late for three slots (the trial offers a label then): nothing true to say
-        choices = (
-            [slot_choice(*slot) for slot in slots] if notification.kind == NotificationKind.COLLECTION_OFFER else []
-        )
-        lines = [f"{i}) {_slot_text(*slot, zone_of(contact), language)}" for i, slot in enumerate(slots, 1)]
-        if link is not None and notification.order_id:  # by email: a link per choice
-            order = notification.order_id
-            lines = [f"{line}: {link(order, c, notification.about)}" for line, c in zip(lines, choices, strict=False)]
-            values["label_link"] = link(order, LABEL, notification.about)
-        else:  # on WhatsApp: a button, or the word written back
-            values["label_link"] = LABEL_REPLY.get(language, LABEL_REPLY["en"])
-        values["slots"] = "; ".join(lines)
-        buttons = (*choices, LABEL)
+        choices, buttons = offer
+        values |= choices
     try:
         text = body.format(**values)
         parameters = [values[name] for name in PARAMETERS[notification.kind]]

@@ -7,9 +7,7 @@ choice, until the return deadline. The same link posted twice is one booking.
 """
 
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.dates import format_skeleton, format_time
 from fastapi import APIRouter, Path, Response
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -76,14 +74,7 @@ def _page(outcome: ChoiceOutcome) -> HTMLResponse:
     else:
         what = label.format(order=outcome.order_id)
         if outcome.slot is not None:
-            try:
-                zone = ZoneInfo(outcome.zone)
-            except (ZoneInfoNotFoundError, ValueError):
-                zone = ZoneInfo("UTC")
-            start, end = outcome.slot
-            day = format_skeleton("MMMMEd", start, tzinfo=zone, locale=language)
-            hours = f"{format_time(start, 'short', tzinfo=zone, locale=language)}–{format_time(end, 'short', tzinfo=zone, locale=language)}"
-            what = collection.format(order=outcome.order_id, slot=f"{day} {hours} ({zone.key})")
+            what = collection.format(order=outcome.order_id, slot=outcome.slot)
         note = booked if outcome.booked else refused.format(why=outcome.refusal) if outcome.refusal else ""
     ask = outcome.status == 200 and not outcome.booked
     html = _PAGE.render(language=language, what=what, ask=ask, confirm=confirm, note=note)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from temporalio.client import Client, RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
+from activities.messages import slot_text, zone_named
 from application import reports
 from application.choices import choice_command
 from application.trials import CommandNotProcessed, TrialService
@@ -57,9 +58,9 @@ class ChoiceOutcome:
 
     status: int  # the page's HTTP status: 200, 404 (not a link of ours, or expired), 409 (the trial refused it)
     locale: str = "en"
-    zone: str = "UTC"
     order_id: str | None = None
-    slot: tuple[datetime, datetime] | None = None  # a collection's; None for the label
+    # A collection's slot in the client's language, on their clock, with the zone; None for the label.
+    slot: str | None = None
     booked: bool = False
     refusal: str | None = None
 
@@ -120,8 +121,13 @@ class Application:
         command = choice_command(link.choice, "email") if link else None
         if link is None or command is None:
             return ChoiceOutcome(status=404)
-        slot = (command.slot.starts_at, command.slot.ends_at) if isinstance(command, cmd.CollectionBooking) else None
-        outcome = ChoiceOutcome(status=200, locale=link.locale, zone=link.zone, order_id=link.order_id, slot=slot)
+        slot = None
+        if isinstance(command, cmd.CollectionBooking):
+            zone = zone_named(link.zone)
+            slot = (
+                f"{slot_text(command.slot.starts_at, command.slot.ends_at, zone, link.locale, 'MMMMEd')} ({zone.key})"
+            )
+        outcome = ChoiceOutcome(status=200, locale=link.locale, order_id=link.order_id, slot=slot)
         if not book:
             return outcome
         update_id = "link:" + hashlib.sha256(token.encode()).hexdigest()[:40]
