@@ -6,7 +6,6 @@ awaited (a parcel delivered), the staff command that closes it (`acknowledge_att
 answer (a new card authorized). From the read model: the queue never waits on a worker.
 """
 
-import base64
 from datetime import datetime
 from typing import Annotated
 
@@ -15,7 +14,7 @@ from pydantic import BaseModel
 
 from api.auth import AnyRole, ApiError
 from api.models import errors
-from api.params import Filter
+from api.params import CursorParam, Filter, decode_cursor, encode_cursor
 from api.services import ServicesDep
 from domain.status import Attention
 
@@ -45,7 +44,7 @@ async def attention_queue(
     assignee: Filter = None,
     reason: Attention | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    cursor: CursorParam = None,
 ) -> AttentionQueue:
     """What trials need staff for, oldest first; `assignee` for one person's, `reason` for one kind. Pass
     `next_cursor` back as `cursor` for the next page."""
@@ -62,17 +61,13 @@ async def attention_queue(
 
 
 def _encode(last: AttentionEntry) -> str:
-    return base64.urlsafe_b64encode(f"{last.since.isoformat()}|{last.trial_id}|{last.reason}".encode()).decode()
+    return encode_cursor(last.since, last.trial_id, last.reason)
 
 
 def _decode(raw: str | None) -> tuple[datetime, str, str] | None:
     if raw is None:
         return None
-    try:
-        since, trial_id, reason = base64.urlsafe_b64decode(raw.encode()).decode().split("|", 2)
-        when = datetime.fromisoformat(since)
-        if when.tzinfo is None or "\x00" in trial_id or len(trial_id) > 200:
-            raise ValueError("not ours")
-        return when, trial_id, Attention(reason).value
-    except Exception:
-        raise ApiError(422, "invalid_request", "cursor is not one this API handed out.") from None
+    since, trial_id, (reason,) = decode_cursor(raw, rest=1)
+    if reason not in Attention.__members__.values():
+        raise ApiError(422, "invalid_request", "cursor is not one this API handed out.")
+    return since, trial_id, reason

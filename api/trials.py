@@ -1,8 +1,6 @@
 """Starting a trial, and reading trials. Reads come from the read model, never from a workflow query: a read
 must not wait on a worker, nor make a worker that does not hold the trial replay it."""
 
-import base64
-import re
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -11,10 +9,9 @@ from fastapi.responses import JSONResponse, Response
 
 from api.auth import AnyRole, ApiError, Fulfilment
 from api.models import TrialList, errors
-from api.params import Filter, OrderId
+from api.params import CursorParam, Filter, OrderId, decode_cursor, encode_cursor
 from api.services import ServicesDep
 from application.door import Cursor
-from domain.bounds import ORDER_ID_PATTERN, TRIAL_ID_MAX
 from domain.order import TrialOrder
 from domain.status import TrialStatus
 from domain.view import TrialView
@@ -53,7 +50,7 @@ async def list_trials(
     needs_attention: bool | None = None,
     ending_before: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    cursor: CursorParam = None,
 ) -> Response:
     """Trials from the read model, newest first; pass `next_cursor` back as `cursor` for the next page."""
     page = await services.list_trials(
@@ -80,22 +77,11 @@ def _utc_filter(when: datetime) -> datetime:
 
 
 def _encode_cursor(cursor: Cursor | None) -> str | None:
-    if cursor is None:
-        return None
-    return base64.urlsafe_b64encode(f"{cursor.opened_at.isoformat()}|{cursor.trial_id}".encode()).decode()
+    return encode_cursor(cursor.opened_at, cursor.trial_id) if cursor else None
 
 
 def _decode_cursor(raw: str | None) -> Cursor | None:
     if raw is None:
         return None
-    try:
-        opened, trial_id = base64.urlsafe_b64decode(raw.encode()).decode().split("|", 1)
-        when = datetime.fromisoformat(opened)
-        if when.tzinfo is None:
-            raise ValueError("naive")
-        # What reaches the query is what this API hands out: a trial id (no NUL, which PostgreSQL refuses).
-        if len(trial_id) > TRIAL_ID_MAX or not re.fullmatch(ORDER_ID_PATTERN, trial_id):
-            raise ValueError("not a trial id")
-        return Cursor(when, trial_id)
-    except Exception:
-        raise ApiError(422, "invalid_request", "cursor is not one this API handed out.") from None
+    opened, trial_id, _ = decode_cursor(raw)
+    return Cursor(opened, trial_id)

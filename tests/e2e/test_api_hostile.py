@@ -227,6 +227,24 @@ async def test_hostile_requests_never_get_a_5xx_and_leave_an_existing_trial_inta
         ("GET", "/v1/client-choices/" + "%00" * 30, None, R, 422),
         ("GET", "/v1/client-choices/" + "a" * 500, None, R, 422),
         ("POST", "/v1/carriers/easypost/webhook", {"description": "tracker.updated"}, R, 401),  # unsigned
+        # The attention queue's filters and cursor, like the trial list's.
+        ("GET", "/v1/attention?assignee=%00", None, R, 422),
+        ("GET", "/v1/attention?reason=nothing_of_ours", None, R, 422),
+        (
+            "GET",
+            "/v1/attention?cursor=" + _cursor("2026-01-01T00:00:00+00:00|style-trial-\x00|carrier_claim"),
+            None,
+            R,
+            422,
+        ),
+        (
+            "GET",
+            "/v1/attention?cursor=" + _cursor("2026-01-01T00:00:00+00:00|style-trial-a|not_a_reason"),
+            None,
+            R,
+            422,
+        ),
+        ("GET", "/v1/attention?cursor=" + _cursor("2026-01-01T00:00:00+00:00|style-trial-a"), None, R, 422),
         # An empty dispatch once cancelled the trial for good (every piece unavailable, hold released).
         ("POST", f"{base}/dispatch", {"parcels": []}, F, 422),
         # A machine's token must say who acts.
