@@ -88,7 +88,7 @@ class SqlStore:
 
     def project(
         self, revision: int, view: TrialView, now: datetime | None = None, *, whole: bool = True,
-        replaces_below: int | None = None,
+        replaces_below: int | None = None, before: TrialView | None = None,
     ) -> bool:  # fmt: skip
         """Write the trial as the workflow saw it at `revision`. False when a newer revision is already
         stored (a late retry): nothing is written then.
@@ -101,7 +101,10 @@ class SqlStore:
 
         The whole trial (`whole`, as the workflow sends it the first time, or when the read model is behind)
         is authoritative for the audit trail too: it may replace what a workflow task that never completed
-        wrote, so stored events are overwritten by seq."""
+        wrote, so stored events are overwritten by seq.
+
+        `before` is the trial as stored before these changes (when known): the tracking numbers and the
+        attention queue are written only when they changed, as most changes leave both as they were."""
         now = now or datetime.now(UTC)
         row = _trial_row(revision, view, now)
         with one_writer(self.engine), self._projections.begin() as s:
@@ -121,8 +124,10 @@ class SqlStore:
                 set_={k: stmt.excluded[k] for k in pieces[0] if k not in ("trial_id", "piece_id")},
             )
             s.execute(stmt, pieces)
-            self._index_tracking(s, view)
-            self._queue_attention(s, view, now)
+            if before is None or _tracking(before) != _tracking(view):
+                self._index_tracking(s, view)
+            if before is None or before.attention_items != view.attention_items:
+                self._queue_attention(s, view, now)
             self._add_to_outbox(s, view, self._append_events(s, view, replace=whole), now, replace=whole)
             self._add_derived_movements(s, view, now)
         return True
@@ -144,14 +149,14 @@ class SqlStore:
         if row is None or row.revision != base_revision or row.view is None:
             stored = "nothing" if row is None else f"revision {row.revision}"
             raise ReadModelBehind(f"{changes.trial_id}: changes since {base_revision}, but it holds {stored}")
-        merged_view = merged(TrialView.model_validate(row.view), changes)
-        return self.project(revision, merged_view, now, whole=False, replaces_below=replaces_below)
+        before = TrialView.model_validate(row.view)
+        return self.project(
+            revision, merged(before, changes), now, whole=False, replaces_below=replaces_below, before=before
+        )
 
     def _index_tracking(self, s: Session, view: TrialView) -> None:
         """Every tracking number of the trial, so that a carrier's event finds it (`orders_tracking`)."""
-        rows = {(p.tracking_number, "out") for p in view.parcels}
-        rows |= {(b.tracking_number, "return") for b in view.return_bookings if b.tracking_number}
-        rows |= {(p.return_tracking, "return") for p in view.pieces if p.return_tracking}
+        rows = _tracking(view)
         if rows:
             stmt = self._insert(TrackingNumberRecord).on_conflict_do_nothing()
             s.execute(stmt, [{"tracking_number": t, "order_id": view.order_id, "direction": d} for t, d in rows])
@@ -500,6 +505,13 @@ class SqlStore:
         dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         stmt: Insert = dialect_insert(model.__table__)
         return stmt
+
+
+def _tracking(view: TrialView) -> set[tuple[str, str]]:
+    """The trial's tracking numbers, each with its direction: parcels out, returns booked or posted."""
+    rows = {(p.tracking_number, "out") for p in view.parcels}
+    rows |= {(b.tracking_number, "return") for b in view.return_bookings if b.tracking_number}
+    return rows | {(p.return_tracking, "return") for p in view.pieces if p.return_tracking}
 
 
 def _entry(e: TrialEvent) -> tuple[Any, ...]:
