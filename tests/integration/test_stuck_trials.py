@@ -34,11 +34,11 @@ pytestmark = [pytest.mark.devserver, pytest.mark.timeout(180)]
 class ProjectionWithABug(SqlStore):
     def project(
         self, revision: int, view: TrialView, now: datetime | None = None, *, whole: bool = True,
-        replaces_below: int | None = None,
+        replaces_below: int | None = None, before: TrialView | None = None,
     ) -> bool:  # fmt: skip
         if view.status == "AWAITING_DISPATCH":
             raise ApplicationError("a bug in the projection", non_retryable=True)
-        return super().project(revision, view, now, whole=whole, replaces_below=replaces_below)
+        return super().project(revision, view, now, whole=whole, replaces_below=replaces_below, before=before)
 
 
 async def test_a_failing_trial_is_flagged_then_recovered_with_its_money_right(dev_env: WorkflowEnvironment, tmp_path):
