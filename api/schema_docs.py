@@ -246,7 +246,12 @@ SPECIFIC: dict[tuple[str, str], tuple[str, Any]] = {
         "carrier_claim (a parcel lost on its way out) or return_lost (a return).",
         "carrier_claim",
     ),
-    ("ClaimView", "state"): ("filed, settled or rejected.", "filed"),
+    ("ClaimView", "state"): ("filed, settled or rejected; withdrawn when the lost return was found.", "filed"),
+    ("LostReturnResolution", "outcome"): (
+        "found (it reached the warehouse after all; give `condition`) or written_off. Neither is charged.",
+        "found",
+    ),
+    ("LostReturnResolution", "note"): ("Why, for the audit trail.", "Found on the dock behind bay 4."),
     ("ClaimView", "reference"): ("The carrier's reference for the claim.", "DHL-CLM-77812"),
     ("ClaimView", "amount"): ("What the carrier paid (minor units); null until settled.", None),
     ("TrialView", "claims"): ("Claims for parcels the carrier lost, and its answers.", []),

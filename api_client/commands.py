@@ -6,7 +6,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from api_client.models import Acknowledgement, AttentionAssignment, Cancel, CarrierClaim, CarrierScan, CollectionBooking, Decisions, Delivery, Dispatch, Extension, ExtensionRequest, FinishEarly, Inspection, Inspections, LostParcel, NewPaymentMethod, Refund, Reshipment, ReturnLabel, ReturnShipped, Waiver, TrialView
+from api_client.models import Acknowledgement, AttentionAssignment, Cancel, CarrierClaim, CarrierScan, CollectionBooking, Decisions, Delivery, Dispatch, Extension, ExtensionRequest, FinishEarly, Inspection, Inspections, LostParcel, LostReturnResolution, NewPaymentMethod, Refund, Reshipment, ReturnLabel, ReturnShipped, Waiver, TrialView
 
 
 class _Sends(Protocol):
@@ -101,6 +101,12 @@ class Commands:
     ) -> TrialView:
         """An outbound parcel was lost in transit (its pieces are never charged; reship: replacements follow)."""
         return await self._command(order_id, "lost-parcels", command, idempotency_key)
+
+    async def resolve_lost_return(
+        self: _Sends, order_id: str, command: LostReturnResolution, idempotency_key: str | None = None
+    ) -> TrialView:
+        """A return the carrier lost: found at the warehouse after all (with its condition), or written off."""
+        return await self._command(order_id, "lost-returns", command, idempotency_key)
 
     async def change_payment_method(
         self: _Sends, order_id: str, command: NewPaymentMethod, idempotency_key: str | None = None

@@ -394,11 +394,11 @@ class ClaimView(BaseModel):
     carrier_claim (a parcel lost on its way out) or return_lost (a return).
     """
     state: Annotated[
-        Literal['filed', 'settled', 'rejected'],
+        Literal['filed', 'settled', 'rejected', 'withdrawn'],
         Field(examples=['filed'], title='State'),
     ]
     """
-    filed, settled or rejected.
+    filed, settled or rejected; withdrawn when the lost return was found.
     """
     reference: Annotated[str, Field(examples=['DHL-CLM-77812'], title='Reference')]
     """
@@ -920,6 +920,43 @@ class LostParcel(BaseModel):
     reship: Annotated[bool | None, Field(examples=[True], title='Reship')] = False
     """
     True when the warehouse sends replacements (the trial waits for them); false: the pieces are gone.
+    """
+
+
+class LostReturnResolution(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    tracking_number: Annotated[
+        str, Field(examples=['JD014600006281'], max_length=64, title='Tracking Number')
+    ]
+    """
+    The carrier's tracking number; unique within the trial.
+    """
+    outcome: Annotated[
+        Literal['found', 'written_off'], Field(examples=['found'], title='Outcome')
+    ]
+    """
+    found (it reached the warehouse after all; give `condition`) or written_off. Neither is charged.
+    """
+    condition: Annotated[
+        Literal['ok', 'damaged'] | None, Field(examples=['ok'], title='Condition')
+    ] = None
+    """
+    How a returned piece came back: ok, or damaged (then it is charged).
+    """
+    note: Annotated[
+        str,
+        Field(
+            examples=['Found on the dock behind bay 4.'], max_length=500, title='Note'
+        ),
+    ]
+    """
+    Why, for the audit trail.
+    """
+    actor: Annotated[Actor7 | None, Field(examples=['cr.anna'], title='Actor')] = None
+    """
+    Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
     """
 
 

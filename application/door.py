@@ -7,6 +7,8 @@ observability, never the database, Temporal or the workflow (tests/unit/test_imp
 
 import asyncio
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -39,17 +41,29 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     RPCError, RPCTimeoutOrCancelledError, TimeoutError, OperationalError, CommandNotProcessed,
 )  # fmt: skip
 
-__all__ = ["UNAVAILABLE", "Application", "ChoiceOutcome", "Cursor", "Page", "list_trials_at"]
+__all__ = ["UNAVAILABLE", "Application", "ChoiceOutcome", "Cursor", "Page", "attention_queue_at", "list_trials_at"]
+
+
+@contextmanager
+def read_model_at(database_url: str) -> Iterator[SqlStore]:
+    """The read model at `database_url`, for a tool with no API in front (the CLI), closed after use."""
+    store = SqlStore(make_engine(database_url))
+    try:
+        yield store
+    finally:
+        store.engine.dispose()
 
 
 def list_trials_at(database_url: str, *, limit: int, **filters: Any) -> Page:
-    """Trials from the read model at `database_url`, newest first, for a tool with no API in front (the CLI's
-    `trial list`); the filters of `Application.list_trials`."""
-    store = SqlStore(make_engine(database_url))
-    try:
+    """Trials, newest first (the CLI's `trial list`); the filters of `Application.list_trials`."""
+    with read_model_at(database_url) as store:
         return store.list_trials(limit=limit, **filters)
-    finally:
-        store.engine.dispose()
+
+
+def attention_queue_at(database_url: str, **filters: Any) -> list[Any]:
+    """What trials need staff for, oldest first (the CLI's `attention`); the filters of `GET /v1/attention`."""
+    with read_model_at(database_url) as store:
+        return store.attention_queue(**filters)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import os
 import secrets
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--attention", action="store_true", help="only trials that need attention")
     lst.add_argument("--limit", type=int, default=20)
     lst.add_argument("--json", action="store_true", help="the rows as a JSON array, for scripts")
+    queue = sub.add_parser("attention", help="what trials need staff for, oldest first (the attention queue)")
+    queue.add_argument("--assignee", help="one staff member's items")
+    queue.add_argument("--reason", help="one kind of reason (carrier_claim, return_lost, ...)")
+    queue.add_argument("--limit", type=int, default=50)
+    queue.add_argument("--json", action="store_true", help="the items as a JSON array, for scripts")
     recover = trial_sub.add_parser(
         "recover", help="a trial whose workflow task keeps failing: reset it to its last good workflow task"
     )
@@ -95,6 +100,8 @@ def main(argv: list[str] | None = None) -> None:
             from cli.demo import run_demo
 
             _client_only(lambda: asyncio.run(run_demo(settings, args.day_seconds)))
+        elif args.command == "attention":
+            _attention(settings, args.assignee, args.reason, args.limit, args.json)
         elif args.command == "patches":
             _client_only(lambda: asyncio.run(_patches(settings)))
         elif args.trial_command == "show":
@@ -390,6 +397,30 @@ def _list(
             f"{t.order_id:<24} {t.status:<24} {t.customer_id:<14} {format_money(t.value, t.currency):>18} "
             f"{format_money(t.charged, t.currency):>18}  {'yes' if t.needs_attention else ''}"
         )
+
+
+def _attention(settings: Settings, assignee: str | None, reason: str | None, limit: int, as_json: bool) -> None:
+    from application.door import attention_queue_at
+    from domain.status import Attention
+
+    reasons = [a.value for a in Attention]
+    if reason is not None and reason not in reasons:
+        _fail(f"--reason {reason!r} is not a reason; one of: {', '.join(reasons)}.")
+    items = attention_queue_at(settings.resolved_database_url, assignee=assignee, reason=reason, limit=limit)
+    if as_json:
+        fields = ("order_id", "reason", "text", "since", "assignee")
+        rows = [{f: getattr(i, f) for f in fields} for i in items]
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    if not items:
+        print("Nothing needs staff.")
+        return
+    now = datetime.now(UTC)
+    print(f"{'ORDER':<24} {'REASON':<24} {'AGE':>6}  {'OWNER':<14} WHAT")
+    for i in items:
+        age = now - i.since.replace(tzinfo=i.since.tzinfo or UTC)
+        days, hours = age.days, age.seconds // 3600
+        print(f"{i.order_id:<24} {i.reason:<24} {f'{days}d{hours:02d}h':>6}  {i.assignee or '-':<14} {i.text}")
 
 
 def _explain(err: Exception, settings: Settings) -> str:

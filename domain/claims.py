@@ -1,12 +1,18 @@
 """Carrier claims: a parcel the carrier lost (on its way out, or a client's return) is claimed from it, and the
-trial needs staff until every claim has its answer.
+trial needs staff until every lost parcel has its answer.
 
 A claim is `filed` (with the carrier's claim reference), then `settled` (with the amount the carrier paid,
 booked in the trial's ledger as a `claim_payout`: money from the carrier, never a charge to the client) or
 `rejected`. The reason it needs staff (`carrier_claim` for a parcel lost on its way out, `return_lost` for a
 return) says where each claim stands and clears once every lost parcel of its kind has its answer.
+A lost return has two more ways out (`resolve`): `found` (it reached the warehouse after all; inspected, it
+is returned, whatever its condition: the carrier had it, so damage is the carrier's, and a claim filed for it
+is withdrawn) and `written_off` (staff close it without it). The client is never charged for a return the
+carrier lost: its scan shipped it, so the value is recovered from the carrier, not from the client.
+
 Refused, each with its code: a tracking number that is no lost parcel of this trial (`not_lost`), a step out
 of order (`claim_out_of_order`), a filing without the carrier's reference or a settlement without its amount
+(`missing_field`); a lost return resolved twice (`already_resolved`) or found without its condition
 (`missing_field`).
 """
 
@@ -20,11 +26,11 @@ from domain.errors import ErrorCode, require
 from domain.journal import Journal
 from domain.money import format_money
 from domain.payments import Payments
-from domain.pieces import Piece, PieceState
+from domain.pieces import Move, Piece, PieceState
 from domain.shipping import Shipping
 from domain.status import Attention
 
-ClaimState = Literal["filed", "settled", "rejected"]
+ClaimState = Literal["filed", "settled", "rejected", "withdrawn"]
 
 
 @dataclass
@@ -43,6 +49,8 @@ class CarrierClaims:
         self._payments = payments
         self._journal = journal
         self.claims: dict[str, Claim] = {}
+        # Lost returns staff closed without them (`written_off`), by tracking number: answered, never charged.
+        self.written_off: set[str] = set()
 
     def lost(self) -> dict[str, Attention]:
         """Every parcel the carrier lost, by tracking number, with the reason it needs staff for."""
@@ -94,9 +102,55 @@ class CarrierClaims:
         self._journal.event(now, f"claim_{c.step}", text, actor=c.actor, reason=c.note)
         self._update_attention(reason, now)
 
+    # ------------------------------------------------------------------ a lost return found, or written off
+
+    def check_resolution(self, c: cmd.LostReturnResolution) -> None:
+        tracking = c.tracking_number
+        msg = f"No return of this trial with tracking number {tracking!r} was lost; there is nothing to resolve."
+        require(self.lost().get(tracking) == Attention.RETURN_LOST, ErrorCode.NOT_LOST, msg)
+        msg = f"The lost return {tracking!r} was written off already."
+        require(tracking not in self.written_off, ErrorCode.ALREADY_RESOLVED, msg)
+        if c.outcome == "found":
+            msg = "A return found at the warehouse is inspected: give its condition (ok or damaged)."
+            require(c.condition is not None, ErrorCode.MISSING_FIELD, msg)
+        else:
+            msg = "A return written off was not inspected: leave out its condition."
+            require(c.condition is None, ErrorCode.MISSING_FIELD, msg)
+
+    def resolve(self, c: cmd.LostReturnResolution, now: datetime) -> None:
+        tracking = c.tracking_number
+        ids = [
+            p.piece_id
+            for p in self._pieces.values()
+            if p.state == PieceState.LOST_IN_RETURN and p.return_tracking == tracking
+        ]
+        claim = self.claims.get(tracking)
+        if c.outcome == "found":
+            for pid in ids:
+                self._pieces[pid].move(Move.FOUND_LATE)
+                self._pieces[pid].return_received_at = now
+            damage = (
+                " damaged in the carrier's hands (not the client's to pay)"
+                if c.condition == "damaged"
+                else " in good order"
+            )
+            text = f"Lost return {tracking} found at the warehouse,{damage}: {len(ids)} piece(s) returned."
+            if claim is not None and claim.state == "filed":
+                claim.state = "withdrawn"
+                text += f" Claim {claim.reference} withdrawn."
+            elif claim is not None and claim.state == "settled":
+                text += f" The carrier paid claim {claim.reference} for it: tell the carrier it was found."
+            self._journal.event(now, "return_found", text, actor=c.actor, reason=c.note, piece_ids=ids)
+        else:
+            self.written_off.add(tracking)
+            text = f"Lost return {tracking} written off: {len(ids)} piece(s) never charged."
+            self._journal.event(now, "return_written_off", text, actor=c.actor, reason=c.note, piece_ids=ids)
+        self._update_attention(Attention.RETURN_LOST, now)
+
     def _update_attention(self, reason: Attention, now: datetime) -> None:
-        """The reason says where its claims stand; it clears once each lost parcel of its kind has an answer."""
-        parcels = [t for t, r in self.lost().items() if r == reason]
+        """The reason says where its claims stand; it clears once each lost parcel of its kind has an answer
+        (the carrier's, or staff's: written off)."""
+        parcels = [t for t, r in self.lost().items() if r == reason and t not in self.written_off]
         open_ = [t for t in parcels if self.claims.get(t) is None or self.claims[t].state == "filed"]
         if not open_:
             self._journal.clear(reason)

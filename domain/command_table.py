@@ -192,6 +192,14 @@ COMMANDS: tuple[Command, ...] = (
         Trial.validate_carrier_claim, Trial.record_carrier_claim,
     ),
     Command(
+        "resolve_lost_return", cmd.LostReturnResolution, SUPPORT, "lost-returns", "resolve_lost_return",
+        "A return the carrier lost: found at the warehouse after all (with its condition), or written off",
+        "Support: a return the carrier lost is found at the warehouse after all (give its condition; it is "
+        "returned, and a claim filed for it withdrawn) or written off. Neither charges the client: the "
+        "carrier had the parcel. return_lost clears once every lost return has an answer.",
+        Trial.validate_lost_return, Trial.resolve_lost_return,
+    ),
+    Command(
         "cancel", cmd.Cancel, EITHER, "cancel", "cancel_trial", "Cancel before dispatch",
         "Cancel before dispatch; the authorization and the stock are released.",
         Trial.validate_cancel, Trial.cancel,

@@ -130,6 +130,18 @@ class CarrierClaim(_Command):
     actor: Label
 
 
+class LostReturnResolution(_Command):
+    """Staff close a return the carrier lost: `found` (it reached the warehouse after all and was inspected:
+    give its `condition`) or `written_off` (closed without it). Neither charges the client: the carrier had
+    the parcel (its scan shipped it), so what happened to it is the carrier's, recovered by a claim."""
+
+    tracking_number: Id
+    outcome: Literal["found", "written_off"]
+    condition: Condition | None = None
+    note: Text
+    actor: Label
+
+
 class Waiver(_Command):
     piece_id: Id
     reason: Text

@@ -64,6 +64,7 @@ class ErrorCode(StrEnum):
     NOT_FLAGGED = "not_flagged"
     NOT_LOST = "not_lost"
     CLAIM_OUT_OF_ORDER = "claim_out_of_order"
+    ALREADY_RESOLVED = "already_resolved"
     # Raised outside the aggregate (client / API), listed here so every code lives in one place
     UNKNOWN_ORDER = "unknown_order"
     ORDER_CONFLICT = "order_conflict"

@@ -5,6 +5,7 @@
        └──left out of every parcel──▶ UNAVAILABLE          │                          │  └─window closed─▶ KEPT_UNRETURNED
                                                           └──return shipped──▶ RETURN_IN_TRANSIT ◀─┘
     RETURN_IN_TRANSIT ──inspected ok──▶ RETURNED · ──inspected damaged──▶ DAMAGED · ──not received──▶ LOST_IN_RETURN
+    LOST_IN_RETURN ──found late at the warehouse──▶ RETURNED (whatever its condition: the carrier had it)
     IN_TRANSIT ──parcel lost──▶ LOST_IN_TRANSIT · ──parcel lost, to be reshipped──▶ AWAITING_RESHIP
     AWAITING_RESHIP ──reshipped──▶ IN_TRANSIT · ──left out of the reship──▶ LOST_IN_TRANSIT
     any piece not yet charged and not in a never-charged fate ──waived by staff──▶ WAIVED
@@ -75,6 +76,7 @@ class Move(StrEnum):
     RESHIPPED = "reshipped"
     NOT_RESHIPPED = "left out of the reship"
     REFUNDED = "refunded by support"
+    FOUND_LATE = "lost return found at the warehouse"
 
 
 S = PieceState
@@ -92,6 +94,7 @@ TRANSITIONS: dict[tuple[PieceState, Move], PieceState] = {
     (S.RETURN_IN_TRANSIT, Move.INSPECTED_OK): S.RETURNED,
     (S.RETURN_IN_TRANSIT, Move.INSPECTED_DAMAGED): S.DAMAGED,
     (S.RETURN_IN_TRANSIT, Move.RETURN_NOT_RECEIVED): S.LOST_IN_RETURN,
+    (S.LOST_IN_RETURN, Move.FOUND_LATE): S.RETURNED,
     (S.IN_TRANSIT, Move.LOST): S.LOST_IN_TRANSIT,
     (S.IN_TRANSIT, Move.LOST_TO_RESHIP): S.AWAITING_RESHIP,
     (S.AWAITING_RESHIP, Move.RESHIPPED): S.IN_TRANSIT,

@@ -431,6 +431,15 @@ class Trial:
         self.validate_carrier_claim(c, now)
         self.claims.record(c, now)
 
+    def validate_lost_return(self, c: cmd.LostReturnResolution, now: datetime) -> None:
+        self._require_staff_can_act()
+        require_actor_and_reason(c.actor, c.note, "Resolving a lost return")
+        self.claims.check_resolution(c)
+
+    def resolve_lost_return(self, c: cmd.LostReturnResolution, now: datetime) -> None:
+        self.validate_lost_return(c, now)
+        self.claims.resolve(c, now)
+
     def _require_flagged(self, reason: Attention) -> None:
         msg = f"This trial does not need attention for {reason.value}."
         require(reason in self.journal.attention, ErrorCode.NOT_FLAGGED, msg)

@@ -55,6 +55,8 @@ class EventType(StrEnum):
     CLAIM_FILED = "claim.filed"
     CLAIM_SETTLED = "claim.settled"
     CLAIM_REJECTED = "claim.rejected"
+    RETURN_FOUND = "trial.return_found"
+    RETURN_WRITTEN_OFF = "trial.return_written_off"
     ATTENTION_ACKNOWLEDGED = "trial.attention_acknowledged"
     PAYMENT_ACTION_REQUIRED = "trial.payment_action_required"
     CHARGED = "settlement.charged"
@@ -97,6 +99,8 @@ _BY_KIND: dict[str, EventType] = {
     "claim_filed": EventType.CLAIM_FILED,
     "claim_settled": EventType.CLAIM_SETTLED,
     "claim_rejected": EventType.CLAIM_REJECTED,
+    "return_found": EventType.RETURN_FOUND,
+    "return_written_off": EventType.RETURN_WRITTEN_OFF,
     "attention_acknowledged": EventType.ATTENTION_ACKNOWLEDGED,
     "trial_closed": EventType.CLOSED,
     "return_shipped": EventType.RETURN_SHIPPED,

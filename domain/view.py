@@ -57,7 +57,7 @@ class ClaimView(BaseModel):
 
     tracking_number: str
     reason: str
-    state: Literal["filed", "settled", "rejected"]
+    state: Literal["filed", "settled", "rejected", "withdrawn"]
     reference: str
     amount: int | None
 

@@ -326,7 +326,16 @@ async def play(api: Api, plan: Plan, day: float, rng: random.Random) -> None:
         await api.call("POST", f"{base}/attention-assignments", S, {"assignee": "cr.soak", "actor": "lead.soak"})
         # A lost parcel's claim is filed with the carrier and settled (booked as a payout, never a charge)...
         claimed = [p["tracking_number"] for p in view["parcels"] if p.get("lost_at")]
-        claimed += sorted({p["return_tracking"] for p in view["pieces"] if p["state"] == "LOST_IN_RETURN"})
+        # ... a lost return is claimed the same way, or found at the warehouse after all, or written off ...
+        for tracking in sorted({p["return_tracking"] for p in view["pieces"] if p["state"] == "LOST_IN_RETURN"}):
+            way = rng.choice(["claimed", "found", "written_off"])
+            if way == "claimed":
+                claimed.append(tracking)
+                continue
+            answer = {"tracking_number": tracking, "outcome": way, "note": "the soak's staff", "actor": "cr.soak"}
+            await api.call(
+                "POST", f"{base}/lost-returns", S, {**answer, "condition": "ok"} if way == "found" else answer
+            )
         for tracking in claimed:
             claim = {"tracking_number": tracking, "step": "filed", "reference": f"CLM-{tracking}", "actor": "cr.soak"}
             await api.call("POST", f"{base}/carrier-claims", S, claim)

@@ -38,8 +38,11 @@ def details_markdown(view: TrialView) -> str:
         return f"{d:%d %b %H:%M} UTC" if d else "not yet"
 
     lines = [f"**{view.summary()}**", ""]
-    for reason, text in view.attention.items():
-        lines.append(f"- ⚠ **{reason.replace('_', ' ')}**: {text}")
+    # What the trial needs staff for, with its age and owner, as the attention queue (GET /v1/attention) has it.
+    for item in view.attention_items:
+        owner = f"{item.assignee} has it" if item.assignee else "unassigned"
+        since = f"since {when(item.since)}, " if item.since else ""
+        lines.append(f"- ⚠ **{item.reason.replace('_', ' ')}**: {item.text} ({since}{owner})")
     a = view.amounts
     lines += [
         f"- Trial ends: {when(view.trial_ends_at)} · returns due: {when(view.return_deadline)}"

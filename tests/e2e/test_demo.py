@@ -5,6 +5,7 @@ in text and in JSON."""
 import json
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -79,3 +80,24 @@ def test_trial_list_has_a_header_a_json_form_and_refuses_an_unknown_status(demo)
     assert as_json and {row["status"] for row in as_json} == {"COMPLETED"} and max(r["charged"] for r in as_json) > 0
     wrong = styletrial(stack, "trial", "list", "--status", "on_trial")
     assert wrong.returncode == 1 and "not a status" in wrong.stderr and "ON_TRIAL" in wrong.stderr
+
+
+def test_the_attention_queue_lists_what_needs_staff_oldest_first_and_refuses_an_unknown_reason(demo):
+    stack, _ = demo
+    # The trial awaiting dispatch passes its dispatch SLA within seconds of two-second days.
+    for _ in range(60):
+        items = json.loads(styletrial(stack, "attention", "--json").stdout)
+        if any(i["reason"] == "dispatch_overdue" for i in items):
+            break
+        time.sleep(1)
+    else:
+        raise AssertionError(f"nothing flagged dispatch_overdue: {items}")
+    assert [i["since"] for i in items] == sorted(i["since"] for i in items), "oldest first"
+    assert all(i["assignee"] is None for i in items)
+    header, *rows = styletrial(stack, "attention").stdout.splitlines()
+    assert header.split() == ["ORDER", "REASON", "AGE", "OWNER", "WHAT"] and len(rows) == len(items)
+    one = json.loads(styletrial(stack, "attention", "--json", "--reason", "dispatch_overdue").stdout)
+    assert one and {i["reason"] for i in one} == {"dispatch_overdue"}
+    assert styletrial(stack, "attention", "--assignee", "nobody").stdout.strip() == "Nothing needs staff."
+    wrong = styletrial(stack, "attention", "--reason", "late")
+    assert wrong.returncode == 1 and "not a reason" in wrong.stderr and "return_lost" in wrong.stderr

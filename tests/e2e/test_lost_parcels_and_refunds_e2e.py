@@ -187,3 +187,73 @@ async def test_a_trial_whose_parcels_were_all_lost_is_cancelled_and_its_refund_w
             await handle.result()
             assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
     adapters.store.engine.dispose()
+
+
+async def test_lost_returns_are_found_or_written_off_and_the_trial_ends_without_charging_them(
+    dev_env: WorkflowEnvironment, tmp_path
+):
+    settings = Settings(
+        task_queue=f"lost-returns-{uuid.uuid4()}", data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'e.sqlite'}",
+        api_tokens={"tok-f": "fulfilment", "tok-s": "support"}, time_scale=SCALE,
+        policy=TrialPolicy(refund_window=DAY),
+    )  # fmt: skip
+    upgrade(settings.resolved_database_url)
+    adapters = default_adapters(settings)
+    o = order(3, price=100_000)
+    base = f"/v1/trials/{o.order_id}"
+    trial_id = trial_id_for(o.order_id)
+    async with build_worker(dev_env.client, settings.task_queue, adapters):
+        app = build_api(settings, dev_env.client, adapters.store)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as api:
+            assert (await api.post("/v1/trials", json=o.model_dump(mode="json"), headers=F)).status_code == 201
+
+            async def view_when(test: Any) -> dict[str, Any] | None:
+                view: dict[str, Any] = (await api.get(base, headers=F)).json()
+                return view if test(view) else None
+
+            await eventually(lambda: view_when(lambda v: v["status"] == "AWAITING_DISPATCH"), "the trial to open")
+            await api.post(f"{base}/dispatch", json={"parcels": [_parcel("T1", "p1", "p2", "p3")]}, headers=F)
+            await api.post(f"{base}/delivery", json={"tracking_number": "T1"}, headers=F)
+            decided = {
+                "decisions": [{"piece_id": "p1", "decision": "keep"}, {"piece_id": "p2", "decision": "return"},
+                              {"piece_id": "p3", "decision": "return"}],
+                "actor": "client", "channel": "app",
+            }  # fmt: skip
+            assert (await api.post(f"{base}/decisions", json=decided, headers=F)).status_code == 200
+            assert (await api.post(f"{base}/finish", json={}, headers=F)).status_code == 200
+            for pid, tracking in (("p2", "RET-2"), ("p3", "RET-3")):
+                back = {"piece_ids": [pid], "carrier": "DHL", "tracking_number": tracking}
+                assert (await api.post(f"{base}/returns", json=back, headers=F)).status_code == 200
+            # Neither reaches the warehouse within the receipt window (14 days: 1.4 s).
+            await eventually(
+                lambda: view_when(lambda v: [p["state"] for p in v["pieces"]][1:] == ["LOST_IN_RETURN"] * 2),
+                "both returns lost",
+            )
+            queue = (await api.get("/v1/attention", params={"reason": "return_lost"}, headers=S)).json()["items"]
+            assert [i["order_id"] for i in queue] == [o.order_id]
+            claim = {"tracking_number": "RET-2", "step": "filed", "reference": "DHL-CLM-1", "actor": "cr.anna"}
+            assert (await api.post(f"{base}/carrier-claims", json=claim, headers=S)).status_code == 200
+            found = {"tracking_number": "RET-2", "outcome": "found", "condition": "ok", "note": "On the dock",
+                     "actor": "cr.anna"}  # fmt: skip
+            assert (await api.post(f"{base}/lost-returns", json=found, headers=F)).status_code == 403
+            r = await api.post(f"{base}/lost-returns", json={**found, "condition": None}, headers=S)
+            assert r.status_code == 422 and r.json()["error"]["code"] == "missing_field", r.text
+            r = await api.post(f"{base}/lost-returns", json=found, headers=S)
+            assert r.status_code == 200, r.text
+            view = r.json()
+            assert view["pieces"][1]["state"] == "RETURNED" and view["claims"][0]["state"] == "withdrawn"
+            assert "return_lost" in view["attention"], "RET-3 still has no answer"
+            r = await api.post(f"{base}/lost-returns", json=found, headers=S)
+            assert r.status_code == 422 and r.json()["error"]["code"] == "not_lost"
+            off = {"tracking_number": "RET-3", "outcome": "written_off", "note": "Carrier cannot trace it",
+                   "actor": "cr.anna"}  # fmt: skip
+            r = await api.post(f"{base}/lost-returns", json=off, headers=S)
+            assert r.status_code == 200 and not r.json()["needs_attention"], r.text
+            assert r.json()["amounts"]["charged"] == 100_000, "only the kept piece"
+            assert (await api.get("/v1/attention", headers=S)).json()["items"] == []
+            handle = dev_env.client.get_workflow_handle(trial_id)
+            await handle.result()  # nothing needs staff, the refund window (a day) closes: the trial ends
+    with adapters.store.engine.connect() as conn:
+        types = set(conn.scalars(select(OutboxEventRecord.type).where(OutboxEventRecord.trial_id == trial_id)))
+    assert {"claim.filed", "trial.return_found", "trial.return_written_off", "trial.completed"} <= types
+    adapters.store.engine.dispose()

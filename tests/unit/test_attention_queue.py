@@ -136,3 +136,14 @@ def test_a_rejected_claim_and_a_filed_one_twice():
     view = view_of(d.trial)
     assert "carrier_claim" not in view.attention and view.claims[0].state == "rejected"
     assert not [m for m in view.movements if m.kind == "claim_payout"]
+
+
+def test_the_temporal_ui_s_details_show_each_reason_with_its_age_and_owner():
+    from workflows.presentation import details_markdown
+
+    d = with_a_lost_parcel()
+    flagged = d.now
+    assert f"(since {flagged:%d %b %H:%M} UTC, unassigned)" in details_markdown(view_of(d.trial))
+    d.trial.assign_attention(cmd.AttentionAssignment(assignee="cr.anna", actor="lead.bo"), d.now)
+    line = next(x for x in details_markdown(view_of(d.trial)).splitlines() if "carrier claim" in x)
+    assert line.endswith(f"(since {flagged:%d %b %H:%M} UTC, cr.anna has it)"), line
