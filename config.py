@@ -11,7 +11,8 @@ from domain.order import Address
 from domain.policy import PolicyOverride, PolicyTable, TrialPolicy
 from security.webhook_signing import key_of
 
-ROLES = ("fulfilment", "support", "read")
+# `shopper`: a personal shopper signed in with their own token, who reads their own clients only.
+ROLES = ("fulfilment", "support", "read", "shopper")
 
 
 class WebhookSubscriber(BaseModel):
@@ -138,6 +139,7 @@ class Settings(BaseSettings):
     api_oidc_roles: dict[str, str] = Field(
         default_factory=lambda: {
             "styletrial-support": "support", "styletrial-fulfilment": "fulfilment", "styletrial-read": "read",
+            "styletrial-shopper": "shopper",
         },
     )  # fmt: skip
     api_oidc_actor_claim: str = "sub"

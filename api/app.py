@@ -23,7 +23,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import attention, choices, commands, health, labels, reports, webhooks
+from api import attention, choices, commands, customers, health, labels, reports, webhooks
 from api import trials as trial_routes
 from api.auth import ApiError, role_of_token
 from api.codec_server import UI_CORS_HEADERS, codec_router
@@ -89,6 +89,7 @@ def create_app(
         labels.router,
         choices.router,
         attention.router,
+        customers.router,
     ):
         app.include_router(router)
     for optional in (whatsapp, carriers):  # the inbound webhooks, when configured

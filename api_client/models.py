@@ -450,6 +450,55 @@ class ClientContact(BaseModel):
     """
 
 
+class ClientWords(BaseModel):
+    """
+    What the client said of a piece (their own words), and why it went back if it did.
+    """
+
+    order_id: Annotated[str, Field(examples=['A-1001'], title='Order Id')]
+    """
+    The order's id in the order system; one order opens one trial, ever.
+    """
+    piece_id: Annotated[str, Field(examples=['p1'], title='Piece Id')]
+    """
+    A piece's id within its order.
+    """
+    sku: Annotated[str, Field(examples=['SKU-CASH-OVC-48'], title='Sku')]
+    """
+    The piece's stock-keeping unit.
+    """
+    designer: Annotated[str | None, Field(examples=['Loro Piana'], title='Designer')]
+    """
+    The piece's designer (house, label): what buyers read keep rates and return reasons by.
+    """
+    size: Annotated[str | None, Field(examples=['IT 40'], title='Size')]
+    """
+    The size as the house labels it (IT 40, M, 41); optional.
+    """
+    decision: Annotated[str | None, Field(examples=['keep'], title='Decision')]
+    """
+    Keep or return.
+    """
+    reason: Annotated[str | None, Field(examples=['too_small'], title='Reason')]
+    """
+    Why it went back (returns only).
+    """
+    words: Annotated[
+        str | None,
+        Field(examples=['Lovely cloth but tight across the shoulders.'], title='Words'),
+    ]
+    """
+    The client's own words on the piece; null when they gave only a reason.
+    """
+    decided_at: Annotated[
+        AwareDatetime | None,
+        Field(examples=['2026-11-24T09:30:00Z'], title='Decided At'),
+    ]
+    """
+    When the client decided (UTC).
+    """
+
+
 PieceId = TypeAliasType("PieceId", Annotated[str, Field(max_length=64)])
 
 
@@ -960,6 +1009,17 @@ class LostReturnResolution(BaseModel):
     """
 
 
+class Money(BaseModel):
+    currency: Annotated[str, Field(examples=['GBP'], title='Currency')]
+    """
+    ISO-4217 code; every amount of the trial is in it, in minor units.
+    """
+    amount: Annotated[int, Field(examples=[420000], title='Amount')]
+    """
+    Amount in minor units.
+    """
+
+
 class MovementView(BaseModel):
     key: Annotated[str, Field(examples=['style-trial-A-1001:capture:1'], title='Key')]
     """
@@ -1033,12 +1093,35 @@ class NewPaymentMethod(BaseModel):
     """
 
 
+class OpenHold(BaseModel):
+    order_id: Annotated[str, Field(examples=['A-1001'], title='Order Id')]
+    """
+    The order's id in the order system; one order opens one trial, ever.
+    """
+    currency: Annotated[str, Field(examples=['GBP'], title='Currency')]
+    """
+    ISO-4217 code; every amount of the trial is in it, in minor units.
+    """
+    amount: Annotated[int, Field(examples=[420000], title='Amount')]
+    """
+    Amount in minor units.
+    """
+
+
 Designer = TypeAliasType(
     "Designer",
     Annotated[str, Field(examples=['Loro Piana'], max_length=100, title='Designer')],
 )
 """
 The piece's designer (house, label): what buyers read keep rates and return reasons by.
+"""
+
+
+Size = TypeAliasType(
+    "Size", Annotated[str, Field(examples=['IT 40'], max_length=100, title='Size')]
+)
+"""
+The size as the house labels it (IT 40, M, 41); optional.
 """
 
 
@@ -1074,6 +1157,10 @@ class OrderPiece(BaseModel):
     ] = None
     """
     The piece's designer (house, label): what buyers read keep rates and return reasons by.
+    """
+    size: Annotated[Size | None, Field(examples=['IT 40'], title='Size')] = None
+    """
+    The size as the house labels it (IT 40, M, 41); optional.
     """
 
 
@@ -1218,6 +1305,10 @@ class PieceView(BaseModel):
     """
     The piece's designer (house, label): what buyers read keep rates and return reasons by.
     """
+    size: Annotated[str | None, Field(examples=['IT 40'], title='Size')]
+    """
+    The size as the house labels it (IT 40, M, 41); optional.
+    """
     state: Annotated[
         Literal[
             'RESERVED',
@@ -1331,6 +1422,17 @@ class PieceView(BaseModel):
     refunded: Annotated[int | None, Field(examples=[420000], title='Refunded')]
     """
     What was refunded for the piece (then REFUNDED), in minor units.
+    """
+
+
+class ReasonCount(BaseModel):
+    reason: Annotated[str, Field(examples=['too_small'], title='Reason')]
+    """
+    Why pieces went back; not_given when the client did not say.
+    """
+    count: Annotated[int, Field(examples=[3], title='Count')]
+    """
+    Pieces returned for that reason.
     """
 
 
@@ -1592,6 +1694,103 @@ class SettlementView(BaseModel):
     """
 
 
+class ShopperTrial(BaseModel):
+    """
+    An open trial of the shopper's client: who has not decided, and who needs a nudge.
+    """
+
+    order_id: Annotated[str, Field(examples=['A-1001'], title='Order Id')]
+    """
+    The order's id in the order system; one order opens one trial, ever.
+    """
+    customer_id: Annotated[str, Field(examples=['cus-0042'], title='Customer Id')]
+    """
+    The client's id in the retailer's CRM (no name or contact).
+    """
+    status: Annotated[str, Field(examples=['ON_TRIAL'], title='Status')]
+    """
+    Where the trial stands.
+    """
+    trial_ends_at: Annotated[
+        AwareDatetime | None,
+        Field(examples=['2026-11-24T09:30:00Z'], title='Trial Ends At'),
+    ]
+    """
+    When the trial ends and undecided pieces count as kept (UTC); null before delivery.
+    """
+    return_deadline: Annotated[
+        AwareDatetime | None,
+        Field(examples=['2026-11-24T09:30:00Z'], title='Return Deadline'),
+    ]
+    """
+    When returns must be shipped by (UTC); null until the trial ends.
+    """
+    pieces: Annotated[int, Field(examples=[5], title='Pieces')]
+    """
+    Pieces in the trial.
+    """
+    undecided: Annotated[int, Field(examples=[2], title='Undecided')]
+    """
+    Pieces with the client and no decision yet.
+    """
+    to_send_back: Annotated[int, Field(examples=[0], title='To Send Back')]
+    """
+    Pieces the client still has to send back.
+    """
+    needs_attention: Annotated[bool, Field(examples=[False], title='Needs Attention')]
+    """
+    True when staff should look at the trial (see `attention`).
+    """
+    nudge: Annotated[
+        Literal['decide', 'send_back'] | None, Field(examples=['decide'], title='Nudge')
+    ]
+    """
+    decide (pieces undecided, the trial ends within 48 h), send_back (the return deadline within 24 h), or null.
+    """
+
+
+class ShopperTrials(BaseModel):
+    shopper_id: Annotated[str, Field(examples=['ps-07'], title='Shopper Id')]
+    """
+    The personal shopper.
+    """
+    trials: Annotated[list[ShopperTrial], Field(examples=[[]], title='Trials')]
+    """
+    Their open trials: those to nudge first, then by when they end.
+    """
+    undecided_clients: Annotated[int, Field(examples=[3], title='Undecided Clients')]
+    """
+    Clients with at least one piece undecided.
+    """
+    to_nudge: Annotated[int, Field(examples=[1], title='To Nudge')]
+    """
+    Trials that need a nudge now.
+    """
+    truncated: Annotated[bool, Field(examples=[False], title='Truncated')]
+    """
+    True when the shopper has more than 500 open trials (the first 500).
+    """
+
+
+class SizeLine(BaseModel):
+    designer: Annotated[str, Field(examples=['Loro Piana'], title='Designer')]
+    """
+    The designer.
+    """
+    size: Annotated[str, Field(examples=['IT 40'], title='Size')]
+    """
+    The size as the house labels it.
+    """
+    kept: Annotated[int, Field(examples=[2], title='Kept')]
+    """
+    Pieces of that designer and size the client kept.
+    """
+    returned: Annotated[int, Field(examples=[1], title='Returned')]
+    """
+    Pieces of that designer and size the client returned.
+    """
+
+
 class Slot(BaseModel):
     """
     A courier's collection window, in UTC or with a zone (the client's day is shown in their zone).
@@ -1611,6 +1810,86 @@ class Slot(BaseModel):
     ]
     """
     When it closes: one to eight hours later, by the return deadline.
+    """
+
+
+class StoryMonth(BaseModel):
+    """
+    The client's trials opened in one month (UTC): how much they kept, and what they paid for it.
+    """
+
+    month: Annotated[str, Field(examples=['2026-11'], title='Month')]
+    """
+    The month the trials opened in (UTC), YYYY-MM.
+    """
+    trials: Annotated[int, Field(examples=[2], title='Trials')]
+    """
+    Trials opened that month.
+    """
+    decided: Annotated[int, Field(examples=[8], title='Decided')]
+    """
+    Their pieces with a keep or return decision.
+    """
+    kept: Annotated[int, Field(examples=[5], title='Kept')]
+    """
+    Of those, decided keep.
+    """
+    keep_rate: Annotated[float | None, Field(examples=[0.625], title='Keep Rate')]
+    """
+    kept / decided; null when nothing was decided.
+    """
+    spend_kept: Annotated[list[Money], Field(examples=[[]], title='Spend Kept')]
+    """
+    What the client paid for what they kept, per currency (minor units).
+    """
+
+
+class StoryTrial(BaseModel):
+    """
+    One trial of the client, in a line.
+    """
+
+    order_id: Annotated[str, Field(examples=['A-1001'], title='Order Id')]
+    """
+    The order's id in the order system; one order opens one trial, ever.
+    """
+    status: Annotated[str, Field(examples=['ON_TRIAL'], title='Status')]
+    """
+    Where the trial stands.
+    """
+    opened_at: Annotated[
+        AwareDatetime, Field(examples=['2026-11-24T09:30:00Z'], title='Opened At')
+    ]
+    """
+    When the trial was opened (UTC).
+    """
+    currency: Annotated[str, Field(examples=['GBP'], title='Currency')]
+    """
+    ISO-4217 code; every amount of the trial is in it, in minor units.
+    """
+    value: Annotated[int, Field(examples=[609000], title='Value')]
+    """
+    The value of every piece, in minor units.
+    """
+    charged: Annotated[int, Field(examples=[420000], title='Charged')]
+    """
+    Charged so far, in minor units.
+    """
+    pieces: Annotated[int, Field(examples=[5], title='Pieces')]
+    """
+    Pieces in the trial.
+    """
+    kept: Annotated[int, Field(examples=[3], title='Kept')]
+    """
+    Pieces decided keep.
+    """
+    returned: Annotated[int, Field(examples=[2], title='Returned')]
+    """
+    Pieces decided return.
+    """
+    needs_attention: Annotated[bool, Field(examples=[False], title='Needs Attention')]
+    """
+    True when staff should look at the trial (see `attention`).
     """
 
 
@@ -2255,6 +2534,91 @@ class CollectionBooking(BaseModel):
     ] = None
     """
     The pieces going back; omitted: every piece decided return or awaiting its return, not yet booked.
+    """
+
+
+class CustomerStory(BaseModel):
+    """
+    Every trial of a client, with what they kept, returned and said.
+    """
+
+    customer_id: Annotated[str, Field(examples=['cus-0042'], title='Customer Id')]
+    """
+    The client's id in the retailer's CRM (no name or contact).
+    """
+    tier: Annotated[str, Field(examples=['EIP'], title='Tier')]
+    """
+    The client's tier; only the policy's eligible tiers may open a trial.
+    """
+    region: Annotated[str, Field(examples=['UK'], title='Region')]
+    """
+    The client's region, for reporting and routing to a boutique.
+    """
+    personal_shopper_id: Annotated[
+        str | None, Field(examples=['ps-07'], title='Personal Shopper Id')
+    ]
+    """
+    The client's personal shopper, who hears about the trial.
+    """
+    trials_total: Annotated[int, Field(examples=[12], title='Trials Total')]
+    """
+    Trials the story covers (the client's most recent, at most 500).
+    """
+    first_trial_at: Annotated[
+        AwareDatetime, Field(examples=['2026-11-24T09:30:00Z'], title='First Trial At')
+    ]
+    """
+    When the earliest of them opened (UTC).
+    """
+    decided: Annotated[int, Field(examples=[40], title='Decided')]
+    """
+    Pieces with a keep or return decision, over every trial.
+    """
+    kept: Annotated[int, Field(examples=[26], title='Kept')]
+    """
+    Of those, decided keep.
+    """
+    keep_rate: Annotated[float | None, Field(examples=[0.65], title='Keep Rate')]
+    """
+    kept / decided; null when nothing was decided yet.
+    """
+    spend_kept: Annotated[list[Money], Field(examples=[[]], title='Spend Kept')]
+    """
+    What the client paid in the end for what they kept (less refunds), per currency, in minor units.
+    """
+    open_trials: Annotated[list[StoryTrial], Field(examples=[[]], title='Open Trials')]
+    """
+    Trials still open, newest first.
+    """
+    open_holds: Annotated[list[OpenHold], Field(examples=[[]], title='Open Holds')]
+    """
+    What stands authorized on the client's card in open trials.
+    """
+    trials: Annotated[list[StoryTrial], Field(examples=[[]], title='Trials')]
+    """
+    Every trial the story covers, newest first.
+    """
+    by_month: Annotated[list[StoryMonth], Field(examples=[[]], title='By Month')]
+    """
+    Keep rate and spend kept by the month trials opened in, oldest first.
+    """
+    sizes: Annotated[list[SizeLine], Field(examples=[[]], title='Sizes')]
+    """
+    The client's sizes per designer, kept and returned.
+    """
+    return_reasons: Annotated[
+        list[ReasonCount], Field(examples=[[]], title='Return Reasons')
+    ]
+    """
+    Why the client sent pieces back, most frequent first.
+    """
+    words: Annotated[list[ClientWords], Field(examples=[[]], title='Words')]
+    """
+    What the client said of pieces, newest first (at most 200).
+    """
+    truncated: Annotated[bool, Field(examples=[False], title='Truncated')]
+    """
+    True when the client has more trials than the story reads.
     """
 
 

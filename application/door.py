@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from temporalio.client import Client, RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from activities.messages import slot_text, zone_named
-from application import reports
+from application import customers, reports
 from application.choices import choice_command
 from application.trials import CommandNotProcessed, TrialService
 from domain import commands as cmd
@@ -29,6 +29,7 @@ from domain.order import TrialOrder
 from domain.policy import PolicyTable
 from domain.view import TrialView
 from domain.workflow_io import StartTrial
+from persistence import customers as customer_queries
 from persistence.db import make_engine
 from persistence.return_labels import SqlLabelBook
 from persistence.store import Cursor, Page, SqlStore
@@ -41,7 +42,8 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     RPCError, RPCTimeoutOrCancelledError, TimeoutError, OperationalError, CommandNotProcessed,
 )  # fmt: skip
 
-__all__ = ["UNAVAILABLE", "Application", "ChoiceOutcome", "Cursor", "Page", "attention_queue_at", "list_trials_at"]
+__all__ = ["UNAVAILABLE", "Application", "ChoiceOutcome", "Cursor", "Page", "attention_queue_at", "customer_story_from", "list_trials_at",
+           "shopper_trials_from"]
 
 
 @contextmanager
@@ -58,6 +60,26 @@ def list_trials_at(database_url: str, *, limit: int, **filters: Any) -> Page:
     """Trials, newest first (the CLI's `trial list`); the filters of `Application.list_trials`."""
     with read_model_at(database_url) as store:
         return store.list_trials(limit=limit, **filters)
+
+
+def customer_story_from(engine: Engine, customer_id: str) -> customers.CustomerStory | None:
+    """A client's story from the read model behind `engine` (blocking); None when they have no trial."""
+    trials, pieces = customer_queries.customer_trials(engine, customer_id, customers.STORY_TRIALS + 1)
+    if not trials:
+        return None
+    truncated = len(trials) > customers.STORY_TRIALS
+    trials = trials[: customers.STORY_TRIALS]
+    kept = {t.trial_id for t in trials}
+    return customers.story_of(customer_id, trials, [p for p in pieces if p.trial_id in kept], truncated)
+
+
+def shopper_trials_from(engine: Engine, shopper_id: str, now: datetime) -> customers.ShopperTrials:
+    """A shopper's open trials from the read model behind `engine` (blocking)."""
+    trials, pieces = customer_queries.shopper_open_trials(engine, shopper_id, customers.SHOPPER_TRIALS + 1)
+    truncated = len(trials) > customers.SHOPPER_TRIALS
+    trials = trials[: customers.SHOPPER_TRIALS]
+    kept = {t.trial_id for t in trials}
+    return customers.open_trials_of(shopper_id, trials, [p for p in pieces if p.trial_id in kept], now, truncated)
 
 
 def attention_queue_at(database_url: str, **filters: Any) -> list[Any]:
@@ -127,6 +149,14 @@ class Application:
         return await self.store.read(
             self.store.attention_queue, assignee=assignee, reason=reason, limit=limit, after=after
         )
+
+    async def customer_story(self, customer_id: str) -> customers.CustomerStory | None:
+        """Every trial of a client, with what they kept, returned and said; None: no trial of theirs."""
+        return await self.store.read(customer_story_from, self.store.engine, customer_id)
+
+    async def shopper_trials(self, shopper_id: str, now: datetime) -> customers.ShopperTrials:
+        """A shopper's open trials: who has not decided, who needs a nudge (those first)."""
+        return await self.store.read(shopper_trials_from, self.store.engine, shopper_id, now)
 
     async def client_choice(self, token: str, *, book: bool) -> ChoiceOutcome:
         """A client's link: what it books, and with `book`, the booking made as the client (once: the link

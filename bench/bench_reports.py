@@ -5,7 +5,8 @@
 A fresh database on the local server (dropped afterwards) is migrated to head and filled with `trials`
 closed trials (default 1,000,000) opened over two years, 3 pieces each: tiers, 12 regions, 400 shoppers,
 60 designers, 5,000 SKUs, three currencies, decisions with reasons, delivery and decision times, 2% of the
-kept pieces refunded. Then each
+kept pieces refunded, 2% of the trials still open. A client's story (50,000 clients, 20 trials each) and a
+shopper's open trials (400 shoppers) are read 5 x `runs` times each. Then each
 report, and the charts page whole (queries and drawing), runs `runs` times (default 20) over the last 30 days (the page's default) and over a whole year,
 and the p50 and p95 are reported, ending with `report_<name>_30d_p95_ms=` lines.
 """
@@ -23,11 +24,13 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from api.reports import render_page
+from application.door import customer_story_from, shopper_trials_from
 from application.reports import Reports
 from persistence import reports
 from persistence.migrate import upgrade
 from tests.databases import POSTGRES_ADMIN_URL
 
+SIZES = ["IT 38", "IT 40", "IT 42", "IT 44", "IT 46", "IT 48", "IT 50", "S", "M", "L"]
 REASONS = ["too_small", "too_large", "fit", "colour", "quality", "not_as_pictured", "changed_mind", "other", None]
 START = datetime(2024, 11, 25, tzinfo=UTC)
 SPAN = timedelta(days=730)
@@ -57,12 +60,13 @@ def _rows(n: int, seed: int = 7) -> tuple[io.StringIO, io.StringIO]:
             decided = delivered + timedelta(hours=rng.randrange(1, 160))
             pieces.write(
                 f"{tid}\tp{k}\t{k}\tSKU-{rng.randrange(5000)}\tPiece\t{price}\tD{rng.randrange(60):02d}\t"
+                f"{SIZES[rng.randrange(len(SIZES))]}\t"
                 f"{state}\t{'keep' if keep else 'return'}\tclient\tapp\t"
                 f"{decided.isoformat()}\t{delivered.isoformat()}\t{reason or chr(92) + 'N'}\t\\N\t{'t' if keep else 'f'}\t1\t"
                 f"{opened.isoformat()}\t{currency}\t{tier}\t{region}\t{shopper}\t{refunded}\n"
             )
         trials.write(
-            f"{tid}\tG{i:07d}\t1\tCOMPLETED\t{'t' if i % 997 == 0 else 'f'}\t{{}}\tcus-{i % 50000}\t{tier}\t{region}\t"
+            f"{tid}\tG{i:07d}\t1\t{'ON_TRIAL' if (i // 400) % 50 == 0 else 'COMPLETED'}\t{'t' if i % 997 == 0 else 'f'}\t{{}}\tcus-{i % 50000}\t{tier}\t{region}\t"
             f"{shopper}\t{currency}\t{value}\t0\t{value // 2}\t{value}\t{opened.isoformat()}\t{opened.isoformat()}\t"
             f"{opened.isoformat()}\t{(delivered + timedelta(days=7)).isoformat()}\t"
             f"{(delivered + timedelta(days=12)).isoformat()}\t{(delivered + timedelta(days=10)).isoformat()}\t0\t"
@@ -79,7 +83,7 @@ TRIAL_COLUMNS = (
     "trial_ends_at, closed_at, return_deadline, extension_days, updated_at, view"
 )
 PIECE_COLUMNS = (
-    "trial_id, piece_id, position, sku, description, price, designer, state, decision, decided_by, decided_via, "
+    "trial_id, piece_id, position, sku, description, price, designer, size, state, decision, decided_by, decided_via, "
     "decided_at, delivered_at, return_reason, feedback, charged, settlement, trial_opened_at, currency, tier, region, "
     "personal_shopper_id, refunded"
 )
@@ -125,6 +129,27 @@ def main(n: int = 1_000_000, runs: int = 20) -> None:
             "charts_page": lambda a, b: [render_page(Reports(engine), a.date(), b.date(), a, b)],
         }
         figures = {}
+        people_p95: dict[str, float] = {}
+        # A client's story and a shopper's open trials: by their indexes, whatever the window (the client of
+        # 20 trials, the shopper with 2,500 trials of which 50 are open).
+        now = START + SPAN
+        people: dict[str, Callable[[], Any]] = {
+            "customer_story": lambda: [customer_story_from(engine, f"cus-{rng.randrange(50000)}")],
+            "shopper_trials": lambda: shopper_trials_from(engine, f"ps-{rng.randrange(400)}", now).trials,
+        }
+        rng = random.Random(11)
+        for case, read in people.items():
+            times, rows = [], []
+            for _ in range(runs * 5):
+                t0 = time.perf_counter()
+                rows = read()
+                times.append((time.perf_counter() - t0) * 1000)
+            times.sort()
+            p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
+            people_p95[case] = p95
+            print(
+                f"  {case:<26} {'-':>5}: {len(rows):>6} rows  p50 {statistics.median(times):7.1f} ms  p95 {p95:7.1f} ms"
+            )
         for case, run in cases.items():
             for window, (a, b) in windows.items():
                 times = []
@@ -141,6 +166,8 @@ def main(n: int = 1_000_000, runs: int = 20) -> None:
         for key, p95 in figures.items():
             if key.endswith("_30d"):
                 print(f"report_{key.removesuffix('_30d')}_30d_p95_ms={p95:.0f}")
+        for case, p95 in people_p95.items():
+            print(f"{case}_p95_ms={p95:.1f}")
         engine.dispose()
     finally:
         with admin.connect() as conn:

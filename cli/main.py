@@ -56,6 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--attention", action="store_true", help="only trials that need attention")
     lst.add_argument("--limit", type=int, default=20)
     lst.add_argument("--json", action="store_true", help="the rows as a JSON array, for scripts")
+    customer = sub.add_parser("customer", help="a client's whole story, from the read model")
+    customer_sub = customer.add_subparsers(dest="customer_command", required=True)
+    story = customer_sub.add_parser("show", help="every trial of a client: keep rate, sizes, their words")
+    story.add_argument("customer_id")
+    story.add_argument("--json", action="store_true", help="the whole story as JSON, for scripts")
+    shopper = sub.add_parser("shopper", help="a personal shopper's open trials, from the read model")
+    shopper_sub = shopper.add_subparsers(dest="shopper_command", required=True)
+    mine = shopper_sub.add_parser("trials", help="open trials: who has not decided, who needs a nudge (first)")
+    mine.add_argument("shopper_id")
+    mine.add_argument("--json", action="store_true", help="the list as JSON, for scripts")
     queue = sub.add_parser("attention", help="what trials need staff for, oldest first (the attention queue)")
     queue.add_argument("--assignee", help="one staff member's items")
     queue.add_argument("--reason", help="one kind of reason (carrier_claim, return_lost, ...)")
@@ -100,6 +110,10 @@ def main(argv: list[str] | None = None) -> None:
             from cli.demo import run_demo
 
             _client_only(lambda: asyncio.run(run_demo(settings, args.day_seconds)))
+        elif args.command == "customer":
+            _customer(settings, args.customer_id, args.json)
+        elif args.command == "shopper":
+            _shopper(settings, args.shopper_id, args.json)
         elif args.command == "attention":
             _attention(settings, args.assignee, args.reason, args.limit, args.json)
         elif args.command == "patches":
@@ -397,6 +411,61 @@ def _list(
             f"{t.order_id:<24} {t.status:<24} {t.customer_id:<14} {format_money(t.value, t.currency):>18} "
             f"{format_money(t.charged, t.currency):>18}  {'yes' if t.needs_attention else ''}"
         )
+
+
+def _customer(settings: Settings, customer_id: str, as_json: bool) -> None:
+    from application.door import customer_story_from, read_model_at
+    from domain.money import format_money
+
+    with read_model_at(settings.resolved_database_url) as store:
+        story = customer_story_from(store.engine, customer_id)
+    if story is None:
+        _fail(f"No trial of client {customer_id!r} in the read model.")
+    if as_json:
+        print(story.model_dump_json(indent=2))
+        return
+    spend = ", ".join(format_money(m.amount, m.currency) for m in story.spend_kept) or "nothing"
+    rate = f"{story.keep_rate:.0%}" if story.keep_rate is not None else "-"
+    print(f"Client {story.customer_id} ({story.tier}, {story.region}), shopper {story.personal_shopper_id or '-'}")
+    print(f"{story.trials_total} trial(s) since {story.first_trial_at:%d %b %Y}; kept {story.kept} of "
+          f"{story.decided} decided ({rate}); spent on what they kept: {spend}")  # fmt: skip
+    for hold in story.open_holds:
+        print(f"Open hold: {format_money(hold.amount, hold.currency)} on {hold.order_id}")
+    print(f"\n{'ORDER':<24} {'OPENED':<12} {'STATUS':<24} {'KEPT':>4} {'RET':>4} {'CHARGED':>16}")
+    for t in story.trials:
+        print(f"{t.order_id:<24} {t.opened_at:%Y-%m-%d}   {t.status:<24} {t.kept:>4} {t.returned:>4} "
+              f"{format_money(t.charged, t.currency):>16}")  # fmt: skip
+    if story.sizes:
+        print("\nSizes (kept / returned):")
+        for s in story.sizes:
+            print(f"  {s.designer:<28} {s.size:<10} {s.kept} / {s.returned}")
+    if story.return_reasons:
+        print("\nWhy they send back: " + ", ".join(f"{r.reason} {r.count}" for r in story.return_reasons))
+    if story.words:
+        print("\nIn their words:")
+        for w in story.words[:20]:
+            why = f" [{w.reason}]" if w.reason else ""
+            print(f"  {w.order_id} {w.piece_id} {w.designer or ''} {w.size or ''}: {w.decision}{why} {w.words or ''}")
+
+
+def _shopper(settings: Settings, shopper_id: str, as_json: bool) -> None:
+    from application.door import read_model_at, shopper_trials_from
+
+    with read_model_at(settings.resolved_database_url) as store:
+        listed = shopper_trials_from(store.engine, shopper_id, datetime.now(UTC))
+    if as_json:
+        print(listed.model_dump_json(indent=2))
+        return
+    if not listed.trials:
+        print(f"No open trials for {shopper_id}.")
+        return
+    print(f"{len(listed.trials)} open trial(s); {listed.to_nudge} to nudge; {listed.undecided_clients} client(s) "
+          "with pieces undecided")  # fmt: skip
+    print(f"{'ORDER':<24} {'CLIENT':<14} {'STATUS':<20} {'ENDS':<17} {'UNDECIDED':>9} {'TO SEND':>7}  NUDGE")
+    for t in listed.trials:
+        ends = f"{t.trial_ends_at:%d %b %H:%M}" if t.trial_ends_at else "-"
+        print(f"{t.order_id:<24} {t.customer_id:<14} {t.status:<20} {ends:<17} {t.undecided:>9} "
+              f"{t.to_send_back:>7}  {t.nudge or ''}")  # fmt: skip
 
 
 def _attention(settings: Settings, assignee: str | None, reason: str | None, limit: int, as_json: bool) -> None:

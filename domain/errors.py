@@ -67,6 +67,7 @@ class ErrorCode(StrEnum):
     ALREADY_RESOLVED = "already_resolved"
     # Raised outside the aggregate (client / API), listed here so every code lives in one place
     UNKNOWN_ORDER = "unknown_order"
+    UNKNOWN_CUSTOMER = "unknown_customer"
     ORDER_CONFLICT = "order_conflict"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
 

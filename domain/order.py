@@ -64,6 +64,8 @@ class OrderPiece(_Strict):
     price: Price  # minor units
     # The designer (house, label): what buyers read keep rates and return reasons by.
     designer: Label | None = None
+    # The size as the house labels it (IT 40, M, 41): a client's sizes kept and returned, per designer.
+    size: Label | None = None
 
 
 class TrialOrder(_Strict):

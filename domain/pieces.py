@@ -125,6 +125,7 @@ class PieceFields(BaseModel):
     description: str
     price: int
     designer: str | None = None
+    size: str | None = None
     state: PieceState = PieceState.RESERVED
     decision: cmd.DecisionValue | None = None
     decided_by: str | None = None

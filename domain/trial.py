@@ -74,7 +74,12 @@ class Trial:
         self.opened_at = now
         self.pieces: dict[str, Piece] = {
             p.piece_id: Piece(
-                piece_id=p.piece_id, sku=p.sku, description=p.description, price=p.price, designer=p.designer
+                piece_id=p.piece_id,
+                sku=p.sku,
+                description=p.description,
+                price=p.price,
+                designer=p.designer,
+                size=p.size,
             )
             for p in order.pieces
         }

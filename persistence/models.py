@@ -100,6 +100,8 @@ class TrialRecord(Base):
         # The lists support staff and fulfilment ask for, newest first.
         Index("ix_trials_status_opened_at", "status", "opened_at"),
         Index("ix_trials_customer_id_opened_at", "customer_id", "opened_at"),
+        # A shopper's open trials (GET /v1/shoppers/{id}/trials): their rows by status, never their history.
+        Index("ix_trials_personal_shopper_id_status", "personal_shopper_id", "status"),
         Index("ix_trials_needs_attention_opened_at", "needs_attention", "opened_at"),
         Index("ix_trials_opened_at", "opened_at"),
         Index("ix_trials_trial_ends_at", "trial_ends_at"),
@@ -121,6 +123,7 @@ class PieceRecord(Base):
     decided_by: Mapped[str | None] = mapped_column(String(120))
     decided_via: Mapped[str | None] = mapped_column(String(16))
     designer: Mapped[str | None] = mapped_column(String(120))
+    size: Mapped[str | None] = mapped_column(String(120))
     # Its trial's opening and client, copied (they never change): the reports read pieces alone, by the
     # index on trial_opened_at, with no join (persistence/reports.py).
     trial_opened_at: Mapped[datetime | None] = mapped_column(Timestamp, index=True)

@@ -29,8 +29,9 @@ class Driver:
         refunds_after_completion: bool = False,
         tells_the_journey: bool = False,
         notifier: Callable[["Driver"], RecordingNotifier] | None = None,
+        start: datetime = T0,
     ) -> None:
-        self.now = T0
+        self.now = start
         self.gateway = gateway or SimulatedGateway()
         self.stock = InMemoryStock()
         self.notifier = notifier(self) if notifier else RecordingNotifier()
