@@ -21,6 +21,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.client_messages import ClientMessages, SmtpEmail, WhatsAppCloud
+from activities.digest import DigestActivities
 from activities.fulfilment import FulfilmentActivities, InMemoryStock
 from activities.notifications import NotificationActivities, RecordingNotifier
 from activities.payments import PaymentActivities
@@ -42,6 +43,7 @@ from application.connection import fingerprints as fingerprints
 from application.door import Application
 from application.failing_tasks import watch_failing_tasks
 from application.replies import Replies
+from application.schedules import ensure_digest_schedule
 from application.tracking import CarrierTracking
 from application.trials import TrialService
 from application.webhooks import Subscriber, WebhookDispatcher
@@ -49,6 +51,7 @@ from config import Settings
 from observability.metrics import REGISTRY, serve_metrics
 from observability.tracing import instrument_api, otlp_provider, temporal_interceptor
 from persistence.db import make_engine
+from persistence.digest import SqlDigestBook, SqlDigestSource
 from persistence.metrics import ReadModelCollector
 from persistence.return_labels import SqlBookingProgress, SqlLabelBook
 from persistence.simulated_book import SqlGatewayBook
@@ -56,6 +59,7 @@ from persistence.stock import SqlStock
 from persistence.store import SqlStore
 from persistence.webhooks import WebhookQueue
 from security.oidc import OidcConfig, OidcVerifier, StaffTokens
+from workflows.buying_digest import BuyingDigestWorkflow
 from workflows.style_trial import StyleTrialWorkflow
 
 log = logging.getLogger("styletrial")
@@ -74,6 +78,8 @@ class Adapters:
     stock: StockPort = field(default_factory=InMemoryStock)
     notifier: Notifier = field(default_factory=RecordingNotifier)
     returns: ReturnsProvider = field(default_factory=lambda: LocalReturns(InMemoryLabelBook(), "http://127.0.0.1:8000"))
+    # The weekly buying digest's sending; None: from the store, sent to no one (no recipients, no mail server).
+    digest: DigestActivities | None = None
 
 
 def default_adapters(settings: Settings) -> Adapters:
@@ -86,6 +92,8 @@ def default_adapters(settings: Settings) -> Adapters:
     return Adapters(
         store=store, gateway=payment_gateway(settings, engine), stock=stock(settings, engine),
         notifier=client_messages(settings, store), returns=returns_provider(settings, engine),
+        digest=DigestActivities(SqlDigestSource(engine), SqlDigestBook(engine), smtp(settings),
+                                settings.digest_recipients),
     )  # fmt: skip
 
 
@@ -110,17 +118,21 @@ def whatsapp(settings: Settings) -> WhatsAppCloud | None:
     )
 
 
+def smtp(settings: Settings) -> SmtpEmail | None:
+    """Email over SMTP, when a server and a sender are configured."""
+    if not (settings.smtp_host and settings.smtp_from):
+        return None
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    return SmtpEmail(
+        settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.smtp_username, password,
+        settings.smtp_starttls,
+    )  # fmt: skip
+
+
 def client_messages(settings: Settings, store: SqlStore | None = None) -> Notifier:
     """Every notification recorded; those to the client sent on WhatsApp or by email, where configured."""
-    email = None
-    if settings.smtp_host and settings.smtp_from:
-        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-        email = SmtpEmail(
-            settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.smtp_username, password,
-            settings.smtp_starttls,
-        )  # fmt: skip
     return ClientMessages(
-        RecordingNotifier(), whatsapp(settings), email, messages=store, team=settings.team_emails,
+        RecordingNotifier(), whatsapp(settings), smtp(settings), messages=store, team=settings.team_emails,
         fingerprint=fingerprints(settings).of, links=client_links(settings).url, tracking_pages=settings.tracking_pages,
     )  # fmt: skip
 
@@ -188,10 +200,12 @@ def build_worker(
     fulfilment = FulfilmentActivities(adapters.stock)
     notifications = NotificationActivities(adapters.notifier)
     returns = ReturnsActivities(adapters.returns)
+    engine = adapters.store.engine
+    digest = adapters.digest or DigestActivities(SqlDigestSource(engine), SqlDigestBook(engine), None, [])
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[StyleTrialWorkflow],
+        workflows=[StyleTrialWorkflow, BuyingDigestWorkflow],
         max_cached_workflows=max_cached_workflows,
         # Unsandboxed: the sandbox re-imports the workflow module for every trial it caches (130 KiB of
         # memory and 16% of the worker's CPU per trial, docs/performance.md) and only ever checked
@@ -210,6 +224,7 @@ def build_worker(
             returns.book,
             read_model.project,
             read_model.project_changes,
+            digest.send_buying_digest,
         ],
     )
 
@@ -322,6 +337,8 @@ async def serve(settings: Settings, *, api: bool, worker: bool) -> None:
         else None
     )
     if temporal_worker and adapters:
+        if settings.digest_recipients:
+            await ensure_digest_schedule(client, settings.task_queue, settings.buying_digest_time_zone)
         tasks.append(asyncio.create_task(temporal_worker.run()))
     # Loops beside the worker that never end by themselves: cancelled at the stop.
     loops: list[asyncio.Task[Any]] = []

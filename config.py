@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     # Who on the team hears by email: a shopper's id (from the orders) or "staff", to an address. JSON.
     team_emails: dict[str, str] = Field(default_factory=dict, max_length=10_000, repr=False)
+    # The weekly buying digest (activities/digest.py): who gets it, addresses separated by commas (unset: the
+    # schedule is not created), and the zone of its time, Monday 07:00.
+    buying_digest_to: str | None = Field(default=None, max_length=2000, repr=False)
+    buying_digest_time_zone: str = Field(default="UTC", max_length=64)
     # Webhook subscribers, JSON: [{"name": "oms", "url": "https://...", "secrets": ["whsec_..."]}]
     webhooks: list[WebhookSubscriber] = Field(default_factory=list, max_length=20, repr=False)
     # Seconds between a delivery's attempts (see DEFAULT_WEBHOOK_BACKOFF); its length is the attempts.
@@ -165,6 +169,10 @@ class Settings(BaseSettings):
         if wrong:
             raise ValueError(f"api_oidc_roles maps groups to {wrong}; a role is one of {', '.join(ROLES)}")
         return value
+
+    @property
+    def digest_recipients(self) -> list[str]:
+        return [a.strip() for a in (self.buying_digest_to or "").split(",") if a.strip()]
 
     @property
     def resolved_database_url(self) -> str:

@@ -103,6 +103,16 @@ class SmtpEmail:
         await asyncio.to_thread(self._send, email)
         return str(email["Message-ID"])
 
+    async def send_mail(self, key: str, to: list[str], subject: str, text: str, html: str) -> str:
+        """A message to the team (the weekly digest): plain text with an HTML alternative."""
+        email = EmailMessage()
+        email["From"], email["To"], email["Subject"] = self.sender, ", ".join(to), subject
+        email["Message-ID"] = f"<{ascii_header(key)}@styletrial>"
+        email.set_content(text)
+        email.add_alternative(html, subtype="html")
+        await asyncio.to_thread(self._send, email)
+        return str(email["Message-ID"])
+
     def _send(self, email: EmailMessage) -> None:
         try:
             with smtplib.SMTP(self.host, self.port, timeout=TIMEOUT_SECONDS) as smtp:

@@ -17,7 +17,7 @@ import pygal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pygal.style import Style
 
 from api.auth import AnyRole, ApiError
@@ -58,6 +58,28 @@ class ReasonItem(BaseModel):
     returned: int = Field(description="Pieces returned for that reason.", examples=[12])
 
 
+class QuoteItem(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # the query's rows, as they are
+
+    words: str = Field(description="The client's own words on the piece, verbatim.", examples=["Tight at the waist."])
+    decision: str = Field(description="What they decided: keep or return.", examples=["return"])
+    reason: str | None = Field(description="Why it went back (returns).", examples=["too_small"])
+    size: str | None = Field(description="The piece's size, as the house labels it.", examples=["IT 40"])
+    decided_at: datetime | None = Field(description="When they decided (UTC).", examples=["2026-11-24T09:30:00Z"])
+
+
+class VoiceItem(BaseModel):
+    key: str = Field(description="The SKU or designer.", examples=["Loro Piana"])
+    decided: int = Field(description="Pieces with a keep or return decision.", examples=[40])
+    kept: int = Field(description="Of those, kept.", examples=[26])
+    returned: int = Field(description="Of those, returned.", examples=[14])
+    reasons: dict[str, int] = Field(
+        description="Why the returned ones went back, with their counts (`not_given` when not said).",
+        examples=[{"too_small": 9, "fit": 3, "not_given": 2}],
+    )
+    quotes: list[QuoteItem] = Field(description="The clients' own words, newest first (at most 5).", examples=[[]])
+
+
 class DecisionTimeItem(BaseModel):
     key: str = Field(description="The shopper, region, tier, designer or SKU.", examples=["UK"])
     decided: int = Field(description="Pieces decided after their delivery.", examples=[300])
@@ -82,6 +104,10 @@ class KeepRateReport(Report):
 
 class ReasonsReport(Report):
     items: list[ReasonItem] = Field(description="One row per group and reason, most frequent first.", examples=[[]])
+
+
+class VoiceReport(Report):
+    items: list[VoiceItem] = Field(description="One row per group, the most returned first.", examples=[[]])
 
 
 class DecisionTimeReport(Report):
@@ -141,6 +167,16 @@ async def return_reasons_report(
     return await _report(
         request, ReasonsReport, ReasonItem, since, until, by, partial(services.reports.return_reasons, by)
     )
+
+
+@router.get("/v1/reports/voice", response_model=VoiceReport, responses=RESPONSES)
+async def voice_report(
+    _: AnyRole, request: Request, services: ServicesDep, by: ReasonsBy = "designer", since: Since = None,
+    until: Until = None,
+) -> Response:  # fmt: skip
+    """The voice of the customer, per SKU or designer: pieces decided, kept and returned, the reasons with
+    their counts, and the clients' own words (the newest five, verbatim), the most returned first."""
+    return await _report(request, VoiceReport, VoiceItem, since, until, by, partial(services.reports.voice, by))
 
 
 @router.get("/v1/reports/decision-time", response_model=DecisionTimeReport, responses=RESPONSES)
@@ -297,9 +333,12 @@ def render_page(source: Reports, first: date, last: date, start: datetime, end: 
     attention_chart.add("needing attention", [r.needing_attention for r in hubs])
     attention_chart.add("open", [r.open_trials for r in hubs])
     charts.append(("attention", _svg(attention_chart)))
+    # The voice of the customer: the most returned designers, why, and what clients said (verbatim).
+    voice = [row for row in source.voice("designer", start, end)[:top] if row.returned]
     rendered = datetime.now(UTC).strftime("%H:%M:%S UTC")
-    # The SVGs are pygal's markup (it escapes the labels inside them); everything else is escaped by Jinja2.
-    return _PAGE.render(first=first, last=last, rendered=rendered, top=top, charts=charts)
+    # The SVGs are pygal's markup (it escapes the labels inside them); everything else is escaped by Jinja2,
+    # the clients' own words included.
+    return _PAGE.render(first=first, last=last, rendered=rendered, top=top, charts=charts, voice=voice)
 
 
 @router.get("/reports", response_class=HTMLResponse, include_in_schema=False)

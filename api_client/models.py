@@ -1425,6 +1425,32 @@ class PieceView(BaseModel):
     """
 
 
+class QuoteItem(BaseModel):
+    words: Annotated[str, Field(examples=['Tight at the waist.'], title='Words')]
+    """
+    The client's own words on the piece, verbatim.
+    """
+    decision: Annotated[str, Field(examples=['return'], title='Decision')]
+    """
+    What they decided: keep or return.
+    """
+    reason: Annotated[str | None, Field(examples=['too_small'], title='Reason')]
+    """
+    Why it went back (returns).
+    """
+    size: Annotated[str | None, Field(examples=['IT 40'], title='Size')]
+    """
+    The piece's size, as the house labels it.
+    """
+    decided_at: Annotated[
+        AwareDatetime | None,
+        Field(examples=['2026-11-24T09:30:00Z'], title='Decided At'),
+    ]
+    """
+    When they decided (UTC).
+    """
+
+
 class ReasonCount(BaseModel):
     reason: Annotated[str, Field(examples=['too_small'], title='Reason')]
     """
@@ -2379,6 +2405,55 @@ class TrialView(BaseModel):
     events: Annotated[list[EventView], Field(examples=[[]], title='Events')]
     """
     The audit trail: every change, who made it, and how.
+    """
+
+
+class VoiceItem(BaseModel):
+    key: Annotated[str, Field(examples=['Loro Piana'], title='Key')]
+    """
+    The SKU or designer.
+    """
+    decided: Annotated[int, Field(examples=[40], title='Decided')]
+    """
+    Pieces with a keep or return decision.
+    """
+    kept: Annotated[int, Field(examples=[26], title='Kept')]
+    """
+    Of those, kept.
+    """
+    returned: Annotated[int, Field(examples=[14], title='Returned')]
+    """
+    Of those, returned.
+    """
+    reasons: Annotated[
+        dict[str, int],
+        Field(examples=[{'fit': 3, 'not_given': 2, 'too_small': 9}], title='Reasons'),
+    ]
+    """
+    Why the returned ones went back, with their counts (`not_given` when not said).
+    """
+    quotes: Annotated[list[QuoteItem], Field(examples=[[]], title='Quotes')]
+    """
+    The clients' own words, newest first (at most 5).
+    """
+
+
+class VoiceReport(BaseModel):
+    since: Annotated[date, Field(examples=['2026-10-25'], title='Since')]
+    """
+    First day (UTC) of the range.
+    """
+    until: Annotated[date, Field(examples=['2026-11-24'], title='Until')]
+    """
+    Last day (UTC) of the range, included.
+    """
+    by: Annotated[str | None, Field(examples=['designer'], title='By')]
+    """
+    What the rows are grouped by.
+    """
+    items: Annotated[list[VoiceItem], Field(examples=[[]], title='Items')]
+    """
+    One row per group, the most returned first.
     """
 
 

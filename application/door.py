@@ -42,8 +42,17 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     RPCError, RPCTimeoutOrCancelledError, TimeoutError, OperationalError, CommandNotProcessed,
 )  # fmt: skip
 
-__all__ = ["UNAVAILABLE", "Application", "ChoiceOutcome", "Cursor", "Page", "attention_queue_at", "customer_story_from", "list_trials_at",
-           "shopper_trials_from"]
+__all__ = [
+    "UNAVAILABLE",
+    "Application",
+    "ChoiceOutcome",
+    "Cursor",
+    "Page",
+    "attention_queue_at",
+    "customer_story_from",
+    "list_trials_at",
+    "shopper_trials_from",
+]
 
 
 @contextmanager

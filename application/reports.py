@@ -15,12 +15,13 @@ from persistence.reports import (
     KeepRateRow,
     ReasonRow,
     ReasonsBy,
+    VoiceRow,
     date_range,
 )
 
 __all__ = [
     "AttentionRow", "DateRange", "DecisionTimeRow", "KeepRateBy", "KeepRateRow", "ReasonRow", "ReasonsBy",
-    "Reports", "date_range",
+    "Reports", "VoiceRow", "date_range",
 ]  # fmt: skip
 
 
@@ -40,6 +41,9 @@ class Reports:
 
     def return_reasons(self, by: ReasonsBy, since: datetime, until: datetime) -> list[ReasonRow]:
         return queries.return_reasons(self._engine, by, since, until)
+
+    def voice(self, by: ReasonsBy, since: datetime, until: datetime) -> list[VoiceRow]:
+        return queries.voice(self._engine, by, since, until)
 
     def decision_time(self, by: KeepRateBy, since: datetime, until: datetime) -> list[DecisionTimeRow]:
         return queries.decision_time(self._engine, by, since, until)

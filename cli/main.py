@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--day-seconds", type=float, default=6.0, help="how long a trial 'day' lasts in the demo (default 6 s)"
     )
     report = sub.add_parser("report", help="reports for client relations and buying, from the read model")
-    report.add_argument("name", choices=["keep-rate", "return-reasons", "decision-time", "attention"])
+    report.add_argument("name", choices=["keep-rate", "return-reasons", "voice", "decision-time", "attention"])
     report.add_argument("--by", help="shopper, region, tier, designer or sku (return-reasons: sku or designer)")
     report.add_argument("--since", type=date.fromisoformat, help="first day trials opened on (default: 30 days ago)")
     report.add_argument("--until", type=date.fromisoformat, help="last day, included (default: today)")
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
 
 REPORT_GROUPS = {
     "keep-rate": ("shopper", "region", "tier", "designer", "sku"), "decision-time": ("shopper", "region", "tier", "designer", "sku"),
-    "return-reasons": ("sku", "designer"), "attention": (),
+    "return-reasons": ("sku", "designer"), "voice": ("designer", "sku"), "attention": (),
 }  # fmt: skip
 
 
@@ -163,9 +163,11 @@ def _report(
         rows = source.return_reasons(by or "designer", start, end)  # type: ignore[arg-type]
     elif name == "decision-time":
         rows = source.decision_time(by or "region", start, end)  # type: ignore[arg-type]
+    elif name == "voice":
+        rows = source.voice(by or "designer", start, end)  # type: ignore[arg-type]
     else:
         rows = source.attention(start, end)
-    table = [dataclasses.asdict(r) for r in rows]
+    table = [_flat(dataclasses.asdict(r)) for r in rows]
     header = list(table[0]) if table else []
     if as_csv:
         writer = csv.writer(sys.stdout)
@@ -180,6 +182,14 @@ def _report(
     print("  ".join(h.upper().ljust(w) for h, w in zip(header, widths, strict=True)))
     for row in table:
         print("  ".join(str(row[h]).ljust(w) for h, w in zip(header, widths, strict=True)))
+
+
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    """A row for a table or CSV: the voice report's reasons and quotes as text in one cell each."""
+    if "reasons" in row:
+        row["reasons"] = "; ".join(f"{reason} {n}" for reason, n in row["reasons"].items())
+        row["quotes"] = " | ".join(f'"{q["words"]}"' + (f" ({q['size']})" if q["size"] else "") for q in row["quotes"])
+    return row
 
 
 def _settings() -> Settings:

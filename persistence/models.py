@@ -133,7 +133,7 @@ class PieceRecord(Base):
     personal_shopper_id: Mapped[str | None] = mapped_column(String(120))
     # When it reached the client and when it was (last) decided: the reports' time to decide.
     delivered_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    decided_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    decided_at: Mapped[datetime | None] = mapped_column(Timestamp, index=True)
     # Why a returned piece went back (domain.commands.ReturnReason), and the client's words on the piece.
     return_reason: Mapped[str | None] = mapped_column(String(32))
     feedback: Mapped[str | None] = mapped_column(Text)
@@ -359,6 +359,15 @@ class ReturnBookingProgressRecord(Base):
     shipment_id: Mapped[str | None] = mapped_column(String(120))
     pickup_id: Mapped[str | None] = mapped_column(String(120))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class DigestSentRecord(Base):
+    """A weekly digest mailed (its key names the week and the recipients): a retry never mails it twice."""
+
+    __tablename__ = "digests_sent"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
 class AttentionItemRecord(Base):

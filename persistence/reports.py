@@ -11,6 +11,12 @@ amount is ever converted (there is no silent FX), so a designer sold in two curr
 - `decision_time`: the average time from a piece's delivery to its (last) decision, by the same groups as
   the keep rate.
 - `attention`: trials needing staff by hub (region), with the open trials beside them.
+- `voice`: the voice of the customer, by SKU or designer: pieces decided, kept and returned, the reasons
+  returned pieces went back with their counts, and the clients' own words (the newest few, verbatim, with
+  the piece's size, decision and reason), the most returned first.
+- `size_fit`: by designer and size, pieces decided, kept, and returned too small or too large: where a
+  house runs small or large.
+- `keep_totals`: pieces decided and kept over the range, for a week against the week before.
 
 The piece reports read the pieces table alone: each piece carries its trial's opening time, currency, tier,
 region and shopper (they never change), so a date range is one range scan of the index on
@@ -96,6 +102,35 @@ class DecisionTimeRow:
 
 
 @dataclass(frozen=True)
+class Quote:
+    words: str
+    decision: str
+    reason: str | None
+    size: str | None
+    decided_at: datetime | None
+
+
+@dataclass(frozen=True)
+class VoiceRow:
+    key: str
+    decided: int
+    kept: int
+    returned: int
+    reasons: dict[str, int]  # why the returned ones went back, most frequent first
+    quotes: list[Quote]  # the clients' own words, newest first
+
+
+@dataclass(frozen=True)
+class SizeFitRow:
+    designer: str
+    size: str
+    decided: int
+    kept: int
+    too_small: int
+    too_large: int
+
+
+@dataclass(frozen=True)
 class AttentionRow:
     hub: str
     needing_attention: int
@@ -114,8 +149,14 @@ def _group(by: str) -> ColumnElement[Any]:
     return labelled
 
 
-def _in_range(since: datetime, until: datetime) -> ColumnElement[bool]:
-    return and_(PieceRecord.trial_opened_at >= since, PieceRecord.trial_opened_at < until)
+# What a range is of: the trials opened in it (every report), or the pieces decided in it (the weekly digest:
+# what clients said that week, whenever their trial opened). Both columns are indexed.
+On = Literal["opened", "decided"]
+
+
+def _in_range(since: datetime, until: datetime, on: On = "opened") -> ColumnElement[bool]:
+    column = PieceRecord.trial_opened_at if on == "opened" else PieceRecord.decided_at
+    return and_(column >= since, column < until)
 
 
 def keep_rate(engine: Engine, by: KeepRateBy, since: datetime, until: datetime) -> list[KeepRateRow]:
@@ -152,17 +193,96 @@ def keep_rate(engine: Engine, by: KeepRateBy, since: datetime, until: datetime) 
     ]
 
 
-def return_reasons(engine: Engine, by: ReasonsBy, since: datetime, until: datetime) -> list[ReasonRow]:
+def return_reasons(
+    engine: Engine, by: ReasonsBy, since: datetime, until: datetime, on: On = "opened"
+) -> list[ReasonRow]:
     key = _group(by)
     reason = func.coalesce(PieceRecord.return_reason, literal(NOT_GIVEN)).label("reason")
     query = (
         select(key, reason, func.count().label("returned"))
-        .where(_in_range(since, until), PieceRecord.decision == "return")
+        .where(_in_range(since, until, on), PieceRecord.decision == "return")
         .group_by(key, reason)
         .order_by(key, func.count().desc(), reason)
     )
     with engine.connect() as conn:
         return [ReasonRow(r.key, r.reason, r.returned) for r in conn.execute(query).all()]
+
+
+def voice(
+    engine: Engine,
+    by: ReasonsBy,
+    since: datetime,
+    until: datetime,
+    *,
+    quotes: int = 5,
+    top: int | None = None,
+    on: On = "opened",
+) -> list[VoiceRow]:
+    """The most returned groups first (`top` of them, or all), each with its reasons and newest `quotes`."""
+    key = _group(by)
+    returned = func.sum(case((PieceRecord.decision == "return", 1), else_=0))
+    kept = func.sum(case((PieceRecord.decision == "keep", 1), else_=0))
+    totals = (
+        select(key, func.count().label("decided"), kept.label("kept"), returned.label("returned"))
+        .where(_in_range(since, until, on), PieceRecord.decision.is_not(None))
+        .group_by(key)
+        .order_by(returned.desc(), key)
+    )
+    # The newest words of each group: numbered within the group by when they were said.
+    newest = func.row_number().over(partition_by=key, order_by=(PieceRecord.decided_at.desc(), PieceRecord.trial_id))
+    said = (
+        select(key, PieceRecord.feedback, PieceRecord.decision, PieceRecord.return_reason, PieceRecord.size,
+               PieceRecord.decided_at, newest.label("n"))
+        .where(_in_range(since, until, on), PieceRecord.feedback.is_not(None), PieceRecord.decision.is_not(None))
+        .subquery()
+    )  # fmt: skip
+    with engine.connect() as conn:
+        groups = conn.execute(totals.limit(top) if top else totals).all()
+        keys = [g.key for g in groups]
+        reasons: dict[str, dict[str, int]] = {k: {} for k in keys}
+        words: dict[str, list[Quote]] = {k: [] for k in keys}
+        for r in return_reasons(engine, by, since, until, on):
+            if r.key in reasons:
+                reasons[r.key][r.reason] = r.returned
+        for q in conn.execute(select(said).where(said.c.n <= quotes).order_by(said.c.key, said.c.n)):
+            if q.key in words:
+                words[q.key].append(Quote(q.feedback, q.decision, q.return_reason, q.size, q.decided_at))
+    return [VoiceRow(g.key, g.decided, int(g.kept), int(g.returned), reasons[g.key], words[g.key]) for g in groups]
+
+
+def size_fit(engine: Engine, since: datetime, until: datetime, on: On = "opened") -> list[SizeFitRow]:
+    """By designer and size (pieces with a size and a decision): where a house runs small or large."""
+    designer = func.coalesce(PieceRecord.designer, literal(NO_DESIGNER)).label("designer")
+
+    def count(condition: ColumnElement[bool]) -> Any:
+        return func.sum(case((condition, 1), else_=0))
+
+    query = (
+        select(
+            designer, PieceRecord.size, func.count().label("decided"),
+            count(PieceRecord.decision == "keep").label("kept"),
+            count(PieceRecord.return_reason == "too_small").label("too_small"),
+            count(PieceRecord.return_reason == "too_large").label("too_large"),
+        )
+        .where(_in_range(since, until, on), PieceRecord.decision.is_not(None), PieceRecord.size.is_not(None))
+        .group_by(designer, PieceRecord.size)
+        .order_by(designer, PieceRecord.size)
+    )  # fmt: skip
+    with engine.connect() as conn:
+        return [
+            SizeFitRow(r.designer, r.size, r.decided, int(r.kept), int(r.too_small), int(r.too_large))
+            for r in conn.execute(query)
+        ]
+
+
+def keep_totals(engine: Engine, since: datetime, until: datetime, on: On = "opened") -> tuple[int, int]:
+    """Pieces decided, and of those kept, of the trials opened in the range."""
+    query = select(func.count(), func.sum(case((PieceRecord.decision == "keep", 1), else_=0))).where(
+        _in_range(since, until, on), PieceRecord.decision.is_not(None)
+    )
+    with engine.connect() as conn:
+        decided, kept = conn.execute(query).one()
+    return int(decided), int(kept or 0)
 
 
 def decision_time(engine: Engine, by: KeepRateBy, since: datetime, until: datetime) -> list[DecisionTimeRow]:

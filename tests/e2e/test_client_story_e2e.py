@@ -8,6 +8,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import httpx
@@ -81,7 +82,7 @@ async def test_support_and_the_client_s_own_shopper_read_the_story_and_the_shopp
 
             for o in (kept, open_):
                 base = f"/v1/trials/{o['order_id']}"
-                await eventually(lambda o=o: status_of(o, "AWAITING_DISPATCH"), "the trial to open")
+                await eventually(partial(status_of, o, "AWAITING_DISPATCH"), "the trial to open")
                 parcel = {"carrier": "DHL", "tracking_number": "T1", "piece_ids": [p["piece_id"] for p in o["pieces"]]}
                 assert (await api.post(f"{base}/dispatch", json={"parcels": [parcel]}, headers=F)).status_code == 200
                 assert (

@@ -79,7 +79,7 @@ async def test_reports_over_http_from_the_cli_and_as_charts_in_the_browser(dev_e
                     await eventually(lambda: _up(api), "the API")
                     keep, small, ret = (
                         {"decision": "keep"},
-                        {"decision": "return", "reason": "too_small"},
+                        {"decision": "return", "reason": "too_small", "feedback": "Tight at the <waist>."},
                         {"decision": "return"},
                     )
                     await decided_trial(api, "UK", [keep, small, keep])
@@ -94,6 +94,12 @@ async def test_reports_over_http_from_the_cli_and_as_charts_in_the_browser(dev_e
                         ("colour", 1),
                         ("not_given", 1),
                     }
+                    # The voice of the customer: the reasons with their counts, and the clients' words verbatim.
+                    voice = (await api.get("/v1/reports/voice?by=designer", headers=R)).json()["items"]
+                    loro, row = (next(i for i in voice if i["key"] == k) for k in ("Loro Piana", "The Row"))
+                    assert (loro["decided"], loro["returned"], loro["reasons"]) == (4, 2, {"colour": 1, "not_given": 1})
+                    assert (row["returned"], row["reasons"]) == (1, {"too_small": 1})
+                    assert [q["words"] for q in row["quotes"]] == ["Tight at the <waist>."] and not loro["quotes"]
                     times = (await api.get("/v1/reports/decision-time?by=region", headers=R)).json()["items"]
                     assert {i["key"] for i in times} == {"UK", "JP"} and all(i["average_hours"] >= 0 for i in times)
                     hubs = (await api.get("/v1/reports/attention", headers=R)).json()["items"]
@@ -113,6 +119,12 @@ async def test_reports_over_http_from_the_cli_and_as_charts_in_the_browser(dev_e
                     assert cli.returncode == 0, cli.stderr
                     table = list(csv.DictReader(io.StringIO(cli.stdout)))
                     assert {(t["key"], t["kept"]) for t in table} == {("Loro Piana", "2"), ("The Row", "1")}
+                    said = subprocess.run(
+                        [str(Path(sys.executable).parent / "styletrial"), "report", "voice", "--csv"],
+                        env={**os.environ, "STYLETRIAL_DATABASE_URL": url}, capture_output=True, text=True, timeout=60,
+                    )  # fmt: skip
+                    rows_said = {t["key"]: t for t in csv.DictReader(io.StringIO(said.stdout))}
+                    assert rows_said["The Row"]["quotes"] == '"Tight at the <waist>."', said.stdout
 
                 # The charts page, in Chromium, with every request to another host refused.
                 OUTPUT.mkdir(parents=True, exist_ok=True)
@@ -140,6 +152,8 @@ async def test_reports_over_http_from_the_cli_and_as_charts_in_the_browser(dev_e
                 assert names == ["keep-rate", "revenue", "reasons", "decision-time", "attention"] and charts == 5
                 assert bars >= 2, "a bar per designer"
                 assert "Keep rate by designer (GBP)" in text and "Return reasons by designer" in text
+                assert "Loro Piana: 2 of 4 returned (colour 1, not given 1)" in text
+                assert "\u201cTight at the <waist>.\u201d" in text, "the client's words, shown as written"
                 assert not outside, outside
             finally:
                 server.should_exit = True

@@ -25,7 +25,7 @@ def test_every_operation_has_a_meaningful_operation_id():
         "change_payment_method", "cancel_trial", "declare_parcel_lost", "reship", "refund_piece", "list_webhook_deliveries", "replay_webhook", "keep_rate_report",
         "return_reasons_report", "decision_time_report", "attention_report", "book_collection", "issue_return_label",
         "record_carrier_scan", "get_return_label", "request_extension", "assign_attention", "acknowledge_attention",
-        "attention_queue", "record_carrier_claim", "resolve_lost_return", "customer_story", "shopper_trials", "show_client_choice", "book_client_choice",
+        "attention_queue", "record_carrier_claim", "resolve_lost_return", "customer_story", "shopper_trials", "voice_report", "show_client_choice", "book_client_choice",
     }, ids  # fmt: skip
 
 
@@ -112,7 +112,7 @@ ROUTE_ERRORS = {
     ("post", "/v1/client-choices/{token}"): {"404", "409", "422", "503"},
     **{
         ("get", f"/v1/reports/{name}"): {"401", "422", "503"}
-        for name in ("keep-rate", "return-reasons", "decision-time", "attention")
+        for name in ("keep-rate", "return-reasons", "voice", "decision-time", "attention")
     },
 }
 

@@ -44,4 +44,4 @@ def test_nudges_come_first_and_only_where_the_client_has_something_to_do():
         ("back", "send_back"), ("soon", "decide"), ("decided", None), ("far", None), ("transit", None),
     ]  # fmt: skip
     assert (listed.to_nudge, listed.undecided_clients) == (2, 2)
-    assert [t.to_send_back for t in listed.trials][0] == 1
+    assert listed.trials[0].to_send_back == 1
