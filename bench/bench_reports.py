@@ -26,7 +26,9 @@ from sqlalchemy import create_engine, text
 from api.reports import render_page
 from application.door import customer_story_from, shopper_trials_from
 from application.reports import Reports
+from domain.digest import week_ending_before
 from persistence import reports
+from persistence.digest import weekly_digest
 from persistence.migrate import upgrade
 from tests.databases import POSTGRES_ADMIN_URL
 
@@ -58,11 +60,13 @@ def _rows(n: int, seed: int = 7) -> tuple[io.StringIO, io.StringIO]:
             state = "RETURNED" if not keep else "KEPT" if refund is None else "REFUNDED"
             refunded = "\\N" if refund is None else str(refund)
             decided = delivered + timedelta(hours=rng.randrange(1, 160))
+            # One piece in ten has the client's own words on it.
+            said = f"Words on piece {k} of {tid}" if rng.random() < 0.1 else "\\N"
             pieces.write(
                 f"{tid}\tp{k}\t{k}\tSKU-{rng.randrange(5000)}\tPiece\t{price}\tD{rng.randrange(60):02d}\t"
                 f"{SIZES[rng.randrange(len(SIZES))]}\t"
                 f"{state}\t{'keep' if keep else 'return'}\tclient\tapp\t"
-                f"{decided.isoformat()}\t{delivered.isoformat()}\t{reason or chr(92) + 'N'}\t\\N\t{'t' if keep else 'f'}\t1\t"
+                f"{decided.isoformat()}\t{delivered.isoformat()}\t{reason or chr(92) + 'N'}\t{said}\t{'t' if keep else 'f'}\t1\t"
                 f"{opened.isoformat()}\t{currency}\t{tier}\t{region}\t{shopper}\t{refunded}\n"
             )
         trials.write(
@@ -123,6 +127,8 @@ def main(n: int = 1_000_000, runs: int = 20) -> None:
             "keep_rate_sku": lambda a, b: reports.keep_rate(engine, "sku", a, b),
             "keep_rate_shopper": lambda a, b: reports.keep_rate(engine, "shopper", a, b),
             "return_reasons_designer": lambda a, b: reports.return_reasons(engine, "designer", a, b),
+            "voice_designer": lambda a, b: reports.voice(engine, "designer", a, b),
+            "voice_sku": lambda a, b: reports.voice(engine, "sku", a, b),
             "decision_time_region": lambda a, b: reports.decision_time(engine, "region", a, b),
             "attention": lambda a, b: reports.attention(engine, a, b),
             # The charts page (/reports) whole: its four queries and the drawing, as its thread runs it.
@@ -136,6 +142,8 @@ def main(n: int = 1_000_000, runs: int = 20) -> None:
         people: dict[str, Callable[[], Any]] = {
             "customer_story": lambda: [customer_story_from(engine, f"cus-{rng.randrange(50000)}")],
             "shopper_trials": lambda: shopper_trials_from(engine, f"ps-{rng.randrange(400)}", now).trials,
+            # The Monday digest of the last week (its five queries, by when pieces were decided).
+            "buying_digest": lambda: [weekly_digest(engine, week_ending_before(now.date()))],
         }
         rng = random.Random(11)
         for case, read in people.items():
