@@ -19,9 +19,13 @@ class InMemoryStock:
         self.reserved: dict[str, set[str]] = {}
         self.written_off: dict[str, set[str]] = {}
         self._done: dict[str, list[str]] = {}
+        self.skus: dict[str, str] = {}  # of pieces added after the order
 
-    async def reserve(self, key: str, trial_id: str, piece_ids: list[str]) -> list[str]:
+    async def reserve(
+        self, key: str, trial_id: str, piece_ids: list[str], skus: dict[str, str] | None = None
+    ) -> list[str]:
         if key not in self._done:
+            self.skus.update(skus or {})
             self.reserved.setdefault(trial_id, set()).update(piece_ids)
             self._done[key] = list(piece_ids)
         return self._done[key]
@@ -44,7 +48,9 @@ class InMemoryStock:
 
 async def move_stock(stock: StockPort, req: StockRequest) -> list[str]:
     """The port's operation for the request's action; the pieces it answers for."""
-    move = {"reserve": stock.reserve, "release": stock.release, "write_off": stock.write_off}[req.action]
+    if req.action == "reserve":
+        return await stock.reserve(req.key, req.trial_id, req.piece_ids, req.skus or None)
+    move = {"release": stock.release, "write_off": stock.write_off}[req.action]
     return await move(req.key, req.trial_id, req.piece_ids)
 
 

@@ -309,6 +309,36 @@ TEMPLATES: dict[NotificationKind, tuple[str, dict[str, tuple[str, str]]]] = {
             ),
         },
     ),
+    NotificationKind.EXCHANGE_CONFIRMED: (
+        "style_trial_exchange",
+        {
+            "en": (
+                "Your exchange is arranged",
+                "Your exchange is arranged (order {order}): {replacement} will be sent to you in place of {piece}. "
+                "Please send {piece} back with your return; it is not charged.",
+            ),
+            "de": (
+                "Ihr Umtausch ist veranlasst",
+                "Ihr Umtausch ist veranlasst (Bestellung {order}): Sie erhalten {replacement} anstelle von "
+                "{piece}. Bitte senden Sie {piece} mit Ihrer Rücksendung zurück; es wird nicht berechnet.",
+            ),
+            "it": (
+                "Il suo cambio è predisposto",
+                "Il suo cambio è predisposto (ordine {order}): le invieremo {replacement} al posto di {piece}. "
+                "La preghiamo di restituire {piece} con il suo reso; non le viene addebitato.",
+            ),
+            "fr": (
+                "Votre échange est organisé",
+                "Votre échange est organisé (commande {order}) : nous vous envoyons {replacement} à la place de "
+                "{piece}. Merci de renvoyer {piece} avec votre retour ; il ne vous est pas facturé.",
+            ),
+            "ja": (
+                "お取り替えを手配しました",
+                "お取り替えを手配しました（ご注文番号 {order}）。{piece}の代わりに{replacement}をお送りします。"
+                "{piece}はご返送品と一緒にお戻しください。ご請求はございません。",
+            ),
+        },
+    ),
     NotificationKind.EXTENSION_ASKED: (
         "style_trial_extension_asked",
         {
@@ -630,6 +660,7 @@ PARAMETERS: dict[NotificationKind, tuple[str, ...]] = {
     NotificationKind.COLLECTION_OFFER: ("pieces", "order", "when_zone", "slots", "label_link"),
     NotificationKind.EXTENSION_GRANTED: ("order", "days", "when_zone"),
     NotificationKind.EXTENSION_ASKED: ("order",),
+    NotificationKind.EXCHANGE_CONFIRMED: ("order", "replacement", "piece"),
     NotificationKind.LABEL_OFFER: ("pieces", "order", "when_zone", "label_link"),
     NotificationKind.RETURN_SHIPPED: ("pieces", "order", "carrier", "tracking"),
     NotificationKind.RETURN_BOOKING_FAILED: ("order",),

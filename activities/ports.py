@@ -128,7 +128,12 @@ class ReadModelBehind(Exception):
 
 
 class StockPort(Protocol):
-    async def reserve(self, key: str, trial_id: str, piece_ids: list[str]) -> list[str]: ...
+    async def reserve(
+        self, key: str, trial_id: str, piece_ids: list[str], skus: dict[str, str] | None = None
+    ) -> list[str]:
+        """Hold the units of these pieces for the trial. `skus` names the SKU of pieces that joined the trial
+        after its order (an exchange's replacement), which the warehouse cannot look up by the order."""
+        ...
 
     async def release(self, key: str, trial_id: str, piece_ids: list[str]) -> list[str]: ...
 

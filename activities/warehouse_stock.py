@@ -27,8 +27,10 @@ class WarehouseStock:
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = http or httpx.AsyncClient()
 
-    async def reserve(self, key: str, trial_id: str, piece_ids: list[str]) -> list[str]:
-        return await self._call("reservations", key, trial_id, piece_ids)
+    async def reserve(
+        self, key: str, trial_id: str, piece_ids: list[str], skus: dict[str, str] | None = None
+    ) -> list[str]:
+        return await self._call("reservations", key, trial_id, piece_ids, skus)
 
     async def release(self, key: str, trial_id: str, piece_ids: list[str]) -> list[str]:
         return await self._call("releases", key, trial_id, piece_ids)
@@ -36,8 +38,12 @@ class WarehouseStock:
     async def write_off(self, key: str, trial_id: str, piece_ids: list[str]) -> list[str]:
         return await self._call("write-offs", key, trial_id, piece_ids)
 
-    async def _call(self, what: str, key: str, trial_id: str, piece_ids: list[str]) -> list[str]:
-        body = {"key": key, "trial_id": trial_id, "piece_ids": piece_ids}
+    async def _call(
+        self, what: str, key: str, trial_id: str, piece_ids: list[str], skus: dict[str, str] | None = None
+    ) -> list[str]:
+        body: dict[str, object] = {"key": key, "trial_id": trial_id, "piece_ids": piece_ids}
+        if skus:
+            body["skus"] = skus  # pieces added after the order: an exchange's replacements
         answer = await self._http.post(
             f"{self._base}/v1/{what}", json=body, headers={**self._headers, "Idempotency-Key": ascii_header(key)},
             timeout=TIMEOUT_SECONDS,

@@ -248,6 +248,20 @@ SPECIFIC: dict[tuple[str, str], tuple[str, Any]] = {
         "carrier_claim",
     ),
     ("ClaimView", "state"): ("filed, settled or rejected; withdrawn when the lost return was found.", "filed"),
+    ("Exchange", "replacement"): (
+        "The piece sent instead: a new piece id within the order, its SKU, price, size.",
+        {
+            "piece_id": "p2-41",
+            "sku": "SKU-LOAFER-41",
+            "description": "Suede loafer, 41",
+            "price": 69000,
+            "size": "41",
+        },
+    ),
+    ("Exchange", "reason"): ("Why the original goes back (a return reason).", "too_small"),
+    ("Exchange", "words"): ("The client's own words on the original, for buying.", "The 40 pinches at the toe."),
+    ("PieceView", "exchange_of"): ("The piece this one replaces (an exchange's replacement); null otherwise.", None),
+    ("PieceView", "exchanged_for"): ("The piece this one was exchanged for; null unless exchanged.", None),
     ("LostReturnResolution", "outcome"): (
         "found (it reached the warehouse after all; give `condition`) or written_off. Neither is charged.",
         "found",

@@ -109,6 +109,8 @@ class AttentionAssignment(BaseModel):
                 'reship_overdue',
                 'refund_declined',
                 'extension_requested',
+                'exchange_pending',
+                'exchange_unreturned',
             ]
         ]
         | None,
@@ -728,6 +730,18 @@ class EventView(BaseModel):
     """
 
 
+Words = TypeAliasType(
+    "Words",
+    Annotated[
+        str,
+        Field(examples=['The 40 pinches at the toe.'], max_length=500, title='Words'),
+    ],
+)
+"""
+The client's own words on the original, for buying.
+"""
+
+
 Actor7 = TypeAliasType(
     "Actor7", Annotated[str, Field(examples=['cr.anna'], max_length=100, title='Actor')]
 )
@@ -759,8 +773,8 @@ class Extension(BaseModel):
     """
 
 
-Words = TypeAliasType(
-    "Words",
+Words1 = TypeAliasType(
+    "Words1",
     Annotated[
         str,
         Field(examples=['Can I have three more days?'], max_length=500, title='Words'),
@@ -786,7 +800,7 @@ class ExtensionRequest(BaseModel):
     How many more days the client asks for.
     """
     words: Annotated[
-        Words | None, Field(examples=['Can I have three more days?'], title='Words')
+        Words1 | None, Field(examples=['Can I have three more days?'], title='Words')
     ] = None
     """
     The client's own words, for their shopper.
@@ -1309,6 +1323,14 @@ class PieceView(BaseModel):
     """
     The size as the house labels it (IT 40, M, 41); optional.
     """
+    exchange_of: Annotated[str | None, Field(examples=[None], title='Exchange Of')]
+    """
+    The piece this one replaces (an exchange's replacement); null otherwise.
+    """
+    exchanged_for: Annotated[str | None, Field(examples=[None], title='Exchanged For')]
+    """
+    The piece this one was exchanged for; null unless exchanged.
+    """
     state: Annotated[
         Literal[
             'RESERVED',
@@ -1326,6 +1348,7 @@ class PieceView(BaseModel):
             'AWAITING_RESHIP',
             'LOST_IN_TRANSIT',
             'REFUNDED',
+            'EXCHANGED',
         ],
         Field(examples=['ON_TRIAL'], title='PieceState'),
     ]
@@ -1530,6 +1553,49 @@ class Refund(BaseModel):
     amount: Annotated[Amount1 | None, Field(examples=[420000], title='Amount')] = None
     """
     How much, in minor units; the whole price when omitted, never more.
+    """
+
+
+class ReplacementPiece(BaseModel):
+    """
+    The piece an exchange sends instead: its own id within the order (new), SKU, price and size.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    piece_id: Annotated[str, Field(examples=['p1'], max_length=64, title='Piece Id')]
+    """
+    A piece's id within its order.
+    """
+    sku: Annotated[str, Field(examples=['SKU-CASH-OVC-48'], max_length=64, title='Sku')]
+    """
+    The piece's stock-keeping unit.
+    """
+    description: Annotated[
+        str,
+        Field(
+            examples=['Cashmere overcoat, camel, 48'],
+            max_length=500,
+            title='Description',
+        ),
+    ]
+    """
+    What the piece is, as the client sees it.
+    """
+    price: Annotated[int, Field(examples=[420000], le=99999999, title='Price')]
+    """
+    Price in minor units of the order's currency (pence, cents; yen have none).
+    """
+    designer: Annotated[
+        Designer | None, Field(examples=['Loro Piana'], title='Designer')
+    ] = None
+    """
+    The piece's designer (house, label): what buyers read keep rates and return reasons by.
+    """
+    size: Annotated[Size | None, Field(examples=['IT 40'], title='Size')] = None
+    """
+    The size as the house labels it (IT 40, M, 41); optional.
     """
 
 
@@ -2555,6 +2621,8 @@ class Acknowledgement(BaseModel):
             'reship_overdue',
             'refund_declined',
             'extension_requested',
+            'exchange_pending',
+            'exchange_unreturned',
         ],
         Field(examples=['carrier_claim'], title='Attention'),
     ]
@@ -2752,6 +2820,67 @@ class Dispatch(BaseModel):
     ]
     """
     The parcels the order left in; pieces in none are unavailable.
+    """
+
+
+class Exchange(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    piece_id: Annotated[str, Field(examples=['p1'], max_length=64, title='Piece Id')]
+    """
+    A piece's id within its order.
+    """
+    replacement: Annotated[
+        ReplacementPiece,
+        Field(
+            examples=[
+                {
+                    'piece_id': 'p2-41',
+                    'sku': 'SKU-LOAFER-41',
+                    'description': 'Suede loafer, 41',
+                    'price': 69000,
+                    'size': '41',
+                }
+            ]
+        ),
+    ]
+    """
+    The piece sent instead: a new piece id within the order, its SKU, price, size.
+    """
+    reason: Annotated[
+        Literal[
+            'too_small',
+            'too_large',
+            'fit',
+            'colour',
+            'quality',
+            'not_as_pictured',
+            'changed_mind',
+            'other',
+        ]
+        | None,
+        Field(examples=['too_small'], title='Reason'),
+    ] = None
+    """
+    Why the original goes back (a return reason).
+    """
+    words: Annotated[
+        Words | None, Field(examples=['The 40 pinches at the toe.'], title='Words')
+    ] = None
+    """
+    The client's own words on the original, for buying.
+    """
+    actor: Annotated[Actor7 | None, Field(examples=['cr.anna'], title='Actor')] = None
+    """
+    Who does it: a staff or system id, or `client`. Left out with a person's token: that person.
+    """
+    channel: Annotated[
+        Literal['site', 'app', 'whatsapp', 'phone', 'email', 'in_person'],
+        Field(examples=['whatsapp'], title='Channel'),
+    ]
+    """
+    Where the client said it.
     """
 
 

@@ -42,6 +42,15 @@ class TrialClock:
             {"days": str(self.trial_days)}, about=self.ends_at,
         )  # fmt: skip
 
+    def at_least(self, until: datetime, now: datetime) -> None:
+        """The trial runs at least until `until` (a replacement arrived late: it has its exchange days)."""
+        assert self.ends_at is not None
+        if until <= self.ends_at:
+            return
+        self.ends_at = until
+        text = f"A replacement arrived: the trial runs until {until:%d %b %H:%M} UTC for it to be decided."
+        self._journal.event(now, "trial_end_moved", text)
+
     def past_end(self, now: datetime) -> bool:
         # A deadline can pass a moment before the workflow's timer fires and `tick` runs; commands that
         # arrive in that gap are judged by the clock, not by the not-yet-updated state.

@@ -138,6 +138,15 @@ COMMANDS: tuple[Command, ...] = (
         Trial.validate_carrier_scan, Trial.record_carrier_scan,
     ),
     Command(
+        "exchange", cmd.Exchange, EITHER, "exchanges", "exchange_piece",
+        "Exchange a piece on trial for another (a size, a colour): the replacement is sent, the original returns",
+        "Exchange a piece with the client for a replacement (its own piece id, SKU, price, size): it is reserved "
+        "and sent in a reship on the same authorization (re-authorized when the value rises), then decided like "
+        "any piece, charged only if kept. The original goes back with the return and is never charged. The "
+        "trial's end waits for the replacement and gives it exchange_days once it arrives.",
+        Trial.validate_exchange, Trial.exchange,
+    ),
+    Command(
         "extend", cmd.Extension, SUPPORT, "extension", "extend_trial", "Extend the trial (1–7 days, 14 in total)",
         "Staff: extend the trial by 1-7 days (14 in total) with a reason.",
         Trial.validate_extension, Trial.extend,

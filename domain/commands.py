@@ -130,6 +130,31 @@ class CarrierClaim(_Command):
     actor: Label
 
 
+class ReplacementPiece(_Command):
+    """The piece an exchange sends instead: its own id within the order (new), SKU, price and size."""
+
+    piece_id: Id
+    sku: Id
+    description: Text
+    price: Price
+    designer: Label | None = None
+    size: Label | None = None
+
+
+class Exchange(_Command):
+    """The client exchanges a piece on trial for another ("the 40 is too small, can I have the 41?"): the
+    replacement is reserved and sent on the same authorization (re-authorized when the value rises), the
+    original goes back with the return and is never charged; the replacement is decided like any piece."""
+
+    piece_id: Id
+    replacement: ReplacementPiece
+    # Why the original goes back, and the client's own words on it (the voice of the customer).
+    reason: ReturnReason | None = None
+    words: Text | None = None
+    actor: Label
+    channel: Channel
+
+
 class LostReturnResolution(_Command):
     """Staff close a return the carrier lost: `found` (it reached the warehouse after all and was inspected:
     give its `condition`) or `written_off` (closed without it). Neither charges the client: the carrier had

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Protocol
 
 from domain.clock import TrialClock, hours
+from domain.exchanges import Exchanges
 from domain.journal import Journal
 from domain.payments import Payments
 from domain.pieces import Piece, PieceState
@@ -55,6 +56,7 @@ class Facts(Protocol):
     shipping: Shipping
     closed_at: datetime | None
     clock: TrialClock
+    exchanges: Exchanges
 
 
 # ---------------------------------------------------------------------- what a deadline does, as values
@@ -83,6 +85,11 @@ class Remind:
 @dataclass(frozen=True)
 class CloseTrial:
     """The trial's end: decided-keep pieces are charged, the rest await their return."""
+
+
+@dataclass(frozen=True)
+class FlagExchangePending:
+    """The trial's end came while a replacement is still awaited: the end waits, and staff are told."""
 
 
 @dataclass(frozen=True)
@@ -115,7 +122,7 @@ class TellReturnDue:
 
 Effect = (
     RejectUnpaid | ExpireHold | FlagOverdue | Remind | CloseTrial | KeepUnreturned | LoseReturn | RetrySettlement
-    | CloseRefunds | TellReturnDue
+    | CloseRefunds | TellReturnDue | FlagExchangePending
 )  # fmt: skip
 
 
@@ -185,9 +192,14 @@ def reminders(trial: Facts) -> Iterator[Deadline]:
 
 
 def trial_end(trial: Facts) -> Iterator[Deadline]:
+    """The trial closes at its end, unless a replacement sent for an exchange is still awaited: then the end
+    waits for it (it has its exchange days once it arrives), and staff are told once."""
     ends = trial.trial_ends_at
     if trial.status == TrialStatus.ON_TRIAL and ends is not None:
-        yield Deadline(ends, f"Trial ends {ends:%d %b %H:%M} UTC", CloseTrial())
+        if not trial.exchanges.pending():
+            yield Deadline(ends, f"Trial ends {ends:%d %b %H:%M} UTC", CloseTrial())
+        elif not trial.exchanges.pending_flagged:
+            yield Deadline(ends, "The trial's end waits for a replacement", FlagExchangePending())
 
 
 def return_window(trial: Facts) -> Iterator[Deadline]:

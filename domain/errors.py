@@ -65,6 +65,9 @@ class ErrorCode(StrEnum):
     NOT_LOST = "not_lost"
     CLAIM_OUT_OF_ORDER = "claim_out_of_order"
     ALREADY_RESOLVED = "already_resolved"
+    PIECE_EXCHANGED = "piece_exchanged"
+    NOT_EXCHANGEABLE = "not_exchangeable"
+    TOO_MANY_EXCHANGES = "too_many_exchanges"
     # Raised outside the aggregate (client / API), listed here so every code lives in one place
     UNKNOWN_ORDER = "unknown_order"
     UNKNOWN_CUSTOMER = "unknown_customer"

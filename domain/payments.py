@@ -135,6 +135,8 @@ class Payments:
     settlements: list[Settlement] = field(default_factory=list)
     movements: list[Movement] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
+    # An exchange raised what may be charged above what the hold covers: re-authorized from then, at once.
+    cover_wanted_at: datetime | None = None
 
     # ------------------------------------------------------------------ derived
 
@@ -180,9 +182,20 @@ class Payments:
         (`chargeable` is asked last: it sums every piece, and most holds are ruled out before that.)"""
         if hold is not self.hold or hold.reauth_failed or chargeable() <= 0:
             return None
+        if self.cover_wanted_at is not None:
+            return self.cover_wanted_at
         at = hold.expires_at - self.policy.reauthorize_before_expiry
         # A hold so short-lived that it is due for renewal the moment it stands would renew forever.
         return at if at > hold.authorized_at else None
+
+    def cover(self, outstanding: int, now: datetime) -> bool:
+        """Whether the standing hold covers `outstanding` (what may still be charged, an exchange having
+        changed it); when it does not, a re-authorization of the whole is due now."""
+        hold = self.hold
+        if hold is None or outstanding <= hold.remaining:
+            return True
+        self.cover_wanted_at = now
+        return False
 
     # ------------------------------------------------------------------ requests
 
@@ -317,6 +330,7 @@ class Payments:
 
     def _record_reauthorization(self, step: AuthorizeRequest, r: AuthorizationResult, now: datetime) -> Hold | None:
         old = self.hold
+        self.cover_wanted_at = None  # answered: approved, it covers; declined, settlement charges off-session
         if old is not None:
             old.reauth_attempts += 1
         if r.approved:

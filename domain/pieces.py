@@ -6,13 +6,16 @@
                                                           └──return shipped──▶ RETURN_IN_TRANSIT ◀─┘
     RETURN_IN_TRANSIT ──inspected ok──▶ RETURNED · ──inspected damaged──▶ DAMAGED · ──not received──▶ LOST_IN_RETURN
     LOST_IN_RETURN ──found late at the warehouse──▶ RETURNED (whatever its condition: the carrier had it)
+    exchanged for another piece (`exchanged_for`), the original goes back like a returned piece and ends
+    EXCHANGED: RETURN_IN_TRANSIT ──inspected──▶ EXCHANGED · AWAITING_RETURN ──window closed──▶ EXCHANGED
     IN_TRANSIT ──parcel lost──▶ LOST_IN_TRANSIT · ──parcel lost, to be reshipped──▶ AWAITING_RESHIP
     AWAITING_RESHIP ──reshipped──▶ IN_TRANSIT · ──left out of the reship──▶ LOST_IN_TRANSIT
     any piece not yet charged and not in a never-charged fate ──waived by staff──▶ WAIVED
     KEPT | KEPT_UNRETURNED | DAMAGED, once charged ──refunded by support──▶ REFUNDED
 
 Kept, kept-unreturned and damaged pieces are charged; unavailable, returned, lost (on the way out or back)
-and waived pieces never are. A piece awaiting a reship may still be charged: a replacement is on its way.
+waived and exchanged pieces never are (the original of an exchange, once exchanged, whatever comes back or
+does not: its replacement is the piece decided and charged if kept). A piece awaiting a reship may still be charged: a replacement is on its way.
 A refunded piece was charged and then given back all or part of its price (`refunded` says how much), once. The validators refuse a command whose move the table does not allow, with the domain's error code; a
 move that reaches `Piece.move` without being allowed is a bug and raises.
 """
@@ -44,6 +47,8 @@ class PieceState(StrEnum):
     LOST_IN_TRANSIT = "LOST_IN_TRANSIT"
     # Charged, then refunded (a late return accepted as goodwill, a fault found after keeping).
     REFUNDED = "REFUNDED"
+    # Exchanged for another piece (a size up, a colour): back at the warehouse, or never sent back.
+    EXCHANGED = "EXCHANGED"
 
 
 CHARGED_FATES = frozenset({PieceState.KEPT, PieceState.KEPT_UNRETURNED, PieceState.DAMAGED})
@@ -54,6 +59,7 @@ NEVER_CHARGED = frozenset(
         PieceState.LOST_IN_RETURN,
         PieceState.WAIVED,
         PieceState.LOST_IN_TRANSIT,
+        PieceState.EXCHANGED,
     }
 )
 TERMINAL = CHARGED_FATES | NEVER_CHARGED | {PieceState.REFUNDED}
@@ -77,6 +83,8 @@ class Move(StrEnum):
     NOT_RESHIPPED = "left out of the reship"
     REFUNDED = "refunded by support"
     FOUND_LATE = "lost return found at the warehouse"
+    EXCHANGE_RETURNED = "exchanged piece back at the warehouse"
+    EXCHANGE_NOT_RETURNED = "exchanged piece not sent back in time"
 
 
 S = PieceState
@@ -95,6 +103,8 @@ TRANSITIONS: dict[tuple[PieceState, Move], PieceState] = {
     (S.RETURN_IN_TRANSIT, Move.INSPECTED_DAMAGED): S.DAMAGED,
     (S.RETURN_IN_TRANSIT, Move.RETURN_NOT_RECEIVED): S.LOST_IN_RETURN,
     (S.LOST_IN_RETURN, Move.FOUND_LATE): S.RETURNED,
+    (S.RETURN_IN_TRANSIT, Move.EXCHANGE_RETURNED): S.EXCHANGED,
+    (S.AWAITING_RETURN, Move.EXCHANGE_NOT_RETURNED): S.EXCHANGED,
     (S.IN_TRANSIT, Move.LOST): S.LOST_IN_TRANSIT,
     (S.IN_TRANSIT, Move.LOST_TO_RESHIP): S.AWAITING_RESHIP,
     (S.AWAITING_RESHIP, Move.RESHIPPED): S.IN_TRANSIT,
@@ -126,6 +136,9 @@ class PieceFields(BaseModel):
     price: int
     designer: str | None = None
     size: str | None = None
+    # An exchange: the piece this one replaces, and the piece this one was exchanged for.
+    exchange_of: str | None = None
+    exchanged_for: str | None = None
     state: PieceState = PieceState.RESERVED
     decision: cmd.DecisionValue | None = None
     decided_by: str | None = None
@@ -163,8 +176,8 @@ class Piece(PieceFields):
 
     @property
     def chargeable(self) -> bool:
-        """May still be charged: not charged yet and not in a never-charged fate."""
-        return not self.charged and self.state not in NEVER_CHARGED
+        """May still be charged: not charged yet, not in a never-charged fate, not exchanged."""
+        return not self.charged and self.state not in NEVER_CHARGED and self.exchanged_for is None
 
 
 # ---------------------------------------------------------------------- what a piece refuses, and why
@@ -177,6 +190,8 @@ _ON_ITS_WAY_BACK = (PieceState.RETURN_IN_TRANSIT, PieceState.RETURNED, PieceStat
 
 def check_decision(piece: Piece, decision: cmd.DecisionValue) -> None:
     pid = piece.piece_id
+    msg = f"Piece {pid!r} was exchanged for {piece.exchanged_for!r}; decide the replacement instead."
+    require(piece.exchanged_for is None, ErrorCode.PIECE_EXCHANGED, msg)
     if piece.state in _ON_ITS_WAY_BACK:
         # "return" for a piece already shipped back is accepted and changes nothing.
         msg = f"Piece {pid!r} is already on its way back; it cannot become keep."

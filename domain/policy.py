@@ -43,6 +43,10 @@ class TrialPolicy(BaseModel):
     # times; a longer or a further request goes to their personal shopper.
     client_extension_days: int = 3
     client_extensions: int = 1
+    # A replacement sent for an exchange is decided like any piece: by the trial's end, and at least this many
+    # days after it arrives (the end moves later when it arrives late); at most `max_exchanges` per trial.
+    exchange_days: int = 3
+    max_exchanges: int = 5
     # The client's daytime, in hours of their own clock (from, to): messages that can wait (reminders,
     # receipts, parcel news) wait for it, sent when it begins. None: at any hour, as a time-scaled policy
     # has it (a demo's "day" lasts seconds, so the hours of a real day mean nothing to it).

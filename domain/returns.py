@@ -12,6 +12,7 @@ from datetime import datetime
 
 from domain import commands as cmd
 from domain.errors import ErrorCode, require
+from domain.exchanges import Exchanges
 from domain.journal import Journal
 from domain.pieces import Move, Piece, PieceState, check_decision, check_inspectable, check_returnable
 from domain.status import Attention
@@ -136,7 +137,7 @@ class Returns:
         untold = [c for c in inspections if self._pieces[c.piece_id].return_received_at is None]
         for c in inspections:
             piece = self._pieces[c.piece_id]
-            piece.move(Move.INSPECTED_OK if c.condition == "ok" else Move.INSPECTED_DAMAGED)
+            piece.move(Exchanges.back_move(piece, c.condition))
             piece.return_received_at = piece.return_received_at or now
             self._journal.event(
                 now, "inspected", f"Return of {c.piece_id} received: {c.condition}.", piece_ids=[c.piece_id]
@@ -144,7 +145,7 @@ class Returns:
         if untold:
             self._tell_received(len(untold))
         for c in inspections:
-            if c.condition == "damaged":
+            if c.condition == "damaged" and self._pieces[c.piece_id].exchanged_for is None:  # charged
                 piece = self._pieces[c.piece_id]
                 facts = {
                     "piece": piece.description, "amount": str(piece.price), "currency": self._currency,
@@ -205,7 +206,7 @@ class Returns:
         if piece.return_received_at is not None:
             # At the warehouse (the carrier's delivery scan), never inspected: the retailer has it, so it is
             # returned, and staff hear that an inspection was missed.
-            piece.move(Move.INSPECTED_OK)
+            piece.move(Exchanges.back_move(piece, "ok"))
             text = f"Return of {piece_id} reached the warehouse and was not inspected in time: taken as returned."
             self._journal.event(now, "inspected", text, piece_ids=[piece_id])
             self._journal.notify(NotificationKind.INSPECTION_MISSED, ["staff"], text)

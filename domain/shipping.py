@@ -175,16 +175,26 @@ class Shipping:
         facts = {"tracking": parcel.tracking_number, "carrier": parcel.carrier}
         self._journal.notify(NotificationKind.PARCEL_LOST, audience, text, facts=facts)
 
+    def _to_send(self) -> set[str]:
+        """Pieces a reship may carry: those of a lost parcel, and the replacements of exchanges not sent yet."""
+        return {
+            p.piece_id for p in self._pieces.values()
+            if p.state == PieceState.AWAITING_RESHIP or (p.state == PieceState.RESERVED and p.exchange_of is not None)
+        }  # fmt: skip
+
     def check_reship(self, c: cmd.Reshipment) -> None:
-        awaiting = {p.piece_id for p in self._pieces.values() if p.state == PieceState.AWAITING_RESHIP}
-        require(bool(awaiting), ErrorCode.NOTHING_TO_RESHIP, "No piece of this order is waiting for a reship.")
+        awaiting = self._to_send()
+        require(bool(awaiting), ErrorCode.NOTHING_TO_RESHIP, "No piece of this order is waiting to be sent.")
         self.check_parcels(c)
         for parcel in c.parcels:
             msg = f"Tracking number {parcel.tracking_number!r} is already used by a parcel of this order."
             require(parcel.tracking_number not in self.parcels, ErrorCode.DUPLICATE_TRACKING_NUMBER, msg)
             for pid in parcel.piece_ids:
                 state = described(self._pieces[pid].state)
-                msg = f"Piece {pid!r} is {state}; only pieces of a lost parcel awaiting a reship can be reshipped."
+                msg = (
+                    f"Piece {pid!r} is {state}; only pieces of a lost parcel awaiting a reship, or an exchange's "
+                    "replacements, can be sent in a reship."
+                )
                 require(pid in awaiting, ErrorCode.NOT_AWAITING_RESHIP, msg)
 
     def reship(self, c: cmd.Reshipment, now: datetime) -> None:
@@ -196,13 +206,18 @@ class Shipping:
                 parcel.carrier, parcel.tracking_number, list(parcel.piece_ids)
             )
             for pid in parcel.piece_ids:
-                self._pieces[pid].parcel = parcel.tracking_number
-                self._pieces[pid].move(Move.RESHIPPED)
+                piece = self._pieces[pid]
+                piece.parcel = parcel.tracking_number
+                if piece.state == PieceState.RESERVED:  # an exchange's replacement, reserved when exchanged
+                    piece.move(Move.DISPATCHED)
+                    continue
+                piece.move(Move.RESHIPPED)
                 shipped.append(pid)
         left_out = [p.piece_id for p in self._pieces.values() if p.state == PieceState.AWAITING_RESHIP]
         for pid in left_out:
             self._pieces[pid].move(Move.NOT_RESHIPPED)
         self._stock.reserve_again(shipped)
+        shipped += [pid for parcel in c.parcels for pid in parcel.piece_ids if pid not in shipped]
         if shipped:
             self.shipped_at = now
             self.sla_flagged.discard(Attention.DELIVERY_OVERDUE)

@@ -130,6 +130,8 @@ class StockRequest(_Message):
     trial_id: str
     action: StockAction
     piece_ids: list[str]
+    # The SKU of pieces the warehouse cannot know from the order: the replacements of an exchange.
+    skus: dict[str, str] = {}
 
 
 class StockResult(_Message):
@@ -205,6 +207,11 @@ class NotificationKind(StrEnum):
     RETURN_LABEL_ISSUED = "return_label_issued"
     RETURN_SHIPPED = "return_shipped"
     RETURN_BOOKING_FAILED = "return_booking_failed"
+    # Exchanges: the client's confirmation, and the team's news (a replacement to send, one late, one unreturned).
+    EXCHANGE_CONFIRMED = "exchange_confirmed"
+    EXCHANGE_REQUESTED = "exchange_requested"
+    EXCHANGE_PENDING = "exchange_pending"
+    EXCHANGE_UNRETURNED = "exchange_unreturned"
 
 
 Audience = Literal["client", "shopper", "staff"]

@@ -1,6 +1,7 @@
 """The trial's claim on the retailer's stock: reserved once the value is authorized, released piece by piece
 when a piece turns out unavailable or the trial ends before dispatch, written off when a parcel is lost in
-transit (the units are gone), and reserved again for the replacements of a reship. Each request has its own
+transit (the units are gone), and reserved again for the replacements of a reship or an exchange (whose
+SKUs travel with the request: the warehouse knows the order's pieces, not those added since). Each request has its own
 key, so a retried activity never reserves, releases or writes off twice."""
 
 from collections.abc import Sequence
@@ -21,11 +22,12 @@ class _Queue:
     def add(self, piece_ids: list[str]) -> None:
         self.pieces.extend(p for p in piece_ids if p not in self.pieces)
 
-    def request(self, trial_id: str) -> StockRequest | None:
+    def request(self, trial_id: str, skus: dict[str, str] | None = None) -> StockRequest | None:
         if not self.pieces:
             return None
         key = f"{trial_id}-stock-{self.name}-{self.made + 1}"
-        return StockRequest(key=key, trial_id=trial_id, action=self.action, piece_ids=list(self.pieces))
+        known = {p: s for p, s in (skus or {}).items() if p in self.pieces}
+        return StockRequest(key=key, trial_id=trial_id, action=self.action, piece_ids=list(self.pieces), skus=known)
 
     def done(self, piece_ids: list[str]) -> None:
         self.made += 1
@@ -39,6 +41,8 @@ class Stock:
     to_release: _Queue = field(default_factory=lambda: _Queue("release", "release"))
     to_write_off: _Queue = field(default_factory=lambda: _Queue("write_off", "write-off"))
     to_reserve_again: _Queue = field(default_factory=lambda: _Queue("reserve", "reserve-again"))
+    # The SKUs of pieces added after the order (an exchange's replacements), for their reservation.
+    skus: dict[str, str] = field(default_factory=dict)
 
     def release(self, piece_ids: list[str]) -> None:
         self.to_release.add(piece_ids)
@@ -46,7 +50,8 @@ class Stock:
     def write_off(self, piece_ids: list[str]) -> None:
         self.to_write_off.add(piece_ids)
 
-    def reserve_again(self, piece_ids: list[str]) -> None:
+    def reserve_again(self, piece_ids: list[str], skus: dict[str, str] | None = None) -> None:
+        self.skus.update(skus or {})
         self.to_reserve_again.add(piece_ids)
 
     def release_request(self) -> StockRequest | None:
@@ -57,7 +62,7 @@ class Stock:
         if not self.reserved:
             key = f"{self.trial_id}-stock-reserve"
             return StockRequest(key=key, trial_id=self.trial_id, action="reserve", piece_ids=piece_ids)
-        return self.to_reserve_again.request(self.trial_id)
+        return self.to_reserve_again.request(self.trial_id, self.skus)
 
     def record(self, step: StockRequest, *, ended: bool = False, pieces: Sequence[str] = ()) -> None:
         """The warehouse did it. A first reservation that lands once the trial has `ended` (cancelled while it

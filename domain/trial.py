@@ -26,6 +26,7 @@ from domain.carrier_scans import Deliver, ReceiveReturn, ShipReturn, read_scan
 from domain.claims import CarrierClaims
 from domain.clock import TrialClock
 from domain.errors import DomainError, ErrorCode, require, require_actor_and_reason
+from domain.exchanges import Exchanges
 from domain.journal import Journal
 from domain.money import format_money
 from domain.order import TrialOrder, validate_order
@@ -98,6 +99,8 @@ class Trial:
         self.shipping = Shipping(self.pieces, self.stock, self.journal, self._require_piece)
         # Decisions, returns and inspections, piece by piece (domain/returns.py).
         self.returns = Returns(self.pieces, self.journal, self._require_piece, order.currency)
+        # Pieces exchanged for others, and their replacements (domain/exchanges.py).
+        self.exchanges = Exchanges(self.pieces, self.stock, self.payments, self.journal, self._require_piece, policy)
         # Claims from the carrier for parcels it lost (domain/claims.py).
         self.claims = CarrierClaims(self.shipping, self.pieces, self.payments, self.journal)
         # Collections and prepaid labels for the pieces going back (domain/return_bookings.py).
@@ -202,8 +205,15 @@ class Trial:
     def deliver(self, c: cmd.Delivery, now: datetime) -> None:
         self.validate_delivery(c, now)
         last = self.shipping.deliver(c, now)
-        if last is not None:
-            self.clock.start(last, now)  # the seven-day clock starts when the last parcel arrives
+        parcel = self.shipping.parcels[c.tracking_number]
+        if self.trial_ends_at is None:
+            if last is not None:
+                self.clock.start(last, now)  # the seven-day clock starts when the last parcel arrives
+        elif self.exchanges.arrived(parcel.piece_ids):
+            # A replacement reached the client: it is decided by the end, and has at least its exchange days.
+            assert parcel.delivered_at is not None
+            self.clock.at_least(parcel.delivered_at + self.policy.day * self.policy.exchange_days, now)
+            self.exchanges.clear_pending()
         self._advance(now)
 
     def validate_lost_parcel(self, c: cmd.LostParcel, now: datetime) -> None:
@@ -262,6 +272,8 @@ class Trial:
             "The client can finish early only once every parcel has been delivered.",
         )
         self.returns.require_all_decided()
+        msg = "A replacement is still on its way to the client; the trial can finish once it is decided."
+        require(not self.exchanges.pending(), ErrorCode.NOT_ON_TRIAL, msg)
 
     def finish_early(self, c: cmd.FinishEarly, now: datetime) -> None:
         self.validate_finish(c, now)
@@ -269,6 +281,20 @@ class Trial:
             now, "finished_early", "The client finished the trial early.", actor=c.actor, channel=c.channel
         )
         self.close(now)
+        self._advance(now)
+
+    # ------------------------------------------------------------------ commands: exchanges (domain/exchanges.py)
+
+    def validate_exchange(self, c: cmd.Exchange, now: datetime) -> None:
+        self._require_open()
+        on_trial = self.status == TrialStatus.ON_TRIAL and not self.clock.past_end(now)
+        self.exchanges.check(c, on_trial)
+        msg = "A payment is being made for this trial right now; try the exchange again in a moment."
+        require(not isinstance(self.in_flight, PAYMENT_STEPS), ErrorCode.NOT_EXCHANGEABLE, msg)
+
+    def exchange(self, c: cmd.Exchange, now: datetime) -> None:
+        self.validate_exchange(c, now)
+        self.exchanges.exchange(c, now)
         self._advance(now)
 
     # ------------------------------------------------------------------ commands: returns (domain/returns.py)
@@ -378,6 +404,7 @@ class Trial:
         self.validate_waiver(c, now)
         self.billing.waive(c, now)
         self._after_transit_change(now)  # the last piece awaiting a reship waived: nothing more is coming
+        self.exchanges.clear_pending()  # a replacement waived: the trial's end no longer waits for it
         self._advance(now)
 
     def validate_payment_method(self, c: cmd.NewPaymentMethod, now: datetime) -> None:
@@ -496,7 +523,13 @@ class Trial:
             case dl.CloseTrial():
                 self.close(now)
             case dl.KeepUnreturned(booked):
-                self.returns.keep_unreturned(now, spare=None if booked else self.bookings.booked_pieces())
+                spare = None if booked else self.bookings.booked_pieces()
+                for piece in self.returns.awaiting_return():  # exchanged: never kept, never charged
+                    if piece.exchanged_for is not None and piece.piece_id not in (spare or set()):
+                        self.exchanges.not_sent_back(piece, now)
+                self.returns.keep_unreturned(now, spare=spare)
+            case dl.FlagExchangePending():
+                self.exchanges.flag_pending(now)
             case dl.LoseReturn(piece_id):
                 self.returns.lose_return(piece_id, now)
             case dl.RetrySettlement(number):
@@ -621,6 +654,9 @@ _RECORDERS: dict[tuple[type, type], Callable[[Trial, Any, Any, datetime], None]]
     ),
     (ReturnBookingRequest, ReturnBookingResult): lambda t, step, r, now: t.bookings.record(step, r, now),
 }
+
+# Steps that move money: an exchange waits until none is in flight (it may change what is to be covered).
+PAYMENT_STEPS = (AuthorizeRequest, CaptureRequest, ChargeRequest, ReleaseRequest, RefundRequest)
 
 TRIAL_ID_PREFIX = "style-trial-"
 

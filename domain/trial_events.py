@@ -55,6 +55,9 @@ class EventType(StrEnum):
     CLAIM_FILED = "claim.filed"
     CLAIM_SETTLED = "claim.settled"
     CLAIM_REJECTED = "claim.rejected"
+    EXCHANGED = "trial.exchanged"
+    EXCHANGE_UNRETURNED = "trial.exchange_unreturned"
+    TRIAL_END_MOVED = "trial.end_moved"
     RETURN_FOUND = "trial.return_found"
     RETURN_WRITTEN_OFF = "trial.return_written_off"
     ATTENTION_ACKNOWLEDGED = "trial.attention_acknowledged"
@@ -99,6 +102,9 @@ _BY_KIND: dict[str, EventType] = {
     "claim_filed": EventType.CLAIM_FILED,
     "claim_settled": EventType.CLAIM_SETTLED,
     "claim_rejected": EventType.CLAIM_REJECTED,
+    "exchanged": EventType.EXCHANGED,
+    "exchange_unreturned": EventType.EXCHANGE_UNRETURNED,
+    "trial_end_moved": EventType.TRIAL_END_MOVED,
     "return_found": EventType.RETURN_FOUND,
     "return_written_off": EventType.RETURN_WRITTEN_OFF,
     "attention_acknowledged": EventType.ATTENTION_ACKNOWLEDGED,

@@ -20,7 +20,10 @@ class SqlStock:
         self._sessions = make_sessions(engine)
         self._dialect = engine.dialect.name
 
-    async def reserve(self, key: str, trial_id: str, piece_ids: list[str]) -> list[str]:
+    async def reserve(
+        self, key: str, trial_id: str, piece_ids: list[str], skus: dict[str, str] | None = None
+    ) -> list[str]:
+        # Reservations are kept by piece: the embedded stock has no units per SKU to count down.
         return await asyncio.to_thread(self._change, "reserve", key, trial_id, piece_ids)
 
     async def release(self, key: str, trial_id: str, piece_ids: list[str]) -> list[str]:
