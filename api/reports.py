@@ -73,6 +73,10 @@ class VoiceItem(BaseModel):
     decided: int = Field(description="Pieces with a keep or return decision.", examples=[40])
     kept: int = Field(description="Of those, kept.", examples=[26])
     returned: int = Field(description="Of those, returned.", examples=[14])
+    exchanged: int = Field(
+        description="Of the returned, exchanged for another piece (a size, a colour): the exchange rate's count.",
+        examples=[6],
+    )
     reasons: dict[str, int] = Field(
         description="Why the returned ones went back, with their counts (`not_given` when not said).",
         examples=[{"too_small": 9, "fit": 3, "not_given": 2}],

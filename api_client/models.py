@@ -2491,6 +2491,10 @@ class VoiceItem(BaseModel):
     """
     Of those, returned.
     """
+    exchanged: Annotated[int, Field(examples=[6], title='Exchanged')]
+    """
+    Of the returned, exchanged for another piece (a size, a colour): the exchange rate's count.
+    """
     reasons: Annotated[
         dict[str, int],
         Field(examples=[{'fit': 3, 'not_given': 2, 'too_small': 9}], title='Reasons'),

@@ -283,7 +283,9 @@ def dev(settings: Settings) -> None:
             )
     if not settings.api_tokens:
         # Fresh tokens each run, printed once: nothing secret is stored in the repository or on disk.
-        settings = settings.model_copy(update={"api_tokens": {secrets.token_urlsafe(18): role for role in ROLES}})
+        # A shopper is a person signed in with their own token (who they are is in it): no static token.
+        machines = [role for role in ROLES if role != "shopper"]
+        settings = settings.model_copy(update={"api_tokens": {secrets.token_urlsafe(18): role for role in machines}})
     if not settings.codec_ui_key:
         # The dev server's UI cannot send an Authorization header to the codec server: give it a key in
         # the path instead, fresh each run.

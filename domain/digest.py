@@ -32,6 +32,7 @@ class DigestGroup(BaseModel):
     decided: int
     kept: int
     returned: int
+    exchanged: int
     reasons: dict[str, int]
     quotes: list[DigestQuote]
 

@@ -35,6 +35,9 @@ from domain.steps import NotificationKind
 from domain.stock import Stock
 
 
+_NOT_ARRIVED = (PieceState.RESERVED, PieceState.IN_TRANSIT, PieceState.AWAITING_RESHIP)
+
+
 class Exchanges:
     def __init__(
         self, pieces: MutableMapping[str, Piece], stock: Stock, payments: Payments, journal: Journal,
@@ -53,11 +56,9 @@ class Exchanges:
         return sum(1 for p in self._pieces.values() if p.exchange_of is not None)
 
     def pending(self) -> list[Piece]:
-        """Replacements not delivered yet (reserved, or on their way): the trial's end waits for them."""
-        return [
-            p for p in self._pieces.values()
-            if p.exchange_of is not None and p.state in (PieceState.RESERVED, PieceState.IN_TRANSIT)
-        ]  # fmt: skip
+        """Replacements not delivered yet (reserved, on their way, or lost on it and awaiting a reship): the
+        trial's end waits for them."""
+        return [p for p in self._pieces.values() if p.exchange_of is not None and p.state in _NOT_ARRIVED]
 
     def check(self, c: cmd.Exchange, on_trial: bool) -> None:
         piece = self._require_piece(c.piece_id)

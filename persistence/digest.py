@@ -24,7 +24,7 @@ def weekly_digest(engine: Engine, week_ending: date) -> Digest:
         rows = reports.voice(engine, by, start, end, quotes=QUOTES, top=TOP, on="decided")
         return [
             DigestGroup(
-                key=r.key, decided=r.decided, kept=r.kept, returned=r.returned, reasons=r.reasons,
+                key=r.key, decided=r.decided, kept=r.kept, returned=r.returned, exchanged=r.exchanged, reasons=r.reasons,
                 quotes=[DigestQuote(words=q.words, decision=q.decision, reason=q.reason, size=q.size) for q in r.quotes],
             )
             for r in rows

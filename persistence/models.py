@@ -124,6 +124,9 @@ class PieceRecord(Base):
     decided_via: Mapped[str | None] = mapped_column(String(16))
     designer: Mapped[str | None] = mapped_column(String(120))
     size: Mapped[str | None] = mapped_column(String(120))
+    # An exchange: the piece this one replaces, and the piece it was exchanged for (the exchange rate).
+    exchange_of: Mapped[str | None] = mapped_column(String(120))
+    exchanged_for: Mapped[str | None] = mapped_column(String(120))
     # Its trial's opening and client, copied (they never change): the reports read pieces alone, by the
     # index on trial_opened_at, with no join (persistence/reports.py).
     trial_opened_at: Mapped[datetime | None] = mapped_column(Timestamp, index=True)

@@ -11,7 +11,7 @@ amount is ever converted (there is no silent FX), so a designer sold in two curr
 - `decision_time`: the average time from a piece's delivery to its (last) decision, by the same groups as
   the keep rate.
 - `attention`: trials needing staff by hub (region), with the open trials beside them.
-- `voice`: the voice of the customer, by SKU or designer: pieces decided, kept and returned, the reasons
+- `voice`: the voice of the customer, by SKU or designer: pieces decided, kept, returned and exchanged, the reasons
   returned pieces went back with their counts, and the clients' own words (the newest few, verbatim, with
   the piece's size, decision and reason), the most returned first.
 - `size_fit`: by designer and size, pieces decided, kept, and returned too small or too large: where a
@@ -116,6 +116,7 @@ class VoiceRow:
     decided: int
     kept: int
     returned: int
+    exchanged: int  # of the returned, exchanged for another piece (a size, a colour): a buying signal
     reasons: dict[str, int]  # why the returned ones went back, most frequent first
     quotes: list[Quote]  # the clients' own words, newest first
 
@@ -222,8 +223,15 @@ def voice(
     key = _group(by)
     returned = func.sum(case((PieceRecord.decision == "return", 1), else_=0))
     kept = func.sum(case((PieceRecord.decision == "keep", 1), else_=0))
+    exchanged = func.sum(case((PieceRecord.exchanged_for.is_not(None), 1), else_=0))
     totals = (
-        select(key, func.count().label("decided"), kept.label("kept"), returned.label("returned"))
+        select(
+            key,
+            func.count().label("decided"),
+            kept.label("kept"),
+            returned.label("returned"),
+            exchanged.label("exchanged"),
+        )
         .where(_in_range(since, until, on), PieceRecord.decision.is_not(None))
         .group_by(key)
         .order_by(returned.desc(), key)
@@ -247,7 +255,10 @@ def voice(
         for q in conn.execute(select(said).where(said.c.n <= quotes).order_by(said.c.key, said.c.n)):
             if q.key in words:
                 words[q.key].append(Quote(q.feedback, q.decision, q.return_reason, q.size, q.decided_at))
-    return [VoiceRow(g.key, g.decided, int(g.kept), int(g.returned), reasons[g.key], words[g.key]) for g in groups]
+    return [
+        VoiceRow(g.key, g.decided, int(g.kept), int(g.returned), int(g.exchanged), reasons[g.key], words[g.key])
+        for g in groups
+    ]
 
 
 def size_fit(engine: Engine, since: datetime, until: datetime, on: On = "opened") -> list[SizeFitRow]:

@@ -86,7 +86,8 @@ async def test_a_lost_parcel_is_reshipped_and_a_kept_piece_refunded_after_comple
             assert [(i["order_id"], i["reason"]) for i in queue["items"]] == [(o.order_id, "carrier_claim")]
             seen = {"reason": "carrier_claim", "note": "Claim DHL-77812 filed with the carrier.", "actor": "cr.anna"}
             r = await api.post(f"{base}/attention-acknowledgements", json=seen, headers=S)
-            assert r.status_code == 200 and not r.json()["needs_attention"], r.text
+            # Cleared (a tenth-of-a-second day may have flagged the reship as overdue meanwhile: that stays).
+            assert r.status_code == 200 and "carrier_claim" not in r.json()["attention"], r.text
             r = await api.post(f"{base}/attention-acknowledgements", json=seen, headers=S)
             assert r.status_code == 409 and r.json()["error"]["code"] == "not_flagged"
             assert (await api.get("/v1/attention", params={"assignee": "cr.anna"}, headers=F)).json()["items"] == []

@@ -82,7 +82,7 @@ def test_the_replacement_is_reserved_sent_re_authorized_and_charged_only_if_kept
     d.trial.inspect_all(cmd.Inspections(inspections=inspected), d.now)
     d.settle()
     assert original.state == PieceState.EXCHANGED and not original.charged, "never charged, even damaged"
-    assert replacement.state == PieceState.KEPT and replacement.charged
+    assert d.trial.pieces["p2-41"].state == PieceState.KEPT and d.trial.pieces["p2-41"].charged
     assert d.trial.payments.charged == 230_000 and d.trial.final_status is not None
     view = view_of(d.trial)
     assert [e.kind for e in view.events if e.kind == "exchanged"] == ["exchanged"]

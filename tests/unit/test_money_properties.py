@@ -4,7 +4,8 @@ Total charged = sum of prices of pieces in a charged fate; no piece is charged t
 waived, unavailable or lost piece is never charged; nothing stays authorized at the end; and a refused
 command changes nothing at all. With refunds: charged - refunded = what the pieces cost in the end (a
 refunded piece its price less its refund); a piece is refunded at most once and never by more than it was
-charged; the gateway gave back exactly what the ledger says.
+charged; the gateway gave back exactly what the ledger says. With exchanges: a replacement is charged only
+if kept, an exchanged original never, each piece at most once, whatever happens to either.
 """
 
 import contextlib
@@ -61,6 +62,8 @@ actions = st.one_of(
     st.tuples(st.just("lose"), st.sampled_from(["T0", "T1", "T2", "T3", "N0", "N1"]), st.booleans()),
     # Replacements for pieces awaiting a reship, one parcel each slot (-1: not reshipped).
     st.tuples(st.just("reship"), st.lists(st.integers(min_value=-1, max_value=1), min_size=30, max_size=30)),
+    # A piece exchanged for a replacement, cheaper or dearer (the hold then re-authorized), new or a taken id.
+    st.tuples(st.just("exchange"), piece_index, st.integers(min_value=1, max_value=6_000_000), st.booleans()),
     # A refund of a piece: its whole price (None), one minor unit, half, all of it, or one more than it cost.
     st.tuples(st.just("refund"), piece_index, st.sampled_from([None, "one", "half", "all", "over"])),
 )
@@ -117,10 +120,20 @@ def command_for(driver: Driver, action: tuple[Any, ...]) -> tuple[Any, Any] | No
         return t.cancel, cmd.Cancel(reason="changed mind", actor="cr")
     if kind == "lose":
         return t.declare_lost, cmd.LostParcel(tracking_number=action[1], reason="carrier", actor="cr", reship=action[2])
+    if kind == "exchange":
+        new = f"x{len(ids)}" if action[3] else ids[0]  # an id of its own, or one the order has (refused)
+        replacement = cmd.ReplacementPiece(piece_id=new, sku=f"s-{new}", description="d", price=action[2], size="41")
+        return t.exchange, cmd.Exchange(
+            piece_id=pid(action[1]), replacement=replacement, reason="too_small", actor="ps-1", channel="whatsapp"
+        )
     if kind == "reship":
         shipped: dict[int, list[str]] = {}
         for i, slot in enumerate(action[1][: len(ids)]):
-            if slot >= 0 and t.pieces[ids[i]].state == PieceState.AWAITING_RESHIP:
+            if (
+                slot >= 0
+                and t.pieces[ids[i]].state in (PieceState.AWAITING_RESHIP, PieceState.RESERVED)
+                and (t.pieces[ids[i]].state == PieceState.AWAITING_RESHIP or t.pieces[ids[i]].exchange_of)
+            ):
                 shipped.setdefault(slot, []).append(ids[i])
         n = len(t.shipping.parcels)
         return t.reship, cmd.Reshipment(
@@ -152,6 +165,7 @@ def check_money(driver: Driver) -> None:
     assert all(0 < (p.refunded or 0) <= p.price for p in t.pieces.values() if p.state == PieceState.REFUNDED)
     assert driver.gateway.total(t.trial_id, "refund") == t.payments.refunded, "the gateway refunded otherwise"
     assert not any(p.charged for p in t.pieces.values() if p.state in NEVER_CHARGED)
+    assert not any(p.charged for p in t.pieces.values() if p.exchanged_for), "an exchanged original was charged"
     paid = [s for s in t.payments.settlements if s.state == "paid"]
     per_piece = [pid for s in paid for pid in s.piece_ids if t.pieces[pid].charged]
     assert len(per_piece) == len(set(per_piece)), "a piece was charged twice"
@@ -193,6 +207,20 @@ def drive_one_day(driver: Driver) -> None:
                 t.deliver(cmd.Delivery(tracking_number=parcel.tracking_number), driver.now)
     elif status == TrialStatus.PAYMENT_ACTION_REQUIRED:
         t.change_payment_method(cmd.NewPaymentMethod(payment_method="pm_card_visa", actor="cr"), driver.now)
+    # Replacements of exchanges go out, and arrive the next day.
+    unsent = [
+        p.piece_id for p in t.pieces.values()
+        if p.exchange_of and p.state in (PieceState.RESERVED, PieceState.AWAITING_RESHIP)
+    ]  # fmt: skip
+    if unsent and t.final_status is None:
+        tracking = f"N{len(t.shipping.parcels)}"
+        t.reship(
+            cmd.Reshipment(parcels=[cmd.Parcel(carrier="DHL", tracking_number=tracking, piece_ids=unsent)]), driver.now
+        )
+    elif t.trial_ends_at is not None and t.final_status is None:
+        for parcel in list(t.shipping.parcels.values()):
+            if parcel.on_its_way:
+                t.deliver(cmd.Delivery(tracking_number=parcel.tracking_number), driver.now)
     driver.settle()
     driver.advance(timedelta(days=1))
     check_money(driver)
@@ -202,7 +230,7 @@ def drive_one_day(driver: Driver) -> None:
 # examples reach decisions, returns and both settlements rather than stalling before dispatch.
 random_actions = st.lists(actions, max_size=8)
 scripts = st.builds(
-    lambda a, dispatch, b, lose, decide, c, refund, d, e: [
+    lambda a, dispatch, b, lose, exchange, decide, c, refund, d, e: [
         *a,
         dispatch,
         *b,
@@ -210,6 +238,7 @@ scripts = st.builds(
         ("deliver", 0),
         ("deliver", 1),
         ("deliver", 2),
+        exchange,
         decide,
         *c,
         ("advance", 24 * 7),
@@ -232,6 +261,13 @@ scripts = st.builds(
         st.tuples(st.just("advance"), st.just(2)),
         st.tuples(st.just("lose"), st.sampled_from(["T0", "T1", "T2"]), st.booleans()),
     ),
+    # Half the time a piece is exchanged once the parcels are in, for a cheaper or a dearer one.
+    st.one_of(
+        st.tuples(st.just("advance"), st.just(1)),
+        st.tuples(
+            st.just("exchange"), st.integers(min_value=0, max_value=29), st.integers(1, 6_000_000), st.just(True)
+        ),
+    ),
     st.tuples(
         st.just("decide"),
         st.lists(
@@ -249,8 +285,26 @@ scripts = st.builds(
 )
 
 
+# Exchanges at their centre: every parcel in, a few pieces exchanged (cheaper or dearer, some refused),
+# decisions on originals and replacements alike, then anything, and time.
+exchanging = st.builds(
+    lambda swaps, decide, rest: [
+        ("dispatch", [0] * 30), ("deliver", 0), *swaps, ("advance", 24), ("reship", [0] * 30), ("advance", 1),
+        ("deliver", 1), decide, *rest, ("advance", 24 * 8),
+    ],
+    st.lists(st.tuples(st.just("exchange"), piece_index, st.integers(1, 6_000_000), st.booleans()), min_size=1, max_size=4),
+    st.tuples(
+        st.just("decide"),
+        st.lists(st.tuples(st.integers(0, 29), st.sampled_from(["keep", "return"])), min_size=1, max_size=12),
+    ),
+    random_actions,
+)  # fmt: skip
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(order=orders, script=st.one_of(scripts, st.lists(actions, max_size=30)), multiple_captures=st.booleans())
+@given(
+    order=orders, script=st.one_of(scripts, exchanging, st.lists(actions, max_size=30)), multiple_captures=st.booleans()
+)
 def test_money_follows_the_pieces_for_any_order_and_any_events(
     order: TrialOrder, script: list[tuple[Any, ...]], multiple_captures: bool
 ):
@@ -267,7 +321,7 @@ def money_follows_the_pieces(driver: Driver, script: list[tuple[Any, ...]]) -> N
             before = view_of(t).model_dump()
             try:
                 apply(command, driver.now)
-                if action[0] in ("lose", "reship", "refund"):
+                if action[0] in ("lose", "reship", "refund", "exchange"):
                     event(f"{action[0]} accepted")
             except DomainError as err:
                 assert err.code and err.message
