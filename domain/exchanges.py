@@ -34,7 +34,6 @@ from domain.status import Attention
 from domain.steps import NotificationKind
 from domain.stock import Stock
 
-
 _NOT_ARRIVED = (PieceState.RESERVED, PieceState.IN_TRANSIT, PieceState.AWAITING_RESHIP)
 
 
