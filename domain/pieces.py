@@ -190,8 +190,9 @@ _ON_ITS_WAY_BACK = (PieceState.RETURN_IN_TRANSIT, PieceState.RETURNED, PieceStat
 
 def check_decision(piece: Piece, decision: cmd.DecisionValue) -> None:
     pid = piece.piece_id
+    # "return" for an exchanged piece is accepted and changes nothing: it goes back already.
     msg = f"Piece {pid!r} was exchanged for {piece.exchanged_for!r}; decide the replacement instead."
-    require(piece.exchanged_for is None, ErrorCode.PIECE_EXCHANGED, msg)
+    require(piece.exchanged_for is None or decision == "return", ErrorCode.PIECE_EXCHANGED, msg)
     if piece.state in _ON_ITS_WAY_BACK:
         # "return" for a piece already shipped back is accepted and changes nothing.
         msg = f"Piece {pid!r} is already on its way back; it cannot become keep."

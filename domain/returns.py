@@ -56,8 +56,8 @@ class Returns:
         changed = []
         for d in c.decisions:
             piece = self._pieces[d.piece_id]
-            if piece.state != PieceState.ON_TRIAL:
-                continue  # a "return" for a piece already shipped back changes nothing
+            if piece.state != PieceState.ON_TRIAL or piece.exchanged_for is not None:
+                continue  # a "return" for a piece already shipped back (or exchanged) changes nothing
             piece.decision = d.decision
             piece.decided_by, piece.decided_via, piece.decided_at = c.actor, c.channel, now
             piece.decision_reference = c.reference

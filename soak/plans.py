@@ -110,6 +110,10 @@ class Plan:
     # prepaid labels the client asks for, shipped and received by tracking events; each event arrives twice,
     # and a stale "in transit" after the delivery (as carriers' webhooks do).
     by_carrier: bool = False
+    # Support exchanges this piece once the parcels are in, for a replacement at this price (sent in a
+    # reship, delivered, then decided like any piece); the original goes back with the returns.
+    exchange: str | None = None
+    exchange_price: int = 0
 
     @property
     def order_id(self) -> str:
@@ -172,6 +176,16 @@ def random_plan(rng: random.Random, prefix: str, payments: str = "simulated") ->
         lose=rng.randrange(len(parcels)) if rng.random() < 0.08 else None, reship=rng.random() < 0.6,
         refund=rng.choice([1.0, 0.5]) if rng.random() < 0.15 else None, by_carrier=by_carrier,
     )  # fmt: skip
+    # One trial in five exchanges a piece (chosen from the id, so the rest of a seed's plans stay as they were).
+    if int(tail[6], 16) < 3:
+        swapped = shipped[0]
+        plan.exchange, plan.exchange_price = swapped, low + (high - low) * int(tail[7], 16) // 15
+        plan.decisions[swapped] = "return"
+        replacement = f"{swapped}x"
+        plan.decisions[replacement] = "keep" if int(tail[8], 16) < 11 else "return"
+        going_back = [swapped] + ([replacement] if plan.decisions[replacement] == "return" else [])
+        plan.ship_back = [[p for p in b if p not in going_back] for b in plan.ship_back]
+        plan.ship_back = [b for b in plan.ship_back if b] + [going_back]
     return plan
 
 
@@ -277,6 +291,20 @@ async def play(api: Api, plan: Plan, day: float, rng: random.Random) -> None:
         if staff:
             body |= {"actor": "cr.soak", "reason": "carrier confirmed by phone"}
         await api.call("POST", f"{base}/delivery", S if staff else F, body)
+    if plan.exchange:
+        # "The 40 is too small": the replacement is sent in a reship and delivered, then decided with the rest.
+        swapped, tracking = plan.exchange, f"X-{oid[-6:]}"
+        replacement: dict[str, Any] = {"piece_id": f"{swapped}x", "sku": f"SKU-X-{swapped}", "description": f"Piece {swapped}, a size up",
+                       "price": plan.exchange_price, "size": "41"}  # fmt: skip
+        await api.call(
+            "POST", f"{base}/exchanges", S,
+            {"piece_id": swapped, "replacement": replacement, "reason": "too_small", "words": "A size up, please.",
+             "actor": "ps-soak", "channel": "whatsapp"},
+        )  # fmt: skip
+        parcel = {"carrier": "DHL", "tracking_number": tracking, "piece_ids": [replacement["piece_id"]]}
+        await api.call("POST", f"{base}/reshipments", F, {"parcels": [parcel]})
+        await asyncio.sleep(rng.uniform(0, 0.3 * day))
+        await api.call("POST", f"{base}/delivery", F, {"tracking_number": tracking})
     if plan.extend:
         await api.call(
             "POST", f"{base}/extension", S, {"days": plan.extend, "reason": "travelling", "actor": "cr.soak"}

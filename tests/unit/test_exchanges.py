@@ -166,9 +166,12 @@ def test_an_exchange_that_breaks_a_rule_is_refused_and_changes_nothing(change, c
     assert err.value.code == code and view_of(d.trial) == before
 
 
-def test_an_exchanged_original_takes_no_decision():
+def test_an_exchanged_original_cannot_be_kept_and_a_return_for_it_changes_nothing():
     d = on_trial()
     exchange(d, swap())
     with pytest.raises(DomainError) as err:
         d.trial.validate_decisions(decisions(keep=["p2"]), d.now)
     assert err.value.code == ErrorCode.PIECE_EXCHANGED
+    original = d.trial.pieces["p2"].model_copy()
+    d.trial.decide(decisions(ret=["p2"], keep=["p1"]), d.now)
+    assert d.trial.pieces["p2"] == original and d.trial.pieces["p1"].decision == "keep"
