@@ -338,7 +338,7 @@ def render_page(source: Reports, first: date, last: date, start: datetime, end: 
     attention_chart.add("open", [r.open_trials for r in hubs])
     charts.append(("attention", _svg(attention_chart)))
     # The voice of the customer: the most returned designers, why, and what clients said (verbatim).
-    voice = [row for row in source.voice("designer", start, end)[:top] if row.returned]
+    voice = [row for row in source.voice("designer", start, end, top=top) if row.returned]
     rendered = datetime.now(UTC).strftime("%H:%M:%S UTC")
     # The SVGs are pygal's markup (it escapes the labels inside them); everything else is escaped by Jinja2,
     # the clients' own words included.

@@ -42,8 +42,8 @@ class Reports:
     def return_reasons(self, by: ReasonsBy, since: datetime, until: datetime) -> list[ReasonRow]:
         return queries.return_reasons(self._engine, by, since, until)
 
-    def voice(self, by: ReasonsBy, since: datetime, until: datetime) -> list[VoiceRow]:
-        return queries.voice(self._engine, by, since, until)
+    def voice(self, by: ReasonsBy, since: datetime, until: datetime, top: int | None = None) -> list[VoiceRow]:
+        return queries.voice(self._engine, by, since, until, top=top)
 
     def decision_time(self, by: KeepRateBy, since: datetime, until: datetime) -> list[DecisionTimeRow]:
         return queries.decision_time(self._engine, by, since, until)

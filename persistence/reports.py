@@ -242,17 +242,19 @@ def voice(
         select(key, PieceRecord.feedback, PieceRecord.decision, PieceRecord.return_reason, PieceRecord.size,
                PieceRecord.decided_at, newest.label("n"))
         .where(_in_range(since, until, on), PieceRecord.feedback.is_not(None), PieceRecord.decision.is_not(None))
-        .subquery()
     )  # fmt: skip
     with engine.connect() as conn:
         groups = conn.execute(totals.limit(top) if top else totals).all()
         keys = [g.key for g in groups]
+        if top:  # the words of the groups shown only: a year's words of every group is a long sort
+            said = said.where(key.element.in_(keys))
+        words_of = said.subquery()
         reasons: dict[str, dict[str, int]] = {k: {} for k in keys}
         words: dict[str, list[Quote]] = {k: [] for k in keys}
         for r in return_reasons(engine, by, since, until, on):
             if r.key in reasons:
                 reasons[r.key][r.reason] = r.returned
-        for q in conn.execute(select(said).where(said.c.n <= quotes).order_by(said.c.key, said.c.n)):
+        for q in conn.execute(select(words_of).where(words_of.c.n <= quotes).order_by(words_of.c.key, words_of.c.n)):
             if q.key in words:
                 words[q.key].append(Quote(q.feedback, q.decision, q.return_reason, q.size, q.decided_at))
     return [
