@@ -339,6 +339,36 @@ TEMPLATES: dict[NotificationKind, tuple[str, dict[str, tuple[str, str]]]] = {
             ),
         },
     ),
+    NotificationKind.EXCHANGE_ASKED: (
+        "style_trial_exchange_asked",
+        {
+            "en": (
+                "Your exchange",
+                "We have passed your request for an exchange (order {order}) to your personal shopper, who will "
+                "arrange it with you shortly.",
+            ),
+            "de": (
+                "Ihr Umtausch",
+                "Wir haben Ihren Umtauschwunsch (Bestellung {order}) an Ihre persönliche Einkaufsberaterin "
+                "weitergegeben, die ihn in Kürze mit Ihnen regelt.",
+            ),
+            "it": (
+                "Il suo cambio",
+                "Abbiamo inoltrato la sua richiesta di cambio (ordine {order}) alla sua personal shopper, che la "
+                "organizzerà con lei a breve.",
+            ),
+            "fr": (
+                "Votre échange",
+                "Nous avons transmis votre demande d'échange (commande {order}) à votre personal shopper, qui "
+                "l'organisera avec vous très bientôt.",
+            ),
+            "ja": (
+                "お取り替えについて",
+                "お取り替えのご依頼（ご注文番号 {order}）を担当のパーソナルショッパーに伝えました。"
+                "まもなくご連絡のうえ手配いたします。",
+            ),
+        },
+    ),
     NotificationKind.EXTENSION_ASKED: (
         "style_trial_extension_asked",
         {
@@ -661,6 +691,7 @@ PARAMETERS: dict[NotificationKind, tuple[str, ...]] = {
     NotificationKind.EXTENSION_GRANTED: ("order", "days", "when_zone"),
     NotificationKind.EXTENSION_ASKED: ("order",),
     NotificationKind.EXCHANGE_CONFIRMED: ("order", "replacement", "piece"),
+    NotificationKind.EXCHANGE_ASKED: ("order",),
     NotificationKind.LABEL_OFFER: ("pieces", "order", "when_zone", "label_link"),
     NotificationKind.RETURN_SHIPPED: ("pieces", "order", "carrier", "tracking"),
     NotificationKind.RETURN_BOOKING_FAILED: ("order",),

@@ -258,6 +258,7 @@ SPECIFIC: dict[tuple[str, str], tuple[str, Any]] = {
             "size": "41",
         },
     ),
+    ("ExchangeRequest", "words"): ("What the client asked, in their words.", "Can I have the 41 instead?"),
     ("Exchange", "reason"): ("Why the original goes back (a return reason).", "too_small"),
     ("Exchange", "words"): ("The client's own words on the original, for buying.", "The 40 pinches at the toe."),
     ("PieceView", "exchange_of"): ("The piece this one replaces (an exchange's replacement); null otherwise.", None),

@@ -6,7 +6,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from api_client.models import Acknowledgement, AttentionAssignment, Cancel, CarrierClaim, CarrierScan, CollectionBooking, Decisions, Delivery, Dispatch, Exchange, Extension, ExtensionRequest, FinishEarly, Inspection, Inspections, LostParcel, LostReturnResolution, NewPaymentMethod, Refund, Reshipment, ReturnLabel, ReturnShipped, Waiver, TrialView
+from api_client.models import Acknowledgement, AttentionAssignment, Cancel, CarrierClaim, CarrierScan, CollectionBooking, Decisions, Delivery, Dispatch, Exchange, ExchangeRequest, Extension, ExtensionRequest, FinishEarly, Inspection, Inspections, LostParcel, LostReturnResolution, NewPaymentMethod, Refund, Reshipment, ReturnLabel, ReturnShipped, Waiver, TrialView
 
 
 class _Sends(Protocol):
@@ -71,6 +71,12 @@ class Commands:
     ) -> TrialView:
         """Dispatched in one or more parcels (pieces in none are unavailable)."""
         return await self._command(order_id, "dispatch", command, idempotency_key)
+
+    async def request_exchange(
+        self: _Sends, order_id: str, command: ExchangeRequest, idempotency_key: str | None = None
+    ) -> TrialView:
+        """The client asks to exchange a piece (their shopper is asked, with their words)."""
+        return await self._command(order_id, "exchange-requests", command, idempotency_key)
 
     async def exchange_piece(
         self: _Sends, order_id: str, command: Exchange, idempotency_key: str | None = None

@@ -109,6 +109,7 @@ class AttentionAssignment(BaseModel):
                 'reship_overdue',
                 'refund_declined',
                 'extension_requested',
+                'exchange_requested',
                 'exchange_pending',
                 'exchange_unreturned',
             ]
@@ -750,6 +751,51 @@ Who does it: a staff or system id, or `client`. Left out with a person's token: 
 """
 
 
+PieceId1 = TypeAliasType(
+    "PieceId1", Annotated[str, Field(examples=['p1'], max_length=64, title='Piece Id')]
+)
+"""
+A piece's id within its order.
+"""
+
+
+class ExchangeRequest(BaseModel):
+    """
+    The client asks to exchange a piece ("can I have the 41?"): their shopper is asked, with the client's
+    own words, and arranges it (`exchange`), which answers the request.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    words: Annotated[
+        str,
+        Field(examples=['Can I have the 41 instead?'], max_length=500, title='Words'),
+    ]
+    """
+    What the client asked, in their words.
+    """
+    piece_id: Annotated[PieceId1 | None, Field(examples=['p1'], title='Piece Id')] = (
+        None
+    )
+    """
+    A piece's id within its order.
+    """
+    channel: Annotated[
+        Literal['site', 'app', 'whatsapp', 'phone', 'email', 'in_person'],
+        Field(examples=['whatsapp'], title='Channel'),
+    ]
+    """
+    Where the client said it.
+    """
+    reference: Annotated[
+        Reference1 | None, Field(examples=['wamid.HBgLMzkzMzM5ODc2'], title='Reference')
+    ] = None
+    """
+    The message or call it came from (a WhatsApp message id, a ticket).
+    """
+
+
 class Extension(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -1178,6 +1224,9 @@ class OrderPiece(BaseModel):
     """
 
 
+PieceId2 = TypeAliasType("PieceId2", Annotated[str, Field(max_length=64)])
+
+
 class Parcel(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -1195,7 +1244,7 @@ class Parcel(BaseModel):
     The carrier's tracking number; unique within the trial.
     """
     piece_ids: Annotated[
-        list[PieceId], Field(examples=[['p1', 'p2']], title='Piece Ids')
+        list[PieceId2], Field(examples=[['p1', 'p2']], title='Piece Ids')
     ]
     """
     The pieces in this parcel; a piece is in one parcel only.
@@ -1724,7 +1773,7 @@ class ReturnLabel(BaseModel):
     Where the client said it.
     """
     piece_ids: Annotated[
-        list[PieceId] | None, Field(examples=[['p2']], title='Piece Ids')
+        list[PieceId2] | None, Field(examples=[['p2']], title='Piece Ids')
     ] = None
     """
     The pieces going back; omitted: every piece decided return or awaiting its return, not yet booked.
@@ -1735,7 +1784,7 @@ class ReturnShipped(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    piece_ids: Annotated[list[PieceId], Field(examples=[['p2']], title='Piece Ids')]
+    piece_ids: Annotated[list[PieceId2], Field(examples=[['p2']], title='Piece Ids')]
     """
     The pieces in the return parcel.
     """
@@ -2625,6 +2674,7 @@ class Acknowledgement(BaseModel):
             'reship_overdue',
             'refund_declined',
             'extension_requested',
+            'exchange_requested',
             'exchange_pending',
             'exchange_unreturned',
         ],

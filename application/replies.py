@@ -28,7 +28,7 @@ from application.choices import choice_command
 from application.trials import TrialService
 from domain import commands as cmd
 from domain.errors import DomainError, ErrorCode
-from domain.replies import Ambiguous, read_extension_request, read_reply
+from domain.replies import Ambiguous, read_exchange_request, read_extension_request, read_reply
 from persistence.store import SqlStore
 from security.fingerprint import Fingerprints, whatsapp_number
 
@@ -168,6 +168,9 @@ class Replies:
             return await self._ask(chosen, sent.order_id, sent.locale, sender, message_id, "booked")
         piece_ids = [p.piece_id for p in view.pieces]
         read = read_reply(text, piece_ids)
+        if isinstance(read, Ambiguous) and read_exchange_request(text):
+            wanted = cmd.ExchangeRequest(words=text[:500], channel="whatsapp", reference=message_id)
+            return await self._ask(wanted, sent.order_id, sent.locale, sender, message_id, "exchange asked")
         if isinstance(read, Ambiguous) and not isinstance(days := read_extension_request(text), Ambiguous):
             asked = cmd.ExtensionRequest(days=days, words=text[:500], channel="whatsapp", reference=message_id)
             return await self._ask(asked, sent.order_id, sent.locale, sender, message_id, "extension asked")
@@ -191,7 +194,8 @@ class Replies:
         return "decided"
 
     async def _ask(
-        self, command: cmd.CollectionBooking | cmd.ReturnLabel | cmd.ExtensionRequest, order_id: str, locale: str,
+        self, command: cmd.CollectionBooking | cmd.ReturnLabel | cmd.ExtensionRequest | cmd.ExchangeRequest,
+        order_id: str, locale: str,
         sender: str, message_id: str, done: str,
     ) -> str:  # fmt: skip
         """What the client asked for as a command of theirs: a collection slot or the label chosen from our

@@ -147,6 +147,14 @@ COMMANDS: tuple[Command, ...] = (
         Trial.validate_exchange, Trial.exchange,
     ),
     Command(
+        "request_exchange", cmd.ExchangeRequest, EITHER, "exchange-requests", "request_exchange",
+        "The client asks to exchange a piece (their shopper is asked, with their words)",
+        "The client asks to exchange a piece (\"can I have the 41?\", on WhatsApp or the site): their personal "
+        "shopper is asked with the client's words (needs attention: exchange_requested) and arranges it with "
+        "exchange, which answers the request; the client hears that their shopper will answer.",
+        Trial.validate_exchange_request, Trial.request_exchange,
+    ),
+    Command(
         "extend", cmd.Extension, SUPPORT, "extension", "extend_trial", "Extend the trial (1–7 days, 14 in total)",
         "Staff: extend the trial by 1-7 days (14 in total) with a reason.",
         Trial.validate_extension, Trial.extend,

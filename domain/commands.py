@@ -101,6 +101,17 @@ class ExtensionRequest(_Command):
     reference: Text | None = None
 
 
+class ExchangeRequest(_Command):
+    """The client asks to exchange a piece ("can I have the 41?"): their shopper is asked, with the client's
+    own words, and arranges it (`exchange`), which answers the request."""
+
+    words: Text
+    # The piece, when the client named it (its number in the order, or its id); None: the shopper asks.
+    piece_id: Id | None = None
+    channel: Channel
+    reference: Text | None = None
+
+
 class AttentionAssignment(_Command):
     """Staff take (or give) what a trial needs them for: every reason it is flagged for, or those named."""
 

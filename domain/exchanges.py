@@ -75,6 +75,28 @@ class Exchanges:
         require(self.made < most, ErrorCode.TOO_MANY_EXCHANGES, msg)
         require(bool(c.actor.strip()), ErrorCode.ACTOR_REQUIRED, "An exchange must say who asked (actor).")
 
+    def check_request(self, c: cmd.ExchangeRequest, on_trial: bool) -> None:
+        if c.piece_id is not None:
+            self._require_piece(c.piece_id)
+        msg = "A piece is exchanged while the trial runs (every parcel delivered, not yet closed)."
+        require(on_trial, ErrorCode.NOT_EXCHANGEABLE, msg)
+        require(bool(c.words.strip()), ErrorCode.MISSING_FIELD, "Say what the client asked for (words).")
+
+    def request(self, c: cmd.ExchangeRequest, now: datetime) -> None:
+        """The client asked for an exchange: their shopper is asked with the client's words (needs attention
+        until an exchange is made, or staff acknowledge it), and the client told their shopper will answer."""
+        piece = f" piece {c.piece_id}" if c.piece_id else " a piece"
+        text = f'The client asks to exchange{piece}: "{c.words}".'
+        self._journal.event(
+            now, "exchange_requested", text, actor="client", channel=c.channel, reference=c.reference,
+            piece_ids=[c.piece_id] if c.piece_id else [],
+        )  # fmt: skip
+        self._journal.flag(Attention.EXCHANGE_REQUESTED, f"{text} Arrange it (exchange), or tell the client.", now)
+        self._journal.notify(NotificationKind.EXCHANGE_REQUESTED, ["shopper", "staff"], text)
+        self._journal.tell_the_client(
+            NotificationKind.EXCHANGE_ASKED, "The client was told their shopper will answer.", {}
+        )
+
     def exchange(self, c: cmd.Exchange, now: datetime) -> None:
         original, r = self._pieces[c.piece_id], c.replacement
         original.exchanged_for = r.piece_id
@@ -97,6 +119,7 @@ class Exchanges:
             piece_ids=[original.piece_id, r.piece_id],
         )  # fmt: skip
         self._journal.notify(NotificationKind.EXCHANGE_REQUESTED, ["shopper", "staff"], f"{text} Send the replacement.")
+        self._journal.clear(Attention.EXCHANGE_REQUESTED)  # the client's request, if any, is answered
         facts = {"piece": original.description, "replacement": r.description, "size": r.size or ""}
         self._journal.tell_the_journey(NotificationKind.EXCHANGE_CONFIRMED, text, facts)
 

@@ -84,6 +84,19 @@ _DAYS = re.compile(
 )
 
 
+# Asking to exchange a piece (another size, another colour), in every language the engine writes in.
+_EXCHANGE = re.compile(
+    r"exchange|swap|another size|different size|a size (?:up|down|bigger|smaller)|bigger size|smaller size|"
+    r"umtausch|umtauschen|tauschen|andere größe|andere grösse|cambio|cambiare|altra taglia|taglia più|échange|"
+    r"échanger|autre taille|taille au-dessus|taille en dessous|交換|サイズ違い|別のサイズ"
+)
+
+
+def read_exchange_request(text: str) -> bool:
+    """Whether a reply asks to exchange a piece (their shopper arranges which, and for what)."""
+    return bool(_EXCHANGE.search(text.strip().lower()))
+
+
 def read_extension_request(text: str) -> int | Ambiguous | None:
     """Whether a reply asks for more time, and for how many days: the number it names, None when it names
     none (the client's policy decides then); Ambiguous when it does not ask for time at all."""

@@ -38,6 +38,8 @@ class Attention(StrEnum):
     # The client asked for more time than their tier lets them take themselves: their shopper decides
     # (staff's `extend` grants it and clears this).
     EXTENSION_REQUESTED = "extension_requested"
+    # The client asked to exchange a piece: their shopper arranges it (staff's `exchange` answers this).
+    EXCHANGE_REQUESTED = "exchange_requested"
     # The trial's end came while a replacement sent for an exchange is still awaited (send it, or waive it).
     EXCHANGE_PENDING = "exchange_pending"
     # An exchanged piece was not sent back by the return deadline: never charged, so staff chase it.

@@ -209,6 +209,7 @@ class NotificationKind(StrEnum):
     RETURN_BOOKING_FAILED = "return_booking_failed"
     # Exchanges: the client's confirmation, and the team's news (a replacement to send, one late, one unreturned).
     EXCHANGE_CONFIRMED = "exchange_confirmed"
+    EXCHANGE_ASKED = "exchange_asked"
     EXCHANGE_REQUESTED = "exchange_requested"
     EXCHANGE_PENDING = "exchange_pending"
     EXCHANGE_UNRETURNED = "exchange_unreturned"
@@ -218,7 +219,7 @@ Audience = Literal["client", "shopper", "staff"]
 # Messages that go to the client at any hour: answers to what the client has just done themselves.
 AT_ONCE = frozenset({
     NotificationKind.COLLECTION_BOOKED, NotificationKind.RETURN_LABEL_ISSUED, NotificationKind.RETURN_BOOKING_FAILED,
-    NotificationKind.EXTENSION_GRANTED, NotificationKind.EXTENSION_ASKED,
+    NotificationKind.EXTENSION_GRANTED, NotificationKind.EXTENSION_ASKED, NotificationKind.EXCHANGE_ASKED,
 })  # fmt: skip
 
 

@@ -297,6 +297,14 @@ class Trial:
         self.exchanges.exchange(c, now)
         self._advance(now)
 
+    def validate_exchange_request(self, c: cmd.ExchangeRequest, now: datetime) -> None:
+        self._require_open()
+        self.exchanges.check_request(c, self.status == TrialStatus.ON_TRIAL and not self.clock.past_end(now))
+
+    def request_exchange(self, c: cmd.ExchangeRequest, now: datetime) -> None:
+        self.validate_exchange_request(c, now)
+        self.exchanges.request(c, now)
+
     # ------------------------------------------------------------------ commands: returns (domain/returns.py)
 
     def validate_return(self, c: cmd.ReturnShipped, now: datetime) -> None:

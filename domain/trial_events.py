@@ -56,6 +56,7 @@ class EventType(StrEnum):
     CLAIM_SETTLED = "claim.settled"
     CLAIM_REJECTED = "claim.rejected"
     EXCHANGED = "trial.exchanged"
+    EXCHANGE_REQUESTED = "trial.exchange_requested"
     EXCHANGE_UNRETURNED = "trial.exchange_unreturned"
     TRIAL_END_MOVED = "trial.end_moved"
     RETURN_FOUND = "trial.return_found"
@@ -103,6 +104,7 @@ _BY_KIND: dict[str, EventType] = {
     "claim_settled": EventType.CLAIM_SETTLED,
     "claim_rejected": EventType.CLAIM_REJECTED,
     "exchanged": EventType.EXCHANGED,
+    "exchange_requested": EventType.EXCHANGE_REQUESTED,
     "exchange_unreturned": EventType.EXCHANGE_UNRETURNED,
     "trial_end_moved": EventType.TRIAL_END_MOVED,
     "return_found": EventType.RETURN_FOUND,

@@ -135,6 +135,16 @@ async def test_a_whole_trial_moved_by_the_carrier_and_the_client(dev_env: Workfl
             await eventually(lambda: _true(bool(sent("style_trial_extended"))), "the new end")
             assert (await view())["extension_days"] == 2 and (await view())["trial_ends_at"] > ends
 
+            # ... and for another size: their shopper is asked with their words, and the client told so.
+            asked = inbound("wamid.in1c", "Vorrei un cambio: la taglia più grande?", started)
+            assert await whatsapp(asked) == ["exchange asked"]
+            await eventually(lambda: _true(bool(sent("style_trial_exchange_asked"))), "the answer to the request")
+            assert "Vorrei un cambio" in (await view())["attention"]["exchange_requested"]
+            seen = {"reason": "exchange_requested", "note": "Client keeps the 40 after all", "actor": "ps-07"}
+            support = {"Authorization": "Bearer tok-support"}
+            r = await api.post(f"{base}/attention-acknowledgements", json=seen, headers=support)
+            assert r.status_code == 200 and "exchange_requested" not in r.json()["attention"], r.text
+
             # The client taps the first slot: a courier collection, booked once however often WhatsApp retries.
             tap = button("wamid.in2", payloads[0], _id_of(cloud, offer))
             assert await whatsapp(tap) == ["booked"]
@@ -176,7 +186,8 @@ async def test_a_whole_trial_moved_by_the_carrier_and_the_client(dev_env: Workfl
             names = [m["template"]["name"] for m in cloud.templates()]
             assert names == [
                 "style_trial_confirmed", "style_trial_dispatched", "style_trial_started",
-                "style_trial_collection_offer", "style_trial_extended", "style_trial_collection_booked",
+                "style_trial_collection_offer", "style_trial_extended", "style_trial_exchange_asked",
+                "style_trial_collection_booked",
                 "style_trial_return_shipped",
                 "style_trial_return_received", "style_trial_receipt", "style_trial_summary",
             ], names  # fmt: skip

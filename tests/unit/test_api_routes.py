@@ -25,7 +25,7 @@ def test_every_operation_has_a_meaningful_operation_id():
         "change_payment_method", "cancel_trial", "declare_parcel_lost", "reship", "refund_piece", "list_webhook_deliveries", "replay_webhook", "keep_rate_report",
         "return_reasons_report", "decision_time_report", "attention_report", "book_collection", "issue_return_label",
         "record_carrier_scan", "get_return_label", "request_extension", "assign_attention", "acknowledge_attention",
-        "attention_queue", "record_carrier_claim", "resolve_lost_return", "customer_story", "shopper_trials", "voice_report", "exchange_piece", "show_client_choice", "book_client_choice",
+        "attention_queue", "record_carrier_claim", "resolve_lost_return", "customer_story", "shopper_trials", "voice_report", "exchange_piece", "request_exchange", "show_client_choice", "book_client_choice",
     }, ids  # fmt: skip
 
 
@@ -35,7 +35,7 @@ def test_every_command_names_its_roles_and_documents_the_error_shape():
         op for path, item in paths.items() if path.startswith("/v1/trials/") and path.count("/") == 4
         for op in item.values()
     ]  # fmt: skip
-    assert len(commands) == 22
+    assert len(commands) == 23
     for op in commands:
         assert op["description"].startswith("Roles: "), op["operationId"]
         assert {"401", "403", "404", "409", "422", "503"} <= set(op["responses"]), op["operationId"]

@@ -14,6 +14,7 @@ from domain.errors import DomainError, ErrorCode
 from domain.examples import decisions, order, parcels
 from domain.order import ClientContact
 from domain.pieces import PieceState
+from domain.replies import read_exchange_request
 from domain.policy import TrialPolicy
 from domain.view import view_of
 from tests.domain_support import Driver
@@ -175,3 +176,34 @@ def test_an_exchanged_original_cannot_be_kept_and_a_return_for_it_changes_nothin
     original = d.trial.pieces["p2"].model_copy()
     d.trial.decide(decisions(ret=["p2"], keep=["p1"]), d.now)
     assert d.trial.pieces["p2"] == original and d.trial.pieces["p1"].decision == "keep"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Can I exchange the loafers for a 41?", "Kann ich die Schuhe umtauschen?", "Vorrei un cambio, taglia più grande",
+     "Puis-je échanger la veste ?", "サイズ違いに交換できますか", "a size up please"],
+)  # fmt: skip
+def test_a_client_asking_for_an_exchange_in_any_language_is_read_as_one(text):
+    assert read_exchange_request(text)
+
+
+@pytest.mark.parametrize("text", ["keep 1, return 2", "Ho cambiato idea", "Can I have 3 more days?", "thanks!"])
+def test_other_replies_are_not_exchange_requests(text):
+    assert not read_exchange_request(text)
+
+
+def test_a_client_s_request_asks_their_shopper_and_an_exchange_answers_it():
+    d = on_trial()
+    ask = cmd.ExchangeRequest(words="Can I have the 41 instead?", channel="whatsapp", reference="wamid.1")
+    d.trial.validate_exchange_request(ask, d.now)
+    d.trial.request_exchange(ask, d.now)
+    d.settle()
+    assert "Can I have the 41 instead?" in d.trial.journal.attention["exchange_requested"]
+    told = [n.kind for n in d.notifier.sent.values() if "client" in n.audience]
+    assert "exchange_asked" in told
+    exchange(d, swap())
+    assert "exchange_requested" not in d.trial.journal.attention
+    d.advance(8 * DAY)
+    with pytest.raises(DomainError) as err:
+        d.trial.validate_exchange_request(ask, d.now)
+    assert err.value.code == ErrorCode.NOT_EXCHANGEABLE, "after the trial's end"
