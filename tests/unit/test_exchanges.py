@@ -14,8 +14,8 @@ from domain.errors import DomainError, ErrorCode
 from domain.examples import decisions, order, parcels
 from domain.order import ClientContact
 from domain.pieces import PieceState
-from domain.replies import read_exchange_request
 from domain.policy import TrialPolicy
+from domain.replies import read_exchange_request
 from domain.view import view_of
 from tests.domain_support import Driver
 
