@@ -16,6 +16,7 @@ from domain.order import ClientContact
 from domain.pieces import PieceState
 from domain.policy import TrialPolicy
 from domain.replies import read_exchange_request
+from domain.status import Attention
 from domain.view import view_of
 from tests.domain_support import Driver
 
@@ -198,7 +199,7 @@ def test_a_client_s_request_asks_their_shopper_and_an_exchange_answers_it():
     d.trial.validate_exchange_request(ask, d.now)
     d.trial.request_exchange(ask, d.now)
     d.settle()
-    assert "Can I have the 41 instead?" in d.trial.journal.attention["exchange_requested"]
+    assert "Can I have the 41 instead?" in d.trial.journal.attention[Attention.EXCHANGE_REQUESTED]
     told = [n.kind for n in d.notifier.sent.values() if "client" in n.audience]
     assert "exchange_asked" in told
     exchange(d, swap())
