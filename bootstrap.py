@@ -41,6 +41,7 @@ from application.connection import connect as connect
 from application.connection import data_converter as data_converter
 from application.connection import fingerprints as fingerprints
 from application.door import Application
+from application.erasure import sweep_erasures
 from application.failing_tasks import watch_failing_tasks
 from application.replies import Replies
 from application.schedules import ensure_digest_schedule
@@ -345,6 +346,7 @@ async def serve(settings: Settings, *, api: bool, worker: bool) -> None:
     webhook_http = httpx.AsyncClient()
     if temporal_worker and adapters:
         loops.append(asyncio.create_task(watch_failing_tasks(client, adapters.store)))
+        loops.append(asyncio.create_task(sweep_erasures(client, adapters.store)))
         if settings.webhooks:
             loops.append(asyncio.create_task(webhook_dispatcher(settings, adapters.store, webhook_http).run()))
     server = None

@@ -7,14 +7,16 @@ Both from the read model (application/customers.py says what each figure means).
 """
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Request
+from pydantic import BaseModel
 
-from api.auth import ApiError, allow
+from api.auth import ApiError, Support, allow
 from api.models import errors
 from api.services import ServicesDep
 from application.customers import CustomerStory, ShopperTrials
+from application.erasure import ErasedTrial
 from domain.bounds import ID_MAX, REFERENCE_PATTERN
 from domain.errors import ErrorCode
 from security.oidc import Person
@@ -50,6 +52,53 @@ async def customer_story(
     if story is None or (shopper is not None and story.personal_shopper_id != shopper):
         raise ApiError(404, ErrorCode.UNKNOWN_CUSTOMER.value, f"No trial of client {customer_id!r} that you can see.")
     return story
+
+
+class ErasureTrial(BaseModel):
+    order_id: str
+    trial_id: str
+    state: Literal["erased", "waiting"]
+
+
+class ErasureStatus(BaseModel):
+    """A client's erasure: each trial erased, or waiting for its workflow to close (then erased)."""
+
+    customer_id: str
+    trials: list[ErasureTrial]
+
+
+def _status(customer_id: str, trials: list[ErasedTrial]) -> ErasureStatus:
+    return ErasureStatus(
+        customer_id=customer_id,
+        trials=[ErasureTrial(order_id=t.order_id, trial_id=t.trial_id, state=t.state) for t in trials],
+    )
+
+
+@router.post(
+    "/v1/customers/{customer_id}/erasure", response_model=ErasureStatus, status_code=202,
+    responses=errors(401, 403, 404, 422, 503),
+)  # fmt: skip
+async def erase_customer(customer_id: CustomerId, _: Support, request: Request, services: ServicesDep) -> ErasureStatus:
+    """Erase a client's personal data (GDPR Art. 17): from the read model and the messages sent to them, and
+    from Temporal's histories by destroying their trials' data keys (those decode to `[erased]` after). A
+    trial still running, or in its refund window, is erased when it closes (`waiting`). Money records keep
+    amounts and ids. Subscribers receive `trial.erased` for each trial. Asked again: nothing twice."""
+    person: Person | None = getattr(request.state, "person", None)
+    trials = await services.erase_customer(customer_id, person.actor if person else "support")
+    if trials is None:
+        raise ApiError(404, ErrorCode.UNKNOWN_CUSTOMER.value, f"No trial of client {customer_id!r}.")
+    return _status(customer_id, trials)
+
+
+@router.get(
+    "/v1/customers/{customer_id}/erasure", response_model=ErasureStatus, responses=errors(401, 403, 404, 422, 503)
+)
+async def erasure_status(customer_id: CustomerId, _: Support, services: ServicesDep) -> ErasureStatus:
+    """Where a client's erasure stands: each trial erased, or waiting for its workflow to close."""
+    trials = await services.erasure_of(customer_id)
+    if not trials:
+        raise ApiError(404, ErrorCode.UNKNOWN_CUSTOMER.value, f"No erasure was asked for client {customer_id!r}.")
+    return _status(customer_id, trials)
 
 
 @router.get("/v1/shoppers/{shopper_id}/trials", response_model=ShopperTrials, responses=errors(401, 403, 422, 503))

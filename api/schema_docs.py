@@ -258,6 +258,8 @@ SPECIFIC: dict[tuple[str, str], tuple[str, Any]] = {
             "size": "41",
         },
     ),
+    ("ErasureStatus", "trials"): ("Each trial of the client: erased, or waiting for its workflow to close.", []),
+    ("ErasureTrial", "state"): ("erased, or waiting (erased when the trial closes).", "erased"),
     ("ExchangeRequest", "words"): ("What the client asked, in their words.", "Can I have the 41 instead?"),
     ("Exchange", "reason"): ("Why the original goes back (a return reason).", "too_small"),
     ("Exchange", "words"): ("The client's own words on the original, for buying.", "The 40 pinches at the toe."),

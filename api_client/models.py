@@ -653,6 +653,23 @@ class Delivery(BaseModel):
     """
 
 
+class ErasureTrial(BaseModel):
+    order_id: Annotated[str, Field(examples=['A-1001'], title='Order Id')]
+    """
+    The order's id in the order system; one order opens one trial, ever.
+    """
+    trial_id: Annotated[str, Field(examples=['style-trial-A-1001'], title='Trial Id')]
+    """
+    The trial's id: its Temporal workflow id (`style-trial-` and the order id).
+    """
+    state: Annotated[
+        Literal['erased', 'waiting'], Field(examples=['erased'], title='State')
+    ]
+    """
+    erased, or waiting (erased when the trial closes).
+    """
+
+
 class ErrorBody(BaseModel):
     code: Annotated[str, Field(examples=['already_dispatched'], title='Code')]
     """
@@ -2874,6 +2891,21 @@ class Dispatch(BaseModel):
     ]
     """
     The parcels the order left in; pieces in none are unavailable.
+    """
+
+
+class ErasureStatus(BaseModel):
+    """
+    A client's erasure: each trial erased, or waiting for its workflow to close (then erased).
+    """
+
+    customer_id: Annotated[str, Field(examples=['cus-0042'], title='Customer Id')]
+    """
+    The client's id in the retailer's CRM (no name or contact).
+    """
+    trials: Annotated[list[ErasureTrial], Field(examples=[[]], title='Trials')]
+    """
+    Each trial of the client: erased, or waiting for its workflow to close.
     """
 
 

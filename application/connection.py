@@ -15,6 +15,8 @@ from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
 
 from config import Settings
+from persistence.db import make_engine
+from persistence.erasure import SqlTrialKeys
 from security.codec import EncryptionCodec, decoded_keys, dev_keys
 from security.fingerprint import Fingerprints
 from security.links import Links
@@ -35,8 +37,9 @@ def _keys(settings: Settings) -> tuple[dict[str, bytes], str]:
 
 
 def codec(settings: Settings) -> EncryptionCodec:
-    """The payload codec."""
-    return EncryptionCodec(*_keys(settings))
+    """The payload codec: each trial's payloads under a data key of its own, kept in the engine's database
+    (persistence/erasure.py), so that erasing a client can destroy them (security/codec.py)."""
+    return EncryptionCodec(*_keys(settings), store=SqlTrialKeys(make_engine(settings.resolved_database_url)))
 
 
 def fingerprints(settings: Settings) -> Fingerprints:

@@ -22,6 +22,7 @@ from temporalio.service import RPCError
 from activities.messages import slot_text, zone_named
 from application import customers, reports
 from application.choices import choice_command
+from application.erasure import ErasedTrial, Erasure
 from application.trials import CommandNotProcessed, TrialService
 from domain import commands as cmd
 from domain.errors import DomainError
@@ -166,6 +167,13 @@ class Application:
     async def shopper_trials(self, shopper_id: str, now: datetime) -> customers.ShopperTrials:
         """A shopper's open trials: who has not decided, who needs a nudge (those first)."""
         return await self.store.read(shopper_trials_from, self.store.engine, shopper_id, now)
+
+    async def erase_customer(self, customer_id: str, by: str) -> list[ErasedTrial] | None:
+        """Erase a client (application/erasure.py): their closed trials now, the rest as they close."""
+        return await Erasure(self.temporal, self.store).request(customer_id, by)
+
+    async def erasure_of(self, customer_id: str) -> list[ErasedTrial]:
+        return await Erasure(self.temporal, self.store).status(customer_id)
 
     async def client_choice(self, token: str, *, book: bool) -> ChoiceOutcome:
         """A client's link: what it books, and with `book`, the booking made as the client (once: the link

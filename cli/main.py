@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     story = customer_sub.add_parser("show", help="every trial of a client: keep rate, sizes, their words")
     story.add_argument("customer_id")
     story.add_argument("--json", action="store_true", help="the whole story as JSON, for scripts")
+    forget = customer_sub.add_parser(
+        "forget", help="erase a client's personal data (GDPR Art. 17): now for closed trials, the rest as they close"
+    )
+    forget.add_argument("customer_id")
+    forget.add_argument("--yes", action="store_true", help="erase (without this, only say what would be erased)")
     shopper = sub.add_parser("shopper", help="a personal shopper's open trials, from the read model")
     shopper_sub = shopper.add_subparsers(dest="shopper_command", required=True)
     mine = shopper_sub.add_parser("trials", help="open trials: who has not decided, who needs a nudge (first)")
@@ -110,6 +115,8 @@ def main(argv: list[str] | None = None) -> None:
             from cli.demo import run_demo
 
             _client_only(lambda: asyncio.run(run_demo(settings, args.day_seconds)))
+        elif args.command == "customer" and args.customer_command == "forget":
+            _client_only(lambda: asyncio.run(_forget(settings, args.customer_id, args.yes)))
         elif args.command == "customer":
             _customer(settings, args.customer_id, args.json)
         elif args.command == "shopper":
@@ -375,6 +382,31 @@ async def _patches(settings: Settings) -> None:
         print(f"{use.patch:<30} {len(use.old_path):>28}  {oldest}")
     retirable = [u.patch for u in uses if u.retirable]
     print(f"Can be deprecated now (docs/architecture.md, 'Retiring a patch'): {', '.join(retirable) or 'none'}.")
+
+
+async def _forget(settings: Settings, customer_id: str, really: bool) -> None:
+    import getpass
+
+    from application.connection import connect
+    from application.door import read_model_at
+    from application.erasure import Erasure
+
+    with read_model_at(settings.resolved_database_url) as store:
+        if not really:
+            trials = store.list_trials(limit=500, customer_id=customer_id).items
+            if not trials:
+                _fail(f"No trial of client {customer_id!r} in the read model.")
+            print(
+                f"Would erase client {customer_id}: {len(trials)} trial(s) ({', '.join(t.order_id for t in trials)})."
+            )
+            print("Run again with --yes to erase (it cannot be undone).")
+            return
+        client = await connect(settings, patience=5)
+        erased = await Erasure(client, store).request(customer_id, f"cli:{getpass.getuser()}")
+    if erased is None:
+        _fail(f"No trial of client {customer_id!r} in the read model.")
+    for t in erased:
+        print(f"{t.order_id:<24} {'erased' if t.state == 'erased' else 'waiting: erased when its trial closes'}")
 
 
 async def _recover(settings: Settings, order_id: str, really: bool) -> None:

@@ -56,6 +56,7 @@ class EventType(StrEnum):
     CLAIM_SETTLED = "claim.settled"
     CLAIM_REJECTED = "claim.rejected"
     EXCHANGED = "trial.exchanged"
+    ERASED = "trial.erased"
     EXCHANGE_REQUESTED = "trial.exchange_requested"
     EXCHANGE_UNRETURNED = "trial.exchange_unreturned"
     TRIAL_END_MOVED = "trial.end_moved"
@@ -104,6 +105,7 @@ _BY_KIND: dict[str, EventType] = {
     "claim_settled": EventType.CLAIM_SETTLED,
     "claim_rejected": EventType.CLAIM_REJECTED,
     "exchanged": EventType.EXCHANGED,
+    "erased": EventType.ERASED,
     "exchange_requested": EventType.EXCHANGE_REQUESTED,
     "exchange_unreturned": EventType.EXCHANGE_UNRETURNED,
     "trial_end_moved": EventType.TRIAL_END_MOVED,

@@ -364,6 +364,32 @@ class ReturnBookingProgressRecord(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class TrialKeyRecord(Base):
+    """A trial's own data key (security/codec.py), wrapped by a configured key: its payloads in Temporal are
+    sealed with it. Erasing the client destroys it (`wrapped` emptied, `erased_at` set): crypto-shredding."""
+
+    __tablename__ = "trial_keys"
+
+    trial_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(64))
+    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    erased_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class ErasureRecord(Base):
+    """A client's trial to erase at their request (GDPR Art. 17): erased once its workflow has closed (a
+    trial still running, or in its refund window, is erased when it closes)."""
+
+    __tablename__ = "erasures"
+
+    trial_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(120), index=True)
+    requested_at: Mapped[datetime] = mapped_column(Timestamp)
+    requested_by: Mapped[str] = mapped_column(String(120))
+    erased_at: Mapped[datetime | None] = mapped_column(Timestamp, index=True)
+
+
 class DigestSentRecord(Base):
     """A weekly digest mailed (its key names the week and the recipients): a retry never mails it twice."""
 

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from activities.ports import LedgerEntry, ReadModelBehind
+from domain.erasure import erased
 from domain.trial_events import TrialEvent, trial_events
 from domain.view import EventView, PieceView, TrialSummary, TrialView, merged
 from persistence.db import make_sessions, one_writer
@@ -25,6 +26,7 @@ from persistence.models import (
     MoneyMovementRecord,
     OutboxEventRecord,
     PieceRecord,
+    ReturnLabelRecord,
     TrackingNumberRecord,
     TrialEventRecord,
     TrialRecord,
@@ -153,6 +155,36 @@ class SqlStore:
         return self.project(
             revision, merged(before, changes), now, whole=False, replaces_below=replaces_below, before=before
         )
+
+    def erase_trial(self, trial_id: str, now: datetime) -> bool:
+        """The client's personal data leaves this trial in the read model (domain/erasure.py): its view, its
+        pieces' words, its audit trail's free text, its attention texts, the messages sent to the client (their
+        ids and number fingerprints) and its return labels' PDFs (a name and an address). Subscribers receive
+        `trial.erased`. False when the read model has no such trial."""
+        with one_writer(self.engine), self._projections.begin() as s:
+            row = s.get(TrialRecord, trial_id)
+            if row is None or row.view is None:
+                return False
+            view = TrialView.model_validate(row.view)
+            if view.events and view.events[-1].kind == "erased":
+                return True  # erased already (a retried erasure)
+            after = erased(view, now)
+            row.view = after.model_dump(mode="json")
+            row.attention = after.attention
+            row.updated_at = now
+            s.execute(update(PieceRecord).where(PieceRecord.trial_id == trial_id).values(feedback=None))
+            s.execute(delete(TrialEventRecord).where(TrialEventRecord.trial_id == trial_id))
+            s.execute(self._insert(TrialEventRecord), [{"trial_id": trial_id, **e.model_dump()} for e in after.events])
+            for item in after.attention_items:
+                s.execute(
+                    update(AttentionItemRecord)
+                    .where(AttentionItemRecord.trial_id == trial_id, AttentionItemRecord.reason == item.reason)
+                    .values(text=item.text)
+                )
+            s.execute(delete(ClientMessageRecord).where(ClientMessageRecord.order_id == view.order_id))
+            s.execute(update(ReturnLabelRecord).where(ReturnLabelRecord.order_id == view.order_id).values(pdf=b""))
+            self._add_to_outbox(s, after, after.events[-1:], now, replace=False)
+        return True
 
     def _index_tracking(self, s: Session, view: TrialView) -> None:
         """Every tracking number of the trial, so that a carrier's event finds it (`orders_tracking`)."""

@@ -8,39 +8,85 @@ Keys have ids. The active key encrypts; every configured key decrypts, so rotati
 it active, and keep the old one for as long as histories encrypted with it exist.
 """
 
+import asyncio
 import base64
 import json
 import os
 import secrets
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
-from temporalio.converter import PayloadCodec
+from temporalio.converter import PayloadCodec, SerializationContext, WithSerializationContext
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
+TRIAL_KEY = "trial-key"  # the trial whose data key sealed the payload
+TRIAL_PREFIX = "style-trial-"
+ERASED = Payload(metadata={"encoding": b"json/plain"}, data=b'"[erased]"')
+KEY_TTL = 30.0
 
 
-class EncryptionCodec(PayloadCodec):
-    def __init__(self, keys: dict[str, bytes], active: str) -> None:
+class TrialKeys(Protocol):
+    """Where each trial's data key is kept, wrapped by a configured key (persistence.trial_keys)."""
+
+    def get(self, trial_id: str) -> tuple[str, bytes] | bool | None:
+        """(wrapping key id, wrapped key); None when the trial has none yet; False once it was erased."""
+        ...
+
+    def put(self, trial_id: str, key_id: str, wrapped: bytes) -> tuple[str, bytes] | bool:
+        """Keep this key unless the trial has one already: the one kept (or False: erased)."""
+        ...
+
+
+class _KeyCache:
+    """Data keys a process holds, each for `KEY_TTL` seconds; an erased trial is remembered as such."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, tuple[float, AESGCM | None]] = {}
+
+
+class EncryptionCodec(PayloadCodec, WithSerializationContext):
+    def __init__(
+        self, keys: dict[str, bytes], active: str, store: TrialKeys | None = None, trial_id: str | None = None,
+        cache: _KeyCache | None = None,
+    ) -> None:  # fmt: skip
         if active not in keys:
             raise ValueError(f"the active key {active!r} is not among the configured keys")
         for key_id, key in keys.items():
             if len(key) != 32:
                 raise ValueError(f"key {key_id!r} must be 32 bytes (AES-256), not {len(key)}")
+        self._keys = keys
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self._active = active
+        self._store = store
+        self._trial = trial_id
+        self._cache = cache or _KeyCache()
+
+    def with_context(self, context: SerializationContext) -> "EncryptionCodec":
+        """Bound to the trial whose payloads these are (its own data key), when a key store is configured."""
+        workflow_id = getattr(context, "workflow_id", None)
+        if self._store is None or not workflow_id or not workflow_id.startswith(TRIAL_PREFIX):
+            return self
+        return EncryptionCodec(self._keys, self._active, self._store, workflow_id, self._cache)
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        if self._trial is not None:
+            cipher = await self._trial_cipher(self._trial, create=True)
+            if cipher is None:
+                raise ValueError(f"{self._trial} was erased: nothing more is written for it")
+            return [self._seal(cipher, p, {TRIAL_KEY: self._trial.encode()}, self._trial) for p in payloads]
         cipher = self._ciphers[self._active]
-        out = []
-        for p in payloads:
-            nonce = os.urandom(12)
-            sealed = cipher.encrypt(nonce, p.SerializeToString(), self._active.encode())
-            out.append(Payload(metadata={"encoding": ENCODING, KEY_ID: self._active.encode()}, data=nonce + sealed))
-        return out
+        return [self._seal(cipher, p, {KEY_ID: self._active.encode()}, self._active) for p in payloads]
+
+    @staticmethod
+    def _seal(cipher: AESGCM, p: Payload, names: dict[str, bytes], aad: str) -> Payload:
+        nonce = os.urandom(12)
+        sealed = cipher.encrypt(nonce, p.SerializeToString(), aad.encode())
+        return Payload(metadata={"encoding": ENCODING, **names}, data=nonce + sealed)
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         out = []
@@ -48,12 +94,53 @@ class EncryptionCodec(PayloadCodec):
             if p.metadata.get("encoding") != ENCODING:
                 out.append(p)  # written before encryption was on: readable as it is
                 continue
+            if TRIAL_KEY in p.metadata:
+                trial = p.metadata[TRIAL_KEY].decode()
+                cipher = await self._trial_cipher(trial, create=False)
+                out.append(
+                    ERASED
+                    if cipher is None
+                    else Payload.FromString(cipher.decrypt(p.data[:12], p.data[12:], trial.encode()))
+                )
+                continue
             key_id = p.metadata[KEY_ID].decode()
-            cipher = self._ciphers.get(key_id)
-            if cipher is None:
+            known = self._ciphers.get(key_id)
+            if known is None:
                 raise ValueError(f"payload encrypted with unknown key {key_id!r}: keep retired keys configured")
-            out.append(Payload.FromString(cipher.decrypt(p.data[:12], p.data[12:], key_id.encode())))
+            out.append(Payload.FromString(known.decrypt(p.data[:12], p.data[12:], key_id.encode())))
         return out
+
+    def forget(self, trial: str) -> None:
+        """This process stops using the trial's data key at once (its key was just destroyed)."""
+        self._cache.keys[trial] = (time.monotonic(), None)
+
+    async def _trial_cipher(self, trial: str, create: bool) -> AESGCM | None:
+        """The trial's data key (made on first use when `create`), or None once it was erased."""
+        cached = self._cache.keys.get(trial)
+        if cached is not None and (cached[1] is None or cached[0] > time.monotonic()):
+            return cached[1]
+        if self._store is None:
+            raise ValueError(f"a payload of {trial} is sealed with its own key, and no key store is configured")
+        store = self._store
+        found = await asyncio.to_thread(store.get, trial)
+        if found is None:
+            if not create:
+                raise ValueError(f"no data key for {trial}")
+            key = secrets.token_bytes(32)
+            nonce = os.urandom(12)
+            wrapped = nonce + self._ciphers[self._active].encrypt(nonce, key, trial.encode())
+            found = await asyncio.to_thread(store.put, trial, self._active, wrapped)
+        if found is False:
+            self._cache.keys[trial] = (time.monotonic(), None)
+            return None
+        assert isinstance(found, tuple)
+        key_id, wrapped = found
+        wrapping = self._ciphers.get(key_id)
+        if wrapping is None:
+            raise ValueError(f"the data key of {trial} is wrapped by unknown key {key_id!r}: keep retired keys")
+        cipher = AESGCM(wrapping.decrypt(wrapped[:12], wrapped[12:], trial.encode()))
+        self._cache.keys[trial] = (time.monotonic() + KEY_TTL, cipher)
+        return cipher
 
 
 def new_key() -> str:

@@ -16,7 +16,7 @@ from persistence.models import Base
 TABLES = {
     "trials", "pieces", "trial_events", "money_movements", "simulated_authorizations", "simulated_operations",
     "outbox_events", "webhook_deliveries", "stock_reservations", "stock_operations", "client_messages", "idempotency_keys",
-    "tracking_numbers", "return_labels", "return_booking_progress", "attention_items", "digests_sent",
+    "tracking_numbers", "return_labels", "return_booking_progress", "attention_items", "digests_sent", "trial_keys", "erasures",
     "alembic_version",
 }  # fmt: skip
 

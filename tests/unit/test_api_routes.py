@@ -25,7 +25,7 @@ def test_every_operation_has_a_meaningful_operation_id():
         "change_payment_method", "cancel_trial", "declare_parcel_lost", "reship", "refund_piece", "list_webhook_deliveries", "replay_webhook", "keep_rate_report",
         "return_reasons_report", "decision_time_report", "attention_report", "book_collection", "issue_return_label",
         "record_carrier_scan", "get_return_label", "request_extension", "assign_attention", "acknowledge_attention",
-        "attention_queue", "record_carrier_claim", "resolve_lost_return", "customer_story", "shopper_trials", "voice_report", "exchange_piece", "request_exchange", "show_client_choice", "book_client_choice",
+        "attention_queue", "record_carrier_claim", "resolve_lost_return", "customer_story", "shopper_trials", "voice_report", "exchange_piece", "request_exchange", "erase_customer", "erasure_status", "show_client_choice", "book_client_choice",
     }, ids  # fmt: skip
 
 
@@ -108,6 +108,8 @@ ROUTE_ERRORS = {
     ("get", "/v1/attention"): {"401", "422", "503"},
     ("get", "/v1/customers/{customer_id}"): {"401", "403", "404", "422", "503"},
     ("get", "/v1/shoppers/{shopper_id}/trials"): {"401", "403", "422", "503"},
+    ("post", "/v1/customers/{customer_id}/erasure"): {"401", "403", "404", "422", "503"},
+    ("get", "/v1/customers/{customer_id}/erasure"): {"401", "403", "404", "422", "503"},
     ("get", "/v1/client-choices/{token}"): {"404", "409", "422", "503"},
     ("post", "/v1/client-choices/{token}"): {"404", "409", "422", "503"},
     **{
