@@ -10,8 +10,8 @@ from datetime import datetime
 from domain.view import EventView, TrialView
 
 ERASED = "[erased]"
-# Audit entries whose text quotes the client.
-QUOTING = frozenset({"extension_requested", "exchange_requested"})
+# Audit entries whose text quotes the client, or staff's own words (a cancellation's reason).
+QUOTING = frozenset({"extension_requested", "exchange_requested", "cancelled", "cancel_requested"})
 
 
 def erased(view: TrialView, now: datetime) -> TrialView:

@@ -49,6 +49,11 @@ class _KeyCache:
         self.keys: dict[str, tuple[float, AESGCM | None]] = {}
 
 
+# One per process, shared by every codec in it (the client's, the codec server's): an erasure made here is
+# forgotten by all of them at once; other processes forget within KEY_TTL.
+_PROCESS_KEYS = _KeyCache()
+
+
 class EncryptionCodec(PayloadCodec, WithSerializationContext):
     def __init__(
         self, keys: dict[str, bytes], active: str, store: TrialKeys | None = None, trial_id: str | None = None,
@@ -64,7 +69,7 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         self._active = active
         self._store = store
         self._trial = trial_id
-        self._cache = cache or _KeyCache()
+        self._cache = cache or _PROCESS_KEYS
 
     def with_context(self, context: SerializationContext) -> "EncryptionCodec":
         """Bound to the trial whose payloads these are (its own data key), when a key store is configured."""

@@ -16,6 +16,7 @@ from bootstrap import Adapters, build_api, build_worker, codec, data_converter
 from config import Settings
 from domain.examples import order
 from domain.workflow_io import StartTrial
+from persistence.migrate import upgrade
 from security.codec import EncryptionCodec, codec_from, dev_keys, new_key
 from tests.support import Harness
 
@@ -55,6 +56,7 @@ async def test_raw_history_never_contains_the_client_s_name_or_address(
     time_skipping_env: WorkflowEnvironment, store, tmp_path: Path
 ):
     settings = Settings(data_dir=tmp_path)
+    upgrade(settings.resolved_database_url)  # the trials' own data keys are kept there
     config = time_skipping_env.client.config()
     config["data_converter"] = data_converter(settings)
     client = Client(**config)
@@ -66,7 +68,7 @@ async def test_raw_history_never_contains_the_client_s_name_or_address(
         trial = await h.start_accepted(o)
         history = await trial.handle.fetch_history()
         raw = history.to_json()
-        assert NAME not in raw and STREET not in raw and "encryption-key-id" in raw
+        assert NAME not in raw and STREET not in raw and "trial-key" in raw, "sealed with the trial's own key"
         # ... while the engine itself reads it back whole.
         started = history.events[0].workflow_execution_started_event_attributes
         [decoded] = await client.data_converter.decode(started.input.payloads, [StartTrial])
