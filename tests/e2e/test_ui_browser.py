@@ -152,7 +152,7 @@ async def test_staff_find_and_read_a_trial_in_the_temporal_ui(stack: dict[str, s
     raw = (await plain.get_workflow_handle(wid).fetch_history()).to_json()
     assert "Client Name" not in raw
     assert "1 Mount St" not in raw
-    assert "encryption-key-id" in raw  # (metadata values are base64 in proto JSON; the key name is not)
+    assert "trial-key" in raw  # sealed with the trial's own data key (metadata names are not base64 in proto JSON)
     if os.environ.get("STYLETRIAL_UPDATE_SCREENSHOT"):
         shutil.copy(
             OUTPUT / "2-trial-details.png", Path(__file__).resolve().parents[2] / "docs" / "temporal-ui-trial.png"
