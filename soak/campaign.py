@@ -81,6 +81,8 @@ class Outcome:
             ("trials", len(self.verdicts)),
             *((f"  ended {s}", n) for s, n in sorted(statuses.items())),
             *((f"fault: {k}", n) for k, n in sorted(self.faults.items())),
+            ("pieces exchanged", sum(v.exchanged for v in self.verdicts)),
+            *((f"staff: {k}", n) for k, n in sorted(sum((v.answered for v in self.verdicts), Counter()).items())),
             ("workflow tasks retried (not a defect)", sum(v.task_retries for v in self.verdicts)),
             ("processes that exited by themselves", self.unexpected_exits),
             ("HTTP requests", self.http.requests),

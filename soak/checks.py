@@ -30,6 +30,9 @@ class Verdict:
     duplicated: list[str] = field(default_factory=list)
     stuck: list[str] = field(default_factory=list)
     task_retries: int = 0  # workflow tasks failed and retried (a stale clock evicted, say): not a defect
+    # What staff and clients did that the plans ask for, as the trial's own audit trail has it.
+    exchanged: int = 0
+    answered: Counter[str] = field(default_factory=Counter)  # claims settled, returns found, written off, ...
 
     @property
     def defects(self) -> list[str]:
@@ -161,6 +164,11 @@ async def check_trial(client: Client, books: Books, gateway: Gateway, order_id: 
         v.lost.append("the read model never saw it")
         return v
     v.status = view["status"]
+    v.exchanged = sum(1 for p in view["pieces"] if p.get("exchanged_for"))
+    v.answered = Counter(
+        e["kind"] for e in view["events"]
+        if e["kind"] in ("claim_settled", "return_found", "return_written_off", "attention_acknowledged")
+    )  # fmt: skip
     if v.status not in AT_REST | WAITING:
         v.stuck.append(f"still {v.status}")
     result: TrialView | None = None
