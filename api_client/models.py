@@ -1622,49 +1622,6 @@ class Refund(BaseModel):
     """
 
 
-class ReplacementPiece(BaseModel):
-    """
-    The piece an exchange sends instead: its own id within the order (new), SKU, price and size.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    piece_id: Annotated[str, Field(examples=['p1'], max_length=64, title='Piece Id')]
-    """
-    A piece's id within its order.
-    """
-    sku: Annotated[str, Field(examples=['SKU-CASH-OVC-48'], max_length=64, title='Sku')]
-    """
-    The piece's stock-keeping unit.
-    """
-    description: Annotated[
-        str,
-        Field(
-            examples=['Cashmere overcoat, camel, 48'],
-            max_length=500,
-            title='Description',
-        ),
-    ]
-    """
-    What the piece is, as the client sees it.
-    """
-    price: Annotated[int, Field(examples=[420000], le=99999999, title='Price')]
-    """
-    Price in minor units of the order's currency (pence, cents; yen have none).
-    """
-    designer: Annotated[
-        Designer | None, Field(examples=['Loro Piana'], title='Designer')
-    ] = None
-    """
-    The piece's designer (house, label): what buyers read keep rates and return reasons by.
-    """
-    size: Annotated[Size | None, Field(examples=['IT 40'], title='Size')] = None
-    """
-    The size as the house labels it (IT 40, M, 41); optional.
-    """
-
-
 class Replayed(BaseModel):
     event_id: Annotated[
         str,
@@ -2918,7 +2875,7 @@ class Exchange(BaseModel):
     A piece's id within its order.
     """
     replacement: Annotated[
-        ReplacementPiece,
+        OrderPiece,
         Field(
             examples=[
                 {

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict
 
 from domain.bounds import Days, Few, Id, Label, Price, Text
+from domain.order import OrderPiece
 from domain.status import Attention
 
 Channel = Literal["site", "app", "whatsapp", "phone", "email", "in_person"]
@@ -141,24 +142,14 @@ class CarrierClaim(_Command):
     actor: Label
 
 
-class ReplacementPiece(_Command):
-    """The piece an exchange sends instead: its own id within the order (new), SKU, price and size."""
-
-    piece_id: Id
-    sku: Id
-    description: Text
-    price: Price
-    designer: Label | None = None
-    size: Label | None = None
-
-
 class Exchange(_Command):
     """The client exchanges a piece on trial for another ("the 40 is too small, can I have the 41?"): the
     replacement is reserved and sent on the same authorization (re-authorized when the value rises), the
     original goes back with the return and is never charged; the replacement is decided like any piece."""
 
     piece_id: Id
-    replacement: ReplacementPiece
+    # The piece sent instead, as an order names its pieces: a new piece id within the order, SKU, price, size.
+    replacement: OrderPiece
     # Why the original goes back, and the client's own words on it (the voice of the customer).
     reason: ReturnReason | None = None
     words: Text | None = None

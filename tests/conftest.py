@@ -17,6 +17,7 @@ from cli.devserver import REPORT_TASK_PROBLEMS
 from persistence.db import make_engine
 from persistence.store import SqlStore
 from tests.databases import database, sqlite_database
+from tests.machine import Mailbox, free_port
 from tests.support import Harness, register_search_attributes
 from workflows import search_attributes
 
@@ -139,3 +140,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.devserver)
     first = {"test_soak_stripe.py": 0, "test_soak.py": 1}
     items.sort(key=lambda item: first.get(item.path.name, len(first)))  # stable: the rest keep their order
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    """An SMTP server on loopback, and the port it listens on."""
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield box, controller.port
+    controller.stop()

@@ -8,6 +8,8 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email import message_from_bytes
+from email import policy as email_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -53,3 +55,14 @@ def ensure_debian_package(package: str, executable: str) -> str:
             found = shutil.which(executable)
     assert found, f"{executable} is missing after installing {package}"
     return found
+
+
+class Mailbox:
+    """A real SMTP server's mailbox (aiosmtpd): every message it accepted, parsed."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content, policy=email_policy.default))
+        return "250 Message accepted for delivery"

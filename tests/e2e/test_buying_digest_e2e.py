@@ -5,12 +5,10 @@ real SMTP server, once."""
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from temporalio.client import ScheduleActionExecutionStartWorkflow
 from temporalio.testing import WorkflowEnvironment
 
@@ -24,20 +22,10 @@ from domain.examples import order, parcels
 from domain.view import view_of
 from persistence.migrate import upgrade
 from tests.domain_support import Driver
-from tests.integration.test_client_messages import Mailbox
+from tests.machine import Mailbox
 from tests.waiting import eventually
-from tests.webhook_receiver import free_port
 
 pytestmark = [pytest.mark.devserver, pytest.mark.timeout(120)]
-
-
-@pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield box, controller.port
-    controller.stop()
 
 
 async def test_the_schedule_is_ensured_at_start_up_and_its_run_mails_last_week(

@@ -8,12 +8,10 @@ this order; the label's link opens a PDF; duplicated and late carrier events cha
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from temporalio.testing import WorkflowEnvironment
 
 from activities.client_messages import ClientMessages, SmtpEmail
@@ -30,23 +28,13 @@ from persistence.store import SqlStore
 from tests.e2e.test_client_messages_e2e import APP_SECRET, NUMBER, inbound, signed
 from tests.easypost_standin import signed as signed_by_easypost
 from tests.easypost_standin import tracker_event
-from tests.integration.test_client_messages import CloudApi, Mailbox, start_cloud_api
+from tests.integration.test_client_messages import CloudApi, start_cloud_api
 from tests.waiting import eventually
-from tests.webhook_receiver import free_port
 
 pytestmark = [pytest.mark.devserver, pytest.mark.timeout(180)]
 TOKENS = {"tok-fulfil": "fulfilment", "tok-read": "read", "tok-support": "support"}
 F, R = {"Authorization": "Bearer tok-fulfil"}, {"Authorization": "Bearer tok-read"}
 EASYPOST_SECRET = "test-easypost-webhook-secret"  # a throwaway for this test
-
-
-@pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield box, controller.port
-    controller.stop()
 
 
 def button(message_id: str, payload: str, quoting: str) -> bytes:

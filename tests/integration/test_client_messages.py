@@ -7,12 +7,10 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
 from typing import Any
 
 import pytest
 import uvicorn
-from aiosmtpd.controller import Controller
 from fastapi import FastAPI, Request, Response
 
 from activities.client_messages import ClientMessages, SmtpEmail, WhatsAppCloud
@@ -169,24 +167,6 @@ async def cloud_api() -> AsyncIterator[tuple[CloudApi, str]]:
     await stop()
 
 
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def smtp() -> Any:
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield box, controller.port
-    controller.stop()
-
-
 async def test_a_reminder_goes_to_the_client_on_whatsapp_as_a_template(cloud_api, caplog):
     api, base = cloud_api
     whatsapp = ClientMessages(
@@ -232,8 +212,8 @@ async def test_a_notification_retried_after_it_was_sent_is_not_sent_again(cloud_
     assert len(api.received) == 2
 
 
-async def test_a_reminder_goes_to_the_client_by_email(smtp, caplog):
-    box, port = smtp
+async def test_a_reminder_goes_to_the_client_by_email(mailbox, caplog):
+    box, port = mailbox
     email = ClientMessages(
         RecordingNotifier(), email=SmtpEmail("127.0.0.1", port, "trials@example.com", starttls=False)
     )
@@ -251,8 +231,8 @@ async def test_a_reminder_goes_to_the_client_by_email(smtp, caplog):
     assert box.messages[-1]["Message-ID"] == "<style-trial-%E6%B3%A8%E6%96%87-1-notification-3@styletrial>"
 
 
-async def test_staff_and_shopper_messages_and_clients_without_a_channel_are_recorded_only(smtp):
-    box, port = smtp
+async def test_staff_and_shopper_messages_and_clients_without_a_channel_are_recorded_only(mailbox):
+    box, port = mailbox
     recorder = RecordingNotifier()
     notifier = ClientMessages(recorder, email=SmtpEmail("127.0.0.1", port, "trials@example.com", starttls=False))
     assert await notifier.send(reminder(None))  # no contact in the order
@@ -262,8 +242,8 @@ async def test_staff_and_shopper_messages_and_clients_without_a_channel_are_reco
     assert box.messages == [] and len(recorder.sent) == 1  # recorded once by key
 
 
-async def test_the_shopper_and_staff_hear_by_email_where_an_address_is_configured(smtp):
-    box, port = smtp
+async def test_the_shopper_and_staff_hear_by_email_where_an_address_is_configured(mailbox):
+    box, port = mailbox
     team = {"ps-1": "shopper@maison.example", "staff": "client-relations@maison.example"}
     email = SmtpEmail("127.0.0.1", port, "trials@example.com", starttls=False)
     notifier = ClientMessages(RecordingNotifier(), email=email, team=team, clock=lambda: NOW)

@@ -12,7 +12,7 @@ import pytest
 from domain import commands as cmd
 from domain.errors import DomainError, ErrorCode
 from domain.examples import decisions, order, parcels
-from domain.order import ClientContact
+from domain.order import ClientContact, OrderPiece
 from domain.pieces import PieceState
 from domain.policy import TrialPolicy
 from domain.replies import read_exchange_request
@@ -37,9 +37,7 @@ def on_trial(price: int = 100_000, policy: TrialPolicy | None = None) -> Driver:
 
 
 def swap(piece_id: str = "p2", new: str = "p2-41", price: int = 130_000, size: str = "41") -> cmd.Exchange:
-    replacement = cmd.ReplacementPiece(
-        piece_id=new, sku=f"SKU-{new}", description=f"Loafer, size {size}", price=price, size=size
-    )
+    replacement = OrderPiece(piece_id=new, sku=f"SKU-{new}", description=f"Loafer, size {size}", price=price, size=size)
     return cmd.Exchange(
         piece_id=piece_id, replacement=replacement, reason="too_small", words="The 40 pinches.", actor="ps-07",
         channel="whatsapp",

@@ -122,7 +122,7 @@ def command_for(driver: Driver, action: tuple[Any, ...]) -> tuple[Any, Any] | No
         return t.declare_lost, cmd.LostParcel(tracking_number=action[1], reason="carrier", actor="cr", reship=action[2])
     if kind == "exchange":
         new = f"x{len(ids)}" if action[3] else ids[0]  # an id of its own, or one the order has (refused)
-        replacement = cmd.ReplacementPiece(piece_id=new, sku=f"s-{new}", description="d", price=action[2], size="41")
+        replacement = OrderPiece(piece_id=new, sku=f"s-{new}", description="d", price=action[2], size="41")
         return t.exchange, cmd.Exchange(
             piece_id=pid(action[1]), replacement=replacement, reason="too_small", actor="ps-1", channel="whatsapp"
         )
