@@ -20,13 +20,15 @@ RUNS = [
     ["bench.bench_observability", "6", "8"],
     ["bench.bench_reports", "1000000", "10"],
     ["bench.bench_reports_page", "20", "3"],
+    ["bench.bench_codec", "15", "2000"],
 ]
 HEADLINES = (
     "ratio_engine_bare", "history_events", "history_kb", "read_p99_ms", "list_p99_ms", "read_mixed_p99_ms",
     "command_p99_ms",
     "rss_mib_10k", "rss_ratio_engine_bare", "evicted_command_p99_ms", "webhook_p50_ms", "webhook_p99_ms",
     "observability_metrics_rps_ratio", "observability_traced_rps_ratio", "report_keep_rate_designer_30d_p95_ms",
-    "report_keep_rate_sku_30d_p95_ms", "healthz_p99_ms_under_reports",
+    "report_keep_rate_sku_30d_p95_ms", "healthz_p99_ms_under_reports", "customer_story_p95_ms",
+    "shopper_trials_p95_ms", "buying_digest_p95_ms", "codec_ratio_trial_key", "codec_first_payload_ms",
 )  # fmt: skip
 
 
