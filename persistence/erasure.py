@@ -19,6 +19,7 @@ class SqlTrialKeys:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.location = engine.url.render_as_string(hide_password=True)
         self._sessions = make_sessions(engine)
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 

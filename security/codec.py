@@ -31,7 +31,10 @@ KEY_TTL = 30.0
 
 
 class TrialKeys(Protocol):
-    """Where each trial's data key is kept, wrapped by a configured key (persistence.trial_keys)."""
+    """Where each trial's data key is kept, wrapped by a configured key (persistence.erasure.SqlTrialKeys)."""
+
+    # Which store this is (its database): two stores of one database hold the same keys.
+    location: str
 
     def get(self, trial_id: str) -> tuple[str, bytes] | bool | None:
         """(wrapping key id, wrapped key); None when the trial has none yet; False once it was erased."""
@@ -46,7 +49,7 @@ class _KeyCache:
     """Data keys a process holds, each for `KEY_TTL` seconds; an erased trial is remembered as such."""
 
     def __init__(self) -> None:
-        self.keys: dict[str, tuple[float, AESGCM | None]] = {}
+        self.keys: dict[tuple[str, str], tuple[float, AESGCM | None]] = {}  # by (store, trial)
 
 
 # One per process, shared by every codec in it (the client's, the codec server's): an erasure made here is
@@ -117,16 +120,18 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
 
     def forget(self, trial: str) -> None:
         """This process stops using the trial's data key at once (its key was just destroyed)."""
-        self._cache.keys[trial] = (time.monotonic(), None)
+        if self._store is not None:
+            self._cache.keys[(self._store.location, trial)] = (time.monotonic(), None)
 
     async def _trial_cipher(self, trial: str, create: bool) -> AESGCM | None:
         """The trial's data key (made on first use when `create`), or None once it was erased."""
-        cached = self._cache.keys.get(trial)
-        if cached is not None and (cached[1] is None or cached[0] > time.monotonic()):
-            return cached[1]
         if self._store is None:
             raise ValueError(f"a payload of {trial} is sealed with its own key, and no key store is configured")
         store = self._store
+        slot = (store.location, trial)
+        cached = self._cache.keys.get(slot)
+        if cached is not None and (cached[1] is None or cached[0] > time.monotonic()):
+            return cached[1]
         found = await asyncio.to_thread(store.get, trial)
         if found is None:
             if not create:
@@ -136,7 +141,7 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
             wrapped = nonce + self._ciphers[self._active].encrypt(nonce, key, trial.encode())
             found = await asyncio.to_thread(store.put, trial, self._active, wrapped)
         if found is False:
-            self._cache.keys[trial] = (time.monotonic(), None)
+            self._cache.keys[slot] = (time.monotonic(), None)
             return None
         assert isinstance(found, tuple)
         key_id, wrapped = found
@@ -144,7 +149,7 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         if wrapping is None:
             raise ValueError(f"the data key of {trial} is wrapped by unknown key {key_id!r}: keep retired keys")
         cipher = AESGCM(wrapping.decrypt(wrapped[:12], wrapped[12:], trial.encode()))
-        self._cache.keys[trial] = (time.monotonic() + KEY_TTL, cipher)
+        self._cache.keys[slot] = (time.monotonic() + KEY_TTL, cipher)
         return cipher
 
 

@@ -25,6 +25,7 @@ class Keys:
 
     def __init__(self) -> None:
         self.rows: dict[str, tuple[str, bytes] | None] = {}
+        self.location = f"memory-{id(self)}"
 
     def get(self, trial_id: str) -> tuple[str, bytes] | bool | None:
         if trial_id not in self.rows:
@@ -114,3 +115,13 @@ def test_an_erased_view_keeps_ids_states_and_money_but_no_words():
     assert after.amounts == before.amounts and [p.state for p in after.pieces] == [p.state for p in before.pieces]
     assert after.events[-1].kind == "erased" and len(after.events) == len(before.events) + 1
     assert after.attention["extension_requested"] == ERASED
+
+
+def test_two_databases_with_a_trial_of_the_same_id_never_share_its_key():
+    """One process, two deployments' key stores (two test stacks, say): the process's keys are per store."""
+    one, two = Keys(), Keys()
+    first = EncryptionCodec({"k1": secrets.token_bytes(32)}, "k1", store=one)  # the process's shared cache
+    second = EncryptionCodec({"k1": secrets.token_bytes(32)}, "k1", store=two)
+    [a] = asyncio.run(of(first, "style-trial-same-1").encode([plain("one")]))
+    [b] = asyncio.run(of(second, "style-trial-same-1").encode([plain("two")]))
+    assert asyncio.run(first.decode([a])) == [plain("one")] and asyncio.run(second.decode([b])) == [plain("two")]
