@@ -1,4 +1,5 @@
-"""Record the histories the replay test checks: `python -m tests.record_histories`.
+"""Record the histories the replay test checks: `python -m tests.record_histories [scenario ...]` (all of
+them when none is named; name a new scenario alone to keep the others as the code before recorded them).
 
 Run it when a workflow change is meant to be compatible, *before* making the change, to capture what
 running trials look like today; the replay test then proves the new code still replays them. Add a
@@ -19,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from bootstrap import Adapters, build_worker
 from domain import commands as cmd
 from domain.examples import decisions, order, parcels
-from domain.order import ClientContact
+from domain.order import ClientContact, OrderPiece
 from domain.status import Attention
 from persistence.db import make_engine
 from persistence.migrate import upgrade
@@ -160,6 +161,35 @@ async def carrier_returns(h: Harness) -> TrialUnderTest:
     return t
 
 
+async def staff_loop(h: Harness) -> TrialUnderTest:
+    """The staff's loop: a piece exchanged for a dearer size (re-authorized, sent in a reship, kept), the
+    original back and never charged, a client's request for an exchange answered, a lost return written
+    off, what the trial needs staff for assigned; it ends once nothing needs them."""
+    o = order(3, order_id="replay-staff-loop", price=100_000)
+    t = await h.start_accepted(o)
+    await t.send("dispatch", parcels([["p1", "p2", "p3"]]))
+    await t.send("deliver", cmd.Delivery(tracking_number="TRK1"))
+    await t.send("request_exchange", cmd.ExchangeRequest(words="Can I have the 41?", channel="whatsapp"))
+    replacement = OrderPiece(piece_id="p2-41", sku="SKU-002-41", description="Loafer, 41", price=150_000, size="41")
+    swap = cmd.Exchange(piece_id="p2", replacement=replacement, reason="too_small", actor="ps-07", channel="phone")
+    await t.send("exchange", swap)
+    sent = cmd.Reshipment(parcels=[cmd.Parcel(carrier="DHL", tracking_number="X1", piece_ids=["p2-41"])])
+    await t.send("reship", sent)
+    await t.send("deliver", cmd.Delivery(tracking_number="X1"))
+    await t.send("decide", decisions(keep=["p1", "p2-41"], ret=["p3"]))
+    await t.send("finish_early", cmd.FinishEarly())
+    await t.send("ship_return", cmd.ReturnShipped(piece_ids=["p2"], carrier="DHL", tracking_number="R1"))
+    await t.send("ship_return", cmd.ReturnShipped(piece_ids=["p3"], carrier="DHL", tracking_number="R2"))
+    await t.send("inspect", cmd.Inspection(piece_id="p2", condition="ok"))
+    await t.advance(15 * DAY)  # R2 never arrives: lost in return
+    await t.send("assign_attention", cmd.AttentionAssignment(assignee="cr.anna", actor="lead.bo"))
+    off = cmd.LostReturnResolution(tracking_number="R2", outcome="written_off", note="Untraceable", actor="cr.anna")
+    await t.send("resolve_lost_return", off)
+    await t.advance(31 * DAY)  # the refund window closes: nothing more to do
+    await t.result()
+    return t
+
+
 SCENARIOS: dict[str, Callable[[Harness], Awaitable[TrialUnderTest]]] = {
     "full_lifecycle": full_lifecycle,
     "rejected": rejected,
@@ -169,6 +199,7 @@ SCENARIOS: dict[str, Callable[[Harness], Awaitable[TrialUnderTest]]] = {
     "lost_reshipped_refunded": lost_reshipped_refunded,
     "all_lost": all_lost,
     "carrier_returns": carrier_returns,
+    "staff_loop": staff_loop,
 }
 
 
@@ -180,7 +211,8 @@ async def main() -> None:
     await register_search_attributes(env.client)
     folder = Path(tempfile.mkdtemp())
     try:
-        for name, scenario in SCENARIOS.items():
+        wanted = sys.argv[1:] or list(SCENARIOS)
+        for name, scenario in ((n, SCENARIOS[n]) for n in wanted):
             queue = f"record-{uuid.uuid4()}"
             url = f"sqlite:///{folder / (name + '.sqlite')}"
             upgrade(url)
