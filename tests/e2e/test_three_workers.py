@@ -4,6 +4,7 @@ it), and when one of them dies the others carry its trials to completion, money 
 processes, over HTTP, as a deployment runs."""
 
 import asyncio
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ async def test_three_workers_share_the_trials_and_finish_them_when_one_dies(tmp_
                 r = await api.post("/v1/trials", json=o.model_dump(mode="json"), headers=F)
                 assert r.status_code == 201, r.text
             for o in orders:
-                await eventually(lambda o=o: _status(api, o.order_id, "AWAITING_DISPATCH"), "the trials to open", 60)
+                await eventually(partial(_status, api, o.order_id, "AWAITING_DISPATCH"), "the trials to open", 60)
                 base = f"/v1/trials/{o.order_id}"
                 parcel = {"carrier": "DHL", "tracking_number": "T1", "piece_ids": ["p1", "p2", "p3"]}
                 assert (await api.post(f"{base}/dispatch", json={"parcels": [parcel]}, headers=F)).status_code == 200
