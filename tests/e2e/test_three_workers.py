@@ -54,9 +54,7 @@ async def test_three_workers_share_the_trials_and_finish_them_when_one_dies(tmp_
                 assert (await api.post(f"{base}/decisions", json=decided, headers=F)).status_code == 200
                 assert (await api.post(f"{base}/finish", json={}, headers=F)).status_code == 200
             for o in orders:
-                done = await eventually(
-                    lambda o=o: _status(api, o.order_id, "COMPLETED"), "every trial to complete", 90
-                )
+                done = await eventually(partial(_status, api, o.order_id, "COMPLETED"), "every trial to complete", 90)
                 assert done is not None and done["amounts"]["charged"] == 300_000
         # Which worker ran each trial's workflow tasks, from the histories: all three took a share.
         client = await connect(Settings(data_dir=tmp_path, temporal_address=stack.address), patience=10)
