@@ -21,6 +21,7 @@ RUNS = [
     ["bench.bench_reports", "1000000", "10"],
     ["bench.bench_reports_page", "20", "3"],
     ["bench.bench_codec", "15", "2000"],
+    ["bench.bench_open_loop", "15", "150"],
 ]
 HEADLINES = (
     "ratio_engine_bare", "history_events", "history_kb", "read_p99_ms", "list_p99_ms", "read_mixed_p99_ms",
@@ -29,6 +30,7 @@ HEADLINES = (
     "observability_metrics_rps_ratio", "observability_traced_rps_ratio", "report_keep_rate_designer_30d_p95_ms",
     "report_keep_rate_sku_30d_p95_ms", "healthz_p99_ms_under_reports", "customer_story_p95_ms",
     "shopper_trials_p95_ms", "buying_digest_p95_ms", "codec_ratio_trial_key", "codec_first_payload_ms",
+    "capacity_commands_per_s", "burst_command_p99_ms",
 )  # fmt: skip
 
 
