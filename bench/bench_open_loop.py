@@ -122,4 +122,5 @@ async def main(seconds: float = 15, burst: int = 150) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*[float(a) for a in sys.argv[1:2]], *[int(a) for a in sys.argv[2:3]]))
+    args = sys.argv[1:]
+    asyncio.run(main(float(args[0]) if args else 15, int(args[1]) if len(args) > 1 else 150))
