@@ -10,6 +10,7 @@ it active, and keep the old one for as long as histories encrypted with it exist
 
 import asyncio
 import base64
+import copy
 import json
 import os
 import secrets
@@ -79,7 +80,10 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         workflow_id = getattr(context, "workflow_id", None)
         if self._store is None or not workflow_id or not workflow_id.startswith(TRIAL_PREFIX):
             return self
-        return EncryptionCodec(self._keys, self._active, self._store, workflow_id, self._cache)
+        # Called for every payload conversion: a shallow copy shares the ciphers (building them is not free).
+        bound = copy.copy(self)
+        bound._trial = workflow_id
+        return bound
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         if self._trial is not None:
