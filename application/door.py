@@ -74,22 +74,16 @@ def list_trials_at(database_url: str, *, limit: int, **filters: Any) -> Page:
 
 def customer_story_from(engine: Engine, customer_id: str) -> customers.CustomerStory | None:
     """A client's story from the read model behind `engine` (blocking); None when they have no trial."""
-    trials, pieces = customer_queries.customer_trials(engine, customer_id, customers.STORY_TRIALS + 1)
-    if not trials:
+    page = customer_queries.customer_trials(engine, customer_id, customers.STORY_TRIALS)
+    if not page.trials:
         return None
-    truncated = len(trials) > customers.STORY_TRIALS
-    trials = trials[: customers.STORY_TRIALS]
-    kept = {t.trial_id for t in trials}
-    return customers.story_of(customer_id, trials, [p for p in pieces if p.trial_id in kept], truncated)
+    return customers.story_of(customer_id, page.trials, page.pieces, page.truncated)
 
 
 def shopper_trials_from(engine: Engine, shopper_id: str, now: datetime) -> customers.ShopperTrials:
     """A shopper's open trials from the read model behind `engine` (blocking)."""
-    trials, pieces = customer_queries.shopper_open_trials(engine, shopper_id, customers.SHOPPER_TRIALS + 1)
-    truncated = len(trials) > customers.SHOPPER_TRIALS
-    trials = trials[: customers.SHOPPER_TRIALS]
-    kept = {t.trial_id for t in trials}
-    return customers.open_trials_of(shopper_id, trials, [p for p in pieces if p.trial_id in kept], now, truncated)
+    page = customer_queries.shopper_open_trials(engine, shopper_id, customers.SHOPPER_TRIALS)
+    return customers.open_trials_of(shopper_id, page.trials, page.pieces, now, page.truncated)
 
 
 def attention_queue_at(database_url: str, **filters: Any) -> list[Any]:

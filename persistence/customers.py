@@ -11,8 +11,9 @@ Measured at 1,000,000 trials by bench/bench_reports.py.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, Select, select
 
 from domain.status import FINAL_STATUSES, TrialStatus
 from persistence.models import PieceRecord, TrialRecord
@@ -59,30 +60,38 @@ _TRIAL = tuple(getattr(TrialRecord, f) for f in TrialRow.__dataclass_fields__)
 _PIECE = tuple(getattr(PieceRecord, f) for f in PieceRow.__dataclass_fields__)
 
 
-def customer_trials(engine: Engine, customer_id: str, limit: int) -> tuple[list[TrialRow], list[PieceRow]]:
+@dataclass(frozen=True)
+class Page:
+    trials: list[TrialRow]
+    pieces: list[PieceRow]
+    truncated: bool  # more trials matched than `limit`: the first `limit` only
+
+
+def customer_trials(engine: Engine, customer_id: str, limit: int) -> Page:
     """The client's `limit` most recent trials, newest first, and their pieces."""
     query = (
         select(*_TRIAL)
         .where(TrialRecord.customer_id == customer_id)
         .order_by(TrialRecord.opened_at.desc(), TrialRecord.trial_id.desc())
-        .limit(limit)
     )
-    with engine.connect() as conn:
-        trials = [TrialRow(*r) for r in conn.execute(query)]
-        return trials, _pieces(conn, [t.trial_id for t in trials])
+    return _page(engine, query, limit)
 
 
-def shopper_open_trials(engine: Engine, shopper_id: str, limit: int) -> tuple[list[TrialRow], list[PieceRow]]:
+def shopper_open_trials(engine: Engine, shopper_id: str, limit: int) -> Page:
     """The shopper's open trials (at most `limit`, the soonest to end first) and their pieces."""
     query = (
         select(*_TRIAL)
         .where(TrialRecord.personal_shopper_id == shopper_id, TrialRecord.status.in_(OPEN_STATUSES))
         .order_by(TrialRecord.trial_ends_at.asc().nulls_last(), TrialRecord.trial_id)
-        .limit(limit)
     )
+    return _page(engine, query, limit)
+
+
+def _page(engine: Engine, query: Select[Any], limit: int) -> Page:
     with engine.connect() as conn:
-        trials = [TrialRow(*r) for r in conn.execute(query)]
-        return trials, _pieces(conn, [t.trial_id for t in trials])
+        trials = [TrialRow(*r) for r in conn.execute(query.limit(limit + 1))]
+        kept = trials[:limit]
+        return Page(kept, _pieces(conn, [t.trial_id for t in kept]), truncated=len(trials) > limit)
 
 
 def _pieces(conn: Connection, trial_ids: Sequence[str]) -> list[PieceRow]:
