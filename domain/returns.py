@@ -145,7 +145,7 @@ class Returns:
         if untold:
             self._tell_received(len(untold))
         for c in inspections:
-            if c.condition == "damaged" and self._pieces[c.piece_id].exchanged_for is None:  # charged
+            if self._pieces[c.piece_id].state == PieceState.DAMAGED:  # charged (an exchanged one is not)
                 piece = self._pieces[c.piece_id]
                 facts = {
                     "piece": piece.description, "amount": str(piece.price), "currency": self._currency,
@@ -190,10 +190,17 @@ class Returns:
         )  # fmt: skip
         return kept
 
-    def keep_unreturned(self, now: datetime, spare: set[str] | None = None) -> None:
+    def keep_unreturned(
+        self, now: datetime, spare: set[str] | None, exchanged: Callable[[Piece, datetime], None]
+    ) -> None:
         """The return window closed: pieces not sent back are kept (and charged), except those in `spare`
-        (booked with a carrier, whose scan may still be on its way to the engine)."""
-        late = [p for p in self.awaiting_return() if p.piece_id not in (spare or set())]
+        (booked with a carrier, whose scan may still be on its way to the engine) and exchanged ones, which are
+        never kept (`exchanged` sees to them: their replacement is the piece decided and charged)."""
+        waiting = [p for p in self.awaiting_return() if p.piece_id not in (spare or set())]
+        late = [p for p in waiting if p.exchanged_for is None]
+        for piece in waiting:
+            if piece.exchanged_for is not None:
+                exchanged(piece, now)
         for piece in late:
             piece.move(Move.RETURN_WINDOW_CLOSED)
         if late:

@@ -200,7 +200,10 @@ class Shipping:
     def reship(self, c: cmd.Reshipment, now: datetime) -> None:
         """Replacements left the warehouse on the same authorization. A piece awaiting a reship in none of
         the parcels is lost for good."""
-        shipped: list[str] = []
+        shipped = [pid for parcel in c.parcels for pid in parcel.piece_ids]
+        # A lost piece's units were written off: reserved again. An exchange's replacement was reserved when
+        # it was exchanged, and leaves as a first dispatch.
+        lost = [pid for pid in shipped if self._pieces[pid].state == PieceState.AWAITING_RESHIP]
         for parcel in c.parcels:
             self.parcels[parcel.tracking_number] = ParcelRecord(
                 parcel.carrier, parcel.tracking_number, list(parcel.piece_ids)
@@ -208,16 +211,11 @@ class Shipping:
             for pid in parcel.piece_ids:
                 piece = self._pieces[pid]
                 piece.parcel = parcel.tracking_number
-                if piece.state == PieceState.RESERVED:  # an exchange's replacement, reserved when exchanged
-                    piece.move(Move.DISPATCHED)
-                    continue
-                piece.move(Move.RESHIPPED)
-                shipped.append(pid)
+                piece.move(Move.DISPATCHED if piece.state == PieceState.RESERVED else Move.RESHIPPED)
         left_out = [p.piece_id for p in self._pieces.values() if p.state == PieceState.AWAITING_RESHIP]
         for pid in left_out:
             self._pieces[pid].move(Move.NOT_RESHIPPED)
-        self._stock.reserve_again(shipped)
-        shipped += [pid for parcel in c.parcels for pid in parcel.piece_ids if pid not in shipped]
+        self._stock.reserve_again(lost)
         if shipped:
             self.shipped_at = now
             self.sla_flagged.discard(Attention.DELIVERY_OVERDUE)

@@ -532,10 +532,7 @@ class Trial:
                 self.close(now)
             case dl.KeepUnreturned(booked):
                 spare = None if booked else self.bookings.booked_pieces()
-                for piece in self.returns.awaiting_return():  # exchanged: never kept, never charged
-                    if piece.exchanged_for is not None and piece.piece_id not in (spare or set()):
-                        self.exchanges.not_sent_back(piece, now)
-                self.returns.keep_unreturned(now, spare=spare)
+                self.returns.keep_unreturned(now, spare=spare, exchanged=self.exchanges.not_sent_back)
             case dl.FlagExchangePending():
                 self.exchanges.flag_pending(now)
             case dl.LoseReturn(piece_id):
