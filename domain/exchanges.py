@@ -27,6 +27,7 @@ from domain import commands as cmd
 from domain.errors import ErrorCode, require
 from domain.journal import Journal
 from domain.money import format_money
+from domain.order import check_pieces
 from domain.payments import Payments
 from domain.pieces import Move, Piece, PieceState, described
 from domain.policy import TrialPolicy
@@ -60,6 +61,7 @@ class Exchanges:
         return [p for p in self._pieces.values() if p.exchange_of is not None and p.state in _NOT_ARRIVED]
 
     def check(self, c: cmd.Exchange, on_trial: bool) -> None:
+        check_pieces([c.replacement])  # a piece as an order's: an id, a positive price
         piece = self._require_piece(c.piece_id)
         msg = "A piece is exchanged while the trial runs (every parcel delivered, not yet closed)."
         require(on_trial, ErrorCode.NOT_EXCHANGEABLE, msg)

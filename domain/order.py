@@ -99,7 +99,7 @@ def validate_order(order: TrialOrder, policy: TrialPolicy) -> None:
         ErrorCode.TOO_MANY_PIECES,
         f"A Style Trial holds at most {policy.max_pieces} pieces; this order has {len(order.pieces)}.",
     )
-    _check_pieces(order.pieces)
+    check_pieces(order.pieces)
     require(
         is_currency(order.currency),
         ErrorCode.INVALID_CURRENCY,
@@ -118,8 +118,8 @@ def validate_order(order: TrialOrder, policy: TrialPolicy) -> None:
         )
 
 
-def _check_pieces(pieces: list[OrderPiece]) -> None:
-    """Each piece has an id of its own and a positive price in minor units."""
+def check_pieces(pieces: list[OrderPiece]) -> None:
+    """Each piece has an id of its own and a positive price in minor units (an order's, an exchange's)."""
     seen: set[str] = set()
     for piece in pieces:
         require(bool(piece.piece_id.strip()), ErrorCode.MISSING_FIELD, "Every piece needs a piece id.")

@@ -146,12 +146,18 @@ def test_a_replacement_waived_lets_the_trial_close():
         ({"after_end": True}, ErrorCode.NOT_EXCHANGEABLE),
         ({"twice": True}, ErrorCode.PIECE_EXCHANGED),
         ({"too_many": True}, ErrorCode.TOO_MANY_EXCHANGES),
+        ({"price": 0}, ErrorCode.INVALID_PRICE),
+        ({"price": -5_000}, ErrorCode.INVALID_PRICE),
     ],
-    ids=["unknown piece", "id taken", "no actor", "after the end", "exchanged already", "too many"],
+    ids=["unknown piece", "id taken", "no actor", "after the end", "exchanged already", "too many", "free", "negative"],
 )
 def test_an_exchange_that_breaks_a_rule_is_refused_and_changes_nothing(change, code):
     d = on_trial(policy=TrialPolicy(max_exchanges=1) if change.get("too_many") else None)
-    c = swap(piece_id=change.get("piece_id", "p2"), new=change.get("replacement_id", "p2-41"))
+    c = swap(
+        piece_id=change.get("piece_id", "p2"),
+        new=change.get("replacement_id", "p2-41"),
+        price=change.get("price", 130_000),
+    )
     if "actor" in change:
         c = c.model_copy(update={"actor": change["actor"]})
     if change.get("after_end"):
