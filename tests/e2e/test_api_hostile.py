@@ -491,15 +491,20 @@ async def test_a_signed_reply_from_another_number_decides_nothing_and_the_client
     # What the worker records when it sends the reminder to the client's number.
     stack.store.remember_message(reminder, oid, "trial_ending", "en", stack.fingerprints.of("393339876543"))
 
-    def reply(message_id: str, sender: str) -> dict[str, Any]:
-        message = {"from": sender, "id": message_id, "type": "text", "text": {"body": "keep 1, 2"},
+    def reply(message_id: str, sender: str, body: str = "keep 1, 2") -> dict[str, Any]:
+        message = {"from": sender, "id": message_id, "type": "text", "text": {"body": body},
                    "context": {"id": reminder}}  # fmt: skip
         return {"entry": [{"changes": [{"value": {"messages": [message]}}]}]}
 
     raw, headers = _signed(reply(f"wamid.x-{oid}", "447700900123"))
     r = await stack.http.post("/v1/whatsapp/webhook", content=raw, headers=headers)
     assert r.json() == {"received": ["ignored (not from the order's number)"]}
-    assert all(p["decision"] is None for p in (await stack.http.get(base, headers=R)).json()["pieces"])
+    # Nor does a stranger's request for an exchange reach the client's shopper.
+    raw, headers = _signed(reply(f"wamid.y-{oid}", "447700900123", "Can I exchange it for a 41?"))
+    r = await stack.http.post("/v1/whatsapp/webhook", content=raw, headers=headers)
+    assert r.json() == {"received": ["ignored (not from the order's number)"]}
+    after = (await stack.http.get(base, headers=R)).json()
+    assert all(p["decision"] is None for p in after["pieces"]) and "exchange_requested" not in after["attention"]
     raw, headers = _signed(reply(f"wamid.c-{oid}", "393339876543"))
     assert (await stack.http.post("/v1/whatsapp/webhook", content=raw, headers=headers)).json() == {
         "received": ["decided"]
