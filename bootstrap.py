@@ -196,13 +196,6 @@ def build_worker(
         type(adapters.gateway).__name__, caps.multiple_captures, caps.customer_initiated_validity_days,
         caps.merchant_initiated_validity_days,
     )  # fmt: skip
-    payments = PaymentActivities(adapters.gateway, adapters.store)
-    read_model = ReadModelActivities(adapters.store)
-    fulfilment = FulfilmentActivities(adapters.stock)
-    notifications = NotificationActivities(adapters.notifier)
-    returns = ReturnsActivities(adapters.returns)
-    engine = adapters.store.engine
-    digest = adapters.digest or DigestActivities(SqlDigestSource(engine), SqlDigestBook(engine), None, [])
     return Worker(
         client,
         task_queue=task_queue,
@@ -214,20 +207,32 @@ def build_worker(
         # checks that code statically instead; the replay tests still run recorded trials in the sandbox.
         # (`sandboxed=True` is there to measure that: bench/bench_engine_vs_bare.py.)
         workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
-        activities=[
-            payments.authorize,
-            payments.capture,
-            payments.charge,
-            payments.release,
-            payments.refund,
-            fulfilment.stock,
-            notifications.send,
-            returns.book,
-            read_model.project,
-            read_model.project_changes,
-            digest.send_buying_digest,
-        ],
+        activities=activities_of(adapters),
     )
+
+
+def activities_of(adapters: Adapters) -> list[Callable[..., Any]]:
+    """Every activity of the engine, bound to `adapters`."""
+    payments = PaymentActivities(adapters.gateway, adapters.store)
+    read_model = ReadModelActivities(adapters.store)
+    fulfilment = FulfilmentActivities(adapters.stock)
+    notifications = NotificationActivities(adapters.notifier)
+    returns = ReturnsActivities(adapters.returns)
+    engine = adapters.store.engine
+    digest = adapters.digest or DigestActivities(SqlDigestSource(engine), SqlDigestBook(engine), None, [])
+    return [
+        payments.authorize,
+        payments.capture,
+        payments.charge,
+        payments.release,
+        payments.refund,
+        fulfilment.stock,
+        notifications.send,
+        returns.book,
+        read_model.project,
+        read_model.project_changes,
+        digest.send_buying_digest,
+    ]
 
 
 def cache_size(settings: Settings) -> int:

@@ -35,9 +35,16 @@ PATCH_RETURN_JOURNEY = "return-journey"
 # to what it needs them for before its workflow ends.
 PATCH_ATTENTION_KEEPS_OPEN = "attention-keeps-open"
 
+# Trials started before it started (or cancelled) its deadline timer after the read model's report, a local
+# activity; since, before it. The SDK can hand the workflow a local activity's result one task after the
+# task that recorded it (when it answered a query while the activity ran), and any replay hands it over in
+# that first task: a command made after the result then lands before an update that came in between, and
+# the trial can never replay again (docs/durability.md, "A query answered while the projection ran").
+PATCH_TIMER_BEFORE_REPORT = "timer-before-report"
+
 # Every patch, oldest first.
 PATCHES = (
     PATCH_READ_MODEL, PATCH_SEARCH_ATTRIBUTES, PATCH_HISTORY_CLOCK, PATCH_CANCEL_REQUEST, PATCH_LEAN_PROJECTION,
     PATCH_LEAN_EVENTS, PATCH_CLIENT_MESSAGES, PATCH_REFUND_WINDOW, PATCH_CLIENT_JOURNEY, PATCH_RETURN_JOURNEY,
-    PATCH_ATTENTION_KEEPS_OPEN,
+    PATCH_ATTENTION_KEEPS_OPEN, PATCH_TIMER_BEFORE_REPORT,
 )  # fmt: skip

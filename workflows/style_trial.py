@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         PATCH_REFUND_WINDOW,
         PATCH_RETURN_JOURNEY,
         PATCH_SEARCH_ATTRIBUTES,
+        PATCH_TIMER_BEFORE_REPORT,
     )
     from workflows.presentation import details_markdown
     from workflows.projection import Projection
@@ -66,6 +67,8 @@ class StyleTrialWorkflow:
         self._cancel_is_a_command = workflow.patched(PATCH_CANCEL_REQUEST)
         self._cancel_requested = False
         self._lean_events = workflow.patched(PATCH_LEAN_EVENTS)
+        # Lean events only: before them the report was a regular activity and the timer part of the wait.
+        self._timer_before_report = self._lean_events and workflow.patched(PATCH_TIMER_BEFORE_REPORT)
         self._projection = Projection(self._lean_events, self._uncancelled)  # the read model (projection.py)
         # The running deadline timer and the deadline it sleeps until (lean events): kept while it holds.
         self._timer: asyncio.Future[None] | None = None
@@ -103,11 +106,15 @@ class StyleTrialWorkflow:
             # read model (and so every list) and the UI's search attributes already show it.
             view = view_of(trial)
             self._publish(view)
+            deadline = None if trial.finished else trial.next_deadline(now)
+            if self._timer_before_report:
+                # The report is a local activity, whose result a task may receive one task late (see
+                # PATCH_TIMER_BEFORE_REPORT): make every command of this round before it, none after it.
+                self._keep_timer(deadline)
             await self._projection.report(view)
             self._guard.require_a_real_task()
             if trial.finished:
                 break
-            deadline = trial.next_deadline(now)
             self._idle = True
             # Wake for a command, or at the next deadline (a durable timer named for the UI).
             try:
@@ -154,21 +161,27 @@ class StyleTrialWorkflow:
             except TimeoutError:
                 return True
             return False
-        if deadline != self._timer_for:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer = None
-            if deadline is not None:
-                sleep = workflow.sleep(self._guard.timer_length(deadline[0]), summary=deadline[1])
-                self._timer = asyncio.ensure_future(sleep)
-                self._timer_started_at = workflow.now()
-            self._timer_for = deadline
+        self._keep_timer(deadline)
         timer = self._timer
         await workflow.wait_condition(lambda: self._changed or (timer is not None and timer.done()))
         if timer is None or not timer.done():
             return False
         self._timer = self._timer_for = None
         return True
+
+    def _keep_timer(self, deadline: tuple[datetime, str] | None) -> None:
+        """Have the deadline timer sleep until `deadline` (lean events): keep the running one if it already
+        does, else cancel it and start one for the new deadline (none when there is no deadline)."""
+        if deadline == self._timer_for:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = None
+        if deadline is not None:
+            sleep = workflow.sleep(self._guard.timer_length(deadline[0]), summary=deadline[1])
+            self._timer = asyncio.ensure_future(sleep)
+            self._timer_started_at = workflow.now()
+        self._timer_for = deadline
 
     def _carry_out_cancel_request(self, trial: Trial) -> None:
         """A cancellation requested in Temporal is the domain's cancel: before dispatch the trial is
