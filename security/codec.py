@@ -47,10 +47,23 @@ class TrialKeys(Protocol):
 
 
 class _KeyCache:
-    """Data keys a process holds, each for `KEY_TTL` seconds; an erased trial is remembered as such."""
+    """Data keys a process holds, each for `KEY_TTL` seconds; an erased trial is remembered as such.
+
+    Entries past their time are dropped every `KEY_TTL` seconds: a worker touches every trial it ever runs,
+    and without that the cache grew by a key for each of them for the life of the process. An erased trial's
+    mark goes too, after the same time: the key store then answers that it was erased."""
 
     def __init__(self) -> None:
-        self.keys: dict[tuple[str, str], tuple[float, AESGCM | None]] = {}  # by (store, trial)
+        self.keys: dict[tuple[str, str], tuple[float, AESGCM | None]] = {}  # by (store, trial): (until, key)
+        self._next_prune = 0.0
+
+    def keep(self, slot: tuple[str, str], cipher: AESGCM | None) -> None:
+        now = time.monotonic()
+        self.keys[slot] = (now + KEY_TTL, cipher)
+        if now >= self._next_prune:
+            self._next_prune = now + KEY_TTL
+            for stale in [s for s, (until, _) in self.keys.items() if until <= now]:
+                del self.keys[stale]
 
 
 # One per process, shared by every codec in it (the client's, the codec server's): an erasure made here is
@@ -125,7 +138,7 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
     def forget(self, trial: str) -> None:
         """This process stops using the trial's data key at once (its key was just destroyed)."""
         if self._store is not None:
-            self._cache.keys[(self._store.location, trial)] = (time.monotonic(), None)
+            self._cache.keep((self._store.location, trial), None)
 
     async def _trial_cipher(self, trial: str, create: bool) -> AESGCM | None:
         """The trial's data key (made on first use when `create`), or None once it was erased."""
@@ -145,7 +158,7 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
             wrapped = nonce + self._ciphers[self._active].encrypt(nonce, key, trial.encode())
             found = await asyncio.to_thread(store.put, trial, self._active, wrapped)
         if found is False:
-            self._cache.keys[slot] = (time.monotonic(), None)
+            self._cache.keep(slot, None)
             return None
         assert isinstance(found, tuple)
         key_id, wrapped = found
@@ -153,7 +166,7 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         if wrapping is None:
             raise ValueError(f"the data key of {trial} is wrapped by unknown key {key_id!r}: keep retired keys")
         cipher = AESGCM(wrapping.decrypt(wrapped[:12], wrapped[12:], trial.encode()))
-        self._cache.keys[slot] = (time.monotonic() + KEY_TTL, cipher)
+        self._cache.keep(slot, cipher)
         return cipher
 
 

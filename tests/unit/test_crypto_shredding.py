@@ -16,7 +16,8 @@ from domain import commands as cmd
 from domain.erasure import ERASED, erased
 from domain.examples import order, parcels
 from domain.view import view_of
-from security.codec import TRIAL_KEY, EncryptionCodec, _KeyCache
+from security import codec as codec_module
+from security.codec import KEY_TTL, TRIAL_KEY, EncryptionCodec, _KeyCache
 from tests.domain_support import Driver
 
 
@@ -79,6 +80,25 @@ def test_another_process_reads_the_stored_key_and_forgets_it_once_erased():
     keys.rows["style-trial-C-3"] = None
     there._cache.keys.clear()  # its cached key lapsed (KEY_TTL)
     assert asyncio.run(there.decode([sealed]))[0].data == f'"{ERASED}"'.encode()
+
+
+def test_the_process_s_key_cache_keeps_only_the_keys_of_the_last_ttl(monkeypatch: pytest.MonkeyPatch):
+    # A worker runs thousands of trials in its life: the cache must not keep a key for each of them.
+    clock = [1000.0]
+    monkeypatch.setattr(codec_module.time, "monotonic", lambda: clock[0])
+    keys = Keys()
+    c = codec(keys)
+    for i in range(50):
+        asyncio.run(of(c, f"style-trial-E-{i}").encode([plain("x")]))
+    assert len(c._cache.keys) == 50
+    clock[0] += KEY_TTL + 1
+    [sealed] = asyncio.run(of(c, "style-trial-F-1").encode([plain("y")]))
+    assert list(c._cache.keys) == [(keys.location, "style-trial-F-1")], "the lapsed keys were dropped"
+    keys.rows["style-trial-F-1"] = None
+    c.forget("style-trial-F-1")
+    clock[0] += KEY_TTL + 1
+    asyncio.run(of(c, "style-trial-G-1").encode([plain("z")]))
+    assert asyncio.run(c.decode([sealed]))[0].data == f'"{ERASED}"'.encode(), "the store still says erased"
 
 
 def test_payloads_of_no_trial_use_the_configured_key():
