@@ -6,6 +6,7 @@ And what erasing leaves of a trial's view: ids, states, dates and amounts, none 
 import asyncio
 import base64
 import secrets
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -16,7 +17,6 @@ from domain import commands as cmd
 from domain.erasure import ERASED, erased
 from domain.examples import order, parcels
 from domain.view import view_of
-from security import codec as codec_module
 from security.codec import KEY_TTL, TRIAL_KEY, EncryptionCodec, _KeyCache
 from tests.domain_support import Driver
 
@@ -85,7 +85,7 @@ def test_another_process_reads_the_stored_key_and_forgets_it_once_erased():
 def test_the_process_s_key_cache_keeps_only_the_keys_of_the_last_ttl(monkeypatch: pytest.MonkeyPatch):
     # A worker runs thousands of trials in its life: the cache must not keep a key for each of them.
     clock = [1000.0]
-    monkeypatch.setattr(codec_module.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     keys = Keys()
     c = codec(keys)
     for i in range(50):
