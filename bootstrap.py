@@ -23,7 +23,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from activities.client_messages import ClientMessages, SmtpEmail, WhatsAppCloud
 from activities.digest import DigestActivities
 from activities.fulfilment import FulfilmentActivities, InMemoryStock
-from activities.notifications import NotificationActivities, RecordingNotifier
+from activities.notifications import LoggedNotifier, NotificationActivities, RecordingNotifier
 from activities.payments import PaymentActivities
 from activities.ports import Notifier, PaymentGateway, StockPort
 from activities.read_model import ReadModelActivities
@@ -133,7 +133,7 @@ def smtp(settings: Settings) -> SmtpEmail | None:
 def client_messages(settings: Settings, store: SqlStore | None = None) -> Notifier:
     """Every notification recorded; those to the client sent on WhatsApp or by email, where configured."""
     return ClientMessages(
-        RecordingNotifier(), whatsapp(settings), smtp(settings), messages=store, team=settings.team_emails,
+        LoggedNotifier(), whatsapp(settings), smtp(settings), messages=store, team=settings.team_emails,
         fingerprint=fingerprints(settings).of, links=client_links(settings).url, tracking_pages=settings.tracking_pages,
     )  # fmt: skip
 

@@ -13,11 +13,19 @@ from domain.steps import Notification, NotificationResult
 log = logging.getLogger(__name__)
 
 
-class RecordingNotifier:
-    """Embedded notifier: records each message once (by key) and logs ids only, never personal data.
+class LoggedNotifier:
+    """The record a running engine keeps of each notification: a log line of ids, and nothing in memory (the
+    messages to clients are kept in the database, `MessageRecord`). A worker sends notifications for as long
+    as it runs: keeping each one, as `RecordingNotifier` does for tests, grew its memory without bound."""
 
-    A real adapter (WhatsApp for shoppers, e-mail for clients, a staff queue) implements the same port.
-    """
+    async def send(self, notification: Notification) -> bool:
+        log.info("notify %s of %s: %s", "+".join(notification.audience), notification.trial_id, notification.kind)
+        return True
+
+
+class RecordingNotifier:
+    """The tests' notifier: keeps each message once (by key) for a test to read, and logs ids only, never
+    personal data. A running engine records with `LoggedNotifier`, and sends with `ClientMessages`."""
 
     def __init__(self) -> None:
         self.sent: dict[str, Notification] = {}
