@@ -112,6 +112,9 @@ class StyleTrialWorkflow:
                 # PATCH_TIMER_BEFORE_REPORT): make every command of this round before it, none after it.
                 self._keep_timer(deadline)
             await self._projection.report(view)
+            # Not kept while the trial waits, which is most of its life: a 30-piece trial's view is ~100 KiB,
+            # a third of what a worker holds for each trial in its cache (docs/performance.md).
+            del view
             self._guard.require_a_real_task()
             if trial.finished:
                 break
