@@ -67,9 +67,10 @@ log = logging.getLogger("styletrial")
 # How long each part of the stack gets to finish what it is doing when asked to stop.
 STOP_GRACE_SECONDS = 3
 # What one cached open trial costs a worker in memory (RSS growth per trial, bench/bench_memory.py); with
-# the default budget of 256 MiB a worker keeps the most recent ~1,000 trials cached. Measured on 23 Nov
-# 2026: 251 MiB per 1,000 open trials, unsandboxed.
-CACHED_TRIAL_KIB = 257
+# the default budget of 256 MiB a worker keeps the most recent ~740 trials cached. Measured on 7 Dec 2026:
+# 345 MiB per 1,000 open 30-piece trials (251 MiB on 23 Nov, before the trial grew its journeys, exchanges
+# and erasure; the 257 KiB kept since let a worker's cache hold ~1,000 trials, ~100 MiB over its budget).
+CACHED_TRIAL_KIB = 353
 
 
 @dataclass
@@ -364,7 +365,7 @@ async def serve(settings: Settings, *, api: bool, worker: bool) -> None:
         )  # fmt: skip
         server = _QuietSignalsServer(config)
         tasks.append(asyncio.create_task(server.serve()))
-    _settle_garbage_collector()
+    _settle_garbage_collector(young_collections_rare=temporal_worker is None)
     waiter = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
     # Stop within seconds even under load: in-flight HTTP requests get STOP_GRACE_SECONDS to finish, the
@@ -396,16 +397,23 @@ async def serve(settings: Settings, *, api: bool, worker: bool) -> None:
 GC_YOUNG_THRESHOLD = 50_000
 
 
-def _settle_garbage_collector() -> None:
+def _settle_garbage_collector(*, young_collections_rare: bool) -> None:
     """Once everything is imported and built: move what lives for the whole process (modules, the app, the
-    workflow code) out of the collector's sight, and collect the young generation less often. Each full
-    collection otherwise walked every one of those objects, in the middle of a request: under 50 concurrent
-    clients the GET p99 was 130-145 ms with the defaults and 46-57 ms with this (docs/performance.md).
-    Garbage is still collected; cycles only live a little longer."""
+    workflow code) out of the collector's sight and, in a process that only serves the API, collect the
+    young generation less often. Each full collection otherwise walked every one of those objects, in the
+    middle of a request: under 50 concurrent clients the GET p99 was 130-145 ms with the defaults and 46-57
+    ms with this (docs/performance.md).
+
+    Not in a process that runs a worker: a trial the worker's cache evicts becomes garbage in cycles (its
+    workflow's event loop, tasks and futures) that only a full collection frees, and with young collections
+    50,000 allocations apart the full ones came so seldom that a worker's memory kept growing once its cache
+    was full: 517 MiB with 1,000 open trials, 672 MiB with 2,000, against 513 and 532 MiB with CPython's
+    default (bench/bench_memory.py, docs/performance.md)."""
     gc.collect()
     gc.freeze()
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
+    if young_collections_rare:
+        _, older, oldest = gc.get_threshold()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 class _QuietSignalsServer:

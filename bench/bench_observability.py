@@ -68,7 +68,7 @@ if variant == "traced":
     instrument_api(app, provider)
 if variant == "plain":
     app.user_middleware = [m for m in app.user_middleware if m.cls.__name__ != "RequestContext"]
-_settle_garbage_collector()
+_settle_garbage_collector(young_collections_rare=True)
 uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 """
 
