@@ -23,9 +23,9 @@ class LoggedNotifier:
         return True
 
 
-class RecordingNotifier:
-    """The tests' notifier: keeps each message once (by key) for a test to read, and logs ids only, never
-    personal data. A running engine records with `LoggedNotifier`, and sends with `ClientMessages`."""
+class RecordingNotifier(LoggedNotifier):
+    """The tests' notifier: keeps each message once (by key) for a test to read, and logs it as a running
+    engine does. A running engine records with `LoggedNotifier`, and sends with `ClientMessages`."""
 
     def __init__(self) -> None:
         self.sent: dict[str, Notification] = {}
@@ -33,7 +33,7 @@ class RecordingNotifier:
     async def send(self, notification: Notification) -> bool:
         if notification.key not in self.sent:
             self.sent[notification.key] = notification
-            log.info("notify %s of %s: %s", "+".join(notification.audience), notification.trial_id, notification.kind)
+            await super().send(notification)
         return True
 
     def of_kind(self, trial_id: str, kind: str) -> list[Notification]:

@@ -57,6 +57,13 @@ class _KeyCache:
         self.keys: dict[tuple[str, str], tuple[float, AESGCM | None]] = {}  # by (store, trial): (until, key)
         self._next_prune = 0.0
 
+    def get(self, slot: tuple[str, str]) -> tuple[bool, AESGCM | None]:
+        """(known, key): the key while it is fresh; None for an erased trial, whatever its time."""
+        cached = self.keys.get(slot)
+        if cached is None or (cached[1] is not None and cached[0] <= time.monotonic()):
+            return False, None
+        return True, cached[1]
+
     def keep(self, slot: tuple[str, str], cipher: AESGCM | None) -> None:
         now = time.monotonic()
         self.keys[slot] = (now + KEY_TTL, cipher)
@@ -146,9 +153,9 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
             raise ValueError(f"a payload of {trial} is sealed with its own key, and no key store is configured")
         store = self._store
         slot = (store.location, trial)
-        cached = self._cache.keys.get(slot)
-        if cached is not None and (cached[1] is None or cached[0] > time.monotonic()):
-            return cached[1]
+        known, cached = self._cache.get(slot)
+        if known:
+            return cached
         found = await asyncio.to_thread(store.get, trial)
         if found is None:
             if not create:
