@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
+from temporalio.worker import Replayer
 
 from activities.fulfilment import InMemoryStock
 from activities.notifications import RecordingNotifier
@@ -186,3 +188,17 @@ def activities_run(history: Any) -> list[str]:
             data = e.marker_recorded_event_attributes.details["data"].payloads[0].data
             kinds.append(json.loads(data)["activity_type"])
     return kinds
+
+
+async def assert_ran_clean_and_replays(history: WorkflowHistory, converter: DataConverter) -> None:
+    """Every workflow task of the trial succeeded, and its history replays on today's code."""
+    failed = [
+        e.workflow_task_failed_event_attributes.failure.message
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+    ]
+    assert not failed, failed
+    replay = await Replayer(workflows=[StyleTrialWorkflow], data_converter=converter).replay_workflow(
+        history, raise_on_replay_failure=False
+    )
+    assert replay.replay_failure is None, replay.replay_failure

@@ -71,6 +71,12 @@ def _cursor(raw: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
+def _exchange(**replacement: Any) -> dict[str, Any]:
+    """An exchange of p1 whose replacement has `replacement`'s fields changed."""
+    piece = {"piece_id": "p9", "sku": "S", "description": "d", "price": 1, **replacement}
+    return {"piece_id": "p1", "actor": "a", "channel": "phone", "replacement": piece}
+
+
 def _order(**change: Any) -> dict[str, Any]:
     b = body(n=2)
     for dotted, value in change.items():
@@ -260,30 +266,8 @@ async def test_hostile_requests_never_get_a_5xx_and_leave_an_existing_trial_inta
         ("GET", "/v1/reports/voice?by=colour", None, R, 422),
         ("GET", "/v1/reports/voice?since=0001-01-01", None, R, 422),
         # An exchange, a client's request for one, a lost return's answer: malformed bodies change nothing.
-        (
-            "POST",
-            f"{base}/exchanges",
-            {
-                "piece_id": "p1",
-                "actor": "a",
-                "channel": "phone",
-                "replacement": {"piece_id": "x\x00", "sku": "S", "description": "d", "price": 1},
-            },
-            S,
-            422,
-        ),
-        (
-            "POST",
-            f"{base}/exchanges",
-            {
-                "piece_id": "p1",
-                "actor": "a",
-                "channel": "phone",
-                "replacement": {"piece_id": "p9", "sku": "S", "description": "d", "price": 0},
-            },
-            S,
-            422,
-        ),
+        ("POST", f"{base}/exchanges", _exchange(piece_id="x\x00"), S, 422),
+        ("POST", f"{base}/exchanges", _exchange(price=0), S, 422),
         ("POST", f"{base}/exchanges", {"piece_id": "p1", "actor": "a", "channel": "phone"}, S, 422),
         ("POST", f"{base}/exchange-requests", {"words": "w" * 501, "channel": "whatsapp"}, F, 422),
         (

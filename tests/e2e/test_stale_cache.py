@@ -27,14 +27,13 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import ResetStickyTaskQueueRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
 
 from bootstrap import codec, connect
 from config import Settings
 from soak.processes import TOKENS, Stack
 from tests.e2e.test_failover import _keep_querying
+from tests.support import assert_ran_clean_and_replays
 from tests.waiting import eventually
-from workflows.style_trial import StyleTrialWorkflow
 
 pytestmark = [pytest.mark.devserver, pytest.mark.timeout(240)]
 AS = {role: {"Authorization": f"Bearer {token}"} for token, role in TOKENS.items()}
@@ -113,18 +112,8 @@ async def _trial_on_worker_a(tmp_path: Path, oid: str, pieces: list[str], day_se
             )
             await world.send("delivery", {"tracking_number": "T1"})
             yield world
-        history = await world.handle.fetch_history()
-        failed = [
-            e.workflow_task_failed_event_attributes.failure.message
-            for e in history.events
-            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
-        ]
-        assert not failed, failed
         converter = dataclasses.replace(pydantic_data_converter, payload_codec=codec(Settings(data_dir=tmp_path)))
-        replay = await Replayer(workflows=[StyleTrialWorkflow], data_converter=converter).replay_workflow(
-            history, raise_on_replay_failure=False
-        )
-        assert replay.replay_failure is None, replay.replay_failure
+        await assert_ran_clean_and_replays(await world.handle.fetch_history(), converter)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(a.pid, signal.SIGCONT)
