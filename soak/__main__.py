@@ -22,11 +22,17 @@ def main() -> None:
         default=d.payments,
         help="stripe: the Stripe adapter on localstripe, behind a proxy that delays and drops calls",
     )
+    p.add_argument("--worker-stalls", type=int, default=d.worker_stalls, help="workers frozen for 11-15 s (SIGSTOP)")
     p.add_argument("--dir", type=Path, help="where the processes keep their data and logs (default: a temp dir)")
     a = p.parse_args()
     root = a.dir or Path(tempfile.mkdtemp(prefix="styletrial-soak-"))
     campaign = Campaign(
-        trials=a.trials, in_flight=a.in_flight, day_seconds=a.day_seconds, seed=a.seed, payments=a.payments
+        trials=a.trials,
+        in_flight=a.in_flight,
+        day_seconds=a.day_seconds,
+        seed=a.seed,
+        payments=a.payments,
+        worker_stalls=a.worker_stalls,
     )
     print(f"soak: {campaign.trials} trials on the {campaign.payments} gateway, data and logs in {root}", flush=True)
     outcome = asyncio.run(run(campaign, root))

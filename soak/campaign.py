@@ -35,6 +35,11 @@ class Campaign:
     # Temporal server faults, spread over the campaign: SIGKILL twice and SIGTERM once, as in production.
     server_faults: tuple[str, ...] = ("SIGKILL", "SIGTERM", "SIGKILL")
     api_kills: int = 3
+    # A worker stops answering for longer than the server's sticky timeout (10 s) and then goes on, as a
+    # process does behind a VM pause or a starved CPU: its trials' tasks and queries move to the shared
+    # queue, and the same worker may then get them back with the whole history.
+    worker_stalls: int = 2
+    worker_stall_seconds: tuple[float, float] = (11.0, 15.0)
     # The webhook subscriber goes away this many times, for 2 to 6 s each.
     subscriber_outages: int = 3
     seed: int = 1
@@ -177,6 +182,19 @@ async def _campaign(
             await asyncio.sleep(rng.uniform(0.5, 3.0))
             stack.start_worker(i)
 
+    async def stall_workers() -> None:
+        for _ in range(c.worker_stalls):
+            await asyncio.sleep(rng.uniform(10.0, 40.0))
+            if finished.is_set():
+                return
+            i = rng.randrange(c.workers)
+            if stack.stall_worker(i):
+                faults["worker stalled (SIGSTOP, then SIGCONT)"] += 1
+                try:
+                    await asyncio.sleep(rng.uniform(*c.worker_stall_seconds))
+                finally:
+                    stack.resume_worker(i)
+
     async def other_faults() -> None:
         # Spread the server and API faults over the time the trials take to start.
         moments = sorted(
@@ -242,7 +260,7 @@ async def _campaign(
             await asyncio.sleep(1)
             stack.revive()
 
-    loops = (kill_workers, other_faults, subscriber_away, read_api, staff_in_the_ui, supervisor)
+    loops = (kill_workers, stall_workers, other_faults, subscriber_away, read_api, staff_in_the_ui, supervisor)
     background = [asyncio.create_task(t()) for t in loops]
     gate = asyncio.Semaphore(c.in_flight)
     try:

@@ -131,6 +131,19 @@ class Stack:
             proc.wait()
         self.worker_procs[i] = None
 
+    def stall_worker(self, i: int) -> bool:
+        """Freeze worker `i` (SIGSTOP); False when it is not running."""
+        proc = self.worker_procs[i]
+        if proc is None or proc.poll() is not None:
+            return False
+        proc.send_signal(signal.SIGSTOP)
+        return True
+
+    def resume_worker(self, i: int) -> None:
+        proc = self.worker_procs[i]
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)
+
     def stop_server(self, sig: signal.Signals) -> None:
         assert self.server is not None
         self.server.send_signal(sig)

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.devserver, pytest.mark.timeout(900)]
 async def test_a_small_fault_campaign_loses_duplicates_and_strands_nothing(tmp_path: Path):
     campaign = Campaign(
         trials=24, in_flight=24, day_seconds=2.0, worker_kill_every=(5.0, 12.0), server_faults=("SIGKILL",),
-        api_kills=1, seed=11,
+        api_kills=1, seed=11, worker_stalls=0,
     )  # fmt: skip
     outcome = await run(campaign, tmp_path)
     print(outcome.table())

@@ -230,3 +230,37 @@ async def test_a_worker_whose_last_task_was_a_refused_update_carries_the_trial_o
     async with _trial_on_worker_a(tmp_path, "stale-4", ["p1", "p2", "p3"], day_seconds=60.0) as w:
         await w.keep("nope", ok=(409, 422))  # refused by the workflow's validator on A
         await _a_goes_stale_while_b_decides(w)
+
+
+async def test_a_worker_frozen_while_its_trial_s_reminder_fell_due_carries_it_on(tmp_path: Path):
+    """The fifth campaign's case (Stripe, 7 Dec 2026): A ran the trial to a decision, then stopped answering
+    (a stall, not a kill) while the server forgot its sticky worker; the trial's reminder timer fired and B
+    took that task, sending the reminder (an activity: B's first command was not an update's); B died, and the
+    next task reached A with the whole history. Staff query the trial all the while."""
+    async with _trial_on_worker_a(tmp_path, "stale-5", ["p1", "p2", "p3"], day_seconds=4.0) as w:
+        staff = asyncio.create_task(_keep_querying(w.handle))
+        try:
+            await w.keep("p1")
+            before = set(await _worker_identities(w.handle))
+            w.freeze_a_and_start_b()
+            await _forget_sticky_worker(w.client, w.handle)
+
+            async def b_sent_a_reminder() -> bool:  # 48 h before the end: 20 s after the delivery
+                history = await w.handle.fetch_history()
+                return bool(set(await _worker_identities(w.handle)) - before) and any(
+                    e.activity_task_scheduled_event_attributes.activity_type.name == "notifications.send"
+                    for e in history.events
+                    if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+                )
+
+            await eventually(b_sent_a_reminder, "B to send the first reminder", 60, 0.5)
+            w.kill_b_and_thaw_a()
+            # The next task (this decision, or the trial's end if it comes first) reaches A.
+            await w.keep("p2", ok=(200, 409, 503))
+
+            async def ended() -> bool:
+                return (await w.view()).get("status") not in ("ON_TRIAL", None)
+
+            await eventually(ended, "the trial's end to be handled", 90, 0.5)
+        finally:
+            staff.cancel()
