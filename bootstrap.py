@@ -286,7 +286,12 @@ def build_api(
     trials = TrialService(client, settings.task_queue, store)
     app = create_app(
         Application(
-            temporal=client, trials=trials, store=store, policies=settings.policy_table, links=client_links(settings)
+            temporal=client,
+            trials=trials,
+            store=store,
+            policies=settings.policy_table,
+            links=client_links(settings),
+            start_gate=asyncio.Semaphore(settings.api_starts_in_flight),
         ),
         tokens=settings.api_tokens,
         codec=codec(settings),
