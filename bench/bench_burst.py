@@ -22,39 +22,13 @@ from pathlib import Path
 
 import httpx
 
-from bench.bench_open_loop import F, _open, p
+from bench.bench_open_loop import F, _offer, _open, p
 from domain.examples import order
 from soak.processes import Stack
 
 STARTS = 150
 RATE = 10.0
 SECONDS = 20.0
-
-
-async def _commands(
-    api: httpx.AsyncClient, trials: list[str], rate: float, seconds: float, rng: random.Random
-) -> list[float]:
-    """Decisions at Poisson arrivals; each answered one's latency in ms (a dropped connection is not counted)."""
-    latencies: list[float] = []
-
-    async def one(oid: str, piece: str, decision: str) -> None:
-        body = {"decisions": [{"piece_id": piece, "decision": decision}], "actor": "client", "channel": "app"}
-        t0 = time.perf_counter()
-        try:
-            r = await api.post(f"/v1/trials/{oid}/decisions", json=body, headers=F)
-        except httpx.HTTPError:
-            return
-        if r.status_code == 200:
-            latencies.append((time.perf_counter() - t0) * 1000)
-
-    tasks = []
-    start, at = time.perf_counter(), 0.0
-    while (at := at + rng.expovariate(rate)) <= seconds:
-        await asyncio.sleep(max(0.0, start + at - time.perf_counter()))
-        oid, piece = rng.choice(trials), f"p{rng.randint(1, 30)}"
-        tasks.append(asyncio.create_task(one(oid, piece, rng.choice(["keep", "return"]))))
-    await asyncio.gather(*tasks)
-    return latencies
 
 
 async def _round(pythonpath: str | None, seed: int) -> tuple[float, float, float]:
@@ -75,7 +49,7 @@ async def _round(pythonpath: str | None, seed: int) -> tuple[float, float, float
     try:
         async with httpx.AsyncClient(base_url=stack.api_url, timeout=120, limits=limits) as api:
             trials = await _open(api, 30)
-            await _commands(api, trials, 5, 3, rng)  # warm up
+            await _offer(api, trials, 5, 3, rng)  # warm up
             starts = [order(30) for _ in range(STARTS)]
             answered = [0.0]
 
@@ -91,7 +65,7 @@ async def _round(pythonpath: str | None, seed: int) -> tuple[float, float, float
                 assert not refused, refused[:1]
 
             starting = asyncio.create_task(wave())
-            latencies = await _commands(api, trials, RATE, SECONDS, rng)
+            latencies = await _offer(api, trials, RATE, SECONDS, rng)
             await starting
             return statistics.median(latencies), p(latencies, 0.99), answered[0]
     finally:

@@ -57,13 +57,16 @@ async def _open(api: httpx.AsyncClient, n: int) -> list[str]:
 async def _offer(
     api: httpx.AsyncClient, trials: list[str], rate: float, seconds: float, rng: random.Random
 ) -> list[float]:
-    """Commands at Poisson arrivals of `rate` per second for `seconds`; each one's latency in ms."""
+    """Commands at Poisson arrivals of `rate` per second for `seconds`; each answered one's latency in ms."""
     latencies: list[float] = []
 
     async def one(oid: str, piece: str, decision: str) -> None:
         body = {"decisions": [{"piece_id": piece, "decision": decision}], "actor": "client", "channel": "app"}
         t0 = time.perf_counter()
-        r = await api.post(f"/v1/trials/{oid}/decisions", json=body, headers=F)
+        try:
+            r = await api.post(f"/v1/trials/{oid}/decisions", json=body, headers=F)
+        except httpx.HTTPError:  # a keep-alive connection the server closed as it was reused: not counted
+            return
         if r.status_code == 200:
             latencies.append((time.perf_counter() - t0) * 1000)
 
