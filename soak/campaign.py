@@ -125,7 +125,10 @@ async def run(c: Campaign, root: Path) -> Outcome:
             # The Stripe adapter talks to localstripe through a proxy that delays and drops payment calls.
             folder = root / "localstripe"
             folder.mkdir(exist_ok=True)
-            proxy = GatewayFaults(resources.enter_context(localstripe(folder)), random.Random(c.seed + 1))
+            proxy = GatewayFaults(
+                resources.enter_context(localstripe(folder)), random.Random(c.seed + 1),
+                journal=root / "gateway-proxy.log",
+            )  # fmt: skip
             await proxy.start()
         secret = new_secret()
         subscriber = Receiver(secret)
