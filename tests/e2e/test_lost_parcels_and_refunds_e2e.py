@@ -80,17 +80,21 @@ async def test_a_lost_parcel_is_reshipped_and_a_kept_piece_refunded_after_comple
             take = {"assignee": "cr.anna", "actor": "lead.bo"}
             r = await api.post(f"{base}/attention-assignments", json=take, headers=S)
             assert r.status_code == 200, r.text
-            (item,) = r.json()["attention_items"]
+            # Only the claim is checked: on a slow machine the tenth-of-a-second days may already have flagged
+            # the reship as overdue too, and an assignment takes every reason the trial needs staff for.
+            (item,) = [i for i in r.json()["attention_items"] if i["reason"] == "carrier_claim"]
             assert (item["reason"], item["assignee"]) == ("carrier_claim", "cr.anna") and item["since"]
             queue = (await api.get("/v1/attention", params={"assignee": "cr.anna"}, headers=F)).json()
-            assert [(i["order_id"], i["reason"]) for i in queue["items"]] == [(o.order_id, "carrier_claim")]
+            claims = [(i["order_id"], i["reason"]) for i in queue["items"] if i["reason"] == "carrier_claim"]
+            assert claims == [(o.order_id, "carrier_claim")]
             seen = {"reason": "carrier_claim", "note": "Claim DHL-77812 filed with the carrier.", "actor": "cr.anna"}
             r = await api.post(f"{base}/attention-acknowledgements", json=seen, headers=S)
             # Cleared (a tenth-of-a-second day may have flagged the reship as overdue meanwhile: that stays).
             assert r.status_code == 200 and "carrier_claim" not in r.json()["attention"], r.text
             r = await api.post(f"{base}/attention-acknowledgements", json=seen, headers=S)
             assert r.status_code == 409 and r.json()["error"]["code"] == "not_flagged"
-            assert (await api.get("/v1/attention", params={"assignee": "cr.anna"}, headers=F)).json()["items"] == []
+            queue = (await api.get("/v1/attention", params={"assignee": "cr.anna"}, headers=F)).json()
+            assert [i for i in queue["items"] if i["reason"] == "carrier_claim"] == []
             assert (await api.post(f"{base}/attention-assignments", json=take, headers=F)).status_code == 403
             r = await api.post(f"{base}/delivery", json={"tracking_number": "T2"}, headers=F)
             assert r.status_code == 409 and r.json()["error"]["code"] == "parcel_lost"
