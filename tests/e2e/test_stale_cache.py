@@ -14,8 +14,6 @@ The trial must go on with no workflow task failing, and its history must replay.
 import asyncio
 import contextlib
 import dataclasses
-import os
-import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +43,6 @@ F = AS["fulfilment"]
 @dataclass
 class World:
     stack: Stack
-    a: Any  # worker A's process
     client: Any
     http: httpx.AsyncClient
     oid: str
@@ -73,12 +70,12 @@ class World:
         await eventually(decided, f"{count} decisions", 90, every=0.5)
 
     def freeze_a_and_start_b(self) -> None:
-        os.kill(self.a.pid, signal.SIGSTOP)
+        self.stack.stall_worker(0)
         self.stack.start_worker(1)
 
     def kill_b_and_thaw_a(self) -> None:
         self.stack.kill_worker(1)
-        os.kill(self.a.pid, signal.SIGCONT)
+        self.stack.resume_worker(0)
 
 
 def _order(oid: str, pieces: list[str], price: int = 100_000) -> dict[str, Any]:
@@ -95,12 +92,10 @@ async def _trial_on_worker_a(tmp_path: Path, oid: str, pieces: list[str], day_se
     Afterwards every workflow task of it must have succeeded, and its history must replay."""
     stack = Stack(tmp_path, time_scale=86_400 / day_seconds, workers=1)
     stack.start()
-    a = stack.worker_procs[0]
-    assert a is not None
     try:
         client = await connect(Settings(data_dir=tmp_path, temporal_address=stack.address), patience=30)
         async with httpx.AsyncClient(base_url=stack.api_url, timeout=60) as http:
-            world = World(stack, a, client, http, oid)
+            world = World(stack, client, http, oid)
             assert (await http.post("/v1/trials", json=_order(oid, pieces), headers=F)).status_code == 201
 
             async def awaiting_dispatch() -> bool:
@@ -115,8 +110,7 @@ async def _trial_on_worker_a(tmp_path: Path, oid: str, pieces: list[str], day_se
         converter = dataclasses.replace(pydantic_data_converter, payload_codec=codec(Settings(data_dir=tmp_path)))
         await assert_ran_clean_and_replays(await world.handle.fetch_history(), converter)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(a.pid, signal.SIGCONT)
+        stack.resume_worker(0)
         stack.stop()
 
 
@@ -173,7 +167,11 @@ async def test_the_campaign_s_stale_cache_sequence_step_by_step(tmp_path: Path):
 
 
 async def _worker_identities(handle: Any) -> list[str]:
-    history = await handle.fetch_history()
+    return _identities(await handle.fetch_history())
+
+
+def _identities(history: Any) -> list[str]:
+    """The worker of each workflow task that started, in order."""
     return [
         e.workflow_task_started_event_attributes.identity
         for e in history.events
@@ -197,15 +195,13 @@ async def test_a_worker_that_only_answered_a_query_carries_the_trial_on_without_
     updates and died, and the next task reached C with the whole history."""
     async with _trial_on_worker_a(tmp_path, "stale-3", ["p1", "p2", "p3"], day_seconds=60.0) as w:
         w.stack.start_worker(2)  # C
-        c = w.stack.worker_procs[2]
-        assert c is not None
         await asyncio.sleep(3)  # C polls
         w.stack.kill_worker(0)  # A gone: its polls end with it
         await _forget_sticky_worker(w.client, w.handle)
         # A query reaches C, the only worker left, which replays the trial and keeps it cached.
         await asyncio.wait_for(w.handle.query("__temporal_workflow_metadata"), 30)
         # C stops answering. Trials opened now take C's outstanding polls, so the decision's task reaches B.
-        os.kill(c.pid, signal.SIGSTOP)
+        assert w.stack.stall_worker(2), "C is running"
         try:
             for i in range(6):
                 drain = _order(f"drain-{i}", ["p1"], price=100)
@@ -217,7 +213,7 @@ async def test_a_worker_that_only_answered_a_query_carries_the_trial_on_without_
             assert set(await _worker_identities(w.handle)) - before, "B ran a task"
             w.stack.kill_worker(1)
         finally:
-            os.kill(c.pid, signal.SIGCONT)
+            w.stack.resume_worker(2)
         # The next task waits out B's sticky queue, then reaches C with the whole history.
         await w.keep("p2", ok=(200, 503))
         await w.wait_decided(2)
@@ -247,7 +243,7 @@ async def test_a_worker_frozen_while_its_trial_s_reminder_fell_due_carries_it_on
 
             async def b_sent_a_reminder() -> bool:  # 48 h before the end: 20 s after the delivery
                 history = await w.handle.fetch_history()
-                return bool(set(await _worker_identities(w.handle)) - before) and any(
+                return bool(set(_identities(history)) - before) and any(
                     e.activity_task_scheduled_event_attributes.activity_type.name == "notifications.send"
                     for e in history.events
                     if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
