@@ -33,6 +33,17 @@ def port_open(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+def frontend_serving(port: int) -> bool:
+    """The frontend's own health check answers SERVING. An open port comes first: the server accepts
+    connections a moment before it serves, and a client that connects in between is refused with "Frontend is
+    not healthy yet" (a CI failure)."""
+    checked = subprocess.run(
+        [temporal_cli(), "operator", "cluster", "health", "--address", f"127.0.0.1:{port}"],
+        capture_output=True, text=True, timeout=10, check=False,
+    )  # fmt: skip
+    return checked.returncode == 0 and checked.stdout.split()[-1:] == ["SERVING"]
+
+
 def _die_with_parent() -> None:
     """In the child, before exec: Linux sends it SIGTERM when the thread that started it dies, so a
     `styletrial dev` that is killed outright (SIGKILL, a closed terminal) never leaves the server behind."""
@@ -58,11 +69,11 @@ def start_dev_server(
             args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             preexec_fn=_die_with_parent if die_with_parent and sys.platform == "linux" else None,
         )  # fmt: skip
-    # Ready when the frontend answers, and the UI too unless headless: the server opens the UI a moment after
-    # the frontend, and whoever started it prints or follows the UI's link next.
+    # Ready when the frontend serves, and the UI answers too unless headless: the server opens the UI a moment
+    # after the frontend, and whoever started it prints or follows the UI's link next.
     ports = [port] if "--headless" in (extra_args or []) else [port, ui_port]
     deadline = time.monotonic() + 60
-    while not all(port_open("127.0.0.1", p) for p in ports):
+    while not (all(port_open("127.0.0.1", p) for p in ports) and frontend_serving(port)):
         if proc.poll() is not None:
             raise SystemExit(
                 f"The Temporal dev server exited (code {proc.returncode}); see {data_dir}/temporal-server.log"
