@@ -2,6 +2,7 @@
 
 import asyncio
 import hashlib
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -104,11 +105,10 @@ class TrialService:
         reported to the read model (its worker may not have run yet). `unknown_order` if it was never started."""
         handle = self._client.get_workflow_handle(trial_id_for(order_id))
         try:
-            start = await self._original_input(handle)
-            desc = await handle.describe()
+            start, started_at = await self._started(handle)
         except RPCError as err:
             raise self._rpc_failure(order_id, err) from None
-        return view_of(Trial(start.order, start.policy, desc.start_time))
+        return view_of(Trial(start.order, start.policy, started_at))
 
     async def read(self, order_id: str) -> TrialView:
         """The trial as its workflow last reported it to the read model; one not projected yet (just started,
@@ -201,11 +201,18 @@ class TrialService:
             raise
 
     async def _original_input(self, handle: WorkflowHandle[Any, Any]) -> StartTrial:
-        history = await handle.fetch_history()
-        started = history.events[0].workflow_execution_started_event_attributes
-        [decoded] = await self._client.data_converter.decode(started.input.payloads, [StartTrial])
-        assert isinstance(decoded, StartTrial)
-        return decoded
+        return (await self._started(handle))[0]
+
+    async def _started(self, handle: WorkflowHandle[Any, Any]) -> tuple[StartTrial, datetime]:
+        """The trial's start input and when it started, from its history's first event alone: a reader polls
+        a trial that has just started (not projected yet), and the whole history and a describe cost that
+        poll three times the server's and this process's work (a third of the load's CPU in a benchmark)."""
+        async for event in handle.fetch_history_events(page_size=1):
+            started = event.workflow_execution_started_event_attributes
+            [decoded] = await self._client.data_converter.decode(started.input.payloads, [StartTrial])
+            assert isinstance(decoded, StartTrial)
+            return decoded, event.event_time.ToDatetime(tzinfo=UTC)
+        raise RPCError("the workflow has no history", RPCStatusCode.NOT_FOUND, b"")
 
     async def _closed_or_unknown(self, order_id: str, handle: WorkflowHandle[Any, Any], err: RPCError) -> Exception:
         try:

@@ -9,13 +9,21 @@ engine, bare... so that drift on a shared machine hits both alike; the ratio is 
 
 A third batch in each round runs the engine in the SDK's workflow sandbox, to show what the sandbox costs.
 
+Where each one's CPU goes is read per thread from /proc and summed by kind of thread: the event loop (the
+load, the workers' async activities, the codec, the API's in-place reads), the default executor (`asyncio_`:
+the activities' database work in threads), the SDK's workflow threads and its Rust core (`tokio-rt-worker`).
+
 Ends with `engine_trials_per_s=`, `bare_trials_per_s=` and `ratio_engine_bare=` (median of the pairs).
 """
 
 import asyncio
+import collections
+import json
+import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -48,12 +56,16 @@ def script(ids: list[str]) -> list[tuple[str, BaseModel]]:
 
 
 async def engine_trial(trials: TrialService) -> str:
+    """Through the calls the HTTP API makes: reads and answers are the read model's JSON as stored (`read_json`,
+    `send_json`), which the API sends without validating it again. (Until 7 Dec 2026 this load validated
+    the whole view after every command and on every poll, which is a client's choice, not the engine's work:
+    about a quarter of the engine batch's CPU.)"""
     o = order(30)
     await trials.start(StartTrial(order=o))
-    while (await trials.read(o.order_id)).status != TrialStatus.AWAITING_DISPATCH:
+    while json.loads(await trials.read_json(o.order_id))["status"] != TrialStatus.AWAITING_DISPATCH:
         await asyncio.sleep(0.01)
     for _, command in script([p.piece_id for p in o.pieces]):
-        await trials.send(o.order_id, command)
+        await trials.send_json(o.order_id, command)
     return o.order_id
 
 
@@ -66,6 +78,26 @@ async def bare_trial(client: Client, queue: str, shape: Shape) -> None:
         await asyncio.sleep(0.01)
     for name, command in script([p.piece_id for p in o.pieces]):
         await handle.execute_update(name, command)
+
+
+def thread_cpu() -> collections.Counter[str]:
+    """CPU milliseconds so far of each kind of thread in this process (Linux /proc), by the thread's name without
+    its number: what a batch adds to each tells where its CPU went."""
+    tick = os.sysconf("SC_CLK_TCK")
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    used: collections.Counter[str] = collections.Counter()
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            stat = Path(f"/proc/self/task/{tid}/stat").read_text()
+            comm = Path(f"/proc/self/task/{tid}/comm").read_text().strip()
+        except FileNotFoundError:
+            continue  # the thread ended meanwhile
+        utime, stime = stat.rsplit(")", 1)[1].split()[11:13]
+        name = "event loop" if int(tid) == os.getpid() else names.get(int(tid), comm)
+        used[name.rstrip("0123456789_-").removesuffix("ThreadPoolExecutor-")] += (
+            (int(utime) + int(stime)) * 1000 // tick
+        )
+    return used
 
 
 async def batch(trial: Callable[[], Awaitable[object]], n: int, concurrency: int) -> tuple[float, float]:
@@ -94,6 +126,7 @@ async def main(pairs: int = 5, n: int = 20, concurrency: int = 10) -> None:
     engine_queue, bare_queue = f"engine-{uuid.uuid4()}", f"bare-{uuid.uuid4()}"
     sandboxed_queue = f"sandboxed-{uuid.uuid4()}"
     rows: list[tuple[float, float, float, float]] = []
+    threads: dict[str, collections.Counter[str]] = {"engine": collections.Counter(), "bare": collections.Counter()}
     in_sandbox: list[tuple[float, float]] = []
     try:
         adapters = default_adapters(settings)
@@ -111,8 +144,12 @@ async def main(pairs: int = 5, n: int = 20, concurrency: int = 10) -> None:
             print("  " + ", ".join(f"{s.activities}/{s.local_activities}/{s.timers}" for s in shape.stages))
             await batch(lambda: bare_trial(env.client, bare_queue, shape), concurrency, concurrency)  # warm-up
             for _ in range(pairs):
+                before = thread_cpu()
                 engine, engine_cpu = await batch(lambda: engine_trial(trials), n, concurrency)
+                middle = thread_cpu()
                 bare, bare_cpu = await batch(lambda: bare_trial(env.client, bare_queue, shape), n, concurrency)
+                threads["engine"] += middle - before
+                threads["bare"] += thread_cpu() - middle
                 boxed, boxed_cpu = await batch(lambda: engine_trial(sandboxed), n, concurrency)
                 rows.append((engine, bare, engine_cpu, bare_cpu))
                 in_sandbox.append((boxed, boxed_cpu))
@@ -128,6 +165,11 @@ async def main(pairs: int = 5, n: int = 20, concurrency: int = 10) -> None:
     print(f"  the engine in the workflow sandbox: median {statistics.median(b for b, _ in in_sandbox):.2f} trials/s, "
           f"CPU per trial {statistics.median(c for _, c in in_sandbox):.0f} ms "
           f"(unsandboxed {statistics.median(r[2] for r in rows):.0f} ms)")  # fmt: skip
+    print("CPU per trial by kind of thread (ms), all rounds:")
+    for kind in sorted(set(threads["engine"]) | set(threads["bare"]), key=lambda k: -threads["engine"][k]):
+        engine_ms, bare_ms = (threads[side][kind] / (pairs * n) for side in ("engine", "bare"))
+        if engine_ms + bare_ms >= 0.5:
+            print(f"  {kind:28s} engine {engine_ms:6.1f}  bare {bare_ms:6.1f}")
     print(f"engine_trials_per_s={statistics.median(r[0] for r in rows):.2f}")
     print(f"bare_trials_per_s={statistics.median(r[1] for r in rows):.2f}")
     print(f"cpu_ratio_engine_bare={cpu_ratio:.2f}")

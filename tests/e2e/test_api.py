@@ -4,6 +4,7 @@ code, idempotent and conflicting starts, and a whole trial driven only through H
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -465,6 +466,10 @@ async def test_reads_come_from_the_read_model_and_need_no_worker(
         assert r.json()["status"] == "AUTHORIZING" and r.json()["amounts"]["charged"] == 0
         got = await asyncio.wait_for(http.get(f"/v1/trials/{b['order_id']}", headers=R), 5)
         assert got.status_code == 200 and got.json()["status"] == "AUTHORIZING"
+        # Read off the history's first event alone: opened when Temporal started it, its pieces as ordered.
+        started = await dev_env.client.get_workflow_handle(f"style-trial-{b['order_id']}").describe()
+        assert datetime.fromisoformat(got.json()["opened_at"]) == started.start_time
+        assert [p["piece_id"] for p in got.json()["pieces"]] == [p["piece_id"] for p in b["pieces"]]
         assert error(await http.get("/v1/trials/never-started", headers=R), 404) == "unknown_order"
 
 
