@@ -56,9 +56,10 @@ class Settings(BaseSettings):
     database_url: str | None = None
     api_host: str = "127.0.0.1"
     api_port: int = 8000
-    # How many trial starts one API process sends to Temporal at a time; the rest of a wave (an order system's
-    # morning batch) waits its turn in the API. Unbounded, a wave of 150 starts queued in the Temporal
-    # server and the worker ahead of every client's command (docs/performance.md, "A wave of starts").
+    # How many new trials one API process has opening at a time: from the start until its worker has
+    # authorized it and reserved its stock (or 10 s). The rest of a wave (an order system's morning batch)
+    # waits its turn in the API. Unbounded, a wave of 150 starts queued in the Temporal server and the worker
+    # ahead of every client's command (docs/performance.md, "A wave of starts").
     api_starts_in_flight: int = Field(default=8, ge=1, le=1_000)
     # {"token": "role"}, role one of fulfilment, support, read. Never logged.
     api_tokens: dict[str, str] = Field(default_factory=dict, repr=False)

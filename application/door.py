@@ -7,6 +7,7 @@ observability, never the database, Temporal or the workflow (tests/unit/test_imp
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -28,7 +29,8 @@ from domain import commands as cmd
 from domain.errors import DomainError
 from domain.order import TrialOrder
 from domain.policy import PolicyTable
-from domain.trial import Trial
+from domain.status import TrialStatus
+from domain.trial import Trial, trial_id_for
 from domain.view import TrialView, view_of
 from domain.workflow_io import StartTrial
 from persistence import customers as customer_queries
@@ -106,6 +108,9 @@ class ChoiceOutcome:
     refusal: str | None = None
 
 
+log = logging.getLogger(__name__)
+
+
 @dataclass(frozen=True)
 class Application:
     temporal: Client
@@ -115,9 +120,13 @@ class Application:
     policies: PolicyTable
     # Links in clients' messages (security/links.py); None: this API serves none.
     links: Links | None = None
-    # How many starts this process sends to Temporal at once (Settings.api_starts_in_flight): a wave of
-    # starts waits here, in turn, instead of in the Temporal server and the worker ahead of every command.
+    # How many trials this process has opening at once (Settings.api_starts_in_flight): from its start until
+    # its worker has authorized it and reserved its stock (it left AUTHORIZING in the read model), or
+    # `opening_hold` seconds. A wave of starts waits here, in turn, instead of in the Temporal server and the
+    # worker ahead of every command (docs/performance.md, "A wave of starts").
     start_gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(8))
+    opening_hold: float = 10.0
+    _opening: set["asyncio.Task[None]"] = field(default_factory=set)  # what holds a place (referenced until done)
 
     @property
     def reports(self) -> reports.Reports:
@@ -129,15 +138,42 @@ class Application:
         """Start the trial for an order, with the policy for its client's tier and region resolved now and
         carried in the trial's input; the trial as it opened, and whether this call created it."""
         policy = self.policies.for_client(order.customer.tier, order.customer.region)
-        async with self.start_gate:
+        await self.start_gate.acquire()
+        created = False
+        try:
             opened_at = datetime.now(UTC)
             _, created = await self.trials.start(StartTrial(order=order, policy=policy))
+        finally:
+            if created:  # its place is given back once it has opened
+                holder = asyncio.create_task(self._release_once_opened(trial_id_for(order.order_id)))
+                self._opening.add(holder)
+                holder.add_done_callback(self._opening.discard)
+            else:  # refused, failed, or the same order again: nothing opens
+                self.start_gate.release()
         if created:
             # The trial as it opens, from the order and policy in hand: no worker has reported it yet, and
             # asking Temporal (its history and description) cost two reads a start, a wave's worth of them
             # queued ahead of every command (docs/performance.md, "A wave of starts").
             return view_of(Trial(order, policy, opened_at)), True
         return await self.trials.read(order.order_id), False
+
+    async def _release_once_opened(self, trial_id: str) -> None:
+        """Keep a new trial's place in the start gate until it has opened: its first projection past
+        AUTHORIZING (accepted, or refused) shows the wave's heavy part for it is done (the authorization, the
+        stock, the first messages and projections). At most `opening_hold` seconds, so that a trial whose
+        worker is down or whose gateway is slow holds a place only that long."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.opening_hold
+        try:
+            while loop.time() < deadline:
+                status = await self.store.read(self.store.status_of, trial_id)
+                if status is not None and status != TrialStatus.AUTHORIZING:
+                    return
+                await asyncio.sleep(0.05)
+        except Exception as err:  # the read model unreachable: the place goes back now, not after the hold
+            log.warning("start gate: could not read whether %s opened (%s)", trial_id, type(err).__name__)
+        finally:
+            self.start_gate.release()
 
     async def trial_json(self, order_id: str) -> str:
         """The trial as its workflow last reported it, as the JSON text the read model stored."""

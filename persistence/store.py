@@ -351,6 +351,11 @@ class SqlStore:
         with self._sessions() as s:
             return s.scalar(select(TrialRecord.trial_id).where(TrialRecord.trial_id == trial_id)) is not None
 
+    def status_of(self, trial_id: str) -> str | None:
+        """The trial's status as last projected (one column by primary key), or None before its first."""
+        with self._sessions() as s:
+            return s.scalar(select(TrialRecord.status).where(TrialRecord.trial_id == trial_id))
+
     def trial(self, order_id: str) -> TrialRecord | None:
         with self._sessions() as s:
             return s.scalar(
