@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, Insert, Row, String, Text, cast, delete, func, or_, select, update
+from sqlalchemy import Engine, Insert, Row, String, Text, bindparam, cast, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -38,6 +38,9 @@ T = TypeVar("T")
 
 # The attention reason the failing-task watcher sets (see mark_failing_tasks).
 TASK_FAILING = "workflow_task_failing"
+
+# The parameter of a projection's upsert below which a stored revision is replaced (see SqlStore._upsert).
+BELOW = "replaces_below_revision"
 
 # How long an Idempotency-Key is remembered with its body: longer than any trial stays open to commands
 # (a trial, its extensions, returns and the 30-day refund window).
@@ -75,6 +78,7 @@ class SqlStore:
         # Projections may go through a faster, non-durable engine (see persistence.db.make_engine).
         self._projections = make_sessions(projection_engine or engine)
         self._dialect = engine.dialect.name
+        self._statements: dict[tuple[Any, ...], Any] = {}  # see _upsert
 
     async def read(self, query: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run one of the reads below for async code (the API). SQLite reads a local file in tens of
@@ -109,23 +113,18 @@ class SqlStore:
         attention queue are written only when they changed, as most changes leave both as they were."""
         now = now or datetime.now(UTC)
         row = _trial_row(revision, view, now)
+        below = revision if replaces_below is None else replaces_below
         with one_writer(self.engine), self._projections.begin() as s:
-            upsert = self._insert(TrialRecord).values(**row)
-            upsert = upsert.on_conflict_do_update(
-                index_elements=["trial_id"],
-                set_={k: upsert.excluded[k] for k in row if k != "trial_id"},
-                where=TrialRecord.revision < (revision if replaces_below is None else replaces_below),
-            ).returning(TrialRecord.revision)
-            if s.execute(upsert).first() is None:
+            if (
+                s.execute(
+                    self._upsert(TrialRecord, tuple(row), ("trial_id",), newer=True), {**row, BELOW: below}
+                ).first()
+                is None
+            ):
                 return False
             delivered = {pid: parcel.delivered_at for parcel in view.parcels for pid in parcel.piece_ids}
             pieces = [_piece_row(view, i, p, delivered.get(p.piece_id)) for i, p in enumerate(view.pieces)]
-            stmt = self._insert(PieceRecord)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["trial_id", "piece_id"],
-                set_={k: stmt.excluded[k] for k in pieces[0] if k not in ("trial_id", "piece_id")},
-            )
-            s.execute(stmt, pieces)
+            s.execute(self._upsert(PieceRecord, tuple(pieces[0]), ("trial_id", "piece_id")), pieces)
             if before is None or _tracking(before) != _tracking(view):
                 self._index_tracking(s, view)
             if before is None or before.attention_items != view.attention_items:
@@ -240,14 +239,10 @@ class SqlStore:
         new = view.events if replace else [e for e in view.events if e.seq > stored]
         if new:
             rows = [{"trial_id": view.trial_id, **e.model_dump()} for e in new]
-            stmt = self._insert(TrialEventRecord)
             if replace:
-                fields = [k for k in rows[0] if k not in ("trial_id", "seq")]
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["trial_id", "seq"], set_={k: stmt.excluded[k] for k in fields}
-                )
+                stmt = self._upsert(TrialEventRecord, tuple(rows[0]), ("trial_id", "seq"))
             else:
-                stmt = stmt.on_conflict_do_nothing()
+                stmt = self._insert(TrialEventRecord).on_conflict_do_nothing()
             s.execute(stmt, rows)
         if replace and stored > len(view.events):  # the dead attempt had gone further than the trial did
             s.execute(
@@ -534,6 +529,25 @@ class SqlStore:
             return list(s.scalars(q))
 
     # ------------------------------------------------------------------ internals
+
+    def _upsert(self, model: type[Any], keys: tuple[str, ...], conflict: tuple[str, ...], newer: bool = False) -> Any:
+        """INSERT of rows with these `keys` that updates the row already there (by `conflict`), built once per
+        shape and kept: building it (its `excluded` alias copies every column of the table) was a fifth of
+        a projection's time. `newer`: only a stored row whose revision is below the `BELOW` parameter is
+        updated, and the statement returns the revision (nothing when the stored row was newer)."""
+        shape = (model, keys, conflict, newer)
+        stmt = self._statements.get(shape)
+        if stmt is None:
+            stmt = self._insert(model)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=list(conflict),
+                set_={k: stmt.excluded[k] for k in keys if k not in conflict},
+                where=model.revision < bindparam(BELOW) if newer else None,
+            )
+            if newer:
+                stmt = stmt.returning(model.revision)
+            self._statements[shape] = stmt
+        return stmt
 
     def _insert(self, model: type[Any]) -> Any:
         # Both dialects speak INSERT ... ON CONFLICT, which makes every write here a single atomic statement.
