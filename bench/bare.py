@@ -102,6 +102,12 @@ class BareTrial:
     def status(self) -> TrialStatus:
         return self._status
 
+    @workflow.update(name="accepted")
+    async def accepted(self) -> TrialStatus:
+        """Answers once the start stage has run: a caller waits for acceptance without polling this worker."""
+        await workflow.wait_condition(lambda: self._status != TrialStatus.AUTHORIZING)
+        return self._status
+
     @workflow.update(name="dispatch")
     async def dispatch(self, c: cmd.Dispatch) -> CommandOutcome:
         self._status = TrialStatus.IN_TRANSIT

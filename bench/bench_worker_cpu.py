@@ -1,0 +1,128 @@
+"""CPU per trial of the worker alone: the engine's worker (`worker.py`, as deployed: the trial workflow, its
+activities, the read model's projections, the ledger, the simulated gateway's book, and the worker's own
+background loops) next to the bare workflow's worker (`bench/bare.py`), each in its own process on one dev
+server, with the load sent from this process.
+
+    .venv/bin/python -m bench.bench_worker_cpu [rounds] [trials_per_batch] [concurrency]
+
+`bench_engine_vs_bare` runs workers and load in one process, so its CPU per trial also counts the load:
+the engine's clients reading the read model after every command and polling it until a trial is accepted,
+which is a caller's work, not the engine's (and was about half of that process's event loop). Here each
+worker's CPU is read from /proc before and after each batch. Each trial: start, wait until accepted (the
+engine's from the read model, as the API reads it; the bare one's by an update that answers once its start
+stage has run, one workflow task more for the bare worker), dispatch in 2 parcels, 2 deliveries, 30
+decisions, finish early. Batches alternate engine, bare, engine, bare.
+
+Ends with `worker_cpu_ms_engine=`, `worker_cpu_ms_bare=` and `worker_cpu_ratio_engine_bare=` (median of the
+rounds' ratios).
+"""
+
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from application.trials import TrialService
+from bench.bare import BareStart, BareTrial, Shape
+from bench.bench_engine_vs_bare import script
+from bench.bench_memory import WorkerProcess
+from bootstrap import data_converter, default_adapters
+from config import Settings
+from domain.examples import order
+from domain.status import TrialStatus
+from domain.workflow_io import StartTrial
+from persistence.migrate import upgrade
+from workflows import search_attributes
+
+
+def cpu_ms(pid: int) -> float:
+    """CPU (user and system) a process has used so far, every thread of it."""
+    utime, stime = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[11:13]
+    return (int(utime) + int(stime)) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+async def engine_trial(trials: TrialService) -> str:
+    o = order(30)
+    await trials.start(StartTrial(order=o))
+    while json.loads(await trials.read_json(o.order_id))["status"] != TrialStatus.AWAITING_DISPATCH:
+        await asyncio.sleep(0.01)
+    for _, command in script([p.piece_id for p in o.pieces]):
+        await trials.send_json(o.order_id, command)
+    return o.order_id
+
+
+async def bare_trial(client: Client, queue: str, shape: Shape) -> None:
+    o = order(30)
+    handle = await client.start_workflow(
+        BareTrial.run, BareStart(start=StartTrial(order=o), shape=shape), id=f"bare-{o.order_id}", task_queue=queue
+    )
+    await handle.execute_update("accepted", result_type=TrialStatus)
+    for name, command in script([p.piece_id for p in o.pieces]):
+        await handle.execute_update(name, command)
+
+
+async def batch(trial: Callable[[], Awaitable[object]], n: int, concurrency: int, pid: int) -> tuple[float, float]:
+    """Trials per second, and CPU milliseconds of the worker process `pid` per trial."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def guarded() -> None:
+        async with gate:
+            await trial()
+
+    began, cpu = time.perf_counter(), cpu_ms(pid)
+    await asyncio.gather(*(guarded() for _ in range(n)))
+    return n / (time.perf_counter() - began), (cpu_ms(pid) - cpu) / n
+
+
+async def main(rounds: int = 5, n: int = 20, concurrency: int = 10) -> None:
+    folder = Path(tempfile.mkdtemp())
+    settings = Settings(data_dir=folder, task_queue=f"engine-{uuid.uuid4()}")
+    upgrade(settings.resolved_database_url)
+    env = await WorkflowEnvironment.start_local(
+        data_converter=data_converter(settings),
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+        dev_server_log_level="error",
+        search_attributes=search_attributes.ALL,
+    )
+    address = env.client.service_client.config.target_host
+    bare_queue = f"bare-{uuid.uuid4()}"
+    common = {"STYLETRIAL_TEMPORAL_ADDRESS": address, "STYLETRIAL_DATA_DIR": str(folder)}
+    engine = WorkerProcess(["worker.py"], {**common, "STYLETRIAL_TASK_QUEUE": settings.task_queue})
+    bare = WorkerProcess(["-m", "bench.bare", bare_queue, "1000"], common)
+    rows: list[tuple[float, float, float, float]] = []
+    try:
+        trials = TrialService(env.client, settings.task_queue, default_adapters(settings).store)
+        first = await engine_trial(trials)  # also waits until the engine's worker runs
+        shape = Shape.of(await env.client.get_workflow_handle(f"style-trial-{first}").fetch_history())
+        await batch(lambda: bare_trial(env.client, bare_queue, shape), concurrency, concurrency, bare.proc.pid)
+        await batch(lambda: engine_trial(trials), concurrency, concurrency, engine.proc.pid)  # warm both
+        print(f"worker CPU per trial, {rounds} rounds of {n} trials, {concurrency} at a time (engine / bare):")
+        for _ in range(rounds):
+            e_rate, e_cpu = await batch(lambda: engine_trial(trials), n, concurrency, engine.proc.pid)
+            b_rate, b_cpu = await batch(
+                lambda: bare_trial(env.client, bare_queue, shape), n, concurrency, bare.proc.pid
+            )
+            rows.append((e_rate, b_rate, e_cpu, b_cpu))
+            print(f"  engine {e_cpu:6.1f} ms ({e_rate:.2f} trials/s)  bare {b_cpu:6.1f} ms ({b_rate:.2f} trials/s)  "
+                  f"ratio {e_cpu / b_cpu:.2f}")  # fmt: skip
+    finally:
+        engine.stop()
+        bare.stop()
+        await env.shutdown()
+    print(f"worker_cpu_ms_engine={statistics.median(r[2] for r in rows):.1f}")
+    print(f"worker_cpu_ms_bare={statistics.median(r[3] for r in rows):.1f}")
+    print(f"worker_cpu_ratio_engine_bare={statistics.median(r[2] / r[3] for r in rows):.2f}")
+
+
+if __name__ == "__main__":
+    args = [int(a) for a in sys.argv[1:4]]
+    asyncio.run(main(*args))
