@@ -14,6 +14,7 @@ RUNS = [
     ["bench.bench_workflow", "60", "10"],
     ["bench.bench_history", "25"],
     ["bench.bench_engine_vs_bare", "5", "20", "10"],
+    ["bench.bench_worker_cpu", "5", "20", "10"],
     ["bench.bench_api", "100", "50"],
     ["bench.bench_memory", "1000", "10000"],
     ["bench.bench_webhooks", "100"],
@@ -30,7 +31,7 @@ HEADLINES = (
     "observability_metrics_rps_ratio", "observability_traced_rps_ratio", "report_keep_rate_designer_30d_p95_ms",
     "report_keep_rate_sku_30d_p95_ms", "healthz_p99_ms_under_reports", "customer_story_p95_ms",
     "shopper_trials_p95_ms", "buying_digest_p95_ms", "codec_ratio_trial_key", "codec_first_payload_ms",
-    "capacity_commands_per_s", "burst_command_p99_ms", "cpu_ratio_engine_bare", "rss_kib_per_trial_engine",
+    "capacity_commands_per_s", "burst_command_p99_ms", "cpu_ratio_engine_bare", "worker_cpu_ratio_engine_bare", "rss_kib_per_trial_engine",
 )  # fmt: skip
 
 
