@@ -58,6 +58,8 @@ __all__ = [
     "shopper_trials_from",
 ]
 
+log = logging.getLogger(__name__)
+
 
 @contextmanager
 def read_model_at(database_url: str) -> Iterator[SqlStore]:
@@ -106,9 +108,6 @@ class ChoiceOutcome:
     slot: str | None = None
     booked: bool = False
     refusal: str | None = None
-
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -115,12 +115,8 @@ class SqlStore:
         row = _trial_row(revision, view, now)
         below = revision if replaces_below is None else replaces_below
         with one_writer(self.engine), self._projections.begin() as s:
-            if (
-                s.execute(
-                    self._upsert(TrialRecord, tuple(row), ("trial_id",), newer=True), {**row, BELOW: below}
-                ).first()
-                is None
-            ):
+            upsert = self._upsert(TrialRecord, tuple(row), ("trial_id",), newer=True)
+            if s.execute(upsert, {**row, BELOW: below}).first() is None:
                 return False
             delivered = {pid: parcel.delivered_at for parcel in view.parcels for pid in parcel.piece_ids}
             pieces = [_piece_row(view, i, p, delivered.get(p.piece_id)) for i, p in enumerate(view.pieces)]
