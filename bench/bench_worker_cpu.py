@@ -18,7 +18,6 @@ rounds' ratios).
 """
 
 import asyncio
-import json
 import os
 import statistics
 import sys
@@ -33,7 +32,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from application.trials import TrialService
 from bench.bare import BareStart, BareTrial, Shape
-from bench.bench_engine_vs_bare import script
+from bench.bench_engine_vs_bare import engine_trial, script
 from bench.bench_memory import WorkerProcess
 from bootstrap import data_converter, default_adapters
 from config import Settings
@@ -48,16 +47,6 @@ def cpu_ms(pid: int) -> float:
     """CPU (user and system) a process has used so far, every thread of it."""
     utime, stime = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[11:13]
     return (int(utime) + int(stime)) * 1000 / os.sysconf("SC_CLK_TCK")
-
-
-async def engine_trial(trials: TrialService) -> str:
-    o = order(30)
-    await trials.start(StartTrial(order=o))
-    while json.loads(await trials.read_json(o.order_id))["status"] != TrialStatus.AWAITING_DISPATCH:
-        await asyncio.sleep(0.01)
-    for _, command in script([p.piece_id for p in o.pieces]):
-        await trials.send_json(o.order_id, command)
-    return o.order_id
 
 
 async def bare_trial(client: Client, queue: str, shape: Shape) -> None:
