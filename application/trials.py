@@ -206,7 +206,7 @@ class TrialService:
     async def _started(self, handle: WorkflowHandle[Any, Any]) -> tuple[StartTrial, datetime]:
         """The trial's start input and when it started, from its history's first event alone: a reader polls
         a trial that has just started (not projected yet), and the whole history and a describe cost that
-        poll three times the server's and this process's work (a third of the load's CPU in a benchmark)."""
+        poll three calls to the server (a quarter of a benchmark load's event loop, by py-spy)."""
         async for event in handle.fetch_history_events(page_size=1):
             started = event.workflow_execution_started_event_attributes
             [decoded] = await self._client.data_converter.decode(started.input.payloads, [StartTrial])
