@@ -31,7 +31,8 @@ HEADLINES = (
     "observability_metrics_rps_ratio", "observability_traced_rps_ratio", "report_keep_rate_designer_30d_p95_ms",
     "report_keep_rate_sku_30d_p95_ms", "healthz_p99_ms_under_reports", "customer_story_p95_ms",
     "shopper_trials_p95_ms", "buying_digest_p95_ms", "codec_ratio_trial_key", "codec_first_payload_ms",
-    "capacity_commands_per_s", "burst_command_p99_ms", "cpu_ratio_engine_bare", "worker_cpu_ratio_engine_bare", "rss_kib_per_trial_engine",
+    "capacity_commands_per_s", "burst_command_p99_ms", "cpu_ratio_engine_bare", "worker_cpu_ratio_engine_bare",
+    "rss_kib_per_trial_engine",
 )  # fmt: skip
 
 

@@ -29,14 +29,13 @@ import uuid
 from pathlib import Path
 
 import httpx
-from temporalio.testing import WorkflowEnvironment
 
+from bench.dev import dev_server
 from bench.stats import ms, wrk
 from bootstrap import data_converter
 from config import Settings
 from domain.examples import order
 from persistence.migrate import upgrade
-from workflows import search_attributes
 
 AUTH = {"Authorization": "Bearer bench-token"}
 AUTH_HEADER = "Authorization: Bearer bench-token"
@@ -103,12 +102,7 @@ def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 async def main(total: int = 100, clients: int = 50) -> None:
     folder = Path(tempfile.mkdtemp())
-    env = await WorkflowEnvironment.start_local(
-        data_converter=data_converter(Settings(data_dir=folder)),
-        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        dev_server_log_level="error",
-        search_attributes=search_attributes.ALL,
-    )
+    env = await dev_server(data_converter(Settings(data_dir=folder)))
     port = free_port()
     settings = {
         "STYLETRIAL_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,

@@ -24,6 +24,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from application.trials import TrialService
+from bench.dev import dev_server
 from bootstrap import build_worker, data_converter, default_adapters
 from config import Settings
 from domain import commands as cmd
@@ -31,7 +32,6 @@ from domain.examples import decisions, order, parcels
 from domain.policy import TrialPolicy
 from domain.workflow_io import StartTrial
 from persistence.migrate import upgrade
-from workflows import search_attributes
 
 # A trial day of half a second: the return window (3 days) passes in 1.5 s.
 POLICY = TrialPolicy().scaled(86_400 / 0.5)
@@ -97,12 +97,7 @@ async def main(extra: int = 25, per_piece: bool = False) -> None:
     folder = Path(tempfile.mkdtemp())
     settings = Settings(data_dir=folder)
     upgrade(settings.resolved_database_url)
-    env = await WorkflowEnvironment.start_local(
-        data_converter=data_converter(settings),
-        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        dev_server_log_level="error",
-        search_attributes=search_attributes.ALL,
-    )
+    env = await dev_server(data_converter(settings))
     queue = f"bench-{uuid.uuid4()}"
     try:
         async with build_worker(env.client, queue, default_adapters(settings)):

@@ -23,10 +23,10 @@ from pathlib import Path
 
 from sqlalchemy import text
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 
 from application.trials import TrialService
 from bench.bare import BareStart, BareTrial, Shape, Stage
+from bench.dev import dev_server
 from bench.stats import ms
 from bootstrap import data_converter
 from config import Settings
@@ -36,7 +36,6 @@ from domain.workflow_io import StartTrial
 from persistence.db import make_engine
 from persistence.migrate import upgrade
 from persistence.store import SqlStore
-from workflows import search_attributes
 
 ROOT = Path(__file__).parents[1]
 # What an open engine trial has done by the time it waits for dispatch: authorize and reserve, one
@@ -170,12 +169,7 @@ async def per_thousand(kind: Engine | Bare, n: int) -> float:
 
 async def main(cached: int = 1000, open_trials: int = 10_000) -> None:
     folder = Path(tempfile.mkdtemp())
-    env = await WorkflowEnvironment.start_local(
-        data_converter=data_converter(Settings(data_dir=folder)),
-        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        dev_server_log_level="error",
-        search_attributes=search_attributes.ALL,
-    )
+    env = await dev_server(data_converter(Settings(data_dir=folder)))
     try:
         address = env.client.service_client.config.target_host
         settings = Settings(data_dir=folder, temporal_address=address, task_queue=f"mem-{uuid.uuid4()}")

@@ -22,25 +22,23 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 
 from application.trials import TrialService
 from bench.bare import BareStart, BareTrial, Shape
-from bench.bench_engine_vs_bare import engine_trial, script
+from bench.bench_engine_vs_bare import batch, engine_trial, script
 from bench.bench_memory import WorkerProcess
+from bench.dev import dev_server
 from bootstrap import data_converter, default_adapters
 from config import Settings
 from domain.examples import order
 from domain.status import TrialStatus
 from domain.workflow_io import StartTrial
 from persistence.migrate import upgrade
-from workflows import search_attributes
 
 
 def cpu_ms(pid: int) -> float:
@@ -59,47 +57,28 @@ async def bare_trial(client: Client, queue: str, shape: Shape) -> None:
         await handle.execute_update(name, command)
 
 
-async def batch(trial: Callable[[], Awaitable[object]], n: int, concurrency: int, pid: int) -> tuple[float, float]:
-    """Trials per second, and CPU milliseconds of the worker process `pid` per trial."""
-    gate = asyncio.Semaphore(concurrency)
-
-    async def guarded() -> None:
-        async with gate:
-            await trial()
-
-    began, cpu = time.perf_counter(), cpu_ms(pid)
-    await asyncio.gather(*(guarded() for _ in range(n)))
-    return n / (time.perf_counter() - began), (cpu_ms(pid) - cpu) / n
-
-
 async def main(rounds: int = 5, n: int = 20, concurrency: int = 10) -> None:
     folder = Path(tempfile.mkdtemp())
     settings = Settings(data_dir=folder, task_queue=f"engine-{uuid.uuid4()}")
     upgrade(settings.resolved_database_url)
-    env = await WorkflowEnvironment.start_local(
-        data_converter=data_converter(settings),
-        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        dev_server_log_level="error",
-        search_attributes=search_attributes.ALL,
-    )
+    env = await dev_server(data_converter(settings))
     address = env.client.service_client.config.target_host
     bare_queue = f"bare-{uuid.uuid4()}"
     common = {"STYLETRIAL_TEMPORAL_ADDRESS": address, "STYLETRIAL_DATA_DIR": str(folder)}
     engine = WorkerProcess(["worker.py"], {**common, "STYLETRIAL_TASK_QUEUE": settings.task_queue})
     bare = WorkerProcess(["-m", "bench.bare", bare_queue, "1000"], common)
+    engine_cpu, bare_cpu = partial(cpu_ms, engine.proc.pid), partial(cpu_ms, bare.proc.pid)
     rows: list[tuple[float, float, float, float]] = []
     try:
         trials = TrialService(env.client, settings.task_queue, default_adapters(settings).store)
         first = await engine_trial(trials)  # also waits until the engine's worker runs
         shape = Shape.of(await env.client.get_workflow_handle(f"style-trial-{first}").fetch_history())
-        await batch(lambda: bare_trial(env.client, bare_queue, shape), concurrency, concurrency, bare.proc.pid)
-        await batch(lambda: engine_trial(trials), concurrency, concurrency, engine.proc.pid)  # warm both
+        await batch(lambda: bare_trial(env.client, bare_queue, shape), concurrency, concurrency, bare_cpu)
+        await batch(lambda: engine_trial(trials), concurrency, concurrency, engine_cpu)  # warm both
         print(f"worker CPU per trial, {rounds} rounds of {n} trials, {concurrency} at a time (engine / bare):")
         for _ in range(rounds):
-            e_rate, e_cpu = await batch(lambda: engine_trial(trials), n, concurrency, engine.proc.pid)
-            b_rate, b_cpu = await batch(
-                lambda: bare_trial(env.client, bare_queue, shape), n, concurrency, bare.proc.pid
-            )
+            e_rate, e_cpu = await batch(lambda: engine_trial(trials), n, concurrency, engine_cpu)
+            b_rate, b_cpu = await batch(lambda: bare_trial(env.client, bare_queue, shape), n, concurrency, bare_cpu)
             rows.append((e_rate, b_rate, e_cpu, b_cpu))
             print(f"  engine {e_cpu:6.1f} ms ({e_rate:.2f} trials/s)  bare {b_cpu:6.1f} ms ({b_rate:.2f} trials/s)  "
                   f"ratio {e_cpu / b_cpu:.2f}")  # fmt: skip

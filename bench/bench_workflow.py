@@ -15,9 +15,9 @@ import uuid
 from pathlib import Path
 
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from application.trials import TrialService
+from bench.dev import dev_server
 from bench.stats import ms
 from bootstrap import build_worker, default_adapters
 from config import Settings
@@ -25,7 +25,6 @@ from domain import commands as cmd
 from domain.examples import decisions, order, parcels
 from domain.workflow_io import StartTrial
 from persistence.migrate import upgrade
-from workflows import search_attributes
 
 
 async def one(trials: TrialService, starts: list[float], updates: list[float]) -> None:
@@ -49,12 +48,7 @@ async def one(trials: TrialService, starts: list[float], updates: list[float]) -
 
 
 async def main(total: int = 60, concurrency: int = 10, database_url: str | None = None) -> None:
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        dev_server_log_level="error",
-        search_attributes=search_attributes.ALL,  # the workflow upserts them; an unknown one fails its task
-    )
+    env = await dev_server(pydantic_data_converter)
     queue = f"bench-{uuid.uuid4()}"
     starts: list[float] = []
     updates: list[float] = []
