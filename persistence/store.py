@@ -338,9 +338,8 @@ class SqlStore:
             )
 
     def has_trial(self, trial_id: str) -> bool:
-        """Whether the read model holds this trial (by primary key; nothing else is read)."""
-        with self._sessions() as s:
-            return s.scalar(select(TrialRecord.trial_id).where(TrialRecord.trial_id == trial_id)) is not None
+        """Whether the read model holds this trial (by primary key; one column is read)."""
+        return self.status_of(trial_id) is not None
 
     def status_of(self, trial_id: str) -> str | None:
         """The trial's status as last projected (one column by primary key), or None before its first."""
