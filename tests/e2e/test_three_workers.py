@@ -9,6 +9,7 @@ three poll, kills the worker that holds the most trials, and reads from the hist
 were spread and that the dead worker's trials were finished by the others."""
 
 import asyncio
+from collections import Counter
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,7 @@ async def test_three_workers_share_the_trials_and_finish_them_when_one_dies(tmp_
             # Who holds each trial now: the worker that completed its latest task (the sticky cache keeps it).
             holder = {o.order_id: (await _workers_of(client, o.order_id))[-1] for o in orders}
             assert len(set(holder.values())) >= 2, f"the server gave every trial to one worker: {holder}"
-            busiest = max(set(holder.values()), key=list(holder.values()).count)
+            [(busiest, _)] = Counter(holder.values()).most_common(1)
             victim = next(i for i, proc in enumerate(stack.worker_procs) if proc and busiest.startswith(f"{proc.pid}@"))
             stack.kill_worker(victim)  # it dies with trials in its cache; the other two go on
             orphans = [order_id for order_id, identity in holder.items() if identity == busiest]
