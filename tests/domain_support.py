@@ -14,6 +14,7 @@ from domain.order import TrialOrder
 from domain.policy import TrialPolicy
 from domain.steps import Step, StepResult
 from domain.trial import Trial
+from domain.view import TrialView
 from tests.gateways import StripeUnderTest
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -76,3 +77,16 @@ class Driver:
 
     async def _answer(self, step: Step) -> StepResult:
         return await kind_of(step).call(self, step)
+
+
+def view_changes(before: TrialView, after: TrialView) -> TrialView:
+    """What the workflow sends the read model after a change (workflows/projection.py): the pieces that
+    changed, the new events and movements, the trial's own fields whole."""
+    was = {p.piece_id: p for p in before.pieces}
+    return after.model_copy(
+        update={
+            "pieces": [p for p in after.pieces if was.get(p.piece_id) != p],
+            "events": after.events[len(before.events) :],
+            "movements": after.movements[len(before.movements) :],
+        }
+    )
