@@ -6,6 +6,12 @@ and the CLI show ciphertext unless they decode through this codec (in the UI: th
 
 Keys have ids. The active key encrypts; every configured key decrypts, so rotation is: add a new key, make
 it active, and keep the old one for as long as histories encrypted with it exist.
+
+A payload of `COMPRESS_FROM` bytes or more is compressed (zlib) before it is encrypted: a trial's view is JSON
+that repeats its field names thirty times and shrinks tenfold, and the worker's SDK keeps every local
+activity's input in memory for as long as the trial is cached. Compressing before encrypting can leak, by
+the sealed size, how alike a secret is to text an attacker adds to the same payload, but only to someone who
+sees the sizes and chooses that text over many tries; nobody outside Temporal's own storage sees the sizes.
 """
 
 import asyncio
@@ -15,6 +21,7 @@ import json
 import os
 import secrets
 import time
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -29,6 +36,12 @@ TRIAL_KEY = "trial-key"  # the trial whose data key sealed the payload
 TRIAL_PREFIX = "style-trial-"
 ERASED = Payload(metadata={"encoding": b"json/plain"}, data=b'"[erased]"')
 KEY_TTL = 30.0
+COMPRESSION = "compression"  # b"zlib": the sealed bytes are the serialized payload compressed, then encrypted
+# Below this, zlib's own header and the metadata entry cost about what compressing saves.
+COMPRESS_FROM = 512
+# What a payload may inflate to: Temporal refuses payloads above 2 MB by default, and the codec server
+# decodes what a UI user sends, which must not inflate without bound.
+INFLATED_MAX = 4 * 1024 * 1024
 
 
 class TrialKeys(Protocol):
@@ -116,9 +129,13 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
 
     @staticmethod
     def _seal(cipher: AESGCM, p: Payload, names: dict[str, bytes], aad: str) -> Payload:
+        plain = p.SerializeToString()
+        metadata = {"encoding": ENCODING, **names}
+        if len(plain) >= COMPRESS_FROM:
+            plain = zlib.compress(plain, 1)  # the fastest level: a view shrinks 10x, level 6 only 12x
+            metadata[COMPRESSION] = b"zlib"
         nonce = os.urandom(12)
-        sealed = cipher.encrypt(nonce, p.SerializeToString(), aad.encode())
-        return Payload(metadata={"encoding": ENCODING, **names}, data=nonce + sealed)
+        return Payload(metadata=metadata, data=nonce + cipher.encrypt(nonce, plain, aad.encode()))
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         out = []
@@ -129,17 +146,13 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
             if TRIAL_KEY in p.metadata:
                 trial = p.metadata[TRIAL_KEY].decode()
                 cipher = await self._trial_cipher(trial, create=False)
-                out.append(
-                    ERASED
-                    if cipher is None
-                    else Payload.FromString(cipher.decrypt(p.data[:12], p.data[12:], trial.encode()))
-                )
+                out.append(ERASED if cipher is None else _opened(p, cipher, trial))
                 continue
             key_id = p.metadata[KEY_ID].decode()
             known = self._ciphers.get(key_id)
             if known is None:
                 raise ValueError(f"payload encrypted with unknown key {key_id!r}: keep retired keys configured")
-            out.append(Payload.FromString(known.decrypt(p.data[:12], p.data[12:], key_id.encode())))
+            out.append(_opened(p, known, key_id))
         return out
 
     def forget(self, trial: str) -> None:
@@ -175,6 +188,19 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         cipher = AESGCM(wrapping.decrypt(wrapped[:12], wrapped[12:], trial.encode()))
         self._cache.keep(slot, cipher)
         return cipher
+
+
+def _opened(p: Payload, cipher: AESGCM, aad: str) -> Payload:
+    plain = cipher.decrypt(p.data[:12], p.data[12:], aad.encode())
+    compression = p.metadata.get(COMPRESSION)
+    if compression is not None:
+        if compression != b"zlib":
+            raise ValueError(f"payload compressed with unknown {compression.decode(errors='replace')!r}")
+        inflate = zlib.decompressobj()
+        plain = inflate.decompress(plain, INFLATED_MAX)
+        if inflate.unconsumed_tail or not inflate.eof:
+            raise ValueError(f"payload inflates to more than {INFLATED_MAX} bytes, or is cut short")
+    return Payload.FromString(plain)
 
 
 def new_key() -> str:

@@ -3,10 +3,12 @@
 import base64
 import json
 import uuid
+import zlib
 from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.client import Client
@@ -17,7 +19,15 @@ from config import Settings
 from domain.examples import order
 from domain.workflow_io import StartTrial
 from persistence.migrate import upgrade
-from security.codec import EncryptionCodec, codec_from, dev_keys, new_key
+from security.codec import (
+    COMPRESSION,
+    ENCODING,
+    INFLATED_MAX,
+    EncryptionCodec,
+    codec_from,
+    dev_keys,
+    new_key,
+)
 from tests.support import Harness
 
 NAME, STREET = "Client Name", "1 Mount St"  # the shipping address of tests.support.order
@@ -45,6 +55,34 @@ async def test_the_codec_encrypts_with_the_active_key_and_decrypts_with_every_co
         await rotated.decode([tampered])
     with pytest.raises(ValueError, match="32 bytes"):
         EncryptionCodec({"short": b"x" * 16}, "short")
+
+
+async def test_large_payloads_are_compressed_before_sealing_and_payloads_sealed_before_compression_still_open():
+    key = new_key()
+    c = codec_from({"k1": key}, "k1")
+    view = plain(json.dumps([{"piece_id": f"p{i}", "state": "with_client", "decision": None} for i in range(30)]))
+    small = plain(NAME)
+    [big, little] = await c.encode([view, small])
+    assert big.metadata[COMPRESSION] == b"zlib" and len(big.data) < len(view.SerializeToString()) / 4
+    assert COMPRESSION not in little.metadata
+    assert await c.decode([big, little]) == [view, small]
+    # Sealed as every payload was before compression (no compression entry): still opens as it is.
+    cipher, nonce = AESGCM(base64.b64decode(key)), b"\x00" * 12
+    old = Payload(
+        metadata={"encoding": ENCODING, "encryption-key-id": b"k1"},
+        data=nonce + cipher.encrypt(nonce, view.SerializeToString(), b"k1"),
+    )
+    assert await c.decode([old]) == [view]
+    # A payload that inflates beyond any payload Temporal takes is refused, not inflated.
+    bomb = Payload(
+        metadata={"encoding": ENCODING, "encryption-key-id": b"k1", COMPRESSION: b"zlib"},
+        data=nonce + cipher.encrypt(nonce, zlib.compress(b"\x00" * (INFLATED_MAX + 1)), b"k1"),
+    )
+    with pytest.raises(ValueError, match="inflates to more than"):
+        await c.decode([bomb])
+    unknown = Payload(metadata={**old.metadata, COMPRESSION: b"lz4"}, data=old.data)
+    with pytest.raises(ValueError, match="unknown 'lz4'"):
+        await c.decode([unknown])
 
 
 def test_the_local_stack_keeps_one_key_in_its_data_folder(tmp_path: Path):
