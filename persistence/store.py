@@ -113,22 +113,28 @@ class SqlStore:
         transaction as the trial's rows in the other tables): only the pieces that changed are written, the
         tracking numbers and the attention queue only when they changed, and the events and movements new
         since `before` are known without asking the database. Most changes are one piece and an event."""
+        with one_writer(self.engine), self._projections.begin() as s:
+            return self._write(s, revision, view, now, whole=whole, replaces_below=replaces_below, before=before)
+
+    def _write(
+        self, s: Session, revision: int, view: TrialView, now: datetime | None, *, whole: bool,
+        replaces_below: int | None, before: TrialView | None,
+    ) -> bool:  # fmt: skip
         now = now or datetime.now(UTC)
         row = _trial_row(revision, view, now)
         below = revision if replaces_below is None else replaces_below
-        with one_writer(self.engine), self._projections.begin() as s:
-            upsert = self._upsert(TrialRecord, tuple(row), ("trial_id",), newer=True)
-            if s.execute(upsert, {**row, BELOW: below}).first() is None:
-                return False
-            pieces = _piece_rows(view, before)
-            if pieces:
-                s.execute(self._upsert(PieceRecord, tuple(pieces[0]), ("trial_id", "piece_id")), pieces)
-            if before is None or _tracking(before) != _tracking(view):
-                self._index_tracking(s, view)
-            if before is None or before.attention_items != view.attention_items:
-                self._queue_attention(s, view, now)
-            self._add_to_outbox(s, view, self._append_events(s, view, before, replace=whole), now, replace=whole)
-            self._add_derived_movements(s, view, before, now)
+        upsert = self._upsert(TrialRecord, tuple(row), ("trial_id",), newer=True)
+        if s.execute(upsert, {**row, BELOW: below}).first() is None:
+            return False
+        pieces = _piece_rows(view, before)
+        if pieces:
+            s.execute(self._upsert(PieceRecord, tuple(pieces[0]), ("trial_id", "piece_id")), pieces)
+        if before is None or _tracking(before) != _tracking(view):
+            self._index_tracking(s, view)
+        if before is None or before.attention_items != view.attention_items:
+            self._queue_attention(s, view, now)
+        self._add_to_outbox(s, view, self._append_events(s, view, before, replace=whole), now, replace=whole)
+        self._add_derived_movements(s, view, before, now)
         return True
 
     def project_changes(
@@ -138,23 +144,26 @@ class SqlStore:
         """Apply what changed since `base_revision` (see `domain.view.merged`). False when a revision at or
         above `replaces_below` (default: `revision`) is already stored (a late retry); `ReadModelBehind` when
         the stored trial is not at `base_revision`, which includes `revision` itself stored by an attempt of
-        the task that may have seen something else: the whole trial then replaces it."""
-        with self._projections() as s:
+        the task that may have seen something else: the whole trial then replaces it.
+
+        The stored trial is read in the transaction that writes, its row locked (PostgreSQL; SQLite has one
+        writer at a time): what is written is decided against `before`, so no other projection of the trial
+        may come between the read and the write."""
+        with one_writer(self.engine), self._projections.begin() as s:
             # The view as text, for pydantic to read: a third cheaper than the JSON column's dict.
             row = s.execute(
-                select(TrialRecord.revision, cast(TrialRecord.view, Text).label("view")).where(
-                    TrialRecord.trial_id == changes.trial_id
-                )
+                select(TrialRecord.revision, cast(TrialRecord.view, Text).label("view"))
+                .where(TrialRecord.trial_id == changes.trial_id)
+                .with_for_update()
             ).first()
-        if row is not None and row.revision >= (revision if replaces_below is None else replaces_below):
-            return False
-        if row is None or row.revision != base_revision or row.view is None:
-            stored = "nothing" if row is None else f"revision {row.revision}"
-            raise ReadModelBehind(f"{changes.trial_id}: changes since {base_revision}, but it holds {stored}")
-        before = TrialView.model_validate_json(row.view)
-        return self.project(
-            revision, merged(before, changes), now, whole=False, replaces_below=replaces_below, before=before
-        )
+            if row is not None and row.revision >= (revision if replaces_below is None else replaces_below):
+                return False
+            if row is None or row.revision != base_revision or row.view is None:
+                stored = "nothing" if row is None else f"revision {row.revision}"
+                raise ReadModelBehind(f"{changes.trial_id}: changes since {base_revision}, but it holds {stored}")
+            before = TrialView.model_validate_json(row.view)
+            after = merged(before, changes)
+            return self._write(s, revision, after, now, whole=False, replaces_below=replaces_below, before=before)
 
     def erase_trial(self, trial_id: str, now: datetime) -> bool:
         """The client's personal data leaves this trial in the read model (domain/erasure.py): its view, its

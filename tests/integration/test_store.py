@@ -253,6 +253,49 @@ def test_concurrent_projections_of_one_trial_keep_the_newest(db_url: str):
     engine.dispose()
 
 
+def test_concurrent_changes_from_one_base_apply_once_and_leave_the_tables_as_their_view(db_url: str):
+    # Two attempts of one workflow task (a worker thought dead still running its projection) send changes
+    # from the same base. Each decides what to write against the stored trial it read; the read is in the
+    # writing transaction, so one applies and the others find the trial moved on.
+    engine = make_engine(db_url)
+    store = SqlStore(engine)
+    stamp = datetime.now(UTC).timestamp()
+    life = _life(f"race-{stamp}")
+    store.project(1, life[3])
+    # Each attempt decided a different piece (what the attempts saw differed), all from revision 1.
+    attempts = [view_changes(life[3], life[4 + i]) for i in range(3)]
+    barrier = threading.Barrier(len(attempts))
+    outcomes: list[bool | str] = []
+    errors: list[Exception] = []
+
+    def apply(changes: TrialView) -> None:
+        try:
+            barrier.wait()
+            outcomes.append(store.project_changes(2, 1, changes, replaces_below=3))
+        except ReadModelBehind:
+            outcomes.append("behind")
+        except Exception as err:  # pragma: no cover - the assertion below reports it
+            errors.append(err)
+
+    workers = [threading.Thread(target=apply, args=(c,)) for c in attempts]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == []
+    assert outcomes.count(True) == 1 and len(outcomes) == len(attempts), outcomes
+    stored = store.view(life[3].order_id)
+    assert stored is not None
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(PieceRecord.piece_id, PieceRecord.state, PieceRecord.decision).where(
+                PieceRecord.trial_id == stored.trial_id
+            )
+        )
+        assert sorted(tuple(r) for r in rows) == sorted((p.piece_id, p.state, p.decision) for p in stored.pieces)
+    engine.dispose()
+
+
 def test_the_failing_task_flag_is_set_and_cleared_without_touching_other_reasons(store: SqlStore):
     from domain.status import Attention
     from persistence.store import TASK_FAILING
