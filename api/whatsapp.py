@@ -43,7 +43,7 @@ def whatsapp_router(replies: Replies, app_secret: str, verify_token: str) -> API
         try:
             # pydantic-core's parser, not the standard library's: it refuses nesting past 200 levels with a
             # ValueError, where json.loads recursed in Python until the interpreter's limit, and a collection
-            # or a finalizer that ran at that depth failed on its own (seen as a RecursionError in CI).
+            # or a finalizer that ran at that depth failed on its own (a full test run saw a RecursionError so).
             payload = from_json(body)
         except ValueError:
             payload = None

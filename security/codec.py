@@ -132,7 +132,7 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         plain = p.SerializeToString()
         metadata = {"encoding": ENCODING, **names}
         if len(plain) >= COMPRESS_FROM:
-            plain = zlib.compress(plain, 1)  # the fastest level: a view shrinks 10x, level 6 only 12x
+            plain = zlib.compress(plain, 1)  # the fastest level: a 19.5 KB view to 1.9 KB; level 6: 1.7 KB, 3x the time
             metadata[COMPRESSION] = b"zlib"
         nonce = os.urandom(12)
         return Payload(metadata=metadata, data=nonce + cipher.encrypt(nonce, plain, aad.encode()))
