@@ -94,7 +94,7 @@ class SqlStore:
 
     def project(
         self, revision: int, view: TrialView, now: datetime | None = None, *, whole: bool = True,
-        replaces_below: int | None = None,
+        replaces_below: int | None = None, before: TrialView | None = None,
     ) -> bool:  # fmt: skip
         """Write the trial as the workflow saw it at `revision`. False when a newer revision is already
         stored (a late retry): nothing is written then.
@@ -107,18 +107,19 @@ class SqlStore:
 
         The whole trial (`whole`, as the workflow sends it the first time, or when the read model is behind)
         is authoritative for the audit trail too: it may replace what a workflow task that never completed
-        wrote, so stored events are overwritten by seq."""
+        wrote, so stored events are overwritten by seq.
+
+        `before` is the trial as stored before these changes (when known; it was written in the same
+        transaction as the trial's rows in the other tables): only the pieces that changed are written, the
+        tracking numbers and the attention queue only when they changed, and the events and movements new
+        since `before` are known without asking the database. Most changes are one piece and an event."""
         with one_writer(self.engine), self._projections.begin() as s:
-            return self._write(s, revision, view, now, whole=whole, replaces_below=replaces_below, before=None)
+            return self._write(s, revision, view, now, whole=whole, replaces_below=replaces_below, before=before)
 
     def _write(
         self, s: Session, revision: int, view: TrialView, now: datetime | None, *, whole: bool,
         replaces_below: int | None, before: TrialView | None,
     ) -> bool:  # fmt: skip
-        """`before` is the trial as stored before these changes (`project_changes`; it was written in the same
-        transaction as the trial's rows in the other tables): only the pieces that changed are written, the
-        tracking numbers and the attention queue only when they changed, and the events and movements new
-        since `before` are known without asking the database. Most changes are one piece and an event."""
         now = now or datetime.now(UTC)
         row = _trial_row(revision, view, now)
         below = revision if replaces_below is None else replaces_below
@@ -145,10 +146,9 @@ class SqlStore:
         the stored trial is not at `base_revision`, which includes `revision` itself stored by an attempt of
         the task that may have seen something else: the whole trial then replaces it.
 
-        The stored trial is read in the transaction that writes, its row locked on PostgreSQL, so no other
-        projection of the trial comes between the read and the write. On SQLite the threads of one process
-        queue on `one_writer`; a second worker process on the same file is not held off between the read and
-        the write (the driver begins its transaction at the first write), as it was not before."""
+        The stored trial is read in the transaction that writes, its row locked (PostgreSQL; SQLite has one
+        writer at a time): what is written is decided against `before`, so no other projection of the trial
+        may come between the read and the write."""
         with one_writer(self.engine), self._projections.begin() as s:
             # The view as text, for pydantic to read: a third cheaper than the JSON column's dict.
             row = s.execute(
